@@ -1,0 +1,314 @@
+"""The sandbox: one event loop (in a background thread) running the store, the
+controllers, the pod runtime and the HTTP API server, plus the fault hooks."""
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import os
+import secrets
+import threading
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from . import kinds
+from .apiserver import ApiServer, _json
+from .controllers import ControllerManager, GarbageCollector, builtin_controllers
+from .errors import ApiError, bad_request
+from .store import Store, now_iso, rand_suffix
+
+log = logging.getLogger("velasandbox")
+
+DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class Sandbox:
+    """A local stand-in Kubernetes API with real pods.
+
+    ``start()`` returns once the API server listens; ``stop()`` kills every pod process
+    and leaves nothing behind. All fault hooks are thread-safe.
+    """
+
+    def __init__(self, state_dir: str, port: int = 0, host: str = "127.0.0.1",
+                 token: str | None = None, pods: bool = True):
+        self.state_dir = os.path.abspath(state_dir)
+        os.makedirs(self.state_dir, exist_ok=True)
+        self.host = host
+        self.port = port
+        self.token = token or self._load_token()
+        self.enable_pods = pods
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.store: Store | None = None
+        self.api: ApiServer | None = None
+        self.runner: web.AppRunner | None = None
+        self.controllers: ControllerManager | None = None
+        self.gc = GarbageCollector(self)
+        self.runtime = None
+        self.admin = Admin(self)
+        self._started = False
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def kubeconfig(self) -> str:
+        return os.path.join(self.state_dir, "kubeconfig")
+
+    @property
+    def server_url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    @property
+    def ca_file(self) -> str:
+        from .tls import ensure_certs
+        return ensure_certs(self.state_dir)[0]
+
+    def ssl_context(self):
+        """An ``ssl.SSLContext`` that trusts the sandbox CA (for raw HTTP clients)."""
+        from .tls import client_context
+        return client_context(self.state_dir)
+
+    def _load_token(self) -> str:
+        p = os.path.join(self.state_dir, "token")
+        if os.path.exists(p):
+            with open(p) as f:
+                return f.read().strip()
+        tok = secrets.token_hex(24)
+        with open(p, "w") as f:
+            f.write(tok)
+        os.chmod(p, 0o600)
+        return tok
+
+    def write_kubeconfig(self):
+        import base64
+        with open(self.ca_file, "rb") as f:
+            ca = base64.b64encode(f.read()).decode()
+        cfg = {"apiVersion": "v1", "kind": "Config", "preferences": {},
+               "clusters": [{"name": "velasandbox", "cluster": {"server": self.server_url,
+                                                                "certificate-authority-data": ca}}],
+               "users": [{"name": "velasandbox", "user": {"token": self.token}}],
+               "contexts": [{"name": "velasandbox", "context": {"cluster": "velasandbox",
+                                                                "user": "velasandbox",
+                                                                "namespace": "default"}}],
+               "current-context": "velasandbox"}
+        tmp = self.kubeconfig + ".tmp"
+        with open(tmp, "w") as f:
+            yaml.safe_dump(cfg, f)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.kubeconfig)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, timeout: float = 30.0) -> "Sandbox":
+        if self._started:
+            return self
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._run_loop, args=(ready,), name="velasandbox", daemon=True)
+        self.thread.start()
+        ready.wait()
+        self.call(self._astart(), timeout=timeout)
+        self._started = True
+        return self
+
+    def _run_loop(self, ready: threading.Event):
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(ready.set)
+        self.loop.run_forever()
+        self.loop.close()
+
+    def call(self, coro, timeout: float | None = 60.0) -> Any:
+        """Run a coroutine on the sandbox loop from another thread and return its result."""
+        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return fut.result(timeout)
+
+    async def _astart(self):
+        self.store = Store(os.path.join(self.state_dir, "store.json"))
+        nsk = kinds.lookup("", "v1", "namespaces")
+        for ns in DEFAULT_NAMESPACES:
+            if not self.store.namespace_exists(ns):
+                self.store.create(nsk, {"metadata": {"name": ns}})
+        self.gc.attach()
+        self.controllers = ControllerManager(self)
+        for c in builtin_controllers(self):
+            self.controllers.add(c)
+        if self.enable_pods:
+            from .runtime import PodRuntime
+            self.runtime = PodRuntime(self)
+            await self.runtime.start()
+            self.controllers.add(self.runtime)
+        else:
+            from .runtime import NullRuntime
+            self.runtime = NullRuntime(self)
+        await self.controllers.start()
+        await self._start_http()
+        self.write_kubeconfig()
+
+    async def _start_http(self):
+        self.api = ApiServer(self)
+        self.runner = web.AppRunner(self.api.app, handle_signals=False, access_log=None,
+                                    shutdown_timeout=0.5)
+        await self.runner.setup()
+        from .tls import server_context
+        site = web.TCPSite(self.runner, self.host, self.port, reuse_address=True,
+                           ssl_context=server_context(self.state_dir))
+        await site.start()
+        if not self.port:
+            self.port = site._server.sockets[0].getsockname()[1]
+
+    async def _stop_http(self):
+        if self.api is None:
+            return
+        for w in list(self.api.open_watches):
+            w.close()
+        await self._drop_streams()
+        await self.runner.cleanup()
+        self.api = None
+        self.runner = None
+
+    def stop(self, timeout: float = 60.0):
+        if not self._started:
+            return
+        try:
+            self.call(self._astop(), timeout=timeout)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self._started = False
+
+    async def _astop(self):
+        await self._stop_http()
+        await self.controllers.stop()
+        if self.runtime is not None:
+            await self.runtime.shutdown()
+        self.store.flush()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # ------------------------------------------------------------------ helpers
+    def record_event(self, obj: dict, reason: str, message: str, type_: str = "Normal",
+                     component: str = "velasandbox"):
+        md = obj.get("metadata", {})
+        ns = md.get("namespace") or "default"
+        if not self.store.namespace_exists(ns):
+            return
+        now = now_iso()
+        ev = {"metadata": {"name": f"{md.get('name', 'x')}.{rand_suffix(10)}", "namespace": ns},
+              "involvedObject": {"kind": obj.get("kind"), "apiVersion": obj.get("apiVersion"),
+                                 "name": md.get("name"), "namespace": ns, "uid": md.get("uid"),
+                                 "resourceVersion": md.get("resourceVersion")},
+              "reason": reason, "message": message, "type": type_, "count": 1,
+              "firstTimestamp": now, "lastTimestamp": now, "eventTime": None,
+              "source": {"component": component, "host": "velasandbox"},
+              "reportingComponent": component, "reportingInstance": "velasandbox"}
+        try:
+            self.store.create(kinds.lookup("", "v1", "events"), ev)
+        except ApiError:
+            pass
+
+    def api_client(self):
+        """A ``kubernetes.client.ApiClient`` configured for this sandbox."""
+        from kubernetes import config as kconfig
+        return kconfig.new_client_from_config(config_file=self.kubeconfig)
+
+    # ------------------------------------------------------------------ fault hooks
+    def restart_api_server(self):
+        """Stop the HTTP server (dropping every connection), reload the objects from the
+        state directory and listen again on the same port. Pods keep running."""
+        async def go():
+            await self._stop_http()
+            self.store.flush()
+            self.store.load_keep_history()
+            await self._start_http()
+        self.call(go())
+
+    def drop_streams(self) -> int:
+        """Abruptly close every open exec, port-forward and log-follow stream."""
+        return self.call(self._drop_streams())
+
+    async def _drop_streams(self) -> int:
+        if self.api is None:
+            return 0
+        n = 0
+        for s in list(self.api.open_streams):
+            n += 1
+            try:
+                await s.drop()
+            except Exception:  # noqa: BLE001
+                pass
+        return n
+
+    def kill_pod_processes(self, namespace: str, name: str, sig: int = 9) -> int:
+        """SIGKILL every container process of a pod (the runtime restarts per restartPolicy)."""
+        return self.call(self.runtime.kill_pod_processes(namespace, name, sig))
+
+    def delete_pod(self, namespace: str, name: str, grace: int | None = 0):
+        async def go():
+            self.store.delete(kinds.lookup("", "v1", "pods"), namespace, name, grace=grace)
+        self.call(go())
+
+    def register_repo(self, name: str, path: str):
+        """Register a git repository for ``sandbox.local/<name>:<commit>`` images."""
+        self.images.register_repo(name, path)
+
+    @property
+    def images(self):
+        from .images import ImageRegistry
+        return ImageRegistry(os.path.join(self.state_dir, "registry"))
+
+    # snapshot helpers for tests (thread-safe)
+    def get(self, group: str, plural: str, namespace: str | None, name: str) -> dict | None:
+        async def go():
+            for k in kinds.all_kinds():
+                if k.group == group and k.plural == plural:
+                    return self.store.try_get(k, namespace, name)
+            return None
+        return self.call(go())
+
+    def pod_info(self) -> list[dict]:
+        """Host-side facts about running pods (pids, namespace inodes, dirs)."""
+        return self.call(self.runtime.info())
+
+
+class Admin:
+    """Authenticated ``/sandbox/...`` admin endpoints (fault hooks and registry)."""
+
+    def __init__(self, sb: Sandbox):
+        self.sb = sb
+
+    async def handle(self, request: web.Request, path: str, q) -> web.Response:
+        sb = self.sb
+        parts = [p for p in path.split("/") if p][1:]
+        if request.method == "GET" and parts == ["status"]:
+            info = await sb.runtime.info()
+            return _json({"server": sb.server_url, "stateDir": sb.state_dir,
+                          "resourceVersion": sb.store.rv, "pods": info,
+                          "openStreams": len(sb.api.open_streams) if sb.api else 0})
+        if request.method != "POST":
+            raise ApiError(405, "MethodNotAllowed", "admin endpoints take POST")
+        raw = await request.read()
+        body = json.loads(raw) if raw.strip() else {}
+        if parts == ["drop-streams"]:
+            return _json({"dropped": await sb._drop_streams()})
+        if parts == ["kill-pod"]:
+            n = await sb.runtime.kill_pod_processes(body.get("namespace", "default"), body["name"],
+                                                     int(body.get("signal", 9)))
+            return _json({"killed": n})
+        if parts == ["restart-api"]:
+            async def later():
+                await asyncio.sleep(0.05)
+                await sb._stop_http()
+                sb.store.flush()
+                sb.store.load_keep_history()
+                await sb._start_http()
+            asyncio.get_running_loop().create_task(later())
+            return _json({"restarting": True})
+        if parts == ["register-repo"]:
+            await asyncio.get_running_loop().run_in_executor(None, sb.images.register_repo, body["name"], body["path"])
+            return _json({"registered": body["name"]})
+        raise bad_request(f"unknown admin endpoint {path}")
