@@ -194,7 +194,12 @@ def serve_ctl(path: str):
         os.unlink(path)
     except FileNotFoundError:
         pass
-    srv.bind(path)
+    # sun_path is limited to 108 bytes: bind through a directory fd to keep it short
+    dfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY)
+    try:
+        srv.bind(f"/proc/self/fd/{dfd}/{os.path.basename(path)}")
+    finally:
+        os.close(dfd)
     srv.listen(128)
 
     def handle(conn: socket.socket):

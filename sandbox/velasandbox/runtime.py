@@ -612,8 +612,12 @@ class PodRuntime(Controller):
         loop = asyncio.get_running_loop()
         ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         ctl.setblocking(False)
+        dfd = os.open(run.dir, os.O_PATH | os.O_DIRECTORY)   # keeps sun_path under 108 bytes
         try:
-            await loop.sock_connect(ctl, os.path.join(run.dir, "ctl.sock"))
+            try:
+                await loop.sock_connect(ctl, f"/proc/self/fd/{dfd}/ctl.sock")
+            finally:
+                os.close(dfd)
             await loop.sock_sendall(ctl, f"C {int(port)}\n".encode())
             while True:
                 try:

@@ -1,0 +1,190 @@
+"""Fault hooks, API server restart, the CLI, and clean shutdown."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from kubernetes import client, watch
+from kubernetes.stream import portforward, stream
+
+from helpers import ensure_web_image, pod_ready, recv_all, wait_ready_pods, web_deployment
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
+
+
+def test_kill_pod_processes_restarts_container(sandbox, sandbox_ns):
+    ensure_web_image(sandbox)
+    api = sandbox.api_client()
+    core = client.CoreV1Api(api)
+    client.AppsV1Api(api).create_namespaced_deployment(sandbox_ns, web_deployment("k", replicas=1))
+    (pod,) = wait_ready_pods(sandbox, core, sandbox_ns, "app=k", 1)
+    name = pod.metadata.name
+    assert sandbox.kill_pod_processes(sandbox_ns, name) >= 1
+
+    def restarted():
+        p = core.read_namespaced_pod(name, sandbox_ns)
+        cs = p.status.container_statuses[0]
+        return p if cs.restart_count == 1 and pod_ready(p) else None
+    p = sandbox.wait_for(restarted, what="container restarted and ready again")
+    assert p.status.container_statuses[0].last_state.terminated.exit_code == 137
+
+
+def test_delete_pod_is_replaced(sandbox, sandbox_ns):
+    ensure_web_image(sandbox)
+    api = sandbox.api_client()
+    core = client.CoreV1Api(api)
+    client.AppsV1Api(api).create_namespaced_deployment(sandbox_ns, web_deployment("d", replicas=1))
+    (pod,) = wait_ready_pods(sandbox, core, sandbox_ns, "app=d", 1)
+    holder = {i["name"]: i for i in sandbox.pod_info()}[pod.metadata.name]["holderPid"]
+    sandbox.delete_pod(sandbox_ns, pod.metadata.name)
+    (new,) = wait_ready_pods(sandbox, core, sandbox_ns, "app=d", 1)
+    assert new.metadata.name != pod.metadata.name
+    sandbox.wait_for(lambda: not os.path.exists(f"/proc/{holder}"), what="old pod's holder gone")
+
+
+def test_restart_api_server_same_port_and_state(sandbox, sandbox_ns):
+    api = sandbox.api_client()
+    core = client.CoreV1Api(api)
+    core.create_namespaced_config_map(sandbox_ns, {"metadata": {"name": "before"}, "data": {"k": "v"}})
+    rv = core.list_namespaced_config_map(sandbox_ns).metadata.resource_version
+    pods_before = {i["uid"]: i["holderPid"] for i in sandbox.pod_info()}
+    port = sandbox.port
+    sandbox.restart_api_server()
+    assert sandbox.port == port
+    assert core.read_namespaced_config_map("before", sandbox_ns).data == {"k": "v"}
+    assert {i["uid"]: i["holderPid"] for i in sandbox.pod_info()} == pods_before  # pods kept running
+    core.create_namespaced_config_map(sandbox_ns, {"metadata": {"name": "after"}})
+    # a watch from the pre-restart resourceVersion continues without a gap
+    w = watch.Watch()
+    ev = next(iter(w.stream(core.list_namespaced_config_map, sandbox_ns, resource_version=rv, timeout_seconds=10)))
+    w.stop()
+    assert ev["type"] == "ADDED" and ev["object"].metadata.name == "after"
+
+
+def test_restart_api_server_ends_open_watch(sandbox, sandbox_ns):
+    core = client.CoreV1Api(sandbox.api_client())
+    got = []
+    ended = threading.Event()
+
+    def run():
+        try:
+            for ev in watch.Watch().stream(core.list_namespaced_config_map, sandbox_ns, timeout_seconds=30):
+                got.append(ev["type"])
+        except Exception as e:  # noqa: BLE001
+            got.append(type(e).__name__)
+        ended.set()
+    core.create_namespaced_config_map(sandbox_ns, {"metadata": {"name": "x"}})
+    t = threading.Thread(target=run)
+    t.start()
+    sandbox.wait_for(lambda: got, what="first watch event")
+    sandbox.restart_api_server()
+    assert ended.wait(20)
+    t.join()
+
+
+def test_drop_streams(sandbox, sandbox_ns):
+    ensure_web_image(sandbox)
+    api = sandbox.api_client()
+    core = client.CoreV1Api(api)
+    client.AppsV1Api(api).create_namespaced_deployment(sandbox_ns, web_deployment("s", replicas=1))
+    (pod,) = wait_ready_pods(sandbox, core, sandbox_ns, "app=s", 1)
+    name = pod.metadata.name
+    resp = stream(core.connect_get_namespaced_pod_exec, name, sandbox_ns, command=["sh", "-c", "echo started; sleep 600"],
+                  stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+    first = ""
+    deadline = time.monotonic() + 20
+    while "started" not in first and time.monotonic() < deadline:
+        resp.update(timeout=1)
+        first += resp.read_stdout() or ""
+    assert "started" in first
+    pf = portforward(client.CoreV1Api(sandbox.api_client()).connect_get_namespaced_pod_portforward, name,
+                     sandbox_ns, ports="80")
+    s = pf.socket(80)
+    s.setblocking(True)
+    assert sandbox.drop_streams() >= 2
+    with pytest.raises(Exception):
+        resp.run_forever(timeout=20)
+    assert recv_all(s, timeout=20) == b""
+    # new streams work afterwards
+    out = stream(core.connect_get_namespaced_pod_exec, name, sandbox_ns, command=["echo", "again"],
+                 stderr=True, stdin=False, stdout=True, tty=False)
+    assert out == "again\n"
+
+
+def _procs_in_ns(inodes):
+    hits = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        for ns in ("net", "mnt"):
+            try:
+                if os.stat(f"/proc/{p}/ns/{ns}").st_ino in inodes:
+                    hits.append(int(p))
+            except OSError:
+                pass
+    return hits
+
+
+def test_clean_shutdown_leaves_nothing_behind(tmp_path):
+    from velasandbox.testing import start_sandbox
+    state = tmp_path / "state"
+    sb = start_sandbox(str(state))
+    ensure_web_image(sb)
+    api = sb.api_client()
+    core = client.CoreV1Api(api)
+    client.AppsV1Api(api).create_namespaced_deployment("default", web_deployment("c", replicas=2))
+    pods = wait_ready_pods(sb, core, "default", "app=c", 2)
+    # a process that escapes its session still dies with the pod
+    stream(core.connect_get_namespaced_pod_exec, pods[0].metadata.name, "default",
+           command=["sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 &"],
+           stderr=True, stdin=False, stdout=True, tty=False)
+    info = sb.pod_info()
+    pids = {p for i in info for p in i["pids"]} | {i["holderPid"] for i in info}
+    inodes = {i["netns"] for i in info} | {i["mntns"] for i in info}
+    assert len(info) == 2 and len(pids) >= 5 and len(inodes) == 4
+    api.close()
+    sb.stop()
+    alive = [p for p in pids if os.path.exists(f"/proc/{p}") and
+             open(f"/proc/{p}/stat").read().split()[2] != "Z"]
+    assert alive == []
+    assert _procs_in_ns(inodes) == []
+    for mi in ("/proc/self/mountinfo", "/proc/1/mountinfo"):
+        with open(mi) as f:
+            assert str(state) not in f.read()
+    assert not os.path.exists(state / "pods") or os.listdir(state / "pods") == []
+    assert not sb.thread.is_alive()
+    # the state survives: objects are there on the next start (pods are started again)
+    sb2 = start_sandbox(str(state))
+    try:
+        core2 = client.CoreV1Api(sb2.api_client())
+        assert len(wait_ready_pods(sb2, core2, "default", "app=c", 2)) == 2
+    finally:
+        sb2.stop()
+    assert not os.listdir(state / "pods")
+
+
+def test_cli_up_status_down(tmp_path):
+    state = str(tmp_path / "cli")
+    exe = [sys.executable, "-m", "velasandbox.cli"]
+    r = subprocess.run(exe + ["up", "--state-dir", state], capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr
+    try:
+        kc = os.path.join(state, "kubeconfig")
+        assert kc in r.stdout
+        from kubernetes import config
+        with config.new_client_from_config(config_file=kc) as api:
+            names = {n.metadata.name for n in client.CoreV1Api(api).list_namespace().items}
+        assert "default" in names
+        r = subprocess.run(exe + ["status", "--state-dir", state], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and "running" in r.stdout
+        with open(os.path.join(state, "server.pid")) as f:
+            pid = int(f.read())
+    finally:
+        r = subprocess.run(exe + ["down", "--state-dir", state], capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0 and "stopped" in r.stdout
+    assert not os.path.exists(f"/proc/{pid}")
+    r = subprocess.run(exe + ["status", "--state-dir", state], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3 and "not running" in r.stdout
