@@ -231,6 +231,29 @@ CASES = [
     ("component", "k8s-objects", {"objects": [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "busybox-ref"}}]}, True),
     ("component", "k8s-objects", {}, False),
     ("component", "ref-objects", {"objects": [{"resource": "deployment", "name": "user"}, {"resource": "service", "name": "user"}]}, True),
+    # --- batch 3: workflow steps ---
+    # 017: export2secret data supplied through inputs; webhook with {value} url and data
+    ("workflowstep", "export2secret", {"secretName": "secret1"}, True),
+    ("workflowstep", "export2secret", {"data": {"k": "v"}}, False),  # secretName required
+    ("workflowstep", "webhook", {"url": {"value": "<url>"}, "data": {"value": "test"}}, True),
+    ("workflowstep", "webhook", {"url": {"value": "<your webhook url>"}}, True),  # 061
+    ("workflowstep", "webhook", {"data": {}}, False),  # url required
+    # 067 / 069: apply-object, read-object
+    ("workflowstep", "apply-object", {"value": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "my-cm", "namespace": "default"},
+                                                "data": {"test-key": "test-value"}}}, True),
+    ("workflowstep", "read-object", {"apiVersion": "batch/v1", "kind": "Job", "name": "mytask", "namespace": "default", "cluster": "local"}, True),
+    ("workflowstep", "read-object", {"kind": "Job"}, False),
+    # 025: generate-jdbc-connection
+    ("workflowstep", "generate-jdbc-connection", {"name": "db-conn", "namespace": "default"}, True),
+    ("workflowstep", "print-message-in-status", {"message": "hello"}, True),
+    ("workflowstep", "request", {"url": "https://example.com", "method": "PATCH"}, False),
+    # deprecated steps keep validating their old shapes (019, 073)
+    ("workflowstep", "apply-remaining", {"exceptions": ["server1"]}, True),
+    ("workflowstep", "deploy2env", {"policy": "multi-env-policy", "env": "dev"}, True),
+    ("workflowstep", "webhook-notification", {"slack": {"url": {"fromSecret": {"name": "my-secret", "key": "slack"}},
+                                                        "message": {"text": "Successfully apply the app in dev cluster."}}}, True),
+    ("workflowstep", "apply-terraform-provider", {"type": "alibaba", "accessKey": "a", "secretKey": "b", "region": "cn-hangzhou"}, True),
+    ("workflowstep", "apply-terraform-provider", {"type": "alibaba", "accessKey": "a"}, False),
 ]
 
 
