@@ -184,6 +184,76 @@ CASES = [
     ("trait", "gateway", {"domain": "testsvc.example.com"}, False),
     ("trait", "expose", {"port": [8000]}, True),
     ("trait", "expose", {"ports": [{"port": 80}], "type": "LoadBalancer"}, True),
+    # --- batch 2: components, traits, policies ---
+    # 011: cpuscaler has cpuUtil, not cpuPercent
+    ("trait", "cpuscaler", {"min": 1, "max": 10, "cpuPercent": 60}, False),
+    ("trait", "cpuscaler", {"cpuUtil": 70, "min": 1, "max": 3}, True),  # 013
+    # 005: affinity
+    ("trait", "affinity", {"podAffinity": {"preferred": [{"weight": 1, "podAffinityTerm": {
+        "labelSelector": {"matchExpressions": [{"key": "secrity", "values": ["S1"]}]},
+        "namespaces": ["default"], "topologyKey": "kubernetes.io/hostname"}}]}}, True),
+    ("trait", "affinity", {"podAffinity": {"preferred": [{"weight": 101, "podAffinityTerm": {"topologyKey": "k"}}]}}, False),
+    # 041: daemon hostPath with mountPropagation/readOnly; resource cpu as number; update strategy
+    ("component", "daemon", {"image": "prom/node-exporter", "imagePullPolicy": "IfNotPresent", "volumeMounts": {"hostPath": [
+        {"mountPath": "/host/sys", "mountPropagation": "HostToContainer", "name": "sys", "path": "/sys", "readOnly": True}]}}, True),
+    ("trait", "resource", {"cpu": 0.1, "memory": "250Mi"}, True),
+    ("trait", "resource", {"cpu": "500m", "memory": "0.5Gi"}, False),
+    ("trait", "k8s-update-strategy", {"targetAPIVersion": "apps/v1", "targetKind": "DaemonSet", "strategy": {
+        "type": "RollingUpdate", "rollingStrategy": {"maxSurge": "20%", "maxUnavailable": "30%"}}}, True),
+    # 043: statefulset + storage pvc
+    ("component", "statefulset", {"cpu": "1", "exposeType": "ClusterIP", "image": "docker.io/library/postgres:16.4", "memory": "2Gi",
+                                  "ports": [{"expose": True, "port": 5432, "protocol": "TCP"}],
+                                  "env": [{"name": "POSTGRES_DB", "value": "mydb"}]}, True),
+    ("trait", "storage", {"pvc": [{"name": "postgresdb-pvc", "storageClassName": "local-path",
+                                   "resources": {"requests": {"storage": "2Gi"}}, "mountPath": "/var/lib/postgresql/data"}]}, True),
+    ("trait", "storage", {"pvc": [{"name": "color-model", "mountPath": "/mnt"}]}, True),  # 055
+    ("trait", "storage", {"emptyDir": [{"name": "jvm", "mountPath": "/jvm"}]}, True),  # 033
+    # 013: deprecated ingress / pvc still validate their old parameters
+    ("trait", "ingress", {"http": {"/": 13666}, "domain": "com.zdww1"}, True),
+    ("trait", "ingress-1-20", {"domain": "testsvc.example.com", "http": {"/": 8000}}, True),  # 001
+    ("trait", "pvc", {"claimName": "aaa", "accessModes": ["ReadWriteOnce"], "storageClassName": "nfs-dynamic-sc",
+                      "resources": {"requests": {"storage": "1Gi"}}, "volumesToMount": [{"mountPath": "/aaa", "name": "aaa"}]}, True),
+    # 017: service-binding envMappings
+    ("trait", "service-binding", {"envMappings": {"MY_ENV": {"secret": "secret1"}, "MY_ENV2": {"secret": "secret2", "key": "test"}}}, True),
+    # 035 / 039: take-over (selector object), resource-update
+    ("policy", "take-over", {"rules": [{"selector": {"resourceTypes": ["Deployment"]}}]}, True),
+    ("policy", "resource-update", {"rules": [{"selector": {"resourceTypes": ["Secret"]}, "strategy": {"recreateFields": ["data.key"]}},
+                                             {"selector": {"resourceTypes": ["ConfigMap"]}, "strategy": {"op": "replace"}}]}, True),
+    ("policy", "replication", {"keys": ["beijing", "hangzhou"], "selector": ["hello-rep"]}, True),  # 029
+    ("policy", "replication", {"selector": ["hello-rep"]}, False),
+    # 045 / 073: deprecated env-binding keeps validating old shapes (engine: ocm)
+    ("policy", "envbinding", {"engine": "ocm", "envs": [{"name": "prod", "patch": {"components": [{"name": "podinfo-server", "type": "webservice",
+        "properties": {"image": "stefanprodan/podinfo:6.0.0", "port": 9898}}]}, "placement": {"clusterSelector": {"labels": {"purpose": "test"}}}}]}, True),
+    ("policy", "envbinding", {"envs": [{"name": "dev", "placement": {"clusterSelector": {"name": "dev"}}, "selector": {"components": ["my-server"]}}]}, True),
+    ("policy", "health", {"probeInterval": 30, "probeTimeout": 60}, True),  # 073
+    # 037 raw, 035 k8s-objects, 057 ref-objects
+    ("component", "raw", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "deployment-msg"}}, True),
+    ("component", "k8s-objects", {"objects": [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "busybox-ref"}}]}, True),
+    ("component", "k8s-objects", {}, False),
+    ("component", "ref-objects", {"objects": [{"resource": "deployment", "name": "user"}, {"resource": "service", "name": "user"}]}, True),
+    # --- batch 3: workflow steps ---
+    # 017: export2secret data supplied through inputs; webhook with {value} url and data
+    ("workflowstep", "export2secret", {"secretName": "secret1"}, True),
+    ("workflowstep", "export2secret", {"data": {"k": "v"}}, False),  # secretName required
+    ("workflowstep", "webhook", {"url": {"value": "<url>"}, "data": {"value": "test"}}, True),
+    ("workflowstep", "webhook", {"url": {"value": "<your webhook url>"}}, True),  # 061
+    ("workflowstep", "webhook", {"data": {}}, False),  # url required
+    # 067 / 069: apply-object, read-object
+    ("workflowstep", "apply-object", {"value": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "my-cm", "namespace": "default"},
+                                                "data": {"test-key": "test-value"}}}, True),
+    ("workflowstep", "read-object", {"apiVersion": "batch/v1", "kind": "Job", "name": "mytask", "namespace": "default", "cluster": "local"}, True),
+    ("workflowstep", "read-object", {"kind": "Job"}, False),
+    # 025: generate-jdbc-connection
+    ("workflowstep", "generate-jdbc-connection", {"name": "db-conn", "namespace": "default"}, True),
+    ("workflowstep", "print-message-in-status", {"message": "hello"}, True),
+    ("workflowstep", "request", {"url": "https://example.com", "method": "PATCH"}, False),
+    # deprecated steps keep validating their old shapes (019, 073)
+    ("workflowstep", "apply-remaining", {"exceptions": ["server1"]}, True),
+    ("workflowstep", "deploy2env", {"policy": "multi-env-policy", "env": "dev"}, True),
+    ("workflowstep", "webhook-notification", {"slack": {"url": {"fromSecret": {"name": "my-secret", "key": "slack"}},
+                                                        "message": {"text": "Successfully apply the app in dev cluster."}}}, True),
+    ("workflowstep", "apply-terraform-provider", {"type": "alibaba", "accessKey": "a", "secretKey": "b", "region": "cn-hangzhou"}, True),
+    ("workflowstep", "apply-terraform-provider", {"type": "alibaba", "accessKey": "a"}, False),
 ]
 
 
