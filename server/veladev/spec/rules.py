@@ -15,7 +15,8 @@ from .report import Reporter, did_you_mean
 
 NOCALHOST_ALIASES = ("go", "java", "python", "node", "ruby")
 NOCALHOST_SYNC_TYPES = ("send", "sendReceive")
-DEPLOYABLE_POLICY_TYPES = ("topology", "override")
+# KubeVela's deploy step reads these (its own e2e tests pass replication policies to deploy).
+DEPLOYABLE_POLICY_TYPES = ("topology", "override", "replication")
 
 # The image reference grammar of github.com/distribution/reference.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
@@ -103,7 +104,7 @@ def _deploy_policies(rep: Reporter, model: AppModel, catalog: Catalog) -> None:
                         + (f" (did you mean '{s}'?)" if s else ""), rep.value_span(path), [fix] if fix else [])
             elif policy.type and policy.type not in DEPLOYABLE_POLICY_TYPES and catalog.get("policy", policy.type):
                 rep.add("policy-not-deployable", Severity.ERROR,
-                        f"policy '{ref}' is of type '{policy.type}'; deploy steps only take topology and override policies",
+                        f"policy '{ref}' is of type '{policy.type}'; deploy steps only take topology, override and replication policies",
                         rep.value_span(path))
 
 
