@@ -6,7 +6,10 @@ Pure: it is built from schema dictionaries that the `catalog` package reads from
 
 from __future__ import annotations
 
+import copy
+import json
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -87,6 +90,44 @@ class Catalog:
     #: True once a cluster's definitions were merged in: unknown types are then errors.
     live: bool = False
     _validators: dict[int, Any] = field(default_factory=dict, repr=False)
+    _errors: "OrderedDict[tuple, list[ValidationError]]" = field(default_factory=OrderedDict, repr=False)
+    _shallow: dict[str, Any] | None = field(default=None, repr=False)
+
+    #: How many validation results are kept (a few per component of the largest apps).
+    ERROR_CACHE_SIZE = 8192
+
+    def errors(self, validator, instance: Any) -> list[ValidationError]:
+        """The validator's errors for `instance`, remembered by content.
+
+        Editing one component of a large application then re-validates that component only.
+        """
+        try:
+            key = (id(validator), json.dumps(instance, sort_keys=True, default=str))
+        except (TypeError, ValueError):  # keys that JSON cannot hold: no caching
+            return list(validator.iter_errors(instance))
+        hit = self._errors.get(key)
+        if hit is not None:
+            self._errors.move_to_end(key)
+            return hit
+        errors = list(validator.iter_errors(instance))
+        self._errors[key] = errors
+        if len(self._errors) > self.ERROR_CACHE_SIZE:
+            self._errors.popitem(last=False)
+        return errors
+
+    @property
+    def shallow_application_schema(self) -> dict[str, Any]:
+        """The Application schema with components left open: they are checked one by one."""
+        if self._shallow is None:
+            shallow = copy.deepcopy(self.application_schema)
+            shallow["properties"]["spec"]["properties"]["components"]["items"] = {}
+            self._shallow = shallow
+        return self._shallow
+
+    def component_validator(self):
+        """Validates one component against the Application schema's `$defs/component`."""
+        root = self.validator(self.application_schema)
+        return self._validators.setdefault(-1, root.evolve(schema=self.application_schema["$defs"]["component"]))
 
     def add(self, definition: Definition, aliases: Iterable[str] = ()) -> None:
         self.definitions[(definition.kind, definition.name)] = definition

@@ -12,7 +12,7 @@ from .definitions import KIND_LABEL, Catalog, Definition, describe_type
 from .findings import Finding, Severity
 from .model import AppModel, Item, read_model
 from .report import Reporter, did_you_mean
-from .yamldoc import Path, duplicate_keys, span_of
+from .yamldoc import Path, span_of
 
 _JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object", type(None): "null"}
 
@@ -27,14 +27,21 @@ def check_text(text: str, catalog: Catalog) -> list[Finding]:
     return analyze(text, catalog).findings
 
 
-def check_application(root, value: dict[str, Any], lines: list[str], catalog: Catalog) -> list[Finding]:
+def check_application(root, value: dict[str, Any], lines: list[str], catalog: Catalog,
+                      duplicates: Iterable[tuple] = ()) -> list[Finding]:
     rep = Reporter(root, lines)
-    for first, again in duplicate_keys(root):
+    for first, again in duplicates:
         rep.add("duplicate-key", Severity.ERROR,
                 f"duplicate key '{again.value}' (first at line {first.start_mark.line + 1}); only the last one counts",
                 span_of(again))
-    structure = catalog.validator(catalog.application_schema)
+    structure = catalog.validator(catalog.shallow_application_schema)
     report_schema_errors(rep, structure.iter_errors(value), (), "Application")
+    spec = value.get("spec")
+    components = spec.get("components") if isinstance(spec, dict) else None
+    if isinstance(components, list):
+        per_component = catalog.component_validator()
+        for i, comp in enumerate(components):
+            report_schema_errors(rep, catalog.errors(per_component, comp), ("spec", "components", i), "Application")
     model = read_model(value)
     for item in model.items():
         check_item(rep, item, catalog)
@@ -72,7 +79,7 @@ def check_item(rep: Reporter, item: Item, catalog: Catalog) -> None:
     base = (*item.path, "properties")
     validator = catalog.validator(d.schema)
     supplied = _input_paths(item)
-    errors = validator.iter_errors(_with_inputs(props or {}, supplied))
+    errors = catalog.errors(validator, _with_inputs(props or {}, supplied))
     report_schema_errors(rep, errors, base, f"{label} '{t}'", definition=d, item=item,
                          skip=lambda p: rules.owns(d, p) or any(p[: len(s)] == s for s in supplied))
 
@@ -151,6 +158,7 @@ def report_schema_errors(rep: Reporter, errors: Iterable[ValidationError], base:
         if skip(rel):
             continue
         path = (*base, *rel)
+        where_rel = rel if definition is not None else path
         v = err.validator
         if v == "additionalProperties":
             allowed = list((err.schema.get("properties") or {}).keys())
@@ -161,7 +169,7 @@ def report_schema_errors(rep: Reporter, errors: Iterable[ValidationError], base:
                 hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
                 fix = rep.rename_key_fix((*path, extra), suggestion) if suggestion else None
                 rep.add("unknown-property", Severity.WARNING,
-                        f"unknown property '{extra}' in {_where(label, rel)}{hint}",
+                        f"unknown property '{extra}' in {_where(label, where_rel)}{hint}",
                         rep.key_span((*path, extra)), [fix] if fix else [])
         elif v == "required":
             present = err.instance if isinstance(err.instance, dict) else {}
@@ -170,7 +178,7 @@ def report_schema_errors(rep: Reporter, errors: Iterable[ValidationError], base:
             if not missing or key in seen:
                 continue
             seen.add(key)
-            _report_missing(rep, path, rel, missing, err.schema, label, definition, item)
+            _report_missing(rep, path, where_rel, missing, err.schema, label, definition, item)
         elif v == "deprecated":
             replacement = err.schema.get("x-vela-replacement")
             what = "field" if definition is None else "property"
@@ -184,7 +192,7 @@ def report_schema_errors(rep: Reporter, errors: Iterable[ValidationError], base:
             rep.add("deprecated-property", Severity.WARNING, text, rep.key_span(path))
         elif v == "type":
             rep.add("wrong-type", Severity.ERROR,
-                    f"{_where(label, rel)} must be {describe_type(err.schema)}, not {_json_type(err.instance)}",
+                    f"{_where(label, where_rel)} must be {describe_type(err.schema)}, not {_json_type(err.instance)}",
                     rep.value_span(path))
         elif v in ("enum", "const"):
             allowed = err.validator_value if v == "enum" else [err.validator_value]
@@ -194,14 +202,14 @@ def report_schema_errors(rep: Reporter, errors: Iterable[ValidationError], base:
                 f = rep.replace_value_fix(path, s) if s else None
                 fixes = [f] if f else []
             shown = ", ".join(repr(a) if isinstance(a, str) else str(a) for a in allowed)
-            rep.add("invalid-value", Severity.ERROR, f"{_where(label, rel)} must be one of {shown}, not {err.instance!r}",
+            rep.add("invalid-value", Severity.ERROR, f"{_where(label, where_rel)} must be one of {shown}, not {err.instance!r}",
                     rep.value_span(path), fixes)
         elif v == "format" and err.validator_value == "go-duration":
             rep.add("invalid-duration", Severity.ERROR,
-                    f"{_where(label, rel)} '{err.instance}' is not a Go duration (use e.g. 30s, 5m, 1h30m)",
+                    f"{_where(label, where_rel)} '{err.instance}' is not a Go duration (use e.g. 30s, 5m, 1h30m)",
                     rep.value_span(path))
         else:
-            rep.add("invalid-value", Severity.ERROR, f"{_where(label, rel)}: {_plain_message(err)}", rep.value_span(path))
+            rep.add("invalid-value", Severity.ERROR, f"{_where(label, where_rel)}: {_plain_message(err)}", rep.value_span(path))
 
 
 def _report_missing(rep, path, rel, missing, schema, label, definition, item) -> None:
