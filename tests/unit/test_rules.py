@@ -135,12 +135,19 @@ def test_dependency_cycle_reported_on_each_edge():
     assert len(cycles) == 2 and all("web -> db -> web" in f.message or "db -> web -> db" in f.message for f in cycles)
 
 
-def test_nested_substeps():
-    text = BASE.replace("""      - name: wait
+WAIT_STEP = """      - name: wait
         type: suspend
         properties:
           duration: 30s
-""", """      - name: group
+"""
+
+
+def with_last_step(steps: str) -> str:
+    return BASE.replace(WAIT_STEP, steps)
+
+
+def test_nested_substeps():
+    text = with_last_step("""      - name: group
         type: step-group
         subSteps:
           - name: inner
@@ -154,11 +161,7 @@ def test_nested_substeps():
 
 
 def test_step_names_unique_across_substeps():
-    text = BASE.replace("""      - name: wait
-        type: suspend
-        properties:
-          duration: 30s
-""", """      - name: group
+    text = with_last_step("""      - name: group
         type: step-group
         subSteps:
           - name: deploy-test
@@ -175,11 +178,7 @@ def at_pos(text, needle, occ):
 
 
 def test_inputs_supply_required_parameters():
-    text = BASE.replace("""      - name: wait
-        type: suspend
-        properties:
-          duration: 30s
-""", """      - name: say
+    text = with_last_step("""      - name: say
         type: print-message-in-status
         inputs:
           - from: msg

@@ -84,17 +84,12 @@ def register(server: VelaLanguageServer) -> None:
     feature = DiagnosticsFeature(server)
     server.diagnostics = feature  # type: ignore[attr-defined]
 
-    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: VelaLanguageServer, params: lsp.DidOpenTextDocumentParams) -> None:
+    def validate(ls: VelaLanguageServer, params) -> None:
         feature.schedule(params.text_document.uri)
 
-    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: VelaLanguageServer, params: lsp.DidChangeTextDocumentParams) -> None:
-        feature.schedule(params.text_document.uri)
-
-    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
-    def did_save(ls: VelaLanguageServer, params: lsp.DidSaveTextDocumentParams) -> None:
-        feature.schedule(params.text_document.uri)
+    # Opening, changing and saving a document all validate its latest text.
+    for method in (lsp.TEXT_DOCUMENT_DID_OPEN, lsp.TEXT_DOCUMENT_DID_CHANGE, lsp.TEXT_DOCUMENT_DID_SAVE):
+        server.feature(method)(validate)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: VelaLanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:
