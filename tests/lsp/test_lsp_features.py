@@ -230,3 +230,19 @@ async def test_degenerate_documents(client: LanguageClient, text: str):
     open_doc(client, text)
     diags = await diagnostics_for(client)
     assert all(d.range.start.line <= max(text.count("\n"), 0) for d in diags)
+
+
+async def test_reload_catalog_command_without_cluster(client: LanguageClient):
+    result = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="veladev.reloadCatalog"))
+    assert "bundled" in result
+
+
+async def test_unreachable_kubeconfig_is_reported_and_validation_goes_on(puller: LanguageClient):
+    for _ in range(50):
+        if any("kubeconfig" in m.message for m in puller.messages):
+            break
+        await asyncio.sleep(0.1)
+    assert any("no kubeconfig at /nonexistent/kubeconfig" in m.message for m in puller.messages)
+    open_doc(puller, EXAMPLE.read_text())
+    report = await puller.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(lsp.TextDocumentIdentifier(URI)))
+    assert list(report.items) == []

@@ -59,12 +59,27 @@ class VelaLanguageServer(LanguageServer):
     def forget(self, uri: str) -> None:
         self.docs.pop(uri, None)
 
+    def set_catalog(self, catalog: Catalog) -> None:
+        """Switch catalogs and re-validate every open document against the new one."""
+        self._catalog = catalog
+        self.docs.clear()
+        diagnostics = getattr(self, "diagnostics", None)
+        if diagnostics is None:
+            return
+        if diagnostics.client_pulls:
+            caps = self.client_capabilities.workspace
+            if caps and caps.diagnostics and caps.diagnostics.refresh_support:
+                self.workspace_diagnostic_refresh(None)
+        else:
+            for uri in list(self.workspace.text_documents):
+                diagnostics.schedule(uri)
+
 
 def build_server() -> VelaLanguageServer:
-    from . import code_actions, completion, diagnostics, navigation, settings
+    from . import catalog_sync, code_actions, completion, diagnostics, navigation, settings
 
     server = VelaLanguageServer()
-    for feature in (diagnostics, completion, navigation, code_actions, settings):
+    for feature in (diagnostics, completion, navigation, code_actions, settings, catalog_sync):
         feature.register(server)
     return server
 

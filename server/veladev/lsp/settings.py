@@ -53,7 +53,12 @@ def register(server) -> None:
         settings, problems = Settings.parse(result[0] if result else None)
         for p in problems:
             ls.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Warning, f"veladev: {p}; using the default"))
+        cluster_changed = (settings.kubeconfig, settings.context) != (ls.settings.kubeconfig, ls.settings.context)
         ls.settings = settings
+        if cluster_changed:
+            from .catalog_sync import refresh_catalog
+
+            await refresh_catalog(ls)
 
     @server.feature(lsp.INITIALIZED)
     async def initialized(ls, params: lsp.InitializedParams) -> None:

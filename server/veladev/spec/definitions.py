@@ -155,14 +155,24 @@ class Catalog:
         return v
 
     def merged_with(self, cluster_definitions: Iterable[Definition]) -> "Catalog":
-        """A new catalog: these definitions over the bundled ones, with unknown types as errors."""
+        """A new catalog with a cluster's definitions; unknown types then become errors.
+
+        A built-in the cluster also publishes keeps its bundled schema when the cluster's
+        knows no parameter ours lacks: ours is closed (unknown names are warned) and carries
+        deprecations, while CUE's generated schemas are open. A customised definition (new
+        parameters) takes the cluster's schema.
+        """
         merged = Catalog(self.application_schema, dict(self.definitions), dict(self.aliases), live=True)
         for d in cluster_definitions:
             bundled = self.definitions.get((d.kind, d.name))
-            if bundled is not None and bundled.deprecated:
-                # Keep our deprecation notice; the cluster still serves the old type.
-                d = Definition(d.kind, d.name, d.schema, bundled.status, bundled.replacement, d.workload or bundled.workload,
-                               d.applies_to or bundled.applies_to, d.description or bundled.description, d.origin)
+            if bundled is not None:
+                theirs = set((d.schema.get("properties") or {}))
+                ours = set((bundled.schema.get("properties") or {}))
+                if theirs <= ours:
+                    continue
+                d = Definition(d.kind, d.name, d.schema, bundled.status, bundled.replacement,
+                               d.workload or bundled.workload, d.applies_to or bundled.applies_to,
+                               d.description or bundled.description, d.origin)
             merged.definitions[(d.kind, d.name)] = d
         return merged
 
