@@ -133,6 +133,8 @@ class Sandbox:
         self.controllers = ControllerManager(self)
         for c in builtin_controllers(self):
             self.controllers.add(c)
+        from .kubevela import install as install_kubevela   # KubeVela + VelaUX stand-ins
+        await install_kubevela(self)
         if self.enable_pods:
             from .runtime import PodRuntime
             self.runtime = PodRuntime(self)
@@ -178,6 +180,8 @@ class Sandbox:
             self._started = False
 
     async def _astop(self):
+        from .kubevela import uninstall as uninstall_kubevela
+        await uninstall_kubevela(self)
         await self._stop_http()
         await self.controllers.stop()
         if self.runtime is not None:

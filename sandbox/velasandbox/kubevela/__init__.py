@@ -1,0 +1,105 @@
+"""The KubeVela half of the sandbox: ``core.oam.dev/v1beta1`` Applications and definitions,
+the Application controller (workflow, dispatch, state-keep), schema ConfigMaps, and the
+VelaUX stand-in (:mod:`velasandbox.velaux`). Facts: ../shared/reference/kubevela.md.
+
+``install(sandbox)`` is called once by :class:`velasandbox.sandbox.Sandbox` on start-up;
+afterwards ``sandbox.kubevela`` is the :class:`ApplicationController` (set
+``.resync_period`` to change the state-keep interval; default 300 s, or the environment
+variable ``VELASANDBOX_APP_RESYNC_PERIOD``) and ``sandbox.velaux`` the VelaUX server.
+"""
+from __future__ import annotations
+
+from .. import kinds
+from .definitions import DEFINITION_KINDS, DefinitionController, definition_kinds, install_builtins
+
+GROUP = "core.oam.dev"
+
+
+def _app_defaults(obj: dict):
+    obj.setdefault("spec", {})
+
+
+def _app_validate(obj: dict) -> list[dict]:
+    """The CRD's required fields and the webhook's name checks (section 1.1)."""
+    causes = []
+    spec = obj.get("spec") or {}
+    comps = spec.get("components")
+    if comps is None:
+        causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": "spec.components"})
+    names = set()
+    for i, c in enumerate(comps or []):
+        for f in ("name", "type"):
+            if not isinstance(c, dict) or not c.get(f):
+                causes.append({"reason": "FieldValueRequired", "message": "Required value",
+                               "field": f"spec.components[{i}].{f}"})
+        if isinstance(c, dict) and c.get("name") in names:
+            causes.append({"reason": "FieldValueInvalid", "message": "duplicated component name",
+                           "field": f"spec.components[{i}].name"})
+        if isinstance(c, dict):
+            names.add(c.get("name"))
+            for j, t in enumerate(c.get("traits") or []):
+                if not isinstance(t, dict) or not t.get("type"):
+                    causes.append({"reason": "FieldValueRequired", "message": "Required value",
+                                   "field": f"spec.components[{i}].traits[{j}].type"})
+    for i, p in enumerate(spec.get("policies") or []):
+        if not isinstance(p, dict) or not p.get("type"):
+            causes.append({"reason": "FieldValueRequired", "message": "Required value",
+                           "field": f"spec.policies[{i}].type"})
+    wf = spec.get("workflow") or {}
+    if wf.get("ref") and wf.get("steps"):
+        causes.append({"reason": "FieldValueInvalid",
+                       "message": "cannot set steps and ref in workflow at the same time", "field": "spec.workflow"})
+    seen = set()
+    for i, s in enumerate(wf.get("steps") or []):
+        for sub in [s] + list((s or {}).get("subSteps") or []):
+            if not isinstance(sub, dict) or not sub.get("type"):
+                causes.append({"reason": "FieldValueRequired", "message": "Required value",
+                               "field": f"spec.workflow.steps[{i}].type"})
+                continue
+            if sub.get("name"):
+                if sub["name"] in seen:
+                    causes.append({"reason": "FieldValueInvalid", "message": "duplicated step name",
+                                   "field": f"spec.workflow.steps[{i}].name"})
+                seen.add(sub["name"])
+    md = obj.get("metadata") or {}
+    ann = md.get("annotations") or {}
+    if ann.get("app.oam.dev/autoUpdate") == "true" and ann.get("app.oam.dev/publishVersion"):
+        causes.append({"reason": "FieldValueInvalid",
+                       "message": "autoUpdate and publishVersion cannot be used at the same time",
+                       "field": "metadata.annotations"})
+    return causes
+
+
+def register_kinds():
+    kinds.register_kind(kinds.Kind(group=GROUP, version="v1beta1", plural="applications", kind="Application",
+                                   short_names=["app", "velaapp"], categories=["oam"], subresources=["status"],
+                                   builtin=False, defaults=_app_defaults, validate=_app_validate))
+    for k in definition_kinds():
+        kinds.register_kind(k)
+    kinds.register_kind(kinds.Kind(group=GROUP, version="v1beta1", plural="resourcetrackers", kind="ResourceTracker",
+                                   namespaced=False, short_names=["rt"], categories=["oam"], builtin=False))
+
+
+register_kinds()
+
+
+async def install(sandbox, velaux_port: int = 0):
+    """Install the built-in definitions, add the controllers and start VelaUX."""
+    from veladev.catalog import bundled_catalog
+
+    from ..velaux import VelaUX
+    from .controller import ApplicationController
+
+    install_builtins(sandbox.store, bundled_catalog())
+    for plural in DEFINITION_KINDS:
+        sandbox.controllers.add(DefinitionController(sandbox, plural))
+    sandbox.kubevela = ApplicationController(sandbox)
+    sandbox.controllers.add(sandbox.kubevela)
+    sandbox.velaux = VelaUX(sandbox, port=velaux_port)
+    await sandbox.velaux.start()
+
+
+async def uninstall(sandbox):
+    vx = getattr(sandbox, "velaux", None)
+    if vx is not None:
+        await vx.stop()

@@ -1,0 +1,555 @@
+"""The Application controller of the KubeVela stand-in (reference/kubevela.md sections 1, 4, 7).
+
+Per reconcile of an Application:
+
+1. ``controller.core.oam.dev/pause: "true"`` -> return at once (no workflow, no state-keep).
+2. Revision: a new spec hash is a new revision ``<app>-v<N>`` (``status.latestRevision``).
+3. Restart check (``CheckWorkflowRestart``): the run's ``appRevision`` is the publishVersion
+   annotation when set, else the revision name; a different value starts a new run.
+   ``status.workflow == nil`` (restart) also starts one.
+4. The workflow engine (:mod:`.workflow`) advances; deploy / apply-component steps render
+   through ``veladev.spec.render`` and dispatch through :mod:`.apply`, recording every
+   manifest in the app's ResourceTracker.
+5. State-keep: while the run has succeeded or is suspending, every manifest in the
+   ResourceTracker is applied again (three-way merge reverts drift), except what apply-once
+   covers. Requeued every ``resync_period`` seconds (KubeVela's default: 5 minutes).
+6. status: ``status``, ``workflow``, ``services``, ``appliedResources``, ``latestRevision``,
+   ``observedGeneration``.
+"""
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import json
+import logging
+import os
+from typing import Any
+
+from .. import kinds
+from ..controllers import Controller
+from ..errors import ApiError
+from ..store import now_iso
+from . import apply as applymod
+from .apply import ApplyError
+from .workflow import Outcome, Run, StepWait, advance, app_phase, plan, step_id, wf_status
+
+log = logging.getLogger("velasandbox.kubevela")
+
+GROUP = "core.oam.dev"
+PAUSE_LABEL = "controller.core.oam.dev/pause"
+PUBLISH_VERSION = "app.oam.dev/publishVersion"
+DEFAULT_RESYNC = 300.0
+
+
+def _resync_default() -> float:
+    try:
+        return float(os.environ.get("VELASANDBOX_APP_RESYNC_PERIOD", DEFAULT_RESYNC))
+    except ValueError:
+        return DEFAULT_RESYNC
+
+
+def K(plural: str, group: str = GROUP, version: str = "v1beta1") -> kinds.Kind:
+    return kinds.lookup(group, version, plural)
+
+
+def spec_hash(spec: dict) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------
+# health (the definitions' healthPolicy / customStatus, section 2.2)
+
+def workload_health(obj: dict | None) -> tuple[bool, str]:
+    if obj is None:
+        return False, "not found"
+    kind = obj.get("kind")
+    st = obj.get("status") or {}
+    spec = obj.get("spec") or {}
+    if kind == "Deployment":
+        want = int(spec.get("replicas", 1))
+        ready = int(st.get("readyReplicas", 0))
+        ok = (ready == int(st.get("updatedReplicas", 0)) == int(st.get("replicas", 0)) == want
+              and int(st.get("observedGeneration", 0)) >= int(obj["metadata"].get("generation", 1)))
+        return ok, f"Ready:{ready}/{want}"
+    if kind == "Job":
+        ok = int(st.get("succeeded", 0)) == int(spec.get("parallelism", 1))
+        return ok, ""
+    return True, ""
+
+
+# ---------------------------------------------------------------------------------------
+# apply-once (section 2.2 policies, section 7.2)
+
+def _selector_matches(sel: dict | None, res: dict) -> bool:
+    if not sel:
+        return True
+    labels = res.get("metadata", {}).get("labels") or {}
+    facts = {
+        "componentNames": labels.get("app.oam.dev/component"),
+        "componentTypes": res.get("_componentType"),
+        "oamTypes": labels.get("app.oam.dev/resourceType"),
+        "traitTypes": labels.get("trait.oam.dev/type"),
+        "resourceTypes": res.get("kind"),
+        "resourceNames": res.get("metadata", {}).get("name"),
+    }
+    matched = False
+    for key, value in facts.items():
+        if key in sel:
+            if value not in (sel.get(key) or []):
+                return False
+            matched = True
+    return matched
+
+
+class ApplyOnce:
+    def __init__(self, spec: dict):
+        self.enabled = False
+        self.rules: list[dict] = []
+        for p in spec.get("policies") or []:
+            if p.get("type") == "apply-once":
+                props = p.get("properties") or {}
+                if props.get("enable"):
+                    self.enabled = True
+                    self.rules += props.get("rules") or []
+
+    @property
+    def whole_app(self) -> bool:
+        """apply-once with no rules: no state-keep at all."""
+        return self.enabled and not self.rules
+
+    def paths(self, res: dict, phase: str) -> list[str]:
+        """phase: "onStateKeep" or "onUpdate"."""
+        if not self.enabled:
+            return []
+        out: list[str] = []
+        for r in self.rules:
+            strat = r.get("strategy") or {}
+            affect = strat.get("affect") or "always"
+            if affect not in ("always", phase):
+                continue
+            if _selector_matches(r.get("selector"), res):
+                out += strat.get("path") or []
+        return out
+
+
+# ---------------------------------------------------------------------------------------
+
+
+class ApplicationController(Controller):
+    primary = (GROUP, "applications")
+
+    def __init__(self, sandbox):
+        super().__init__(sandbox)
+        self.resync_period = _resync_default()
+        self.errors: dict[tuple, dict] = {}          # (ns, name) -> step id -> error count
+        self._timers: dict[tuple, asyncio.TimerHandle] = {}
+        self._due: dict[tuple, float] = {}
+        self._catalog = None
+
+    @property
+    def catalog(self):
+        if self._catalog is None:
+            from veladev.catalog import bundled_catalog
+            self._catalog = bundled_catalog()
+        return self._catalog
+
+    async def stop(self):
+        for t in self._timers.values():
+            t.cancel()
+        self._timers.clear()
+
+    def schedule(self, ns: str, name: str, after: float):
+        """One timer per app, the earliest wins (no pile of timers)."""
+        loop = asyncio.get_running_loop()
+        key = (ns, name)
+        due = loop.time() + max(after, 0.0)
+        if key in self._timers and self._due.get(key, 0) <= due:
+            return
+        old = self._timers.pop(key, None)
+        if old:
+            old.cancel()
+
+        def fire():
+            self._timers.pop(key, None)
+            self._due.pop(key, None)
+            self.requeue(ns, name)
+        self._timers[key] = loop.call_later(max(after, 0.0), fire)
+        self._due[key] = due
+
+    # ------------------------------------------------------------------ reconcile
+    async def reconcile(self, namespace: str, name: str) -> None:
+        # Synchronous on purpose: no await between reading the app and writing its status,
+        # so API requests on the same loop cannot interleave (no self-inflicted conflicts).
+        app = self.store.try_get(self.kind, namespace, name)
+        if app is None:
+            self.cleanup(namespace, name)
+            return
+        if (app["metadata"].get("labels") or {}).get(PAUSE_LABEL) == "true":
+            return
+        if app["metadata"].get("deletionTimestamp"):
+            return
+        self.reconcile_app(app)
+
+    def reconcile_app(self, app: dict) -> None:
+        md = app["metadata"]
+        ns, name = md["namespace"], md["name"]
+        spec = app.get("spec") or {}
+        status = copy.deepcopy(app.get("status") or {})
+        before = copy.deepcopy(status)
+
+        # 2. revision
+        h = spec_hash(spec)
+        rev = status.get("latestRevision") or {}
+        if rev.get("revisionHash") != h:
+            n = int(rev.get("revision", 0)) + 1
+            rev = {"name": f"{name}-v{n}", "revision": n, "revisionHash": h}
+            status["latestRevision"] = rev
+        status["observedGeneration"] = md.get("generation", 1)
+
+        # 3. restart check
+        publish = (md.get("annotations") or {}).get(PUBLISH_VERSION)
+        want_rev = publish or rev["name"]
+        wf = status.get("workflow")
+        steps, mode_steps, mode_sub = plan(spec)
+        vars_ = self._load_vars(ns, name)
+        if not wf or wf.get("appRevision") != want_rev:
+            if spec.get("workflow", {}) and (spec.get("workflow") or {}).get("ref"):
+                pass  # reported as a failed step below
+            wf = {"appRevision": want_rev, "mode": f"{mode_steps}-{mode_sub}", "status": "initializing",
+                  "suspend": False, "terminated": False, "finished": False, "steps": [],
+                  "startTime": now_iso(),
+                  "contextBackend": {"apiVersion": "v1", "kind": "ConfigMap",
+                                     "name": f"workflow-{name}-context", "namespace": ns}}
+            vars_ = {}
+            self.errors.pop((ns, name), None)
+            self.event(app, "Deployed", f"workflow {want_rev} started")
+        status["workflow"] = wf
+
+        # 4. the workflow
+        run = Run(status=wf, vars=vars_, steps=steps, mode_steps=mode_steps, mode_sub=mode_sub,
+                  errors=self.errors.setdefault((ns, name), {}))
+        run.execute = lambda step, st: self.execute(app, run, step, st)
+        if (spec.get("workflow") or {}).get("ref"):
+            wf["status"] = "failed"
+            wf["message"] = "velasandbox does not emulate spec.workflow.ref (Workflow objects)"
+            wf["finished"] = wf["terminated"] = True
+        else:
+            advance(run)
+        self._save_vars(app, vars_)
+
+        # 5. state-keep
+        if wf.get("status") in ("succeeded", "suspending") and not wf.get("terminated"):
+            self.state_keep(app)
+            self.gc_outdated(app, wf)
+
+        # 6. status
+        services, healthy = self.services(app)
+        status["services"] = services
+        status["appliedResources"] = self.applied_resources(ns, name)
+        status["status"] = app_phase(wf, healthy)
+        if status != before:
+            cur = copy.deepcopy(app)
+            cur["status"] = status
+            self.store.update(self.kind, cur, subresource="status")
+            if status.get("status") != before.get("status"):
+                self.event(app, "ApplicationPhase", f'phase {status["status"]}')
+        if run.wake_after is not None:
+            self.schedule(ns, name, run.wake_after)
+        elif wf.get("status") == "succeeded" and not healthy:
+            self.schedule(ns, name, 0.5)
+        self.schedule(ns, name, self.resync_period)
+
+    # ------------------------------------------------------------------ steps
+    def execute(self, app: dict, run: Run, step: dict, st: dict) -> Outcome:
+        stype = step.get("type", "")
+        props = step.get("properties") or {}
+        spec = app.get("spec") or {}
+        if stype == "deploy":
+            return self.step_deploy(app, run, props)
+        if stype == "apply-component":
+            comp = next((c for c in spec.get("components") or [] if c.get("name") == props.get("component")), None)
+            if comp is None:
+                raise RuntimeError(f'component "{props.get("component")}" not found')
+            if props.get("cluster") not in (None, "", "local"):
+                raise RuntimeError(f'cluster "{props["cluster"]}" not found (velasandbox has only the local cluster)')
+            target = props.get("namespace") or app["metadata"]["namespace"]
+            self.dispatch(app, run, [comp], [target])
+            return Outcome("succeeded")
+        if stype == "notification":
+            kinds_ = [k for k in ("slack", "dingding", "lark", "email") if props.get(k)]
+            text = ""
+            for k in kinds_:
+                m = props[k].get("message") or props[k].get("content") or {}
+                text = (m.get("text") or m.get("subject") or m.get("content") or "") if isinstance(m, dict) else str(m)
+                if text:
+                    break
+            self.event(app, "WorkflowNotification",
+                       f'step "{step.get("name", "")}": notification to {", ".join(kinds_) or "nobody"} '
+                       f"recorded, not sent" + (f": {text}" if text else ""))
+            return Outcome("succeeded")
+        if stype == "print-message-in-status":
+            return Outcome("succeeded", str(props.get("message", "")))
+        if self.catalog.get("workflowstep", stype) is not None or self._definition("workflowstepdefinitions", app, stype):
+            raise RuntimeError(f'velasandbox does not emulate the workflow step type "{stype}"')
+        raise RuntimeError(f'WorkflowStepDefinition "{stype}" not found')
+
+    def _definition(self, plural: str, app: dict, name: str) -> dict | None:
+        for ns in (app["metadata"]["namespace"], "vela-system"):
+            d = self.store.try_get(K(plural), ns, name)
+            if d is not None:
+                return d
+        return None
+
+    def step_deploy(self, app: dict, run: Run, props: dict) -> Outcome:
+        from veladev.spec.render import apply_override
+        spec = app.get("spec") or {}
+        by_name = {p.get("name"): p for p in spec.get("policies") or []}
+        comps = copy.deepcopy(spec.get("components") or [])
+        targets: list[str] = []
+        for pname in props.get("policies") or []:
+            pol = by_name.get(pname)
+            if pol is None:
+                raise RuntimeError(f'policy "{pname}" not found')
+            ptype, pp = pol.get("type"), pol.get("properties") or {}
+            if ptype == "override":
+                comps = apply_override(comps, pp)
+            elif ptype == "topology":
+                if not pp:
+                    raise RuntimeError(f'topology policy "{pname}": empty topology policy')
+                for c in pp.get("clusters") or []:
+                    if c != "local":
+                        raise RuntimeError(f'failed to get cluster {c}: cluster "{c}" not found '
+                                           "(velasandbox has only the local cluster)")
+                if pp.get("clusterLabelSelector") or pp.get("clusterSelector"):
+                    if not pp.get("allowEmpty"):
+                        raise RuntimeError(f'topology policy "{pname}": no cluster matches the label selector')
+                    continue
+                targets.append(pp.get("namespace") or app["metadata"]["namespace"])
+        if not any((by_name.get(p) or {}).get("type") == "topology" for p in props.get("policies") or []):
+            targets = [app["metadata"]["namespace"]]
+        self.dispatch(app, run, comps, targets)
+        return Outcome("succeeded")
+
+    def render(self, app: dict, comps: list[dict], target: str) -> list[dict]:
+        from veladev.spec.render import RenderContext, render_component
+        md = app["metadata"]
+        rev = (app.get("status") or {}).get("latestRevision") or {}
+        ctx = RenderContext(app=md["name"], app_namespace=md["namespace"], namespace=target,
+                            app_revision=rev.get("name", ""), app_labels=dict(md.get("labels") or {}),
+                            app_annotations=dict(md.get("annotations") or {}))
+        out = []
+        for comp in comps:
+            self._check_renderable(app, comp)
+            for obj in render_component(ctx, comp, self.catalog):
+                obj["_componentType"] = comp.get("type")
+                out.append(obj)
+        return out
+
+    def _check_renderable(self, app: dict, comp: dict):
+        from veladev.spec.render import RENDERED_COMPONENT_TYPES, RENDERED_TRAIT_TYPES
+        if comp.get("type") not in RENDERED_COMPONENT_TYPES and \
+                self._definition("componentdefinitions", app, comp.get("type", "")):
+            raise RuntimeError(f'render component "{comp.get("name")}": velasandbox cannot render the '
+                               f'ComponentDefinition "{comp.get("type")}" (no CUE evaluator)')
+        for t in comp.get("traits") or []:
+            if t.get("type") not in RENDERED_TRAIT_TYPES and \
+                    self._definition("traitdefinitions", app, t.get("type", "")):
+                raise RuntimeError(f'render trait "{t.get("type")}" of component "{comp.get("name")}": '
+                                   f'velasandbox cannot render the TraitDefinition "{t.get("type")}" (no CUE evaluator)')
+
+    def dispatch(self, app: dict, run: Run, comps: list[dict], targets: list[str]):
+        """Render and apply; raise StepWait until the workloads are healthy."""
+        md = app["metadata"]
+        once = ApplyOnce(app.get("spec") or {})
+        manifests = []
+        for target in targets:
+            manifests += self.render(app, comps, target)
+        waiting = []
+        for m in manifests:
+            ctype = m.pop("_componentType", "")
+            res = dict(m, _componentType=ctype)
+            keep = once.paths(res, "onUpdate")
+            if "*" in keep:
+                live = self.store.try_get(applymod.kind_of(m), m["metadata"].get("namespace"), m["metadata"]["name"])
+                if live is None:
+                    live = applymod.apply(self.store, m, md["name"], md["namespace"])
+            else:
+                try:
+                    live = applymod.apply(self.store, m, md["name"], md["namespace"], skip_same_hash=True,
+                                          keep_paths=keep)
+                except ApplyError as e:
+                    raise RuntimeError(str(e)) from None
+            self.track(app, m, ctype, run.status.get("appRevision", ""))
+            if (m["metadata"].get("labels") or {}).get("app.oam.dev/resourceType") == "WORKLOAD":
+                ok, _ = workload_health(live)
+                if not ok:
+                    waiting.append(f'{m["kind"]} {m["metadata"].get("namespace")}/{m["metadata"]["name"]}')
+        if waiting:
+            raise StepWait("Waiting for the workloads to be healthy: " + ", ".join(waiting))
+
+    # ------------------------------------------------------------------ resource tracker
+    def rt_name(self, ns: str, name: str) -> str:
+        return f"{name}-{ns}"
+
+    def _rt(self, ns: str, name: str) -> dict | None:
+        return self.store.try_get(K("resourcetrackers"), None, self.rt_name(ns, name))
+
+    def track(self, app: dict, manifest: dict, ctype: str, run_rev: str):
+        md = app["metadata"]
+        rtk = K("resourcetrackers")
+        rt = self._rt(md["namespace"], md["name"])
+        if rt is None:
+            rt = self.store.create(rtk, {
+                "metadata": {"name": self.rt_name(md["namespace"], md["name"]),
+                             "labels": {"app.oam.dev/name": md["name"], "app.oam.dev/namespace": md["namespace"]}},
+                "spec": {"type": "root", "managedResources": []}})
+        entries = rt["spec"].setdefault("managedResources", [])
+        mmd = manifest["metadata"]
+        labels = mmd.get("labels") or {}
+        entry = {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"], "cluster": "local",
+                 "namespace": mmd.get("namespace", ""), "name": mmd["name"], "creator": "workflow",
+                 "component": labels.get("app.oam.dev/component", ""), "componentType": ctype,
+                 "trait": labels.get("trait.oam.dev/type", ""), "workflowRun": run_rev, "raw": manifest}
+        for i, e in enumerate(entries):
+            if (e["apiVersion"], e["kind"], e["namespace"], e["name"]) == \
+                    (entry["apiVersion"], entry["kind"], entry["namespace"], entry["name"]):
+                if e != entry:
+                    entries[i] = entry
+                    self.store.update(rtk, rt, require_rv=False)
+                return
+        entries.append(entry)
+        self.store.update(rtk, rt, require_rv=False)
+
+    def state_keep(self, app: dict):
+        """Re-apply every dispatched manifest (no render-hash short-cut), section 7.1."""
+        md = app["metadata"]
+        once = ApplyOnce(app.get("spec") or {})
+        if once.whole_app:
+            return
+        rt = self._rt(md["namespace"], md["name"])
+        for e in (rt or {}).get("spec", {}).get("managedResources") or []:
+            m = e.get("raw")
+            if not m:
+                continue
+            keep = once.paths(dict(m, _componentType=e.get("componentType")), "onStateKeep")
+            if "*" in keep:
+                continue
+            try:
+                applymod.apply(self.store, m, md["name"], md["namespace"], keep_paths=keep,
+                               create_missing=not keep)
+            except (ApplyError, ApiError) as ex:
+                self.event(app, "StateKeepFailed", str(ex), "Warning")
+
+    def gc_outdated(self, app: dict, wf: dict):
+        """After a run succeeds, delete what it no longer dispatches (garbage-collect)."""
+        if wf.get("status") != "succeeded":
+            return
+        md = app["metadata"]
+        rt = self._rt(md["namespace"], md["name"])
+        if rt is None:
+            return
+        entries = rt["spec"].get("managedResources") or []
+        keep = [e for e in entries if e.get("workflowRun") == wf.get("appRevision")]
+        if len(keep) == len(entries):
+            return
+        for e in entries:
+            if e in keep:
+                continue
+            self._delete_resource(e, md["namespace"], md["name"])
+        rt["spec"]["managedResources"] = keep
+        self.store.update(K("resourcetrackers"), rt, require_rv=False)
+
+    def _delete_resource(self, e: dict, app_ns: str, app: str):
+        k = kinds.by_kind(e["apiVersion"], e["kind"])
+        if k is None:
+            return
+        live = self.store.try_get(k, e.get("namespace") or None, e["name"])
+        if live is None:
+            return
+        labels = live["metadata"].get("labels") or {}
+        if (labels.get(applymod.APP_NAME), labels.get(applymod.APP_NAMESPACE)) != (app, app_ns):
+            return
+        try:
+            self.store.delete(k, e.get("namespace") or None, e["name"])
+        except ApiError:
+            pass
+
+    def cleanup(self, ns: str, name: str):
+        """The Application is gone: delete what it deployed (its ResourceTracker lists it)."""
+        t = self._timers.pop((ns, name), None)
+        if t:
+            t.cancel()
+        self.errors.pop((ns, name), None)
+        rt = self._rt(ns, name)
+        if rt is None:
+            return
+        for e in rt["spec"].get("managedResources") or []:
+            self._delete_resource(e, ns, name)
+        try:
+            self.store.delete(K("resourcetrackers"), None, rt["metadata"]["name"])
+        except ApiError:
+            pass
+
+    # ------------------------------------------------------------------ status
+    def services(self, app: dict) -> tuple[list[dict], bool]:
+        md = app["metadata"]
+        rt = self._rt(md["namespace"], md["name"])
+        out = []
+        healthy = True
+        for e in (rt or {}).get("spec", {}).get("managedResources") or []:
+            m = e.get("raw") or {}
+            if (m.get("metadata", {}).get("labels") or {}).get("app.oam.dev/resourceType") != "WORKLOAD":
+                continue
+            k = kinds.by_kind(e["apiVersion"], e["kind"])
+            live = self.store.try_get(k, e["namespace"] or None, e["name"]) if k else None
+            ok, msg = workload_health(live)
+            healthy = healthy and ok
+            comp = next((c for c in (app.get("spec") or {}).get("components") or []
+                         if c.get("name") == e.get("component")), {})
+            svc = {"name": e.get("component", ""), "namespace": e["namespace"], "cluster": "local", "env": "",
+                   "workloadDefinition": {"apiVersion": e["apiVersion"], "kind": e["kind"]},
+                   "healthy": ok}
+            if msg:
+                svc["message"] = msg
+            traits = [{"type": t.get("type"), "healthy": True} for t in comp.get("traits") or []]
+            if traits:
+                svc["traits"] = traits
+            out.append(svc)
+        return out, healthy
+
+    def applied_resources(self, ns: str, name: str) -> list[dict]:
+        rt = self._rt(ns, name)
+        return [{"cluster": "local", "creator": e.get("creator", "workflow"), "apiVersion": e["apiVersion"],
+                 "kind": e["kind"], "namespace": e["namespace"], "name": e["name"]}
+                for e in (rt or {}).get("spec", {}).get("managedResources") or []]
+
+    # ------------------------------------------------------------------ context ConfigMap
+    def _load_vars(self, ns: str, name: str) -> dict:
+        cm = self.store.try_get(kinds.lookup("", "v1", "configmaps"), ns, f"workflow-{name}-context")
+        try:
+            return json.loads(((cm or {}).get("data") or {}).get("vars") or "{}")
+        except ValueError:
+            return {}
+
+    def _save_vars(self, app: dict, vars_: dict):
+        md = app["metadata"]
+        cmk = kinds.lookup("", "v1", "configmaps")
+        cname = f"workflow-{md['name']}-context"
+        data = {"vars": json.dumps(vars_, sort_keys=True)}
+        cm = self.store.try_get(cmk, md["namespace"], cname)
+        if cm is None:
+            if not vars_:
+                return
+            self.store.create(cmk, {"metadata": {"name": cname, "namespace": md["namespace"],
+                                                 "labels": {"app.oam.dev/name": md["name"]},
+                                                 "ownerReferences": [{"apiVersion": app["apiVersion"],
+                                                                      "kind": app["kind"], "name": md["name"],
+                                                                      "uid": md["uid"], "controller": True}]},
+                                    "data": data})
+        elif cm.get("data") != data:
+            cm["data"] = data
+            self.store.update(cmk, cm, require_rv=False)
+
+
+__all__ = ["ApplicationController", "workload_health", "step_id", "wf_status", "StepWait"]
