@@ -184,7 +184,7 @@ def run_step(run: Run, spec: dict, st: dict, phases: dict[str, str], mode_sub: s
             out = Outcome("failed", str(e), "FailedAfterRetries")
         else:
             out = Outcome("failed", str(e), "Execute")
-            run.wake(min(0.05 * 2 ** n, 2.0))
+            run.wake(min(0.05 * 2 ** n, 1.0))
     _set(run, st, out)
 
 
