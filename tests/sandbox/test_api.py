@@ -256,3 +256,8 @@ def test_kubectl_get_apply_patch(sandbox, sandbox_ns):
     out = sandbox.kubectl("api-resources").stdout
     assert "deployments" in out and "deploy" in out
     sandbox.kubectl("delete", "deployment", "kd", "-n", ns)
+    # default (strict) validation goes through the minimal /openapi/v3
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kc"}, "data": {"a": "b"}}
+    out = sandbox.kubectl("create", "-n", ns, "-f", "-", input=json.dumps(cm)).stdout
+    assert "configmap/kc created" in out
+    sandbox.kubectl("delete", "configmap", "kc", "-n", ns, "--wait=true")

@@ -164,7 +164,10 @@ def test_kubectl_exec_and_logs(sandbox, web):
     r = sandbox.kubectl("logs", pod, "-n", ns, "--tail=1")
     assert len(r.stdout.strip().splitlines()) == 1
     out = sandbox.kubectl("get", "pods", "-n", ns).stdout
-    assert pod in out
+    row = next(line.split() for line in out.splitlines() if line.startswith(pod))
+    assert row[1:4] == ["1/1", "Running", "0"]
+    out = sandbox.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=60s").stdout
+    assert 'deployment "web" successfully rolled out' in out
 
 
 def test_command_args_env_workdir_and_emptydir(sandbox, sandbox_ns):
