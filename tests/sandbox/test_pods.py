@@ -292,3 +292,24 @@ def test_rolling_update_and_recreate_replace_pods(sandbox, sandbox_ns):
                                       and d.status.replicas == 2 else None)(
             apps.read_namespaced_deployment(name, sandbox_ns)), what="rollout status")
         assert d.status.observed_generation == 2
+
+
+def test_statefulset_and_daemonset(sandbox, sandbox_ns):
+    api = sandbox.api_client()
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    tmpl = {"metadata": {"labels": {"app": "st"}}, "spec": {"containers": [
+        {"name": "main", "image": "sandbox.local/toolchain"}]}}
+    apps.create_namespaced_stateful_set(sandbox_ns, {"metadata": {"name": "st"}, "spec": {
+        "replicas": 2, "serviceName": "st", "selector": {"matchLabels": {"app": "st"}}, "template": tmpl}})
+    pods = wait_ready_pods(sandbox, core, sandbox_ns, "app=st", 2)
+    assert sorted(p.metadata.name for p in pods) == ["st-0", "st-1"]
+    s = sandbox.wait_for(lambda: (lambda s: s if s.status.ready_replicas == 2 else None)(
+        apps.read_namespaced_stateful_set("st", sandbox_ns)), what="statefulset status")
+    assert s.status.replicas == 2
+    ds_tmpl = {"metadata": {"labels": {"app": "ds"}}, "spec": tmpl["spec"]}
+    apps.create_namespaced_daemon_set(sandbox_ns, {"metadata": {"name": "ds"}, "spec": {
+        "selector": {"matchLabels": {"app": "ds"}}, "template": ds_tmpl}})
+    wait_ready_pods(sandbox, core, sandbox_ns, "app=ds", 1)
+    d = sandbox.wait_for(lambda: (lambda d: d if d.status.number_ready == 1 else None)(
+        apps.read_namespaced_daemon_set("ds", sandbox_ns)), what="daemonset status")
+    assert d.status.desired_number_scheduled == 1
