@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 import yaml
 from aiohttp import web
 
-from . import errors, kinds, patch as patchmod
+from . import errors, kinds, patch as patchmod, tables
 from .errors import ApiError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,6 +96,8 @@ async def read_body(request: web.Request):
     if not raw.strip():
         return None
     ctype = (request.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+    if "protobuf" in ctype or "cbor" in ctype:
+        raise errors.unsupported_media_type(ctype)
     try:
         if "yaml" in ctype:
             return yaml.safe_load(raw)
@@ -148,6 +150,10 @@ class ApiServer:
                                                           "serverAddress": f"127.0.0.1:{self.sb.port}"}]})
         if path == "/apis":
             return _json(self._group_list())
+        if path == "/openapi/v3":
+            return _json(self._openapi_v3_index())
+        if path.startswith("/openapi/v3/"):
+            return _json(self._openapi_v3_gv(path[len("/openapi/v3/"):]))
         if path.startswith("/sandbox/") or path == "/sandbox":
             return await self.sb.admin.handle(request, path, q)
         segs = [s for s in path.split("/") if s]
@@ -164,6 +170,44 @@ class ApiServer:
         if t is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         return await self.handle_resource(request, t, q)
+
+    # ------------------------------------------------------------------ openapi (minimal)
+    # kubectl create/apply with the default --validate=strict asks /openapi/v3 whether PATCH
+    # declares the fieldValidation parameter; we declare it (and do not validate fields).
+    def _openapi_v3_index(self):
+        paths = {}
+        for group, versions in kinds.group_versions().items():
+            for v in versions:
+                gv = f"apis/{group}/{v}" if group else f"api/{v}"
+                paths[gv] = {"serverRelativeURL": f"/openapi/v3/{gv}?hash=velasandbox{self.store.rv}"}
+        return {"paths": paths}
+
+    def _openapi_v3_gv(self, gv: str):
+        segs = gv.split("/")
+        if segs[0] == "api" and len(segs) == 2:
+            group, version = "", segs[1]
+        elif segs[0] == "apis" and len(segs) == 3:
+            group, version = segs[1], segs[2]
+        else:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        paths = {}
+        prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        for k in kinds.all_kinds():
+            if k.group != group or k.version != version:
+                continue
+            item = (f"{prefix}/namespaces/{{namespace}}/{k.plural}/{{name}}" if k.namespaced
+                    else f"{prefix}/{k.plural}/{{name}}")
+            params = [{"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+                      for n in ("dryRun", "fieldManager", "fieldValidation", "force")]
+            paths[item] = {"patch": {"operationId": f"patch{k.kind}", "parameters": params,
+                                     "responses": {"200": {"description": "OK"}},
+                                     "x-kubernetes-action": "patch",
+                                     "x-kubernetes-group-version-kind": {"group": group, "version": version,
+                                                                         "kind": k.kind}}}
+        if not paths:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return {"openapi": "3.0.0", "info": {"title": "velasandbox", "version": VERSION_INFO["gitVersion"]},
+                "paths": paths, "components": {"schemas": {}}}
 
     # ------------------------------------------------------------------ discovery
     def _group(self, name: str):
@@ -225,6 +269,8 @@ class ApiServer:
                 if q.flag("watch"):
                     return await self.watch(request, t, q)
                 items, rv = self.store.list(kind, t.namespace, q.get("labelSelector"), q.get("fieldSelector"))
+                if tables.wants_table(request.headers.get("Accept", "")):
+                    return _json(tables.to_table(kind.kind, items, rv))
                 return _json({"kind": kind.kind + "List", "apiVersion": kind.api_version,
                               "metadata": {"resourceVersion": rv}, "items": items})
             if m == "POST":
@@ -265,7 +311,10 @@ class ApiServer:
         if t.sub == "scale":
             return await self.scale(request, t, q)
         if m == "GET":
-            return _json(self.store.get(kind, t.namespace, t.name))
+            obj = self.store.get(kind, t.namespace, t.name)
+            if t.sub is None and tables.wants_table(request.headers.get("Accept", "")):
+                return _json(tables.to_table(kind.kind, [obj]))
+            return _json(obj)
         if m == "PUT":
             body = await read_body(request)
             obj = self._check_body(kind, body, t.namespace, t.name)
@@ -400,7 +449,9 @@ class ApiServer:
         rv = q.get("resourceVersion")
         timeout = q.get("timeoutSeconds")
         try:
-            w = self.store.watch(t.kind, t.namespace, rv, q.get("labelSelector"), q.get("fieldSelector"))
+            w = self.store.watch(t.kind, t.namespace, rv, q.get("labelSelector"), q.get("fieldSelector"),
+                                 send_initial_events=q.flag("sendInitialEvents"),
+                                 bookmarks=q.flag("allowWatchBookmarks"))
         except ApiError as e:
             if e.code != 410:
                 raise

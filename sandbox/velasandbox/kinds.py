@@ -210,7 +210,13 @@ def _workload_defaults(obj):
         _pod_defaults({"spec": tspec})
         (spec.get("template") or {}).setdefault("metadata", {})
     if obj["kind"] != "Job":
-        obj.setdefault("status", {})
+        st = obj.setdefault("status", {})
+        # fields the API marks required (strictly typed clients reject objects without them)
+        if obj["kind"] in ("StatefulSet", "ReplicaSet"):
+            st.setdefault("replicas", 0)
+        if obj["kind"] == "DaemonSet":
+            for f in ("currentNumberScheduled", "desiredNumberScheduled", "numberMisscheduled", "numberReady"):
+                st.setdefault(f, 0)
 
 
 def _workload_validate(obj):

@@ -392,7 +392,7 @@ class PodRuntime(Controller):
     def nsenter_argv(self, run: PodRun, container: str, workdir: str, argv: list[str]) -> list[str]:
         pre = [_which("nsenter"), "-t", str(run.holder_pid)]
         if self.userns:
-            pre.append("-U")
+            pre += ["-U", "--preserve-credentials"]
         pre += ["-n", "-m", "-u", "--", _which("chroot") or "/usr/sbin/chroot",
                 os.path.join(run.dir, "rootfs", container), "/usr/bin/env", "-C", workdir or "/"]
         return pre + list(argv)

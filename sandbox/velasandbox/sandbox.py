@@ -256,6 +256,12 @@ class Sandbox:
             self.store.delete(kinds.lookup("", "v1", "pods"), namespace, name, grace=grace)
         self.call(go())
 
+    def add_controller(self, ctrl) -> None:
+        """Register a :class:`~velasandbox.controllers.Controller` (thread-safe)."""
+        async def go():
+            self.controllers.add(ctrl)
+        self.call(go())
+
     def register_repo(self, name: str, path: str):
         """Register a git repository for ``sandbox.local/<name>:<commit>`` images."""
         self.images.register_repo(name, path)

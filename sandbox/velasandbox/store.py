@@ -356,12 +356,18 @@ class Store:
 
     # ----------------------------------------------------------------- watch
     def watch(self, kind: Kind, namespace: str | None, resource_version: str | None,
-              label_selector: str | None = None, field_selector: str | None = None) -> Watcher:
+              label_selector: str | None = None, field_selector: str | None = None,
+              send_initial_events: bool = False, bookmarks: bool = False) -> Watcher:
         w = Watcher(self, kind, namespace, label_selector, field_selector)
-        if resource_version in (None, "", "0"):
-            items, _ = self.list(kind, namespace, label_selector, field_selector)
+        if resource_version in (None, "", "0") or send_initial_events:
+            items, rv = self.list(kind, namespace, label_selector, field_selector)
             for obj in items:
                 w.queue.put_nowait(("ADDED", obj))
+            if send_initial_events and bookmarks:
+                # streaming list (WatchList): the end of the initial events is a BOOKMARK
+                w.queue.put_nowait(("BOOKMARK", {"kind": kind.kind, "apiVersion": kind.api_version,
+                                                 "metadata": {"resourceVersion": rv, "annotations": {
+                                                     "k8s.io/initial-events-end": "true"}}}))
         else:
             try:
                 since = int(resource_version)

@@ -295,6 +295,14 @@ def parse_ports(q) -> list[int]:
 
 
 async def handle_portforward(api, request: web.Request, pod: dict, q) -> web.StreamResponse:
+    offered = _offered(request)
+    if request.headers.get("Upgrade", "").lower() != "websocket" or (
+            offered and _choose(offered, PF_PROTOCOLS) is None):
+        # e.g. kubectl's SPDY (or SPDY-over-WebSocket) port-forward
+        raise ApiError(400, "BadRequest",
+                       "velasandbox speaks port-forward only as WebSocket v4.channel.k8s.io "
+                       f"(offered: {offered or request.headers.get('Upgrade', 'none')}); "
+                       "kubectl port-forward (SPDY) is not supported, use the Python client's portforward()")
     ports = parse_ports(q)
     rt = api.sb.runtime
     md = pod["metadata"]

@@ -9,6 +9,7 @@ import tarfile
 import pytest
 from kubernetes import client
 from kubernetes.stream import portforward, stream
+from kubernetes.stream.ws_client import WSClient
 
 from helpers import (WEB_IMAGE, ensure_web_image, recv_all, simple_pod, wait_phase,
                      wait_ready_pods, web_deployment)
@@ -89,13 +90,18 @@ def test_exec_stdin_tar_of_1000_files(web):
             ti.size = len(data)
             tf.addfile(ti, io.BytesIO(data))
     payload = buf.getvalue()
+    v5 = hasattr(WSClient, "close_channel")
+    # clients >= 36 speak v5 and can close stdin; with v4 the only EOF is closing the
+    # whole WebSocket, so the command reads exactly the tar's size instead
+    reader = "cat" if v5 else f"head -c {len(payload)}"
     resp = stream(core.connect_get_namespaced_pod_exec, pod, ns,
-                  command=["sh", "-c", "mkdir -p /tmp/u && tar xf - -C /tmp/u && find /tmp/u -type f | wc -l "
+                  command=["sh", "-c", f"mkdir -p /tmp/u && {reader} | tar xf - -C /tmp/u && find /tmp/u -type f | wc -l "
                                        "&& cat /tmp/u/up/d7/f987.txt | wc -c"],
                   stderr=True, stdin=True, stdout=True, tty=False, _preload_content=False)
     for off in range(0, len(payload), 256 * 1024):
         resp.write_stdin(payload[off:off + 256 * 1024])
-    resp.close_channel(0)   # v5: end of stdin
+    if v5:
+        resp.close_channel(0)   # v5: end of stdin
     resp.run_forever(timeout=60)
     assert resp.returncode == 0, resp.read_stderr()
     lines = resp.read_stdout().split()
@@ -164,7 +170,10 @@ def test_kubectl_exec_and_logs(sandbox, web):
     r = sandbox.kubectl("logs", pod, "-n", ns, "--tail=1")
     assert len(r.stdout.strip().splitlines()) == 1
     out = sandbox.kubectl("get", "pods", "-n", ns).stdout
-    assert pod in out
+    row = next(line.split() for line in out.splitlines() if line.startswith(pod))
+    assert row[1:4] == ["1/1", "Running", "0"]
+    out = sandbox.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=60s").stdout
+    assert 'deployment "web" successfully rolled out' in out
 
 
 def test_command_args_env_workdir_and_emptydir(sandbox, sandbox_ns):
@@ -283,3 +292,24 @@ def test_rolling_update_and_recreate_replace_pods(sandbox, sandbox_ns):
                                       and d.status.replicas == 2 else None)(
             apps.read_namespaced_deployment(name, sandbox_ns)), what="rollout status")
         assert d.status.observed_generation == 2
+
+
+def test_statefulset_and_daemonset(sandbox, sandbox_ns):
+    api = sandbox.api_client()
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    tmpl = {"metadata": {"labels": {"app": "st"}}, "spec": {"containers": [
+        {"name": "main", "image": "sandbox.local/toolchain"}]}}
+    apps.create_namespaced_stateful_set(sandbox_ns, {"metadata": {"name": "st"}, "spec": {
+        "replicas": 2, "serviceName": "st", "selector": {"matchLabels": {"app": "st"}}, "template": tmpl}})
+    pods = wait_ready_pods(sandbox, core, sandbox_ns, "app=st", 2)
+    assert sorted(p.metadata.name for p in pods) == ["st-0", "st-1"]
+    s = sandbox.wait_for(lambda: (lambda s: s if s.status.ready_replicas == 2 else None)(
+        apps.read_namespaced_stateful_set("st", sandbox_ns)), what="statefulset status")
+    assert s.status.replicas == 2
+    ds_tmpl = {"metadata": {"labels": {"app": "ds"}}, "spec": tmpl["spec"]}
+    apps.create_namespaced_daemon_set(sandbox_ns, {"metadata": {"name": "ds"}, "spec": {
+        "selector": {"matchLabels": {"app": "ds"}}, "template": ds_tmpl}})
+    wait_ready_pods(sandbox, core, sandbox_ns, "app=ds", 1)
+    d = sandbox.wait_for(lambda: (lambda d: d if d.status.number_ready == 1 else None)(
+        apps.read_namespaced_daemon_set("ds", sandbox_ns)), what="daemonset status")
+    assert d.status.desired_number_scheduled == 1
