@@ -193,3 +193,20 @@ def test_apply_once_whole_app_means_no_state_keep(sandbox, apps, sandbox_ns, fas
     apps.apps.patch_namespaced_deployment("web", ns, {"spec": {"replicas": 2}})
     with pytest.raises(TimeoutError):
         _deployment_is_quick(apps, ns, lambda d: d.spec.replicas == 1, 3 * fast_resync)
+
+
+def test_rerun_garbage_collects_what_is_no_longer_rendered(sandbox, apps, sandbox_ns):
+    ensure_web_image(sandbox)
+    ns = sandbox_ns
+    apps.create(ns, _web_app("gc", ns, replicas=1, probe=False))
+    a = apps.wait_phase(ns, "gc", "running", timeout=60)
+    d = apps.apps.read_namespaced_deployment("web", ns)
+    assert d.metadata.labels["app.oam.dev/appRevision"] == "gc-v1"
+    spec = a["spec"]
+    spec["components"][0]["name"] = "web2"
+    apps.patch(ns, "gc", {"spec": {"components": spec["components"]}})
+    a = apps.wait(ns, "gc", lambda x: x["status"]["status"] == "running" and wf_of(x)["appRevision"] == "gc-v2",
+                  "the second run", timeout=60)
+    assert [r["name"] for r in a["status"]["appliedResources"]] == ["web2"]
+    sandbox.wait_for(lambda: _gone(lambda: apps.apps.read_namespaced_deployment("web", ns)), what="web collected")
+    assert apps.apps.read_namespaced_deployment("web2", ns).metadata.labels["app.oam.dev/appRevision"] == "gc-v2"

@@ -286,3 +286,23 @@ def _try(fn):
         if e.status == 404:
             return None
         raise
+
+
+def test_kubectl_apply_get_and_patch_status(sandbox, sandbox_ns):
+    manifest = """
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: kc}
+spec:
+  components: [{name: web, type: webservice, properties: {image: sandbox.local/toolchain}}]
+  workflow:
+    steps: [{name: hold, type: suspend}]
+"""
+    sandbox.kubectl("apply", "-n", sandbox_ns, "-f", "-", input=manifest)
+    sandbox.wait_for(lambda: sandbox.kubectl("get", "app", "kc", "-n", sandbox_ns, "-o",
+                                             "jsonpath={.status.status}").stdout == "workflowSuspending",
+                     what="kubectl sees the phase")
+    # the same apply again is a no-op; an edit bumps the generation
+    sandbox.kubectl("apply", "-n", sandbox_ns, "-f", "-", input=manifest)
+    assert sandbox.kubectl("get", "velaapp", "kc", "-n", sandbox_ns, "-o",
+                           "jsonpath={.metadata.generation}").stdout == "1"

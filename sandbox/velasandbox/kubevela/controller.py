@@ -206,6 +206,7 @@ class ApplicationController(Controller):
             rev = {"name": f"{name}-v{n}", "revision": n, "revisionHash": h}
             status["latestRevision"] = rev
         status["observedGeneration"] = md.get("generation", 1)
+        app.setdefault("status", {})["latestRevision"] = rev   # what this reconcile renders with
 
         # 3. restart check
         publish = (md.get("annotations") or {}).get(PUBLISH_VERSION)
