@@ -34,6 +34,7 @@ import logging
 import os
 import secrets
 import string
+import threading
 import time
 from typing import Any
 
@@ -166,7 +167,13 @@ class VelaUX:
     # ------------------------------------------------------------------ helpers (thread-safe API for tests/demo)
     def create_trigger(self, app: str, namespace: str = "default", workflow: str = "workflow-default",
                        name: str | None = None, payload_type: str = "custom", component: str = "") -> str:
-        """Create a webhook trigger for an Application; returns its token (a secret)."""
+        """Create a webhook trigger for an Application; returns its token (a secret).
+        Thread-safe: from another thread it runs on the sandbox loop."""
+        loop = self.sb.loop
+        if loop is not None and loop.is_running() and threading.get_ident() != self.sb.thread.ident:
+            async def go():
+                return self.create_trigger(app, namespace, workflow, name, payload_type, component)
+            return self.sb.call(go())
         token = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(16))
         now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.triggers[token] = {"name": name or f"{app}-trigger", "alias": "", "description": "", "app": app,
