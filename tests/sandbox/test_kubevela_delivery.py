@@ -210,3 +210,23 @@ def test_rerun_garbage_collects_what_is_no_longer_rendered(sandbox, apps, sandbo
     assert [r["name"] for r in a["status"]["appliedResources"]] == ["web2"]
     sandbox.wait_for(lambda: _gone(lambda: apps.apps.read_namespaced_deployment("web", ns)), what="web collected")
     assert apps.apps.read_namespaced_deployment("web2", ns).metadata.labels["app.oam.dev/appRevision"] == "gc-v2"
+
+
+def test_override_policy_and_component_depends_on(sandbox, apps, sandbox_ns):
+    ensure_web_image(sandbox)
+    ns = sandbox_ns
+    comps = [{"name": "web", "type": "webservice", "dependsOn": ["db"],
+              "properties": {"image": WEB_IMAGE, "env": [{"name": "STAGE", "value": "dev"}]}},
+             {"name": "db", "type": "worker", "properties": {"image": WEB_IMAGE}}]
+    pol = [{"name": "here", "type": "topology", "properties": {"clusters": ["local"], "namespace": ns}},
+           {"name": "prod-like", "type": "override", "properties": {"components": [
+               {"name": "web", "properties": {"env": [{"name": "STAGE", "value": "prod"}]},
+                "traits": [{"type": "scaler", "properties": {"replicas": 2}}]}]}}]
+    steps = [{"name": "deploy", "type": "deploy", "properties": {"policies": ["prod-like", "here"]}}]
+    apps.create(ns, app_obj("ovr", comps, steps, pol))
+    a = apps.wait_phase(ns, "ovr", "running", timeout=60)
+    web = apps.apps.read_namespaced_deployment("web", ns)
+    assert web.spec.replicas == 2
+    assert [(e.name, e.value) for e in web.spec.template.spec.containers[0].env] == [("STAGE", "prod")]
+    assert {s["name"]: s["healthy"] for s in a["status"]["services"]} == {"web": True, "db": True}
+    assert apps.apps.read_namespaced_deployment("db", ns).status.ready_replicas == 1

@@ -85,7 +85,10 @@ def test_operating_a_running_workflow_is_refused(sandbox, apps, sandbox_ns):
     # a deploy that waits forever: its image does not exist
     comp = [{"name": "web", "type": "worker", "properties": {"image": "no-such/image:1"}}]
     apps.create(sandbox_ns, app_obj("busy", comp, [{"name": "deploy", "type": "deploy"}] + HOLD))
-    apps.wait(sandbox_ns, "busy", lambda x: step_phase(x, "deploy") == "running", "deploy running")
+    a = apps.wait(sandbox_ns, "busy", lambda x: step_phase(x, "deploy") == "running", "deploy running")
+    # KubeVela's wait reason (multicluster deploy.go): <cluster>/<namespace>/<replicaKey>/<component>
+    assert (steps_of(a)["deploy"]["reason"], steps_of(a)["deploy"]["message"]) == \
+        ("Wait", f"local/{sandbox_ns}//web is not healthy")
     tok = ux_login(sandbox)
     st, body = ux(sandbox, "GET", "/api/v1/applications/busy/workflows/workflow-default/records/r/resume", token=tok)
     assert st == 500 and body["Message"] == "workflow is still running, can not operate a running workflow"

@@ -311,9 +311,11 @@ class ApplicationController(Controller):
         for pname in props.get("policies") or []:
             pol = by_name.get(pname)
             if pol is None:
-                raise RuntimeError(f'policy "{pname}" not found')
+                raise RuntimeError(f"policy {pname} not found")
             ptype, pp = pol.get("type"), pol.get("properties") or {}
             if ptype == "override":
+                if not pol.get("properties"):
+                    raise RuntimeError(f"override policy {pname} must not have empty properties")
                 comps = apply_override(comps, pp)
             elif ptype == "topology":
                 if not pp:
@@ -360,34 +362,49 @@ class ApplicationController(Controller):
                                    f'velasandbox cannot render the TraitDefinition "{t.get("type")}" (no CUE evaluator)')
 
     def dispatch(self, app: dict, run: Run, comps: list[dict], targets: list[str]):
-        """Render and apply; raise StepWait until the workloads are healthy."""
+        """Render and apply each component in each placement; raise StepWait until every
+        workload is healthy. A component whose dependsOn are not healthy yet is not applied
+        (messages as kv:pkg/workflow/providers/multicluster/deploy.go applyComponents)."""
+        healthy: dict[tuple[str, str], bool] = {}
+        reasons: list[str] = []
+        pending: list[tuple[str, dict]] = [(t, c) for c in comps for t in targets]
+        progress = True
+        while pending and progress:
+            progress = False
+            for target, comp in list(pending):
+                if not all(healthy.get((target, d)) for d in comp.get("dependsOn") or []):
+                    continue
+                pending.remove((target, comp))
+                progress = True
+                healthy[(target, comp["name"])] = self._apply_component(app, run, comp, target)
+                if not healthy[(target, comp["name"])]:
+                    reasons.append(f'local/{target}//{comp["name"]} is not healthy')
+        for target, comp in pending:
+            reasons.append(f'local/{target}//{comp["name"]} is waiting dependents')
+        if reasons:
+            raise StepWait(",".join(reasons))
+
+    def _apply_component(self, app: dict, run: Run, comp: dict, target: str) -> bool:
         md = app["metadata"]
         once = ApplyOnce(app.get("spec") or {})
-        manifests = []
-        for target in targets:
-            manifests += self.render(app, comps, target)
-        waiting = []
-        for m in manifests:
+        ok = True
+        for m in self.render(app, [comp], target):
             ctype = m.pop("_componentType", "")
-            res = dict(m, _componentType=ctype)
-            keep = once.paths(res, "onUpdate")
-            if "*" in keep:
-                live = self.store.try_get(applymod.kind_of(m), m["metadata"].get("namespace"), m["metadata"]["name"])
-                if live is None:
-                    live = applymod.apply(self.store, m, md["name"], md["namespace"])
-            else:
-                try:
+            keep = once.paths(dict(m, _componentType=ctype), "onUpdate")
+            try:
+                if "*" in keep:
+                    live = self.store.try_get(applymod.kind_of(m), m["metadata"].get("namespace"), m["metadata"]["name"])
+                    if live is None:
+                        live = applymod.apply(self.store, m, md["name"], md["namespace"])
+                else:
                     live = applymod.apply(self.store, m, md["name"], md["namespace"], skip_same_hash=True,
                                           keep_paths=keep)
-                except ApplyError as e:
-                    raise RuntimeError(str(e)) from None
+            except ApplyError as e:
+                raise RuntimeError(f"error encountered in cluster local: {e}") from None
             self.track(app, m, ctype, run.status.get("appRevision", ""))
             if (m["metadata"].get("labels") or {}).get("app.oam.dev/resourceType") == "WORKLOAD":
-                ok, _ = workload_health(live)
-                if not ok:
-                    waiting.append(f'{m["kind"]} {m["metadata"].get("namespace")}/{m["metadata"]["name"]}')
-        if waiting:
-            raise StepWait("Waiting for the workloads to be healthy: " + ", ".join(waiting))
+                ok = ok and workload_health(live)[0]
+        return ok
 
     # ------------------------------------------------------------------ resource tracker
     def rt_name(self, ns: str, name: str) -> str:
