@@ -313,3 +313,14 @@ def test_statefulset_and_daemonset(sandbox, sandbox_ns):
     d = sandbox.wait_for(lambda: (lambda d: d if d.status.number_ready == 1 else None)(
         apps.read_namespaced_daemon_set("ds", sandbox_ns)), what="daemonset status")
     assert d.status.desired_number_scheduled == 1
+
+
+def test_logs_follow_until_container_exits(sandbox, sandbox_ns):
+    core = client.CoreV1Api(sandbox.api_client())
+    core.create_namespaced_pod(sandbox_ns, {"metadata": {"name": "talk"}, "spec": {"restartPolicy": "Never",
+        "containers": [{"name": "main", "image": "sandbox.local/toolchain",
+                        "command": ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.3; done"]}]}})
+    wait_phase(sandbox, core, sandbox_ns, "talk", ("Running", "Succeeded"))
+    sandbox.wait_for(lambda: core.read_namespaced_pod_log("talk", sandbox_ns), what="first log line")
+    r = sandbox.kubectl("logs", "-f", "talk", "-n", sandbox_ns, timeout=60)
+    assert r.stdout == "line 1\nline 2\nline 3\n"
