@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -174,6 +175,26 @@ def test_kubectl_exec_and_logs(sandbox, web):
     assert row[1:4] == ["1/1", "Running", "0"]
     out = sandbox.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=60s").stdout
     assert 'deployment "web" successfully rolled out' in out
+
+
+def test_kubectl_port_forward(sandbox, web):
+    """kubectl tunnels SPDY/3.1 through the WebSocket (SPDY/3.1+portforward.k8s.io)."""
+    import re
+    import urllib.request
+    exe = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    proc = subprocess.Popen([exe, f"--kubeconfig={sandbox.kubeconfig}", f"--cache-dir={sandbox.state_dir}/kc",
+                             "port-forward", "-n", web["ns"], f"pod/{web['pods'][0]}", ":80"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        m = re.search(r"127\.0\.0\.1:(\d+) -> 80", line)
+        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+        for _ in range(5):
+            with urllib.request.urlopen(f"http://127.0.0.1:{m.group(1)}/index.html", timeout=20) as r:
+                assert r.read() == b"hello from the pod\n"
+    finally:
+        proc.terminate()
+        proc.wait(20)
 
 
 def test_command_args_env_workdir_and_emptydir(sandbox, sandbox_ns):
