@@ -280,7 +280,7 @@ class ApiServer:
                 obj = self._check_body(kind, body, t.namespace, None)
                 if obj.get("metadata", {}).get("resourceVersion"):
                     raise errors.bad_request("resourceVersion should not be set on objects to be created")
-                if kind.has_status and kind.key != ("", "pods"):
+                if kind.has_status:
                     obj.pop("status", None)
                 if q.get("dryRun"):
                     return _json(obj, 201)

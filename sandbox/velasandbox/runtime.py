@@ -43,29 +43,40 @@ def _which(name: str) -> str | None:
 _support_cache: list = []
 
 
-def namespace_support() -> str | None:
-    """None when pods can run on this machine, else one line saying why not."""
-    if _support_cache:
-        return _support_cache[0]
-    reason = None
+def _probe_support() -> tuple[str | None, bool]:
     if sys.platform != "linux":
-        reason = "velasandbox pods need Linux namespaces; this is not Linux"
-    elif not _which("unshare") or not _which("nsenter"):
-        reason = "velasandbox pods need unshare and nsenter (util-linux), which are not installed"
-    else:
-        cmd = [_which("unshare"), "--net", "--mount", "--uts"]
-        if os.geteuid() != 0:
+        return "velasandbox pods need Linux namespaces; this is not Linux", False
+    if not _which("unshare") or not _which("nsenter") or not _which("chroot"):
+        return ("velasandbox pods need unshare, nsenter (util-linux) and chroot (coreutils), "
+                "which are not installed"), False
+    base = [_which("unshare"), "--net", "--mount", "--uts"]
+    errs = []
+    # as root, plain namespaces; otherwise (or if root lacks CAP_SYS_ADMIN, e.g. in an
+    # unprivileged container) unprivileged user namespaces
+    modes = [False, True] if os.geteuid() == 0 else [True]
+    for userns in modes:
+        cmd = list(base)
+        if userns:
             cmd[1:1] = ["--user", "--map-root-user"]
         r = subprocess.run(cmd + ["true"], capture_output=True, text=True)
-        if r.returncode != 0:
-            reason = ("velasandbox pods need root or unprivileged user namespaces, and neither works "
-                      f"here ({r.stderr.strip() or 'unshare failed'})")
-    _support_cache.append(reason)
-    return reason
+        if r.returncode == 0:
+            return None, userns
+        errs.append(r.stderr.strip() or "unshare failed")
+    return ("velasandbox pods need root or unprivileged user namespaces, and neither works here ("
+            + "; ".join(errs) + ")"), False
+
+
+def namespace_support() -> str | None:
+    """None when pods can run on this machine, else one line saying why not."""
+    if not _support_cache:
+        _support_cache.append(_probe_support())
+    return _support_cache[0][0]
 
 
 def userns_mode() -> bool:
-    return os.geteuid() != 0
+    """True when pods use unprivileged user namespaces (not root, or root without privileges)."""
+    namespace_support()
+    return _support_cache[0][1]
 
 
 def _ns_inode(pid: int, ns: str) -> int | None:

@@ -50,6 +50,7 @@ class Sandbox:
         self.runtime = None
         self.admin = Admin(self)
         self._started = False
+        self.api_starts = 0     # how many times the HTTP server has (re)started
 
     # ------------------------------------------------------------------ paths
     @property
@@ -158,6 +159,7 @@ class Sandbox:
         await site.start()
         if not self.port:
             self.port = site._server.sockets[0].getsockname()[1]
+        self.api_starts += 1
 
     async def _stop_http(self):
         if self.api is None:
@@ -297,7 +299,7 @@ class Admin:
         if request.method == "GET" and parts == ["status"]:
             info = await sb.runtime.info()
             return _json({"server": sb.server_url, "stateDir": sb.state_dir,
-                          "resourceVersion": sb.store.rv, "pods": info,
+                          "resourceVersion": sb.store.rv, "pods": info, "apiStarts": sb.api_starts,
                           "openStreams": len(sb.api.open_streams) if sb.api else 0})
         if request.method != "POST":
             raise ApiError(405, "MethodNotAllowed", "admin endpoints take POST")

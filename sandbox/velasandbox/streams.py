@@ -296,6 +296,15 @@ def parse_ports(q) -> list[int]:
 
 async def handle_portforward(api, request: web.Request, pod: dict, q) -> web.StreamResponse:
     offered = _offered(request)
+    from . import spdy
+    if request.headers.get("Upgrade", "").lower() == "websocket" and spdy.PROTOCOL in offered:
+        # kubectl: SPDY tunnelled through the WebSocket
+        rt = api.sb.runtime
+        md = pod["metadata"]
+        run = rt.runs.get(md["uid"]) if hasattr(rt, "runs") else None
+        if run is None or not run.holder_pid or run.terminating:
+            raise bad_request(f"pod {md['name']} is not running")
+        return await spdy.handle(api, request, pod, run)
     if request.headers.get("Upgrade", "").lower() != "websocket" or (
             offered and _choose(offered, PF_PROTOCOLS) is None):
         # e.g. kubectl's SPDY (or SPDY-over-WebSocket) port-forward

@@ -192,3 +192,48 @@ def test_cli_up_status_down(tmp_path):
     assert not os.path.exists(f"/proc/{pid}")
     r = subprocess.run(exe + ["status", "--state-dir", state], capture_output=True, text=True, timeout=30)
     assert r.returncode == 3 and "not running" in r.stdout
+
+
+def _admin(sandbox, path, body=None, token=True):
+    import urllib.error
+    import urllib.request
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {sandbox.token}"
+    req = urllib.request.Request(sandbox.server_url + path, headers=headers,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, context=sandbox.ssl_context(), timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_admin_endpoints(sandbox, sandbox_ns):
+    assert _admin(sandbox, "/sandbox/status", token=False)[0] == 401
+    api = sandbox.api_client()
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod(sandbox_ns, {"metadata": {"name": "a"}, "spec": {"containers": [
+        {"name": "main", "image": "sandbox.local/toolchain"}]}})
+    sandbox.wait_for(lambda: core.read_namespaced_pod("a", sandbox_ns).status.phase == "Running", what="running")
+    code, st = _admin(sandbox, "/sandbox/status")
+    assert code == 200 and any(p["name"] == "a" and p["namespace"] == sandbox_ns for p in st["pods"])
+    code, res = _admin(sandbox, "/sandbox/kill-pod", {"namespace": sandbox_ns, "name": "a"})
+    assert code == 200 and res["killed"] == 1
+    sandbox.wait_for(lambda: core.read_namespaced_pod("a", sandbox_ns).status.container_statuses[0].restart_count == 1,
+                     what="restart after kill")
+    assert _admin(sandbox, "/sandbox/drop-streams", {})[0] == 200
+    port = sandbox.port
+    starts = st["apiStarts"]
+    assert _admin(sandbox, "/sandbox/restart-api", {})[0] == 200
+
+    def restarted():
+        try:
+            return _admin(sandbox, "/sandbox/status")[1]["apiStarts"] == starts + 1
+        except OSError:
+            return False          # refused while the server restarts
+    sandbox.wait_for(restarted, what="API server restarted")
+    # it came back on the same port with the same objects
+    assert core.read_namespaced_pod("a", sandbox_ns).metadata.name == "a"
+    assert sandbox.port == port

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -176,6 +177,26 @@ def test_kubectl_exec_and_logs(sandbox, web):
     assert 'deployment "web" successfully rolled out' in out
 
 
+def test_kubectl_port_forward(sandbox, web):
+    """kubectl tunnels SPDY/3.1 through the WebSocket (SPDY/3.1+portforward.k8s.io)."""
+    import re
+    import urllib.request
+    exe = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    proc = subprocess.Popen([exe, f"--kubeconfig={sandbox.kubeconfig}", f"--cache-dir={sandbox.state_dir}/kc",
+                             "port-forward", "-n", web["ns"], f"pod/{web['pods'][0]}", ":80"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        m = re.search(r"127\.0\.0\.1:(\d+) -> 80", line)
+        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+        for _ in range(5):
+            with urllib.request.urlopen(f"http://127.0.0.1:{m.group(1)}/index.html", timeout=20) as r:
+                assert r.read() == b"hello from the pod\n"
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 def test_command_args_env_workdir_and_emptydir(sandbox, sandbox_ns):
     api = sandbox.api_client()
     core = client.CoreV1Api(api)
@@ -313,3 +334,14 @@ def test_statefulset_and_daemonset(sandbox, sandbox_ns):
     d = sandbox.wait_for(lambda: (lambda d: d if d.status.number_ready == 1 else None)(
         apps.read_namespaced_daemon_set("ds", sandbox_ns)), what="daemonset status")
     assert d.status.desired_number_scheduled == 1
+
+
+def test_logs_follow_until_container_exits(sandbox, sandbox_ns):
+    core = client.CoreV1Api(sandbox.api_client())
+    core.create_namespaced_pod(sandbox_ns, {"metadata": {"name": "talk"}, "spec": {"restartPolicy": "Never",
+        "containers": [{"name": "main", "image": "sandbox.local/toolchain",
+                        "command": ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.3; done"]}]}})
+    wait_phase(sandbox, core, sandbox_ns, "talk", ("Running", "Succeeded"))
+    sandbox.wait_for(lambda: core.read_namespaced_pod_log("talk", sandbox_ns), what="first log line")
+    r = sandbox.kubectl("logs", "-f", "talk", "-n", sandbox_ns, timeout=60)
+    assert r.stdout == "line 1\nline 2\nline 3\n"
