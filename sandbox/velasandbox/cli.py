@@ -65,6 +65,7 @@ def cmd_serve(a) -> int:
     with open(os.path.join(a.state_dir, "server.pid"), "w") as f:
         f.write(str(os.getpid()))
     print(f"velasandbox serving {sb.server_url}; kubeconfig {sb.kubeconfig}", flush=True)
+    print(f"VelaUX stand-in {sb.velaux.url} (user admin, password in {sb.velaux.dir}/admin-password)", flush=True)
     stop = threading.Event()
     for s in (signal.SIGTERM, signal.SIGINT):
         signal.signal(s, lambda *_: stop.set())

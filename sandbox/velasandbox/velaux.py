@@ -140,12 +140,26 @@ class VelaUX:
         r.add_get(base + "/workflows/{wf}/records/{record}/terminate", self.record_terminate)
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.host, self.port, reuse_address=True)
-        await site.start()
-        if not self.port:
-            self.port = site._server.sockets[0].getsockname()[1]
+        port = self.port or self._previous_port()
+        site = web.TCPSite(self.runner, self.host, port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError:
+            if self.port or not port:
+                raise
+            site = web.TCPSite(self.runner, self.host, 0, reuse_address=True)   # taken: any port
+            await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
         with open(os.path.join(self.dir, "port"), "w") as f:
             f.write(str(self.port))
+
+    def _previous_port(self) -> int:
+        """The port of the last run on this state directory (stable URLs across restarts)."""
+        try:
+            with open(os.path.join(self.dir, "port")) as f:
+                return int(f.read().strip())
+        except (FileNotFoundError, ValueError):
+            return 0
 
     async def stop(self):
         if self.runner is not None:

@@ -106,3 +106,29 @@ def test_trigger_api(sandbox, apps, sandbox_ns):
     assert st == 200 and [x["name"] for x in lst["triggers"]] == ["ci"]
     st, body = ux(sandbox, "POST", "/api/v1/applications/missing-app/triggers", {"name": "x"}, token=tok)
     assert (st, body["BusinessCode"]) == (404, 10012)
+
+
+def test_state_survives_a_sandbox_restart(tmp_path):
+    """Workflow context, triggers, the admin password and the VelaUX port live in the state dir."""
+    from velasandbox.testing import start_sandbox
+    sb = start_sandbox(str(tmp_path / "state"), pods=False)
+    try:
+        a = Apps(sb)
+        a.create("default", app_obj("keep", COMP, HOLD))
+        a.wait_phase("default", "keep", "workflowSuspending")
+        token = sb.velaux.create_trigger("keep", "default")
+        port, password = sb.velaux.port, sb.velaux.admin_password
+        a.api.close()
+    finally:
+        sb.stop()
+    sb = start_sandbox(str(tmp_path / "state"), pods=False)
+    try:
+        assert (sb.velaux.port, sb.velaux.admin_password) == (port, password)
+        st, body = ux(sb, "POST", f"/api/v1/webhook/{token}", {"action": "approve"})
+        assert st == 200, body
+        a = Apps(sb)
+        got = a.wait_phase("default", "keep", "running")
+        assert step_phase(got, "hold") == "succeeded" and step_phase(got, "after") == "succeeded"
+        a.api.close()
+    finally:
+        sb.stop()
