@@ -306,3 +306,16 @@ spec:
     sandbox.kubectl("apply", "-n", sandbox_ns, "-f", "-", input=manifest)
     assert sandbox.kubectl("get", "velaapp", "kc", "-n", sandbox_ns, "-o",
                            "jsonpath={.metadata.generation}").stdout == "1"
+
+
+def test_exposed_ports_get_a_service_and_one_service_status_entry(apps, sandbox_ns):
+    comp = [{"name": "web", "type": "webservice",
+             "properties": {"image": "no-such/image:1", "ports": [{"port": 80, "expose": True}]}}]
+    apps.create(sandbox_ns, app_obj("exp", comp, [{"name": "deploy", "type": "deploy"}]))
+    a = apps.wait(sandbox_ns, "exp", lambda x: len((x.get("status") or {}).get("appliedResources") or []) == 2,
+                  "two applied resources")
+    svc = apps.core.read_namespaced_service("web", sandbox_ns)
+    assert svc.spec.selector == {"app.oam.dev/component": "web"} and svc.spec.ports[0].port == 80
+    assert [(s["name"], s["workloadDefinition"]["kind"], s["healthy"]) for s in a["status"]["services"]] == \
+        [("web", "Deployment", False)]
+    assert a["status"]["status"] == "runningWorkflow"

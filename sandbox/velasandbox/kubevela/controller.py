@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from typing import Any
 
 from .. import kinds
@@ -145,6 +146,8 @@ class ApplicationController(Controller):
         self.errors: dict[tuple, dict] = {}          # (ns, name) -> step id -> error count
         self._timers: dict[tuple, asyncio.TimerHandle] = {}
         self._due: dict[tuple, float] = {}
+        self._polled: set[tuple] = set()
+        self._last_keep: dict[tuple, tuple[str, float]] = {}   # app resourceVersion, time
         self._catalog = None
 
     @property
@@ -159,8 +162,9 @@ class ApplicationController(Controller):
             t.cancel()
         self._timers.clear()
 
-    def schedule(self, ns: str, name: str, after: float):
-        """One timer per app, the earliest wins (no pile of timers)."""
+    def schedule(self, ns: str, name: str, after: float, poll: bool = False):
+        """One timer per app, the earliest wins (no pile of timers). A `poll` only refreshes
+        the status (health); it does not count as a resync for state-keep."""
         loop = asyncio.get_running_loop()
         key = (ns, name)
         due = loop.time() + max(after, 0.0)
@@ -173,6 +177,8 @@ class ApplicationController(Controller):
         def fire():
             self._timers.pop(key, None)
             self._due.pop(key, None)
+            if poll:
+                self._polled.add(key)
             self.requeue(ns, name)
         self._timers[key] = loop.call_later(max(after, 0.0), fire)
         self._due[key] = due
@@ -240,8 +246,15 @@ class ApplicationController(Controller):
         self._save_vars(app, vars_)
 
         # 5. state-keep
+        key = (ns, name)
+        polled = key in self._polled
+        self._polled.discard(key)
         if wf.get("status") in ("succeeded", "suspending") and not wf.get("terminated"):
-            self.state_keep(app)
+            rv, at = self._last_keep.get(key, ("", 0.0))
+            now = time.monotonic()
+            if not polled or rv != md.get("resourceVersion") or now - at >= self.resync_period:
+                self.state_keep(app)
+                self._last_keep[key] = (md.get("resourceVersion", ""), now)
             self.gc_outdated(app, wf)
 
         # 6. status
@@ -258,7 +271,7 @@ class ApplicationController(Controller):
         if run.wake_after is not None:
             self.schedule(ns, name, run.wake_after)
         elif wf.get("status") == "succeeded" and not healthy:
-            self.schedule(ns, name, 0.5)
+            self.schedule(ns, name, 0.5, poll=True)
         self.schedule(ns, name, self.resync_period)
 
     # ------------------------------------------------------------------ steps
@@ -388,7 +401,7 @@ class ApplicationController(Controller):
         md = app["metadata"]
         once = ApplyOnce(app.get("spec") or {})
         ok = True
-        for m in self.render(app, [comp], target):
+        for i, m in enumerate(self.render(app, [comp], target)):
             ctype = m.pop("_componentType", "")
             keep = once.paths(dict(m, _componentType=ctype), "onUpdate")
             try:
@@ -401,9 +414,9 @@ class ApplicationController(Controller):
                                           keep_paths=keep)
             except ApplyError as e:
                 raise RuntimeError(f"error encountered in cluster local: {e}") from None
-            self.track(app, m, ctype, run.status.get("appRevision", ""))
-            if (m["metadata"].get("labels") or {}).get("app.oam.dev/resourceType") == "WORKLOAD":
-                ok = ok and workload_health(live)[0]
+            self.track(app, m, ctype, run.status.get("appRevision", ""), workload=i == 0)
+            if i == 0:   # render_component returns the workload first, then what the
+                ok = workload_health(live)[0]   # component and its traits output
         return ok
 
     # ------------------------------------------------------------------ resource tracker
@@ -413,7 +426,7 @@ class ApplicationController(Controller):
     def _rt(self, ns: str, name: str) -> dict | None:
         return self.store.try_get(K("resourcetrackers"), None, self.rt_name(ns, name))
 
-    def track(self, app: dict, manifest: dict, ctype: str, run_rev: str):
+    def track(self, app: dict, manifest: dict, ctype: str, run_rev: str, workload: bool = False):
         md = app["metadata"]
         rtk = K("resourcetrackers")
         rt = self._rt(md["namespace"], md["name"])
@@ -428,7 +441,8 @@ class ApplicationController(Controller):
         entry = {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"], "cluster": "local",
                  "namespace": mmd.get("namespace", ""), "name": mmd["name"], "creator": "workflow",
                  "component": labels.get("app.oam.dev/component", ""), "componentType": ctype,
-                 "trait": labels.get("trait.oam.dev/type", ""), "workflowRun": run_rev, "raw": manifest}
+                 "trait": labels.get("trait.oam.dev/type", ""), "workload": workload, "workflowRun": run_rev,
+                 "raw": manifest}
         for i, e in enumerate(entries):
             if (e["apiVersion"], e["kind"], e["namespace"], e["name"]) == \
                     (entry["apiVersion"], entry["kind"], entry["namespace"], entry["name"]):
@@ -499,6 +513,8 @@ class ApplicationController(Controller):
         if t:
             t.cancel()
         self.errors.pop((ns, name), None)
+        self._last_keep.pop((ns, name), None)
+        self._polled.discard((ns, name))
         rt = self._rt(ns, name)
         if rt is None:
             return
@@ -517,7 +533,7 @@ class ApplicationController(Controller):
         healthy = True
         for e in (rt or {}).get("spec", {}).get("managedResources") or []:
             m = e.get("raw") or {}
-            if (m.get("metadata", {}).get("labels") or {}).get("app.oam.dev/resourceType") != "WORKLOAD":
+            if not e.get("workload"):
                 continue
             k = kinds.by_kind(e["apiVersion"], e["kind"])
             live = self.store.try_get(k, e["namespace"] or None, e["name"]) if k else None
