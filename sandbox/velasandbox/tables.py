@@ -46,9 +46,16 @@ def _col(name, type_="string", fmt="", priority=0):
     return {"name": name, "type": type_, "format": fmt, "description": "", "priority": priority}
 
 
+#: Printers registered by other kinds (the KubeVela half): kind -> fn(obj, age) -> cells;
+#: their columns go into _COLS under the same kind.
+ROWS: dict = {}
+
+
 def _row(kind: str, o: dict):
     md = o["metadata"]
     age = _age(md.get("creationTimestamp"))
+    if kind in ROWS:
+        return ROWS[kind](o, age)
     spec, st = o.get("spec") or {}, o.get("status") or {}
     if kind == "Pod":
         css = st.get("containerStatuses") or []

@@ -302,6 +302,9 @@ spec:
     sandbox.wait_for(lambda: sandbox.kubectl("get", "app", "kc", "-n", sandbox_ns, "-o",
                                              "jsonpath={.status.status}").stdout == "workflowSuspending",
                      what="kubectl sees the phase")
+    table = sandbox.kubectl("get", "app", "-n", sandbox_ns).stdout.split("\n")
+    assert table[0].split() == ["NAME", "COMPONENT", "TYPE", "PHASE", "HEALTHY", "STATUS", "AGE"]
+    assert table[1].split()[:4] == ["kc", "web", "webservice", "workflowSuspending"]
     # the same apply again is a no-op; an edit bumps the generation
     sandbox.kubectl("apply", "-n", sandbox_ns, "-f", "-", input=manifest)
     assert sandbox.kubectl("get", "velaapp", "kc", "-n", sandbox_ns, "-o",

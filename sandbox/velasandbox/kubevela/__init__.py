@@ -80,7 +80,26 @@ def register_kinds():
                                    namespaced=False, short_names=["rt"], categories=["oam"], builtin=False))
 
 
+def _app_row(o: dict, age: str) -> list:
+    """The CRD's printer columns (section 1): the first value of each JSONPath, as kubectl."""
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    comps = spec.get("components") or [{}]
+    svcs = st.get("services") or [{}]
+    healthy = svcs[0].get("healthy")
+    return [o["metadata"]["name"], comps[0].get("name", ""), comps[0].get("type", ""), st.get("status", ""),
+            "" if healthy is None else str(healthy).lower(), svcs[0].get("message", ""), age]
+
+
+def register_printers():
+    from .. import tables
+    col = tables._col
+    tables._COLS["Application"] = [col("Name", fmt="name"), col("Component"), col("Type"), col("Phase"),
+                                   col("Healthy"), col("Status"), col("Age")]
+    tables.ROWS["Application"] = _app_row
+
+
 register_kinds()
+register_printers()
 
 
 async def install(sandbox, velaux_port: int = 0):
