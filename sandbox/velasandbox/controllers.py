@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING
 
 from . import kinds
 from .errors import ApiError
-from .selectors import match_labels_selector
 from .store import Event, now_iso, rand_suffix
 
 if TYPE_CHECKING:  # pragma: no cover

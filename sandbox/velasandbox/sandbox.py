@@ -3,7 +3,6 @@ controllers, the pod runtime and the HTTP API server, plus the fault hooks."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import logging
 import os
