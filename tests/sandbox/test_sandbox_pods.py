@@ -11,7 +11,7 @@ from kubernetes import client
 from kubernetes.stream import portforward, stream
 from kubernetes.stream.ws_client import WSClient
 
-from helpers import (ensure_web_image, recv_all, simple_pod, wait_phase,
+from sandbox_helpers import (ensure_web_image, recv_all, simple_pod, wait_phase,
                      wait_ready_pods, web_deployment)
 
 # the host's tools are visible in pods (node only where the host has it)
