@@ -13,7 +13,6 @@ import io
 import os
 import socket
 import statistics
-import struct
 import sys
 import tarfile
 import tempfile
@@ -120,6 +119,35 @@ def download(s, nbytes):
     return nbytes / dt / 1e6
 
 
+def kubectl_port_forward(sb, n_ping, mb):
+    import re
+    import shutil
+    import subprocess
+    exe = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    if not exe:
+        return None, None
+    proc = subprocess.Popen([exe, f"--kubeconfig={sb.kubeconfig}", f"--cache-dir={sb.state_dir}/kc",
+                             "port-forward", "pod/bench", ":7000", ":7001"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ports = {}
+        while len(ports) < 2:
+            m = re.search(r"127\.0\.0\.1:(\d+) -> (\d+)", proc.stdout.readline())
+            if m:
+                ports[int(m.group(2))] = int(m.group(1))
+        s = socket.create_connection(("127.0.0.1", ports[7000]))
+        pingpong(s, 20)
+        lat = pingpong(s, n_ping)
+        s.close()
+        s = socket.create_connection(("127.0.0.1", ports[7001]))
+        rate = download(s, mb * 1024 * 1024)
+        s.close()
+        return lat, rate
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer iterations")
@@ -196,8 +224,12 @@ def main():
         d2 = direct_socket(holder, 7001)
         d_rate = download(d2, mb * 1024 * 1024)
         d2.close()
+        # kubectl port-forward (SPDY tunnelled in a WebSocket)
+        k_lat, k_rate = kubectl_port_forward(sb, n_ping, mb)
     finally:
         sb.stop()
+        import shutil
+        shutil.rmtree(sb.state_dir, ignore_errors=True)
     ms = lambda x: f"{x * 1000:.2f} ms"  # noqa: E731
     us = lambda x: f"{x * 1e6:.0f} us"  # noqa: E731
     print("velasandbox stream benchmarks"
@@ -207,7 +239,10 @@ def main():
     print(f"  64-byte echo round trip, n={n_ping}:")
     print(f"    port-forward:  median {us(statistics.median(pf_lat))}, p95 {us(pct(pf_lat, 95))}")
     print(f"    direct (netns): median {us(statistics.median(d_lat))}, p95 {us(pct(d_lat, 95))}")
-    print(f"  download {mb} MB: port-forward {pf_rate:.1f} MB/s, direct (netns) {d_rate:.1f} MB/s")
+    if k_lat:
+        print(f"    kubectl port-forward: median {us(statistics.median(k_lat))}, p95 {us(pct(k_lat, 95))}")
+    print(f"  download {mb} MB: port-forward {pf_rate:.1f} MB/s, direct (netns) {d_rate:.1f} MB/s"
+          + (f", kubectl port-forward {k_rate:.1f} MB/s" if k_rate else ""))
     print(f"  reproduce: {sys.executable} bench/bench_sandbox_streams.py"
           + (" --quick" if a.quick else ""))
     return 0

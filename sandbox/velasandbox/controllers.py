@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING
 
 from . import kinds
 from .errors import ApiError
-from .selectors import match_labels_selector
 from .store import Event, now_iso, rand_suffix
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -244,6 +243,9 @@ class NamespaceController(Controller):
             if ns.get("status", {}).get("phase") != "Active":
                 ns["status"] = {"phase": "Active"}
                 self.store.update(self.kind, ns, subresource="status", require_rv=False)
+            sa = K("", "serviceaccounts")
+            if self.store.try_get(sa, name, "default") is None:
+                self.store.create(sa, {"metadata": {"name": "default", "namespace": name}})
             return
         if ns.get("status", {}).get("phase") != "Terminating":
             ns["status"] = {"phase": "Terminating"}

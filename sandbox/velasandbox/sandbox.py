@@ -3,7 +3,6 @@ controllers, the pod runtime and the HTTP API server, plus the fault hooks."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import logging
 import os
@@ -130,6 +129,22 @@ class Sandbox:
         for ns in DEFAULT_NAMESPACES:
             if not self.store.namespace_exists(ns):
                 self.store.create(nsk, {"metadata": {"name": ns}})
+        nodes = kinds.lookup("", "v1", "nodes")
+        if self.store.try_get(nodes, None, "velasandbox") is None:
+            self.store.create(nodes, {"metadata": {"name": "velasandbox", "labels": {
+                "kubernetes.io/hostname": "velasandbox", "kubernetes.io/os": "linux",
+                "node-role.kubernetes.io/control-plane": ""}},
+                "spec": {},
+                "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                           "message": "velasandbox is posting ready status",
+                                           "lastHeartbeatTime": now_iso(), "lastTransitionTime": now_iso()}],
+                           "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
+                                         {"type": "Hostname", "address": "velasandbox"}],
+                           "nodeInfo": {"kubeletVersion": "v1.31.0-velasandbox", "operatingSystem": "linux",
+                                        "architecture": "amd64", "containerRuntimeVersion": "velasandbox://1",
+                                        "kernelVersion": os.uname().release, "osImage": "velasandbox",
+                                        "kubeProxyVersion": "", "machineID": "", "systemUUID": "",
+                                        "bootID": ""}}})
         self.gc.attach()
         self.controllers = ControllerManager(self)
         for c in builtin_controllers(self):

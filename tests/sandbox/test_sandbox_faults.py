@@ -11,7 +11,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.stream import portforward, stream
 
-from helpers import ensure_web_image, pod_ready, recv_all, wait_ready_pods, web_deployment
+from sandbox_helpers import ensure_web_image, pod_ready, recv_all, wait_ready_pods, web_deployment
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 

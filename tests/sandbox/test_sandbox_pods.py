@@ -12,7 +12,7 @@ from kubernetes import client
 from kubernetes.stream import portforward, stream
 from kubernetes.stream.ws_client import WSClient
 
-from helpers import (WEB_IMAGE, ensure_web_image, recv_all, simple_pod, wait_phase,
+from sandbox_helpers import (ensure_web_image, recv_all, simple_pod, wait_phase,
                      wait_ready_pods, web_deployment)
 
 # the host's tools are visible in pods (node only where the host has it)
@@ -345,3 +345,66 @@ def test_logs_follow_until_container_exits(sandbox, sandbox_ns):
     sandbox.wait_for(lambda: core.read_namespaced_pod_log("talk", sandbox_ns), what="first log line")
     r = sandbox.kubectl("logs", "-f", "talk", "-n", sandbox_ns, timeout=60)
     assert r.stdout == "line 1\nline 2\nline 3\n"
+
+
+def test_exec_and_tcp_probes_and_liveness_restart(sandbox, sandbox_ns):
+    core = client.CoreV1Api(sandbox.api_client())
+    core.create_namespaced_pod(sandbox_ns, {"metadata": {"name": "probes"}, "spec": {"containers": [
+        {"name": "tcp", "image": "sandbox.local/toolchain",
+         "command": ["python3", "-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', 9000)); "
+                                      "s.listen(); time.sleep(3600)"],
+         "readinessProbe": {"tcpSocket": {"port": 9000}, "periodSeconds": 1}},
+        {"name": "file", "image": "sandbox.local/toolchain", "command": ["sleep", "3600"],
+         "readinessProbe": {"exec": {"command": ["test", "-f", "/tmp/ready"]}, "periodSeconds": 1,
+                            "failureThreshold": 1}},
+        {"name": "live", "image": "sandbox.local/toolchain", "command": ["sleep", "3600"],
+         "livenessProbe": {"exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 2}}]}})
+
+    def statuses():
+        p = core.read_namespaced_pod("probes", sandbox_ns)
+        return {c.name: c for c in p.status.container_statuses or []}
+    sandbox.wait_for(lambda: (lambda s: s.get("tcp") and s["tcp"].ready)(statuses()), what="tcp probe ready")
+    assert not statuses()["file"].ready
+    stream(core.connect_get_namespaced_pod_exec, "probes", sandbox_ns, container="file",
+           command=["touch", "/tmp/ready"], stderr=True, stdin=False, stdout=True, tty=False)
+    sandbox.wait_for(lambda: statuses()["file"].ready, what="exec probe ready")
+    sandbox.wait_for(lambda: statuses()["live"].restart_count >= 1, what="liveness restart")
+    events = core.list_namespaced_event(sandbox_ns, field_selector="involvedObject.name=probes").items
+    assert any(e.reason == "Unhealthy" for e in events)
+
+
+def test_raw_websocket_v4_and_base64_framing(sandbox, web):
+    """Exec with only v4 / v4.base64 offered (what clients 30-35 and older tools send)."""
+    import base64
+    import ssl
+    import websocket  # websocket-client, a dependency of the kubernetes client
+    ns, pod = web["ns"], web["pods"][0]
+    url = (sandbox.server_url.replace("https", "wss") + f"/api/v1/namespaces/{ns}/pods/{pod}/exec"
+           "?command=sh&command=-c&command=echo+hi%3B+echo+oops+%3E%262%3B+exit+5"
+           "&stdout=True&stderr=True&stdin=False&tty=False")
+    for proto in ("v4.channel.k8s.io", "v4.base64.channel.k8s.io"):
+        ws = websocket.create_connection(url, header=[f"Authorization: Bearer {sandbox.token}"],
+                                         subprotocols=[proto], sslopt={"cert_reqs": ssl.CERT_REQUIRED,
+                                                                       "ca_certs": sandbox.ca_file})
+        assert ws.getsubprotocol() == proto
+        frames = []
+        while True:
+            try:
+                op, data = ws.recv_data()
+            except websocket.WebSocketConnectionClosedException:
+                break
+            if op == websocket.ABNF.OPCODE_CLOSE:
+                break
+            if "base64" in proto:
+                data = data if isinstance(data, bytes) else data.encode()
+                frames.append((data[0] - ord("0"), base64.b64decode(data[1:])))
+            else:
+                frames.append((data[0], data[1:]))
+        ws.close()
+        assert frames[0] == (1, b"")            # the initial empty frame on stdout
+        out = b"".join(d for c, d in frames if c == 1)
+        err = b"".join(d for c, d in frames if c == 2)
+        status = json.loads(next(d for c, d in frames if c == 3))
+        assert out == b"hi\n" and err == b"oops\n"
+        assert status["reason"] == "NonZeroExitCode"
+        assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "5"}]
