@@ -433,17 +433,14 @@ def vm_hwm_kb(pid: int) -> int | None:
     return None
 
 
-async def measure_startup(spec: ServerSpec, spawns: int, root: Path, logs: Path) -> list[float]:
-    times = []
-    for _ in range(spawns):
-        c = LspClient(spec.cmd, spec.settings, logs / f"{spec.name}.startup.stderr", root)
-        await c.spawn()
-        try:
-            t, _ = await c.initialize(root)
-            times.append(t - c.t_spawn)
-        finally:
-            await c.stop()
-    return times
+async def startup_once(spec: ServerSpec, root: Path, logs: Path) -> float:
+    c = LspClient(spec.cmd, spec.settings, logs / f"{spec.name}.startup.stderr", root)
+    await c.spawn()
+    try:
+        t, _ = await c.initialize(root)
+        return t - c.t_spawn
+    finally:
+        await c.stop()
 
 
 @dataclass
@@ -463,82 +460,126 @@ def line_flagged(params: dict, line: int) -> bool:
     return any(d["range"]["start"]["line"] <= line <= d["range"]["end"]["line"] for d in params.get("diagnostics", []))
 
 
-async def run_edits(c: LspClient, sync_kind: int, path: Path, target_name: str, label: str,
-                    edits: int, warmup: int, pause: float) -> EditRun:
-    text = path.read_text()
-    lines = text.splitlines()
-    uri = path.as_uri()
-    target = find_target(text, target_name)
-    run = EditRun(label, len(lines), count_components(lines))
-    start = len(c.publishes)
-    version = 1
-    await c.notify("textDocument/didOpen", {"textDocument": {
-        "uri": uri, "languageId": "yaml", "version": version, "text": text}})
-    await c.wait_publish(uri, start, None, timeout=60)
-    await c.quiet(0.4)
-    value = target.value
-    k = 0
-    for n in range(warmup + edits):
-        k += 1
-        new = target.text(k)
-        version += 1
-        if sync_kind == 2:
+class EditSession:
+    """One open document of one server, edited one change at a time."""
+
+    def __init__(self, c: LspClient, sync_kind: int, path: Path, target_name: str, label: str):
+        self.c = c
+        self.sync_kind = sync_kind
+        self.text = path.read_text()
+        self.lines = self.text.splitlines()
+        self.uri = path.as_uri()
+        self.target = find_target(self.text, target_name)
+        self.value = self.target.value
+        self.version = 1
+        self.k = 0
+        self.last_idx = -1
+        self.run = EditRun(label, len(self.lines), count_components(self.lines))
+
+    async def open(self) -> None:
+        start = len(self.c.publishes)
+        await self.c.notify("textDocument/didOpen", {"textDocument": {
+            "uri": self.uri, "languageId": "yaml", "version": self.version, "text": self.text}})
+        await self.c.wait_publish(self.uri, start, None, timeout=60)
+        await self.c.quiet(0.4)
+
+    async def edit(self, measured: bool) -> None:
+        c, target, run = self.c, self.target, self.run
+        if measured and self.last_idx >= 0:
+            # Anything published for this document after the previous edit's publish.
+            run.extra_publishes += sum(1 for _, p in c.publishes[self.last_idx + 1:] if p.get("uri") == self.uri)
+        self.k += 1
+        new = target.text(self.k)
+        self.version += 1
+        if self.sync_kind == 2:
             change = {"range": {"start": {"line": target.line, "character": len(target.prefix)},
-                                "end": {"line": target.line, "character": len(target.prefix) + len(value)}},
+                                "end": {"line": target.line, "character": len(target.prefix) + len(self.value)}},
                       "text": new}
         else:
-            lines[target.line] = target.prefix + new
-            change = {"text": "\n".join(lines) + "\n"}
-        value = new
+            self.lines[target.line] = target.prefix + new
+            change = {"text": "\n".join(self.lines) + "\n"}
+        self.value = new
         before = len(c.publishes)
         t0 = await c.notify("textDocument/didChange", {
-            "textDocument": {"uri": uri, "version": version}, "contentChanges": [change]})
-        t1, params, idx = await c.wait_publish(uri, before, version)
-        run.stale_skipped += sum(1 for _, p in c.publishes[before:idx] if p.get("uri") == uri)
-        flagged = line_flagged(params, target.line)
+            "textDocument": {"uri": self.uri, "version": self.version}, "contentChanges": [change]})
+        t1, params, idx = await c.wait_publish(self.uri, before, self.version)
+        self.last_idx = idx
+        run.stale_skipped += sum(1 for _, p in c.publishes[before:idx] if p.get("uri") == self.uri)
         ndiag = len(params.get("diagnostics", []))
-        if target.invalid(k):
+        if target.invalid(self.k):
             run.diagnostics_invalid = ndiag
         else:
             run.diagnostics_valid = ndiag
-        if n >= warmup:
+        if measured:
             run.latencies_ms.append((t1 - t0) * 1000.0)
-            run.reflected += flagged == target.invalid(k)
+            run.reflected += line_flagged(params, target.line) == target.invalid(self.k)
+        else:
+            self.last_idx = -1
+
+    async def close(self, pause: float) -> None:
         await asyncio.sleep(pause)
-        # Anything published for this uri after the matched one, before the next edit.
-        run.extra_publishes += sum(1 for _, p in c.publishes[idx + 1:] if p.get("uri") == uri) if n >= warmup else 0
-    await c.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
-    await c.quiet(0.3)
-    return run
+        if self.last_idx >= 0:
+            self.run.extra_publishes += sum(1 for _, p in self.c.publishes[self.last_idx + 1:] if p.get("uri") == self.uri)
+        await self.c.notify("textDocument/didClose", {"textDocument": {"uri": self.uri}})
+        await self.c.quiet(0.3)
 
 
-async def measure_server(spec: ServerSpec, docs: list[tuple[str, Path, str]], edits: int, warmup: int,
-                         spawns: int, pause: float, root: Path, logs: Path) -> dict[str, Any]:
-    print(f"bench: {spec.name}: start-up x{spawns} ...", flush=True)
-    startup = await measure_startup(spec, spawns, root, logs)
+async def start_session_server(spec: ServerSpec, root: Path, logs: Path) -> tuple[LspClient, int]:
     c = LspClient(spec.cmd, spec.settings, logs / f"{spec.name}.stderr", root)
     await c.spawn()
-    result: dict[str, Any] = {"name": spec.name, "version": spec.version, "command": spec.cmd,
-                              "startup_s": startup, "runs": {}, "rss_mb": {}}
+    _, init = await c.initialize(root)
+    sync = init.get("capabilities", {}).get("textDocumentSync", 1)
+    sync_kind = sync.get("change", 1) if isinstance(sync, dict) else int(sync)
+    await c.notify("initialized", {})
+    if spec.name == YLS:
+        # It pulls its settings on `initialized`; open documents only once they are applied.
+        await asyncio.wait_for(c.config_event.wait(), 10)
+        await asyncio.sleep(0.3)
+    return c, sync_kind
+
+
+async def measure(specs: list[ServerSpec], docs: list[tuple[str, Path, str]], edits: int, warmup: int,
+                  spawns: int, pause: float, root: Path, logs: Path) -> dict[str, dict[str, Any]]:
+    """Measure all servers interleaved (spawn by spawn, edit by edit), so that they share
+    whatever else the machine is doing at the time."""
+    results: dict[str, dict[str, Any]] = {
+        s.name: {"name": s.name, "version": s.version, "command": s.cmd, "startup_s": [], "runs": {}, "rss_mb": {}}
+        for s in specs}
+    names = " and ".join(s.name for s in specs)
+    print(f"bench: start-up of {names}, {spawns} spawns each ...", flush=True)
+    for _ in range(spawns):
+        for s in specs:
+            results[s.name]["startup_s"].append(await startup_once(s, root, logs))
+    clients: dict[str, tuple[LspClient, int]] = {}
     try:
-        _, init = await c.initialize(root)
-        sync = init.get("capabilities", {}).get("textDocumentSync", 1)
-        sync_kind = sync.get("change", 1) if isinstance(sync, dict) else int(sync)
-        result["sync_kind"] = {1: "full", 2: "incremental"}.get(sync_kind, str(sync_kind))
-        await c.notify("initialized", {})
-        if spec.name == YLS:
-            # It pulls its settings on `initialized`; open documents only once they are applied.
-            await asyncio.wait_for(c.config_event.wait(), 10)
-            await asyncio.sleep(0.3)
+        for s in specs:
+            clients[s.name] = await start_session_server(s, root, logs)
+            results[s.name]["sync_kind"] = {1: "full", 2: "incremental"}.get(clients[s.name][1], str(clients[s.name][1]))
         for label, path, target in docs:
-            print(f"bench: {spec.name}: {label} app, {edits} edits ...", flush=True)
-            run = await run_edits(c, sync_kind, path, target, label, edits, warmup, pause)
-            result["runs"][label] = run.__dict__
-            hwm = vm_hwm_kb(c.pid)
-            result["rss_mb"][f"after_{label}"] = None if hwm is None else hwm / 1024.0
+            print(f"bench: {label} app: {warmup} warm-up + {edits} measured edits per server ...", flush=True)
+            sessions = {s.name: EditSession(clients[s.name][0], clients[s.name][1], path, target, label) for s in specs}
+            for sess in sessions.values():
+                await sess.open()
+            for n in range(warmup + edits):
+                for sess in sessions.values():
+                    await sess.edit(measured=n >= warmup)
+                    await asyncio.sleep(pause)
+            for name, sess in sessions.items():
+                await sess.close(pause)
+                results[name]["runs"][label] = sess.run.__dict__
+                hwm = vm_hwm_kb(clients[name][0].pid)
+                results[name]["rss_mb"][f"after_{label}"] = None if hwm is None else hwm / 1024.0
+    except Exception:
+        for s in specs:
+            for f in logs.glob(f"{s.name}*.stderr"):
+                tail = f.read_text(errors="replace")[-2000:]
+                if tail:
+                    print(f"--- {f.name} (tail)\n{tail}", file=sys.stderr)
+        raise
     finally:
-        await c.stop()
-    return result
+        for c, _ in clients.values():
+            await c.stop()
+    return results
 
 
 # --------------------------------------------------------------------------- report
@@ -652,6 +693,7 @@ def report(results: dict[str, dict], args, info: dict, docs_info: dict) -> str:
     out.append("               which sends versions; first publish after the change for yls, which sends none);")
     out.append(f"               p95 = nearest rank; {args.warmup} warm-up edits per app not counted.")
     out.append("start-up     = spawn -> initialize result; RSS = VmHWM of the server process (node for yls).")
+    out.append("order        = servers measured interleaved (spawn by spawn, edit by edit) so both see the same load.")
     out.append("")
     for name, r in results.items():
         for label, run in r["runs"].items():
@@ -722,17 +764,8 @@ async def amain(args: argparse.Namespace) -> int:
         specs = []
         for name in names:
             specs.append(veladev_spec() if name == VELADEV else yls_spec([small, large]))
-        results: dict[str, dict] = {}
-        for spec in specs:
-            try:
-                results[spec.name] = await measure_server(spec, docs, args.edits, args.warmup, args.spawns,
-                                                          args.pause_ms / 1000.0, root, logs)
-            except Exception:
-                for f in logs.glob(f"{spec.name}*.stderr"):
-                    tail = f.read_text(errors="replace")[-2000:]
-                    if tail:
-                        print(f"--- {f.name} (tail)\n{tail}", file=sys.stderr)
-                raise
+        results = await measure(specs, docs, args.edits, args.warmup, args.spawns,
+                                args.pause_ms / 1000.0, root, logs)
         info["loadavg_end"] = os.getloadavg()
         info["elapsed_s"] = time.perf_counter() - t_start
         print(report(results, args, info, docs_info), flush=True)
