@@ -423,6 +423,19 @@ def yls_spec(files: list[Path]) -> ServerSpec:
 
 # --------------------------------------------------------------------------- measurements
 
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of the process (all its threads), from /proc/<pid>/stat."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def vm_hwm_kb(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -454,6 +467,7 @@ class EditRun:
     extra_publishes: int = 0    # publishes beyond one per edit (a server publishing twice)
     diagnostics_valid: int | None = None
     diagnostics_invalid: int | None = None
+    cpu_ms_per_edit: float | None = None  # server CPU time over the measured edits / their number
 
 
 def line_flagged(params: dict, line: int) -> bool:
@@ -474,6 +488,7 @@ class EditSession:
         self.version = 1
         self.k = 0
         self.last_idx = -1
+        self.cpu_start: float | None = None
         self.run = EditRun(label, len(self.lines), count_components(self.lines))
 
     async def open(self) -> None:
@@ -485,6 +500,8 @@ class EditSession:
 
     async def edit(self, measured: bool) -> None:
         c, target, run = self.c, self.target, self.run
+        if measured and self.cpu_start is None:
+            self.cpu_start = cpu_seconds(c.pid)
         if measured and self.last_idx >= 0:
             # Anything published for this document after the previous edit's publish.
             run.extra_publishes += sum(1 for _, p in c.publishes[self.last_idx + 1:] if p.get("uri") == self.uri)
@@ -517,6 +534,9 @@ class EditSession:
             self.last_idx = -1
 
     async def close(self, pause: float) -> None:
+        cpu_end = cpu_seconds(self.c.pid)
+        if self.cpu_start is not None and cpu_end is not None and self.run.latencies_ms:
+            self.run.cpu_ms_per_edit = (cpu_end - self.cpu_start) * 1000.0 / len(self.run.latencies_ms)
         await asyncio.sleep(pause)
         if self.last_idx >= 0:
             self.run.extra_publishes += sum(1 for _, p in self.c.publishes[self.last_idx + 1:] if p.get("uri") == self.uri)
@@ -601,6 +621,7 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
         s[f"{label}_min_ms"] = min(lat) if lat else float("nan")
         s[f"{label}_n"] = len(lat)
         s[f"{label}_reflected"] = run["reflected"]
+        s[f"{label}_cpu_ms_per_edit"] = run.get("cpu_ms_per_edit")
     rss = [v for v in res["rss_mb"].values() if v is not None]
     s["rss_peak_mb"] = max(rss) if rss else None
     s["rss_after_small_mb"] = res["rss_mb"].get("after_small")
@@ -662,6 +683,8 @@ def report(results: dict[str, dict], args, info: dict, docs_info: dict) -> str:
                      ysub(f"{label}_p95_ms"), "", ""))
         rows.append((f"{label} app: diag latency min (ms)", vv(f"{label}_min_ms"), yraw(f"{label}_min_ms"),
                      ysub(f"{label}_min_ms"), "", ""))
+        rows.append((f"{label} app: server CPU per edit (ms)", vv(f"{label}_cpu_ms_per_edit"),
+                     yraw(f"{label}_cpu_ms_per_edit"), "", "", ""))
         for what, minus in (("yls raw", 0.0), (f"yls -{d:.0f}ms", d)):
             faster = None if not (v and y) else v[f"{label}_median_ms"] < y[f"{label}_median_ms"] - minus
             rows.append((f"{label} app: median faster than {what}?", "", "", "", f"< {what}", mark(faster)))
@@ -693,6 +716,8 @@ def report(results: dict[str, dict], args, info: dict, docs_info: dict) -> str:
     out.append("               which sends versions; first publish after the change for yls, which sends none);")
     out.append(f"               p95 = nearest rank; {args.warmup} warm-up edits per app not counted.")
     out.append("start-up     = spawn -> initialize result; RSS = VmHWM of the server process (node for yls).")
+    out.append("CPU per edit = the server's user+system CPU time (all threads, /proc/<pid>/stat) over the measured")
+    out.append("               edits / their number: its work per edit, less sensitive to the machine's load.")
     out.append("order        = servers measured interleaved (spawn by spawn, edit by edit) so both see the same load.")
     out.append("")
     for name, r in results.items():
@@ -726,7 +751,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--edits", type=int, default=200, help="measured edits per app and server (default 200)")
     p.add_argument("--spawns", type=int, default=10, help="spawns for the start-up figure (default 10)")
-    p.add_argument("--pause-ms", type=float, default=60.0, help="pause after each publish before the next edit (default 60)")
+    p.add_argument("--pause-ms", type=float, default=50.0, help="pause after each publish before the next edit (default 50)")
     p.add_argument("--quick", action="store_true", help="smoke run: 10 edits, 2 spawns, 2 warm-up edits")
     p.add_argument("--only", choices=SERVERS, help="measure one server only")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
