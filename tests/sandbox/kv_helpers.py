@@ -150,7 +150,7 @@ def ready_pod(sb, core, ns, component, timeout=60):
 def http_get(sb, ns, pod, port=80, path="/"):
     """HTTP GET into a pod through the port-forward WebSocket."""
     from kubernetes.stream import portforward
-    from helpers import recv_all
+    from sandbox_helpers import recv_all
     core = client.CoreV1Api(sb.api_client())   # portforward() patches the client: its own one
     pf = portforward(core.connect_get_namespaced_pod_portforward, pod, ns, ports=str(port))
     s = pf.socket(port)

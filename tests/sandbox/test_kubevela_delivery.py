@@ -8,7 +8,7 @@ import shutil
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from helpers import WEB_IMAGE, ensure_web_image
+from sandbox_helpers import WEB_IMAGE, ensure_web_image
 from kv_helpers import (Apps, app_obj, commit_version, example_app, fast_resync, make_frontend_repo,  # noqa: F401
                         ready_pod, serves, step_phase, steps_of, ux, ux_login, wf_of)
 
