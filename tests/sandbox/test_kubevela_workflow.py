@@ -178,6 +178,13 @@ def test_spec_change_reruns_but_with_publish_version_only_a_new_version_does(app
     apps.patch(sandbox_ns, "rev", {"metadata": {"annotations": {"app.oam.dev/publishVersion": "beta"}}})
     a = apps.wait(sandbox_ns, "rev", lambda x: steps_of(x).get("say", {}).get("message") == "three", "run for beta")
     assert wf_of(a)["appRevision"] == "beta"
+    # one ApplicationRevision per spec revision, holding the Application as it was
+    revs = apps.co.list_namespaced_custom_object("core.oam.dev", "v1beta1", sandbox_ns, "applicationrevisions",
+                                                 label_selector="app.oam.dev/name=rev")["items"]
+    by_name = {r["metadata"]["name"]: r for r in revs}
+    assert sorted(by_name) == ["rev-v1", "rev-v2", "rev-v3"]
+    assert by_name["rev-v1"]["spec"]["application"]["spec"]["workflow"]["steps"][0]["properties"]["message"] == "one"
+    assert by_name["rev-v1"]["status"]["succeeded"] is True
 
 
 def test_unknown_component_type_fails_the_deploy_step(apps, sandbox_ns):

@@ -76,6 +76,9 @@ def register_kinds():
                                    builtin=False, defaults=_app_defaults, validate=_app_validate))
     for k in definition_kinds():
         kinds.register_kind(k)
+    kinds.register_kind(kinds.Kind(group=GROUP, version="v1beta1", plural="applicationrevisions",
+                                   kind="ApplicationRevision", short_names=["apprev"], categories=["oam"],
+                                   subresources=["status"], builtin=False))
     kinds.register_kind(kinds.Kind(group=GROUP, version="v1beta1", plural="resourcetrackers", kind="ResourceTracker",
                                    namespaced=False, short_names=["rt"], categories=["oam"], builtin=False))
 

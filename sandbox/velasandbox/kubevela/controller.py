@@ -211,6 +211,7 @@ class ApplicationController(Controller):
             n = int(rev.get("revision", 0)) + 1
             rev = {"name": f"{name}-v{n}", "revision": n, "revisionHash": h}
             status["latestRevision"] = rev
+            self.record_revision(app, rev)
         status["observedGeneration"] = md.get("generation", 1)
         app.setdefault("status", {})["latestRevision"] = rev   # what this reconcile renders with
 
@@ -256,6 +257,9 @@ class ApplicationController(Controller):
                 self.state_keep(app)
                 self._last_keep[key] = (md.get("resourceVersion", ""), now)
             self.gc_outdated(app, wf)
+
+        if wf.get("finished") and wf.get("status") == "succeeded":
+            self.mark_revision(app, rev, wf)
 
         # 6. status
         services, healthy = self.services(app)
@@ -418,6 +422,42 @@ class ApplicationController(Controller):
             if i == 0:   # render_component returns the workload first, then what the
                 ok = workload_health(live)[0]   # component and its traits output
         return ok
+
+    # ------------------------------------------------------------------ ApplicationRevision
+    REVISION_LIMIT = 10   # --application-revision-limit
+
+    def record_revision(self, app: dict, rev: dict):
+        """An ApplicationRevision `<app>-v<N>` holding the Application as it was (spec.application)."""
+        k = K("applicationrevisions")
+        md = app["metadata"]
+        snap = {"apiVersion": app["apiVersion"], "kind": app["kind"],
+                "metadata": {x: md[x] for x in ("name", "namespace", "labels", "annotations", "generation") if x in md},
+                "spec": copy.deepcopy(app.get("spec") or {})}
+        obj = {"metadata": {"name": rev["name"], "namespace": md["namespace"],
+                            "labels": {"app.oam.dev/name": md["name"], "app.oam.dev/app-revision-hash": rev["revisionHash"]},
+                            "ownerReferences": [{"apiVersion": app["apiVersion"], "kind": app["kind"], "name": md["name"],
+                                                 "uid": md["uid"], "controller": True}]},
+               "spec": {"application": snap}}
+        pv = (md.get("annotations") or {}).get(PUBLISH_VERSION)
+        if pv:
+            obj["metadata"]["annotations"] = {PUBLISH_VERSION: pv}
+        if self.store.try_get(k, md["namespace"], rev["name"]) is None:
+            self.store.create(k, obj)
+        revs, _ = self.store.list(k, md["namespace"], f"app.oam.dev/name={md['name']}")
+        def number(r):
+            tail = r["metadata"]["name"].rsplit("-v", 1)[-1]
+            return int(tail) if tail.isdigit() else 0
+        revs.sort(key=number)
+        for old in revs[:-self.REVISION_LIMIT]:
+            self.store.delete(k, md["namespace"], old["metadata"]["name"])
+
+    def mark_revision(self, app: dict, rev: dict, wf: dict):
+        k = K("applicationrevisions")
+        r = self.store.try_get(k, app["metadata"]["namespace"], rev.get("name", ""))
+        if r is None or (r.get("status") or {}).get("succeeded"):
+            return
+        r["status"] = {"succeeded": True, "workflow": copy.deepcopy(wf)}
+        self.store.update(k, r, subresource="status", require_rv=False)
 
     # ------------------------------------------------------------------ resource tracker
     def rt_name(self, ns: str, name: str) -> str:
