@@ -285,7 +285,7 @@ class VelaUX:
         ns, name = trig["namespace"], trig["app"]
         from .kubevela import operations as ops
         if action == "approve":
-            self._operate(ops.resume, ns, name, body.get("step") or None)
+            self._operate(ops.resume, ns, name, body.get("step") or None, False)
             return _json(self._latest_record(name, trig["workflowName"]))
         if action == "terminate":
             self._operate(ops.terminate, ns, name)
@@ -384,7 +384,7 @@ class VelaUX:
         self._auth(request)
         app = request.match_info["app"]
         from .kubevela import operations as ops
-        self._operate(ops.resume, self._resolve_ns(app), app, request.query.get("step") or None)
+        self._operate(ops.resume, self._resolve_ns(app), app, request.query.get("step") or None, False)
         return _json({})
 
     async def record_terminate(self, request: web.Request):

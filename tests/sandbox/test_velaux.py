@@ -132,3 +132,25 @@ def test_state_survives_a_sandbox_restart(tmp_path):
         a.api.close()
     finally:
         sb.stop()
+
+
+def test_terminate_through_the_webhook_and_the_record_endpoint(sandbox, apps, sandbox_ns):
+    for name in ("t-hook", "t-rec"):
+        apps.create(sandbox_ns, app_obj(name, COMP, HOLD))
+        apps.wait_phase(sandbox_ns, name, "workflowSuspending")
+    token = sandbox.velaux.create_trigger("t-hook", sandbox_ns)
+    st, _ = ux(sandbox, "POST", f"/api/v1/webhook/{token}", {"action": "terminate"})
+    assert st == 200
+    sandbox.velaux.create_trigger("t-rec", sandbox_ns)      # tells VelaUX the app's namespace
+    tok = ux_login(sandbox)
+    st, _ = ux(sandbox, "GET", "/api/v1/applications/t-rec/workflows/workflow-default/records/x/terminate", token=tok)
+    assert st == 200
+    for name in ("t-hook", "t-rec"):
+        a = apps.wait_phase(sandbox_ns, name, "workflowTerminated")
+        hold = steps_of(a)["hold"]
+        assert (hold["phase"], hold["reason"]) == ("failed", "Terminate") and wf_of(a)["terminated"] is True
+    # VelaUX resumes without the CLI's terminated check: accepted, and nothing changes
+    st, body = ux(sandbox, "POST", f"/api/v1/webhook/{token}", {"action": "approve"})
+    assert st == 200
+    a = apps.get(sandbox_ns, "t-hook")
+    assert a["status"]["status"] == "workflowTerminated" and steps_of(a)["hold"]["reason"] == "Terminate"

@@ -38,13 +38,16 @@ def _steps(wf: dict):
             yield sub, st
 
 
-def resume(store, namespace: str, name: str, step: str | None = None) -> dict:
-    """``ResumeWorkflow``: suspend=false, and each ``suspending`` step (or the named one) -> running."""
+def resume(store, namespace: str, name: str, step: str | None = None, cli_checks: bool = True) -> dict:
+    """``ResumeWorkflow``: suspend=false, and each ``suspending`` step (or the named one) -> running.
+
+    ``cli_checks``: refuse a terminated workflow as ``vela workflow resume`` does; VelaUX calls
+    the low-level function without that check (section 4.2)."""
     app = store.get(_kind(), namespace, name)
     wf = (app.get("status") or {}).get("workflow")
     if not wf:
         raise OperationError("the workflow in application is not running")
-    if wf.get("terminated"):
+    if cli_checks and wf.get("terminated"):
         raise OperationError("can not resume a terminated workflow")
     wf["suspend"] = False
     found = step is None
