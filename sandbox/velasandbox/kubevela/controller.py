@@ -222,8 +222,6 @@ class ApplicationController(Controller):
         steps, mode_steps, mode_sub = plan(spec)
         vars_ = self._load_vars(ns, name)
         if not wf or wf.get("appRevision") != want_rev:
-            if spec.get("workflow", {}) and (spec.get("workflow") or {}).get("ref"):
-                pass  # reported as a failed step below
             wf = {"appRevision": want_rev, "mode": f"{mode_steps}-{mode_sub}", "status": "initializing",
                   "suspend": False, "terminated": False, "finished": False, "steps": [],
                   "startTime": now_iso(),

@@ -206,12 +206,10 @@ def _advance(run: Run, specs: list[dict], statuses: list[dict], mode: str, mode_
         st = next((s for s in statuses if s.get("name") == spec.get("name")), None)
         phase = st.get("phase") if st else "pending"
         if phase in FINISHED:
-            if phase == "failed" and st.get("reason") != "Execute":
-                failed_before = True
             if phase == "failed" and st.get("reason") == "Execute":
-                # a failing step is retried (with backoff); StepByStep waits for it
-                pass
+                pass        # a failing step is retried (with back-off); StepByStep waits for it
             else:
+                failed_before = failed_before or phase == "failed"
                 continue
         if run.status.get("terminated"):
             return
@@ -270,8 +268,8 @@ def _run_group(run: Run, spec: dict, st: dict, phases: dict[str, str], mode: str
     got = [next((s.get("phase") for s in subs if s.get("name") == x.get("name")), "pending") for x in sub_specs]
     if all(p in ("succeeded", "skipped") for p in got):
         out = Outcome("succeeded")
-    elif any(p == "failed" and next((s for s in subs if s.get("phase") == "failed"), {}).get("reason") == "FailedAfterRetries"
-             for p in got):
+    elif all(p in FINISHED for p in got) and any(s.get("phase") == "failed" and s.get("reason") != "Execute"
+                                                 for s in subs):
         out = Outcome("failed", "", "FailedAfterRetries")
     elif any(p == "suspending" for p in got):
         out = Outcome("suspending", "", "Suspend")
