@@ -72,13 +72,10 @@ def cmd_lsp(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job. Until the sandbox cluster exists: check the example Application."""
-    root = Path(__file__).resolve().parents[2]
-    example = Path(args.app) if args.app else root / "examples" / "frontend" / "vela-app.yaml"
-    print(f"veladev demo: checking {example}")
-    rc = cmd_check(argparse.Namespace(paths=[str(example)], format="text"))
-    print("veladev demo: example Application is valid" if rc == 0 else "veladev demo: example has errors")
-    return rc
+    """The main job: the seed's delivery flow on a local sandbox cluster."""
+    from . import demo
+
+    return demo.run(Path(args.app) if args.app else None, keep=args.keep)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead")
     p.set_defaults(func=cmd_lsp)
 
-    p = sub.add_parser("demo", help="the main job: run the whole flow (for now: check the example app)")
+    p = sub.add_parser("demo", help="the main job: check, deploy, trigger and promote the example on a local sandbox")
     p.add_argument("--app", help="Application file to use instead of the example")
+    p.add_argument("--keep", action="store_true", help="keep the sandbox running at the end (Ctrl-C stops it)")
     p.set_defaults(func=cmd_demo)
 
     args = parser.parse_args(argv)
