@@ -33,14 +33,22 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def _wait(what: str, check, timeout: float = 120, interval: float = 0.2):
+    """Poll `check` until it returns something true; a rollout in progress may fail a check."""
+    from .cluster import ClusterError
+
     deadline = time.monotonic() + timeout
-    last = None
+    last: object = None
     while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
+        try:
+            result = check()
+        except ClusterError as exc:
+            last = exc
+        else:
+            if result:
+                return result
+            last = result
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last})")
 
 
 def _show_workflow(app: dict) -> str:
@@ -53,11 +61,12 @@ def _show_workflow(app: dict) -> str:
 
 def run(app_file: Path | None = None, keep: bool = False) -> int:
     from .catalog import bundled_catalog
+    from .cluster import ClusterError
     from .cluster.apps import apply_application, get_application
     from .cluster.pods import http_get, ready_pod
     from .delivery.promote import promote
-    from .delivery.trigger import trigger_webhook
-    from .delivery.workflow import read_workflow
+    from .delivery.trigger import TriggerError, trigger_webhook
+    from .delivery.workflow import WorkflowError, read_workflow
     from .spec.findings import Severity
     from .spec.validate import check_text
 
@@ -109,7 +118,7 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
         suspended = _wait("the workflow to wait for approval",
                           lambda: (lambda a: a if read_workflow(a).suspending_steps() else None)(get_application(api, ns, name)))
         _say("deploy", _show_workflow(suspended))
-        page = http_get(api, "test", ready_pod(api, "test", comp))
+        page = _wait("test to serve the page", lambda: http_get(api, "test", ready_pod(api, "test", comp)))
         _say("test", f"serves: {page.strip()}")
 
         (repo / "VERSION").write_text("v2.0.0\n")
@@ -131,6 +140,9 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
         _say("prod", f"serves: {http_get(api, 'prod', ready_pod(api, 'prod', comp)).strip()}  ({_show_workflow(done)})")
         _say("done", "test and prod run the pushed commit")
         return 0
+    except (ClusterError, TriggerError, WorkflowError, TimeoutError) as exc:
+        _say("failed", str(exc))
+        return 1
     finally:
         if api is not None:
             api.close()
