@@ -145,6 +145,8 @@ class Sandbox:
                                         "kernelVersion": os.uname().release, "osImage": "velasandbox",
                                         "kubeProxyVersion": "", "machineID": "", "systemUUID": "",
                                         "bootID": ""}}})
+        # namespaces are deleted by the namespace controller once their contents are gone
+        self.store.delete_hooks[("", "namespaces")] = lambda ns: True
         self.gc.attach()
         self.controllers = ControllerManager(self)
         for c in builtin_controllers(self):

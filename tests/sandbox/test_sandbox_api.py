@@ -168,6 +168,20 @@ def test_configmap_secret_service(sandbox, sandbox_ns):
         assert ei.value.status == 404
 
 
+def test_namespace_deletion_removes_its_objects(sandbox):
+    with sandbox.api_client() as api:
+        core = client.CoreV1Api(api)
+        core.create_namespace({"metadata": {"name": "doomed"}})
+        core.create_namespaced_config_map("doomed", {"metadata": {"name": "c"}})
+        client.AppsV1Api(api).create_namespaced_deployment("doomed", deployment("d"))
+        ns = core.delete_namespace("doomed")
+        sandbox.wait_for(lambda: "doomed" not in {n.metadata.name for n in core.list_namespace().items},
+                         what="namespace gone")
+        assert core.list_config_map_for_all_namespaces(field_selector="metadata.namespace=doomed").items == []
+        assert client.AppsV1Api(api).list_deployment_for_all_namespaces(
+            field_selector="metadata.namespace=doomed").items == []
+
+
 def test_custom_kind_refuses_strategic_patch(sandbox, sandbox_ns):
     from velasandbox.kinds import Kind, register_kind
     register_kind(Kind(group="example.velasandbox.io", version="v1", plural="widgets", kind="Widget",
