@@ -58,7 +58,7 @@ def cmd_serve(a) -> int:
     reason = namespace_support()
     if reason:
         print(f"velasandbox: {reason}; the API runs but pods will stay Pending", file=sys.stderr)
-    sb = Sandbox(a.state_dir, port=a.port, pods=reason is None)
+    sb = Sandbox(a.state_dir, port=a.port, pods=reason is None, extensions=a.extension or [])
     sb.start()
     with open(os.path.join(a.state_dir, "port"), "w") as f:
         f.write(str(sb.port))
@@ -96,8 +96,9 @@ def cmd_up(a) -> int:
             os.unlink(os.path.join(a.state_dir, f))
         except FileNotFoundError:
             pass
+    ext = [x for e in (a.extension or []) for x in ("--extension", e)]
     proc = subprocess.Popen([sys.executable, "-m", "velasandbox.cli", "serve", "--state-dir", a.state_dir,
-                             "--port", str(port)], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                             "--port", str(port), *ext], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -180,12 +181,15 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--state-dir", default=default_state_dir())
         sp.set_defaults(fn=fn)
         return sp
+    ext_help = "MODULE:FUNCTION called with the Sandbox before it serves (repeatable)"
     sp = add("up", cmd_up, "start the sandbox in the background")
     sp.add_argument("--port", type=int, default=None)
+    sp.add_argument("--extension", action="append", help=ext_help)
     add("down", cmd_down, "stop the sandbox (kills every pod process)")
     add("status", cmd_status, "show whether the sandbox runs")
     sp = add("serve", cmd_serve, "run the sandbox in the foreground")
     sp.add_argument("--port", type=int, default=0)
+    sp.add_argument("--extension", action="append", help=ext_help)
     sp.add_argument("-v", "--verbose", action="store_true")
     sp = add("register-repo", cmd_register_repo, "register a git repo for sandbox.local/<name>:<commit>")
     sp.add_argument("name")
