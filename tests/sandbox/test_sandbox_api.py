@@ -174,7 +174,7 @@ def test_namespace_deletion_removes_its_objects(sandbox):
         core.create_namespace({"metadata": {"name": "doomed"}})
         core.create_namespaced_config_map("doomed", {"metadata": {"name": "c"}})
         client.AppsV1Api(api).create_namespaced_deployment("doomed", deployment("d"))
-        ns = core.delete_namespace("doomed")
+        core.delete_namespace("doomed")
         sandbox.wait_for(lambda: "doomed" not in {n.metadata.name for n in core.list_namespace().items},
                          what="namespace gone")
         assert core.list_config_map_for_all_namespaces(field_selector="metadata.namespace=doomed").items == []
