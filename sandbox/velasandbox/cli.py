@@ -201,7 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--env", action="append", help="KEY=VALUE")
     sp.add_argument("entrypoint", nargs="*")
     sp = add("kubeconfig", lambda a: print(os.path.join(a.state_dir, "kubeconfig")) or 0, "print the kubeconfig path")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if "--" in argv:                      # add-image REF ... -- ENTRYPOINT ARGS...
+        i = argv.index("--")
+        argv, rest = argv[:i], argv[i + 1:]
     a = p.parse_args(argv)
+    if rest:
+        if a.cmd != "add-image":
+            p.error("'--' is only used by add-image")
+        a.entrypoint = list(a.entrypoint or []) + rest
     a.state_dir = os.path.abspath(a.state_dir)
     return a.fn(a)
 

@@ -237,3 +237,20 @@ def test_admin_endpoints(sandbox, sandbox_ns):
     # it came back on the same port with the same objects
     assert core.read_namespaced_pod("a", sandbox_ns).metadata.name == "a"
     assert sandbox.port == port
+
+
+def test_cli_add_image_and_register_repo(tmp_path, capsys):
+    from velasandbox.cli import main
+    from velasandbox.images import ImageRegistry
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "index.html").write_text("hi")
+    state = str(tmp_path / "state")
+    assert main(["add-image", "--state-dir", state, "demo/web:1", "--files", str(files), "--env", "A=B",
+                 "--", "python3", "-m", "http.server", "80"]) == 0
+    img = ImageRegistry(os.path.join(state, "registry")).resolve("demo/web:1")
+    assert img.entrypoint == ["python3", "-m", "http.server", "80"] and img.env == {"A": "B"}
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    assert main(["register-repo", "--state-dir", state, "demo", str(repo)]) == 0
+    assert ImageRegistry(os.path.join(state, "registry")).repos() == {"demo": str(repo)}
