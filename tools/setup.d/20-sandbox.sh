@@ -4,7 +4,6 @@
 set -euo pipefail
 missing=()
 command -v unshare >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
-
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v tar >/dev/null 2>&1 || missing+=(tar)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
