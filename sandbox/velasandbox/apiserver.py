@@ -59,7 +59,7 @@ class Query:
 
 class Target:
     def __init__(self, kind, namespace, name, sub):
-        self.kind = kinds.Kind if False else kind
+        self.kind = kind
         self.namespace = namespace
         self.name = name
         self.sub = sub

@@ -169,8 +169,7 @@ class PodRuntime(Controller):
             self._remove_pod_dir(os.path.join(self.pods_dir, d))
 
     def _defer_delete(self, pod: dict) -> bool:
-        if pod["metadata"].get("deletionGracePeriodSeconds") == 0 and pod["metadata"].get("deletionTimestamp") is None:
-            pass
+        # a scheduled pod is removed by the runtime once its processes are gone
         return bool(pod.get("spec", {}).get("nodeName"))
 
     # ------------------------------------------------------------------ reconcile
