@@ -145,10 +145,18 @@ def test_clean_shutdown_leaves_nothing_behind(tmp_path):
     stream(core.connect_get_namespaced_pod_exec, pods[0].metadata.name, "default",
            command=["sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 &"],
            stderr=True, stdin=False, stdout=True, tty=False)
+    # streams still open at shutdown
+    live_exec = stream(core.connect_get_namespaced_pod_exec, pods[1].metadata.name, "default",
+                       command=["sh", "-c", "echo up; sleep 600"], stderr=True, stdin=True, stdout=True,
+                       tty=False, _preload_content=False)
+    sb.wait_for(lambda: (live_exec.update(timeout=1), live_exec.peek_stdout())[1], what="exec running")
+    pf = portforward(client.CoreV1Api(sb.api_client()).connect_get_namespaced_pod_portforward,
+                     pods[1].metadata.name, "default", ports="80")
+    pf.socket(80).setblocking(True)
     info = sb.pod_info()
     pids = {p for i in info for p in i["pids"]} | {i["holderPid"] for i in info}
     inodes = {i["netns"] for i in info} | {i["mntns"] for i in info}
-    assert len(info) == 2 and len(pids) >= 5 and len(inodes) == 4
+    assert len(info) == 2 and len(pids) >= 6 and len(inodes) == 4
     api.close()
     sb.stop()
     alive = [p for p in pids if os.path.exists(f"/proc/{p}") and
