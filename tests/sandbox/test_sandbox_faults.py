@@ -189,7 +189,17 @@ def test_cli_up_status_down(tmp_path):
         from kubernetes import config
         with config.new_client_from_config(config_file=kc) as api:
             names = {n.metadata.name for n in client.CoreV1Api(api).list_namespace().items}
+            client.CoreV1Api(api).create_namespaced_config_map("default", {"metadata": {"name": "kept"}})
         assert "default" in names
+        # down + up: same port, same objects
+        with open(os.path.join(state, "port")) as f:
+            port = f.read()
+        assert subprocess.run(exe + ["down", "--state-dir", state], timeout=90).returncode == 0
+        assert subprocess.run(exe + ["up", "--state-dir", state], capture_output=True, timeout=90).returncode == 0
+        with open(os.path.join(state, "port")) as f:
+            assert f.read() == port
+        with config.new_client_from_config(config_file=kc) as api:
+            assert client.CoreV1Api(api).read_namespaced_config_map("kept", "default").metadata.name == "kept"
         r = subprocess.run(exe + ["status", "--state-dir", state], capture_output=True, text=True, timeout=30)
         assert r.returncode == 0 and "running" in r.stdout
         with open(os.path.join(state, "server.pid")) as f:
