@@ -7,19 +7,13 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kv_helpers import Apps, app_obj, step_phase, steps_of, wf_of
+from kv_helpers import Apps, app_obj, apps, step_phase, steps_of, wf_of  # noqa: F401
 
 pytestmark = pytest.mark.sandbox
 
 # A component that needs no pod: the workflows below never deploy it.
 COMP = [{"name": "web", "type": "webservice", "properties": {"image": "sandbox.local/toolchain"}}]
 
-
-@pytest.fixture
-def apps(sandbox):
-    a = Apps(sandbox)
-    yield a
-    a.api.close()
 
 
 def test_kinds_are_served_with_status_subresource_and_short_names(sandbox):
@@ -238,7 +232,7 @@ def test_builtin_schema_configmaps(sandbox):
     assert d["spec"]["workload"]["type"] == "deployments.apps"
 
 
-def test_trait_definition_through_the_api_publishes_its_schema(sandbox, sandbox_ns):
+def test_trait_definition_through_the_api_publishes_its_schema(sandbox, sandbox_ns, apps):
     from veladev.cluster.definitions import fetch_published_schemas
     api = sandbox.api_client()
     co, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
@@ -260,7 +254,6 @@ def test_trait_definition_through_the_api_publishes_its_schema(sandbox, sandbox_
     assert found[("trait", "my-trait")].schema == schema
     assert found[("trait", "my-trait")].applies_to == ("deployments.apps",)
     # an app using it is refused with a clear message (no CUE evaluator), not "not found"
-    apps = Apps(sandbox, api)
     comp = [{"name": "w", "type": "worker", "properties": {"image": "x"}, "traits": [{"type": "my-trait"}]}]
     apps.create(sandbox_ns, app_obj("custom", comp, [{"name": "d", "type": "deploy"}]))
     a = apps.wait(sandbox_ns, "custom", lambda x: step_phase(x, "d") == "failed", "failed step")
