@@ -50,13 +50,21 @@ def test_restart_api_server_same_port_and_state(sandbox, sandbox_ns):
     api = sandbox.api_client()
     core = client.CoreV1Api(api)
     core.create_namespaced_config_map(sandbox_ns, {"metadata": {"name": "before"}, "data": {"k": "v"}})
+    core.create_namespaced_pod(sandbox_ns, {"metadata": {"name": "keep"}, "spec": {"containers": [
+        {"name": "main", "image": "sandbox.local/toolchain"}]}})
+    sandbox.wait_for(lambda: core.read_namespaced_pod("keep", sandbox_ns).status.phase == "Running", what="running")
+
+    def holder():
+        return [(i["uid"], i["holderPid"]) for i in sandbox.pod_info()
+                if i["namespace"] == sandbox_ns and i["name"] == "keep"]
+    before = holder()
     rv = core.list_namespaced_config_map(sandbox_ns).metadata.resource_version
-    pods_before = {i["uid"]: i["holderPid"] for i in sandbox.pod_info()}
     port = sandbox.port
     sandbox.restart_api_server()
     assert sandbox.port == port
     assert core.read_namespaced_config_map("before", sandbox_ns).data == {"k": "v"}
-    assert {i["uid"]: i["holderPid"] for i in sandbox.pod_info()} == pods_before  # pods kept running
+    assert len(before) == 1 and holder() == before          # the pod kept running
+    assert core.read_namespaced_pod("keep", sandbox_ns).status.phase == "Running"
     core.create_namespaced_config_map(sandbox_ns, {"metadata": {"name": "after"}})
     # a watch from the pre-restart resourceVersion continues without a gap
     w = watch.Watch()
