@@ -59,7 +59,7 @@ class Query:
 
 class Target:
     def __init__(self, kind, namespace, name, sub):
-        self.kind = kinds.Kind if False else kind
+        self.kind = kind
         self.namespace = namespace
         self.name = name
         self.sub = sub
@@ -465,6 +465,8 @@ class ApiServer:
         resp.enable_chunked_encoding()
         await resp.prepare(request)
         self.open_watches.add(w)
+        as_table = tables.wants_table(request.headers.get("Accept", ""))
+        first_table = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + float(timeout) if timeout else None
         try:
@@ -479,6 +481,11 @@ class ApiServer:
                 if item is None:
                     break
                 typ, obj = item
+                if as_table and typ in ("ADDED", "MODIFIED", "DELETED"):
+                    obj = tables.to_table(t.kind.kind, [obj])
+                    if not first_table:
+                        obj["columnDefinitions"] = []   # headers only with the first event
+                    first_table = False
                 await resp.write((json.dumps({"type": typ, "object": obj}) + "\n").encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass

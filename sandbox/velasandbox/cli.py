@@ -58,7 +58,7 @@ def cmd_serve(a) -> int:
     reason = namespace_support()
     if reason:
         print(f"velasandbox: {reason}; the API runs but pods will stay Pending", file=sys.stderr)
-    sb = Sandbox(a.state_dir, port=a.port, pods=reason is None)
+    sb = Sandbox(a.state_dir, port=a.port, pods=reason is None, extensions=a.extension or [])
     sb.start()
     with open(os.path.join(a.state_dir, "port"), "w") as f:
         f.write(str(sb.port))
@@ -97,8 +97,9 @@ def cmd_up(a) -> int:
             os.unlink(os.path.join(a.state_dir, f))
         except FileNotFoundError:
             pass
+    ext = [x for e in (a.extension or []) for x in ("--extension", e)]
     proc = subprocess.Popen([sys.executable, "-m", "velasandbox.cli", "serve", "--state-dir", a.state_dir,
-                             "--port", str(port)], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                             "--port", str(port), *ext], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -181,12 +182,15 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--state-dir", default=default_state_dir())
         sp.set_defaults(fn=fn)
         return sp
+    ext_help = "MODULE:FUNCTION called with the Sandbox before it serves (repeatable)"
     sp = add("up", cmd_up, "start the sandbox in the background")
     sp.add_argument("--port", type=int, default=None)
+    sp.add_argument("--extension", action="append", help=ext_help)
     add("down", cmd_down, "stop the sandbox (kills every pod process)")
     add("status", cmd_status, "show whether the sandbox runs")
     sp = add("serve", cmd_serve, "run the sandbox in the foreground")
     sp.add_argument("--port", type=int, default=0)
+    sp.add_argument("--extension", action="append", help=ext_help)
     sp.add_argument("-v", "--verbose", action="store_true")
     sp = add("register-repo", cmd_register_repo, "register a git repo for sandbox.local/<name>:<commit>")
     sp.add_argument("name")
@@ -198,7 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--env", action="append", help="KEY=VALUE")
     sp.add_argument("entrypoint", nargs="*")
     sp = add("kubeconfig", lambda a: print(os.path.join(a.state_dir, "kubeconfig")) or 0, "print the kubeconfig path")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if "--" in argv:                      # add-image REF ... -- ENTRYPOINT ARGS...
+        i = argv.index("--")
+        argv, rest = argv[:i], argv[i + 1:]
     a = p.parse_args(argv)
+    if rest:
+        if a.cmd != "add-image":
+            p.error("'--' is only used by add-image")
+        a.entrypoint = list(a.entrypoint or []) + rest
     a.state_dir = os.path.abspath(a.state_dir)
     return a.fn(a)
 

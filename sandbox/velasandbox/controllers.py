@@ -542,8 +542,8 @@ class DaemonSetController(Controller):
         for p in pods:
             if p not in cur:
                 store.delete(K("", "pods"), namespace, p["metadata"]["name"])
-        if not cur and len(pods) == len(owned_pods(store, ds)) - 0 and not [
-                p for p in owned_pods(store, ds) if p["metadata"].get("deletionTimestamp")]:
+        terminating = [p for p in owned_pods(store, ds) if p["metadata"].get("deletionTimestamp")]
+        if not cur and not terminating:
             pod = new_pod_from_template(ds, spec.get("template", {}), f"{name}-{rand_suffix()}",
                                         {"controller-revision-hash": h})
             store.create(K("", "pods"), pod)

@@ -3,9 +3,9 @@
 Each pod gets a *holder* process started with ``unshare --net --mount --uts`` (plus
 ``--user --map-root-user`` when not root) that owns the pod's network, mount and UTS
 namespaces (see :mod:`velasandbox.nsholder`).  Containers, exec sessions and exec probes are
-started with ``nsenter -t <holder> ...`` followed by ``chroot <container root>`` and
-``env -C <workingDir>``, so they share the pod's loopback network and see the pod's own
-directories at the container paths, and the host's toolchain everywhere else.
+started with ``nsenter -t <holder> -n -m -u --root=<container root> --wd=<workingDir>``, so
+they share the pod's loopback network and see the pod's own directories at the container
+paths, and the host's toolchain everywhere else.
 """
 from __future__ import annotations
 
@@ -46,9 +46,8 @@ _support_cache: list = []
 def _probe_support() -> tuple[str | None, bool]:
     if sys.platform != "linux":
         return "velasandbox pods need Linux namespaces; this is not Linux", False
-    if not _which("unshare") or not _which("nsenter") or not _which("chroot"):
-        return ("velasandbox pods need unshare, nsenter (util-linux) and chroot (coreutils), "
-                "which are not installed"), False
+    if not _which("unshare") or not _which("nsenter"):
+        return "velasandbox pods need unshare and nsenter (util-linux), which are not installed", False
     base = [_which("unshare"), "--net", "--mount", "--uts"]
     errs = []
     # as root, plain namespaces; otherwise (or if root lacks CAP_SYS_ADMIN, e.g. in an
@@ -170,8 +169,7 @@ class PodRuntime(Controller):
             self._remove_pod_dir(os.path.join(self.pods_dir, d))
 
     def _defer_delete(self, pod: dict) -> bool:
-        if pod["metadata"].get("deletionGracePeriodSeconds") == 0 and pod["metadata"].get("deletionTimestamp") is None:
-            pass
+        # a scheduled pod is removed by the runtime once its processes are gone
         return bool(pod.get("spec", {}).get("nodeName"))
 
     # ------------------------------------------------------------------ reconcile
@@ -334,12 +332,16 @@ class PodRuntime(Controller):
         hosts = os.path.join(run.dir, "hosts")
         with open(hosts, "w") as f:
             f.write(f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{run.pod_ip}\t{run.name}\n")
+        hostname = os.path.join(run.dir, "hostname")
+        with open(hostname, "w") as f:
+            f.write(run.name[:63] + "\n")
         spec_containers = {}
         for c in run.init_containers + list(run.containers.values()):
             img = c.image
             wd = c.spec.get("workingDir") or img.working_dir or "/"
             c.workdir = wd
-            mounts = [[run_tmp, "/tmp", False], [hosts, "/etc/hosts", False]]
+            mounts = [[run_tmp, "/tmp", False], [hosts, "/etc/hosts", False],
+                      [hostname, "/etc/hostname", False]]
             if wd != "/":
                 work = os.path.join(run.dir, "containers", c.name, "work")
                 os.makedirs(work, exist_ok=True)
@@ -401,11 +403,16 @@ class PodRuntime(Controller):
 
     # ------------------------------------------------------------------ processes
     def nsenter_argv(self, run: PodRun, container: str, workdir: str, argv: list[str]) -> list[str]:
+        """argv that runs ``argv`` in the pod's namespaces, rooted in the container's root
+        filesystem, in ``workdir``. nsenter opens ``--root``/``--wd`` before it enters the
+        namespaces, so they are given through ``/proc/<holder>/root``, which resolves inside
+        the holder's mount namespace (where the container roots are mounted)."""
+        root = f"/proc/{run.holder_pid}/root{run.dir}/rootfs/{container}"
+        wd = root + "/" + (workdir or "/").strip("/")
         pre = [_which("nsenter"), "-t", str(run.holder_pid)]
         if self.userns:
             pre += ["-U", "--preserve-credentials"]
-        pre += ["-n", "-m", "-u", "--", _which("chroot") or "/usr/sbin/chroot",
-                os.path.join(run.dir, "rootfs", container), "/usr/bin/env", "-C", workdir or "/"]
+        pre += ["-n", "-m", "-u", f"--root={root}", f"--wd={wd.rstrip('/') or '/'}", "--"]
         return pre + list(argv)
 
     def container_env(self, run: PodRun, c: ContainerRun) -> dict:

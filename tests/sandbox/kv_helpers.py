@@ -198,6 +198,21 @@ def ux_login(sb):
 
 
 @pytest.fixture
+def apps(sandbox, sandbox_ns):
+    """Applications in the test's namespace; at the end they are deleted and their pods waited
+    for, so no pod of this test is still stopping while the next one runs."""
+    a = Apps(sandbox)
+    yield a
+    try:
+        for app in a.co.list_namespaced_custom_object(GROUP, VERSION, sandbox_ns, "applications")["items"]:
+            a.delete(sandbox_ns, app["metadata"]["name"])
+        sandbox.wait_for(lambda: not a.core.list_namespaced_pod(sandbox_ns).items, timeout=60,
+                         what=f"pods of {sandbox_ns} gone")
+    finally:
+        a.api.close()
+
+
+@pytest.fixture
 def fast_resync(sandbox):
     """State-keep every second in this test (KubeVela's default is 5 minutes)."""
     old = sandbox.kubevela.resync_period

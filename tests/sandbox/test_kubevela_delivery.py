@@ -9,17 +9,11 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from sandbox_helpers import WEB_IMAGE, ensure_web_image
-from kv_helpers import (Apps, app_obj, commit_version, example_app, fast_resync, make_frontend_repo,  # noqa: F401
+from kv_helpers import (Apps, app_obj, apps, commit_version, example_app, fast_resync, make_frontend_repo,  # noqa: F401
                         ready_pod, serves, step_phase, steps_of, ux, ux_login, wf_of)
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 
-
-@pytest.fixture
-def apps(sandbox):
-    a = Apps(sandbox)
-    yield a
-    a.api.close()
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +107,8 @@ def test_example_app_test_suspend_resume_prod_then_trigger_and_promote(sandbox, 
     for target in ("test", "prod"):
         sandbox.wait_for(lambda: _gone(lambda: apps.apps.read_namespaced_deployment("frontend", target)),
                          what=f"frontend removed from {target}")
+        sandbox.wait_for(lambda: not core.list_namespaced_pod(target).items, timeout=60,
+                         what=f"no pod left in {target}")
 
 
 def _web_app(name, target, replicas=2, policies=(), probe=True):

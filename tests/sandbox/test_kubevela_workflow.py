@@ -7,19 +7,13 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kv_helpers import Apps, app_obj, step_phase, steps_of, wf_of
+from kv_helpers import Apps, app_obj, apps, step_phase, steps_of, wf_of  # noqa: F401
 
 pytestmark = pytest.mark.sandbox
 
 # A component that needs no pod: the workflows below never deploy it.
 COMP = [{"name": "web", "type": "webservice", "properties": {"image": "sandbox.local/toolchain"}}]
 
-
-@pytest.fixture
-def apps(sandbox):
-    a = Apps(sandbox)
-    yield a
-    a.api.close()
 
 
 def test_kinds_are_served_with_status_subresource_and_short_names(sandbox):
@@ -238,7 +232,7 @@ def test_builtin_schema_configmaps(sandbox):
     assert d["spec"]["workload"]["type"] == "deployments.apps"
 
 
-def test_trait_definition_through_the_api_publishes_its_schema(sandbox, sandbox_ns):
+def test_trait_definition_through_the_api_publishes_its_schema(sandbox, sandbox_ns, apps):
     from veladev.cluster.definitions import fetch_published_schemas
     api = sandbox.api_client()
     co, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
@@ -260,7 +254,6 @@ def test_trait_definition_through_the_api_publishes_its_schema(sandbox, sandbox_
     assert found[("trait", "my-trait")].schema == schema
     assert found[("trait", "my-trait")].applies_to == ("deployments.apps",)
     # an app using it is refused with a clear message (no CUE evaluator), not "not found"
-    apps = Apps(sandbox, api)
     comp = [{"name": "w", "type": "worker", "properties": {"image": "x"}, "traits": [{"type": "my-trait"}]}]
     apps.create(sandbox_ns, app_obj("custom", comp, [{"name": "d", "type": "deploy"}]))
     a = apps.wait(sandbox_ns, "custom", lambda x: step_phase(x, "d") == "failed", "failed step")
@@ -329,3 +322,40 @@ def test_exposed_ports_get_a_service_and_one_service_status_entry(apps, sandbox_
     assert [(s["name"], s["workloadDefinition"]["kind"], s["healthy"]) for s in a["status"]["services"]] == \
         [("web", "Deployment", False)]
     assert a["status"]["status"] == "runningWorkflow"
+
+
+def test_step_timeout_fails_the_step_and_skips_the_rest(apps, sandbox_ns):
+    comp = [{"name": "web", "type": "worker", "properties": {"image": "no-such/image:1"}}]
+    steps = [{"name": "deploy", "type": "deploy", "timeout": "1s"},
+             {"name": "next", "type": "print-message-in-status", "properties": {"message": "x"}},
+             {"name": "tell", "type": "print-message-in-status", "if": "always", "properties": {"message": "ran"}}]
+    apps.create(sandbox_ns, app_obj("slow", comp, steps))
+    a = apps.wait_phase(sandbox_ns, "slow", "workflowFailed", timeout=30)
+    s = steps_of(a)
+    assert (s["deploy"]["phase"], s["deploy"]["reason"]) == ("failed", "Timeout")
+    assert (s["next"]["phase"], s["next"]["reason"]) == ("skipped", "Skip")
+    assert (s["tell"]["phase"], s["tell"]["message"]) == ("succeeded", "ran")
+    assert wf_of(a)["finished"] is True
+
+
+def test_terminate_skips_the_remaining_steps_and_flipping_a_suspend_step_alone_resumes(apps, sandbox_ns):
+    steps = [{"name": "hold", "type": "suspend"},
+             {"name": "after", "type": "print-message-in-status", "properties": {"message": "x"}}]
+    apps.create(sandbox_ns, app_obj("t2", COMP, steps))
+    a = apps.wait_phase(sandbox_ns, "t2", "workflowSuspending")
+    # checkWorkflowSuspended: a suspend step set back to running runs although suspend=true
+    a["status"]["workflow"]["steps"][0]["phase"] = "running"
+    apps.patch_status(sandbox_ns, "t2", a)
+    a = apps.wait_phase(sandbox_ns, "t2", "running")
+    assert step_phase(a, "after") == "succeeded" and wf_of(a)["suspend"] is False
+    # terminate a fresh run: the step after the terminated one is skipped
+    apps.patch(sandbox_ns, "t2", {"spec": {"workflow": {"steps": steps + [
+        {"name": "last", "type": "print-message-in-status", "properties": {"message": "y"}}]}}})
+    a = apps.wait(sandbox_ns, "t2", lambda x: wf_of(x).get("appRevision") == "t2-v2"
+                  and x["status"]["status"] == "workflowSuspending", "second run suspended")
+    wf = a["status"]["workflow"]
+    wf["terminated"], wf["suspend"] = True, False
+    wf["steps"][0].update(phase="failed", reason="Terminate")
+    apps.patch_status(sandbox_ns, "t2", a)
+    a = apps.wait(sandbox_ns, "t2", lambda x: step_phase(x, "last") == "skipped", "remaining steps skipped")
+    assert a["status"]["status"] == "workflowTerminated" and step_phase(a, "after") == "skipped"

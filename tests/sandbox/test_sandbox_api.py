@@ -168,6 +168,20 @@ def test_configmap_secret_service(sandbox, sandbox_ns):
         assert ei.value.status == 404
 
 
+def test_namespace_deletion_removes_its_objects(sandbox):
+    with sandbox.api_client() as api:
+        core = client.CoreV1Api(api)
+        core.create_namespace({"metadata": {"name": "doomed"}})
+        core.create_namespaced_config_map("doomed", {"metadata": {"name": "c"}})
+        client.AppsV1Api(api).create_namespaced_deployment("doomed", deployment("d"))
+        core.delete_namespace("doomed")
+        sandbox.wait_for(lambda: "doomed" not in {n.metadata.name for n in core.list_namespace().items},
+                         what="namespace gone")
+        assert core.list_config_map_for_all_namespaces(field_selector="metadata.namespace=doomed").items == []
+        assert client.AppsV1Api(api).list_deployment_for_all_namespaces(
+            field_selector="metadata.namespace=doomed").items == []
+
+
 def test_custom_kind_refuses_strategic_patch(sandbox, sandbox_ns):
     from velasandbox.kinds import Kind, register_kind
     register_kind(Kind(group="example.velasandbox.io", version="v1", plural="widgets", kind="Widget",
@@ -270,3 +284,55 @@ def test_kubectl_get_apply_patch(sandbox, sandbox_ns):
     out = sandbox.kubectl("create", "-n", ns, "-f", "-", input=json.dumps(cm)).stdout
     assert "configmap/kc created" in out
     sandbox.kubectl("delete", "configmap", "kc", "-n", ns, "--wait=true")
+
+
+def test_extension_registers_kind_and_controller(tmp_path):
+    """The extension point the KubeVela half uses: a kind plus a controller."""
+    from velasandbox.controllers import Controller
+    from velasandbox.kinds import Kind, register_kind
+    from velasandbox.testing import start_sandbox
+
+    class GadgetController(Controller):
+        primary = ("example.velasandbox.io", "gadgets")
+        owns = [("", "configmaps")]
+
+        async def reconcile(self, namespace, name):
+            g = self.store.try_get(self.kind, namespace, name)
+            if g is None:
+                return
+            cms = self.sb.store.try_get(K("", "configmaps"), namespace, name)
+            if cms is None:
+                self.store.create(K("", "configmaps"), {"metadata": {
+                    "name": name, "namespace": namespace, "ownerReferences": [{
+                        "apiVersion": g["apiVersion"], "kind": g["kind"], "name": name,
+                        "uid": g["metadata"]["uid"], "controller": True}]},
+                    "data": {"size": str(g["spec"]["size"])}})
+            if (g.get("status") or {}).get("observedGeneration") != g["metadata"]["generation"]:
+                g["status"] = {"observedGeneration": g["metadata"]["generation"], "phase": "Ready"}
+                self.store.update(self.kind, g, subresource="status")
+
+    def setup(sb):
+        register_kind(Kind(group="example.velasandbox.io", version="v1", plural="gadgets", kind="Gadget",
+                           subresources=["status"], builtin=False))
+        sb.controllers.add(GadgetController(sb))
+
+    from velasandbox.controllers import K
+    sb = start_sandbox(str(tmp_path / "ext"), pods=False, extensions=[setup])
+    try:
+        with sb.api_client() as api:
+            co = client.CustomObjectsApi(api)
+            co.create_namespaced_custom_object("example.velasandbox.io", "v1", "default", "gadgets", {
+                "apiVersion": "example.velasandbox.io/v1", "kind": "Gadget", "metadata": {"name": "g"},
+                "spec": {"size": 3}})
+            g = sb.wait_for(lambda: (lambda g: g if (g.get("status") or {}).get("phase") == "Ready" else None)(
+                co.get_namespaced_custom_object("example.velasandbox.io", "v1", "default", "gadgets", "g")),
+                what="gadget status")
+            assert g["status"]["observedGeneration"] == 1
+            assert client.CoreV1Api(api).read_namespaced_config_map("g", "default").data == {"size": "3"}
+            out = sb.kubectl("get", "gadgets", "-o", "name").stdout
+            assert out.strip() == "gadget.example.velasandbox.io/g"
+            co.delete_namespaced_custom_object("example.velasandbox.io", "v1", "default", "gadgets", "g")
+            sb.wait_for(lambda: not client.CoreV1Api(api).list_namespaced_config_map(
+                "default", field_selector="metadata.name=g").items, what="owned configmap collected")
+    finally:
+        sb.stop()

@@ -50,13 +50,21 @@ def test_restart_api_server_same_port_and_state(sandbox, sandbox_ns):
     api = sandbox.api_client()
     core = client.CoreV1Api(api)
     core.create_namespaced_config_map(sandbox_ns, {"metadata": {"name": "before"}, "data": {"k": "v"}})
+    core.create_namespaced_pod(sandbox_ns, {"metadata": {"name": "keep"}, "spec": {"containers": [
+        {"name": "main", "image": "sandbox.local/toolchain"}]}})
+    sandbox.wait_for(lambda: core.read_namespaced_pod("keep", sandbox_ns).status.phase == "Running", what="running")
+
+    def holder():
+        return [(i["uid"], i["holderPid"]) for i in sandbox.pod_info()
+                if i["namespace"] == sandbox_ns and i["name"] == "keep"]
+    before = holder()
     rv = core.list_namespaced_config_map(sandbox_ns).metadata.resource_version
-    pods_before = {i["uid"]: i["holderPid"] for i in sandbox.pod_info()}
     port = sandbox.port
     sandbox.restart_api_server()
     assert sandbox.port == port
     assert core.read_namespaced_config_map("before", sandbox_ns).data == {"k": "v"}
-    assert {i["uid"]: i["holderPid"] for i in sandbox.pod_info()} == pods_before  # pods kept running
+    assert len(before) == 1 and holder() == before          # the pod kept running
+    assert core.read_namespaced_pod("keep", sandbox_ns).status.phase == "Running"
     core.create_namespaced_config_map(sandbox_ns, {"metadata": {"name": "after"}})
     # a watch from the pre-restart resourceVersion continues without a gap
     w = watch.Watch()
@@ -145,10 +153,18 @@ def test_clean_shutdown_leaves_nothing_behind(tmp_path):
     stream(core.connect_get_namespaced_pod_exec, pods[0].metadata.name, "default",
            command=["sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 &"],
            stderr=True, stdin=False, stdout=True, tty=False)
+    # streams still open at shutdown
+    live_exec = stream(core.connect_get_namespaced_pod_exec, pods[1].metadata.name, "default",
+                       command=["sh", "-c", "echo up; sleep 600"], stderr=True, stdin=True, stdout=True,
+                       tty=False, _preload_content=False)
+    sb.wait_for(lambda: (live_exec.update(timeout=1), live_exec.peek_stdout())[1], what="exec running")
+    pf = portforward(client.CoreV1Api(sb.api_client()).connect_get_namespaced_pod_portforward,
+                     pods[1].metadata.name, "default", ports="80")
+    pf.socket(80).setblocking(True)
     info = sb.pod_info()
     pids = {p for i in info for p in i["pids"]} | {i["holderPid"] for i in info}
     inodes = {i["netns"] for i in info} | {i["mntns"] for i in info}
-    assert len(info) == 2 and len(pids) >= 5 and len(inodes) == 4
+    assert len(info) == 2 and len(pids) >= 6 and len(inodes) == 4
     api.close()
     sb.stop()
     alive = [p for p in pids if os.path.exists(f"/proc/{p}") and
@@ -181,7 +197,17 @@ def test_cli_up_status_down(tmp_path):
         from kubernetes import config
         with config.new_client_from_config(config_file=kc) as api:
             names = {n.metadata.name for n in client.CoreV1Api(api).list_namespace().items}
+            client.CoreV1Api(api).create_namespaced_config_map("default", {"metadata": {"name": "kept"}})
         assert "default" in names
+        # down + up: same port, same objects
+        with open(os.path.join(state, "port")) as f:
+            port = f.read()
+        assert subprocess.run(exe + ["down", "--state-dir", state], timeout=90).returncode == 0
+        assert subprocess.run(exe + ["up", "--state-dir", state], capture_output=True, timeout=90).returncode == 0
+        with open(os.path.join(state, "port")) as f:
+            assert f.read() == port
+        with config.new_client_from_config(config_file=kc) as api:
+            assert client.CoreV1Api(api).read_namespaced_config_map("kept", "default").metadata.name == "kept"
         r = subprocess.run(exe + ["status", "--state-dir", state], capture_output=True, text=True, timeout=30)
         assert r.returncode == 0 and "running" in r.stdout
         with open(os.path.join(state, "server.pid")) as f:
@@ -237,3 +263,20 @@ def test_admin_endpoints(sandbox, sandbox_ns):
     # it came back on the same port with the same objects
     assert core.read_namespaced_pod("a", sandbox_ns).metadata.name == "a"
     assert sandbox.port == port
+
+
+def test_cli_add_image_and_register_repo(tmp_path, capsys):
+    from velasandbox.cli import main
+    from velasandbox.images import ImageRegistry
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "index.html").write_text("hi")
+    state = str(tmp_path / "state")
+    assert main(["add-image", "--state-dir", state, "demo/web:1", "--files", str(files), "--env", "A=B",
+                 "--", "python3", "-m", "http.server", "80"]) == 0
+    img = ImageRegistry(os.path.join(state, "registry")).resolve("demo/web:1")
+    assert img.entrypoint == ["python3", "-m", "http.server", "80"] and img.env == {"A": "B"}
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    assert main(["register-repo", "--state-dir", state, "demo", str(repo)]) == 0
+    assert ImageRegistry(os.path.join(state, "registry")).repos() == {"demo": str(repo)}

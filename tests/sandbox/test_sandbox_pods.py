@@ -408,3 +408,17 @@ def test_raw_websocket_v4_and_base64_framing(sandbox, web):
         assert out == b"hi\n" and err == b"oops\n"
         assert status["reason"] == "NonZeroExitCode"
         assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "5"}]
+
+
+def test_deleting_a_deployment_removes_its_pods(sandbox, sandbox_ns):
+    ensure_web_image(sandbox)
+    api = sandbox.api_client()
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps.create_namespaced_deployment(sandbox_ns, web_deployment("gone", replicas=2))
+    pods = wait_ready_pods(sandbox, core, sandbox_ns, "app=gone", 2)
+    holders = [i["holderPid"] for i in sandbox.pod_info() if i["name"] in {p.metadata.name for p in pods}]
+    r = sandbox.kubectl("delete", "deployment", "gone", "-n", sandbox_ns, "--cascade=background")
+    assert 'deployment.apps "gone" deleted' in r.stdout
+    sandbox.wait_for(lambda: core.list_namespaced_pod(sandbox_ns, label_selector="app=gone").items == [],
+                     what="pods garbage-collected")
+    sandbox.wait_for(lambda: not any(os.path.exists(f"/proc/{h}") for h in holders), what="holders gone")

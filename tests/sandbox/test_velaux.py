@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from kv_helpers import Apps, app_obj, step_phase, steps_of, ux, ux_login, wf_of
+from kv_helpers import Apps, app_obj, apps, step_phase, steps_of, ux, ux_login, wf_of  # noqa: F401
 
 pytestmark = pytest.mark.sandbox
 
@@ -14,12 +14,6 @@ COMP = [{"name": "web", "type": "webservice", "properties": {"image": "sandbox.l
 HOLD = [{"name": "hold", "type": "suspend"}, {"name": "after", "type": "print-message-in-status",
                                               "properties": {"message": "ok"}}]
 
-
-@pytest.fixture
-def apps(sandbox):
-    a = Apps(sandbox)
-    yield a
-    a.api.close()
 
 
 def test_unknown_token_is_400_10021_and_never_logged(sandbox, caplog):

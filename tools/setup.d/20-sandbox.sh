@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# velasandbox needs unshare/nsenter (util-linux), chroot/env (coreutils), git and tar on the host.
+# velasandbox needs unshare/nsenter (util-linux), git and tar on the host.
 # Installs only what is missing (Debian/Ubuntu, as root); a no-op when everything is there.
 set -euo pipefail
 missing=()
 command -v unshare >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
-command -v chroot >/dev/null 2>&1 || missing+=(coreutils)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v tar >/dev/null 2>&1 || missing+=(tar)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi

@@ -13,6 +13,7 @@ again, even when only ``suspend`` was flipped to false.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import random
 import re
 import string
@@ -179,13 +180,17 @@ def run_step(run: Run, spec: dict, st: dict, phases: dict[str, str], mode_sub: s
         out = Outcome("running", str(w), "Wait")
         run.wake(0.3)
     except Exception as e:  # noqa: BLE001 - a failing step, as KubeVela reports it
-        n = run.errors[st["id"]] = run.errors.get(st["id"], 0) + 1
-        if n >= MAX_STEP_ERRORS:
-            out = Outcome("failed", str(e), "FailedAfterRetries")
-        else:
-            out = Outcome("failed", str(e), "Execute")
-            run.wake(min(0.05 * 2 ** n, 1.0))
+        out = _failure(run, st, str(e))
     _set(run, st, out)
+
+
+def _failure(run: Run, st: dict, message: str) -> Outcome:
+    """A failed attempt: reason Execute (retried with back-off) until the limit."""
+    n = run.errors[st["id"]] = run.errors.get(st["id"], 0) + 1
+    if n >= MAX_STEP_ERRORS:
+        return Outcome("failed", message, "FailedAfterRetries")
+    run.wake(min(0.05 * 2 ** n, 1.0))
+    return Outcome("failed", message, "Execute")
 
 
 def _ready(spec: dict, phases: dict[str, str]) -> str:
@@ -209,10 +214,14 @@ def _advance(run: Run, specs: list[dict], statuses: list[dict], mode: str, mode_
             if phase == "failed" and st.get("reason") == "Execute":
                 pass        # a failing step is retried (with back-off); StepByStep waits for it
             else:
-                failed_before = failed_before or phase == "failed"
+                # StepByStep skips what follows a failure; DAG only what depends on it
+                failed_before = failed_before or (phase == "failed" and mode == "StepByStep")
                 continue
-        if run.status.get("terminated"):
-            return
+        if phase not in FINISHED and _timed_out(run, spec, st):
+            _set(run, st, Outcome("failed", "", "Timeout"))
+            scope_phases[spec.get("name", "")] = "failed"
+            failed_before = mode == "StepByStep"
+            continue
         cond = spec.get("if")
         dep = _ready(spec, scope_phases)
         if (failed_before or dep == "skip") and cond != "always":
@@ -230,9 +239,10 @@ def _advance(run: Run, specs: list[dict], statuses: list[dict], mode: str, mode_
                 ok = eval_if(cond, scope_phases)
             except ValueError as e:
                 st = st or _status_for(statuses, spec)
-                _set(run, st, Outcome("failed", str(e), "Execute"))
+                _set(run, st, _failure(run, st, str(e)))
                 scope_phases[spec.get("name", "")] = "failed"
-                failed_before = True
+                if mode == "StepByStep":
+                    return
                 continue
             if not ok:
                 st = st or _status_for(statuses, spec)
@@ -243,7 +253,7 @@ def _advance(run: Run, specs: list[dict], statuses: list[dict], mode: str, mode_
         run_step(run, spec, st, scope_phases, mode_sub)
         scope_phases[spec.get("name", "")] = st["phase"]
         if st["phase"] == "failed" and st.get("reason") == "FailedAfterRetries":
-            failed_before = True
+            failed_before = mode == "StepByStep"
             continue
         if mode == "StepByStep" and st["phase"] != "succeeded":
             return
@@ -282,12 +292,19 @@ def advance(run: Run) -> None:
     """One pass of the engine over ``run.status`` (a started, unfinished run)."""
     wf = run.status
     statuses = wf.setdefault("steps", [])
+    phases = {s.get("name", ""): s.get("phase", "pending") for s in statuses}
     if wf.get("terminated"):
+        # "if the workflow is terminated, we still need to execute all the remaining steps"
+        # (wf:pkg/executor/workflow.go): after a failure they are skipped unless `if: always`
+        _advance(run, run.steps, statuses, run.mode_steps, run.mode_sub, phases)
         wf_status(run)
         return
     if wf.get("finished"):
         return
-    phases = {s.get("name", ""): s.get("phase", "pending") for s in statuses}
+    if wf.get("suspend") and _resumed_suspend_step(statuses):
+        # checkWorkflowSuspended: a suspend step set back to running runs even while suspend=true
+        wf["suspend"] = False
+        run.changed = True
     if wf.get("suspend"):
         # suspended: only timed suspends may resume by themselves
         for spec in run.steps:
@@ -310,6 +327,38 @@ def advance(run: Run) -> None:
     wf_status(run)
 
 
+def is_step_finish(st: dict) -> bool:
+    """wf:pkg/types IsStepFinish: a failed step is finished unless it is being retried (Execute)."""
+    phase, reason = st.get("phase"), st.get("reason") or ""
+    if phase == "failed":
+        return reason not in ("", "Execute")
+    return phase in ("succeeded", "skipped")
+
+
+def _resumed_suspend_step(statuses: list[dict]) -> bool:
+    for st in statuses:
+        for s in [st, *(st.get("subSteps") or [])]:
+            if s.get("type") == "suspend" and s.get("phase") == "running":
+                return True
+    return False
+
+
+def _timed_out(run: Run, spec: dict, st: dict | None) -> bool:
+    """The step's `timeout` (Go duration) has passed since its firstExecuteTime."""
+    if not spec.get("timeout") or not st or not st.get("firstExecuteTime"):
+        return False
+    try:
+        limit = parse_duration(spec["timeout"])
+        first = _dt.datetime.strptime(st["firstExecuteTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.timezone.utc)
+    except ValueError:
+        return False
+    left = first.timestamp() + limit - time.time()
+    if left > 0:
+        run.wake(left)
+        return False
+    return True
+
+
 def wf_status(run: Run) -> None:
     """status.workflow.status / suspend / finished / endTime from the steps."""
     wf = run.status
@@ -317,16 +366,17 @@ def wf_status(run: Run) -> None:
     names = [s.get("name") for s in run.steps]
     by_name = {s.get("name"): s for s in statuses}
     phases = [by_name[n].get("phase") if n in by_name else "pending" for n in names]
+    done = all(n in by_name and is_step_finish(by_name[n]) for n in names)
     new = dict(wf)
     if wf.get("terminated"):
         failed = [s for s in statuses if s.get("phase") == "failed"]
         new["status"] = "terminated" if all(s.get("reason") == "Terminate" for s in failed) else "failed"
-    elif any(s.get("phase") == "failed" and s.get("reason") == "FailedAfterRetries" for s in statuses) \
-            and all(p in FINISHED for p in phases):
+    elif done and any(s.get("phase") == "failed" for s in statuses):
+        if any(s.get("reason") == "FailedAfterRetries" for s in statuses):
+            new["terminated"] = True        # checkFailedAfterRetries
+            new["message"] = TERMINATED_AFTER_RETRIES
         new["status"] = "failed"
-        new["terminated"] = True
         new["finished"] = True
-        new["message"] = TERMINATED_AFTER_RETRIES
         new.setdefault("endTime", now_iso())
     elif any(p == "suspending" for p in phases):
         new["status"] = "suspending"
