@@ -1,0 +1,268 @@
+// Drives code-server (VS Code in a browser) through headless Chromium with playwright-core.
+// Called by test_vscode.py, which starts code-server and asserts on the JSON this prints.
+//
+//   node vscode_driver.mjs <scenario> <json-options>
+//   scenarios: quickfix (diagnostic in Problems, apply its quick fix, save), completion
+//
+// Every UI step polls with generous timeouts and retries its key presses: the test must not
+// be flaky on a loaded 2-core CI machine. Nothing here measures or asserts time.
+import { createRequire } from "node:module";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const [scenario, optionsJson] = process.argv.slice(2);
+const opts = JSON.parse(optionsJson);
+const require = createRequire(join(opts.harness, "node_modules", "index.js"));
+const { chromium } = require("playwright-core");
+
+const result = { scenario, steps: [], screenshots: [], pageErrors: [] };
+const log = (msg) => {
+  result.steps.push(msg);
+  process.stderr.write(`[driver] ${msg}\n`);
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls fn until it returns a truthy value; returns it, or throws with the last value seen. */
+async function waitFor(what, fn, { timeout = 60000, interval = 500 } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) {
+      last = `error: ${err.message.split("\n")[0]}`;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await sleep(interval);
+  }
+}
+
+/** Runs action, then waits for check; repeats the pair a few times (a key press can be lost). */
+async function retry(what, action, check, { tries = 4, timeout = 15000 } = {}) {
+  let lastErr;
+  for (let i = 1; i <= tries; i++) {
+    try {
+      await action(i);
+      return await waitFor(what, check, { timeout });
+    } catch (err) {
+      lastErr = err;
+      log(`retry ${i}/${tries} for ${what}: ${err.message.split("\n")[0]}`);
+    }
+  }
+  throw lastErr;
+}
+
+mkdirSync(opts.shots, { recursive: true });
+async function shot(page, name) {
+  const path = join(opts.shots, `${scenario}-${name}.png`);
+  await page.screenshot({ path });
+  result.screenshots.push(path);
+  return path;
+}
+
+const editorText = (page) =>
+  page.evaluate(() => {
+    const el = document.querySelector(".editor-group-container.active .monaco-editor .view-lines")
+      ?? document.querySelector(".monaco-editor .view-lines");
+    return el ? el.innerText.replace(/\u00a0/g, " ") : "";
+  });
+
+async function problemRows(page) {
+  return page.$$eval(".markers-panel .monaco-list-row", (rows) =>
+    rows.map((r) => ({ text: r.innerText.replace(/\u00a0/g, " "), aria: r.getAttribute("aria-label") || "" })));
+}
+
+async function openWorkbench(page) {
+  await page.goto(opts.url, { waitUntil: "domcontentloaded", timeout: 120000 });
+  await page.waitForSelector(".monaco-workbench", { timeout: 120000 });
+  // The explorer shows the workspace once the remote file system is up.
+  await waitFor("the explorer", async () => (await page.$$(".explorer-folders-view .monaco-list-row")).length > 0, { timeout: 120000 });
+  log("workbench ready");
+}
+
+async function openFile(page, name) {
+  await retry(`editor tab for ${name}`, async (i) => {
+    if (i > 1) await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+P");
+    await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 10000 });
+    await page.keyboard.type(name, { delay: 20 });
+    // Wait for the file to be listed before accepting.
+    await waitFor("quick open result", async () =>
+      (await page.$$eval(".quick-input-list .monaco-list-row", (rows) => rows.map((r) => r.innerText).join("\n"))).includes(name), { timeout: 10000 });
+    await page.keyboard.press("Enter");
+  }, async () => {
+    const tab = await page.$$eval(".tabs-container .tab", (tabs) => tabs.map((t) => t.getAttribute("aria-label") || t.innerText).join("\n"));
+    return tab.includes(name) && (await editorText(page)).includes("kind: Application");
+  });
+  log(`opened ${name}`);
+}
+
+/** Go to a 1-based line of the active editor (Ctrl+G), column 1. */
+async function gotoLine(page, line) {
+  await retry(`cursor on line ${line}`, async () => {
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+G");
+    await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 10000 });
+    await page.keyboard.type(String(line), { delay: 20 });
+    await page.keyboard.press("Enter");
+  }, async () => {
+    const status = await page.$$eval(".statusbar-item", (items) => items.map((i) => i.innerText).join(" | "));
+    return status.includes(`Ln ${line},`);
+  });
+}
+
+async function openProblems(page) {
+  await retry("the Problems panel", async () => {
+    await page.keyboard.press("Control+Shift+M");
+  }, async () => (await page.$(".markers-panel")) !== null);
+}
+
+async function scenarioQuickfix(page) {
+  await openFile(page, opts.file);
+  await openProblems(page);
+  const wanted = opts.code;
+  const rows = await waitFor(`a Problems row with ${wanted}`, async () => {
+    const r = await problemRows(page);
+    return r.some((row) => row.text.includes(wanted)) ? r : false;
+  }, { timeout: 90000 });
+  result.problemsBefore = rows;
+  log(`diagnostic shown: ${JSON.stringify(rows.filter((r) => r.text.includes(wanted)))}`);
+  await shot(page, "1-diagnostic");
+
+  // Go to the diagnostic by clicking its row in the Problems panel, then open the quick fix menu.
+  const fixTitle = opts.fixTitle;
+  await retry(`quick fix "${fixTitle}" offered`, async () => {
+    await page.keyboard.press("Escape");
+    const row = page.locator(".markers-panel .monaco-list-row", { hasText: wanted }).first();
+    await row.click();
+    await page.keyboard.press("Enter"); // opens the location with the editor focused
+    await sleep(500);
+    await page.keyboard.press("Control+.");
+  }, async () => {
+    const items = await page.$$eval(".action-widget .monaco-list-row, .context-view .monaco-list-row",
+      (r) => r.map((x) => x.innerText));
+    return items.some((t) => t.includes(fixTitle)) ? items : false;
+  }, { tries: 5, timeout: 15000 }).then((items) => {
+    result.quickFixes = items;
+  });
+  log(`quick fixes offered: ${JSON.stringify(result.quickFixes)}`);
+  result.docScreenshot = await shot(page, "2-quickfix-menu");
+
+  // Pick the fix with the keyboard (the menu's pointer block swallows clicks).
+  await retry("the fix applied to the editor", async (i) => {
+    const menuRows = ".action-widget .monaco-list-row, .context-view .monaco-list-row";
+    if (i > 1 || (await page.$$(menuRows)).length === 0) {
+      await page.keyboard.press("Escape");
+      await page.keyboard.press("Control+.");
+      await waitFor("the quick fix menu", async () => (await page.$$(menuRows)).length > 0, { timeout: 10000 });
+    }
+    for (let step = 0; step < 8; step++) {
+      const focused = await page.$$eval(".action-widget .monaco-list-row.focused, .context-view .monaco-list-row.focused",
+        (r) => r.map((x) => x.innerText).join("\n"));
+      if (focused.includes(fixTitle)) break;
+      await page.keyboard.press("ArrowDown");
+      await sleep(200);
+    }
+    await page.keyboard.press("Enter");
+  }, async () => (await editorText(page)).includes(opts.fixedText), { tries: 4, timeout: 15000 });
+  log("fix applied in the editor");
+  result.editorAfter = await editorText(page);
+
+  await retry("the file saved", async () => {
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+S");
+  }, async () => {
+    const dirty = await page.$$(".tabs-container .tab.dirty");
+    return dirty.length === 0;
+  });
+  log("saved");
+
+  await openProblems(page);
+  result.problemsAfter = await waitFor("the diagnostic gone", async () => {
+    const r = await problemRows(page);
+    return r.some((row) => row.text.includes(wanted)) ? false : { rows: r };
+  }, { timeout: 60000 });
+  const emptyMessage = await page.$eval(".markers-panel", (p) => p.innerText).catch(() => "");
+  result.problemsPanelAfter = emptyMessage;
+  log(`diagnostic gone; panel says ${JSON.stringify(emptyMessage.slice(0, 120))}`);
+  await shot(page, "3-fixed");
+}
+
+async function scenarioCompletion(page) {
+  await openFile(page, opts.file);
+  await gotoLine(page, opts.line);
+  await retry("the suggest widget", async (i) => {
+    if (i === 1) {
+      await page.keyboard.press("End");
+      await page.keyboard.press("Enter");
+    } else {
+      await page.keyboard.press("Escape");
+    }
+    await page.keyboard.press("Control+Space");
+  }, async () => {
+    const labels = await page.$$eval(".suggest-widget.visible .monaco-list-row", (rows) =>
+      rows.map((r) => r.getAttribute("aria-label") || r.innerText));
+    return labels.length > 0 && labels.some((l) => l.includes(opts.expect)) ? labels : false;
+  }, { tries: 5, timeout: 20000 }).then((labels) => {
+    result.suggestions = labels;
+  });
+  log(`suggestions: ${JSON.stringify(result.suggestions)}`);
+  await shot(page, "completion");
+  await page.keyboard.press("Escape");
+}
+
+async function scenarioCommands(page) {
+  await openFile(page, opts.file);
+  await retry("the veladev commands in the palette", async (i) => {
+    if (i > 1) await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+Shift+P");
+    await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 10000 });
+    await page.keyboard.type("veladev", { delay: 20 });
+  }, async () => {
+    const rows = await page.$$eval(".quick-input-list .monaco-list-row", (r) => r.map((x) => x.getAttribute("aria-label") || x.innerText));
+    return rows.some((t) => t.includes("Run a Server Command")) ? rows : false;
+  }).then((rows) => {
+    result.palette = rows;
+  });
+  await shot(page, "palette");
+  await page.keyboard.press("Escape");
+}
+
+const scenarios = { quickfix: scenarioQuickfix, completion: scenarioCompletion, commands: scenarioCommands };
+
+let browser;
+let page;
+let failed = false;
+try {
+  browser = await chromium.launch({
+    executablePath: opts.chromium,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  page = await context.newPage();
+  page.on("pageerror", (err) => result.pageErrors.push(String(err).slice(0, 300)));
+  page.setDefaultTimeout(30000);
+  await openWorkbench(page);
+  await scenarios[scenario](page);
+  result.ok = true;
+} catch (err) {
+  failed = true;
+  result.ok = false;
+  result.error = String(err && err.stack ? err.stack : err);
+  if (page) {
+    try {
+      await shot(page, "failure");
+      result.problemsAtFailure = await problemRows(page);
+      result.editorAtFailure = await editorText(page);
+    } catch {
+      // keep the original error
+    }
+  }
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  writeFileSync(opts.out, JSON.stringify(result, null, 2));
+}
+process.exit(failed ? 1 : 0);
