@@ -1,0 +1,155 @@
+-- Headless Neovim scenario for test_neovim.py: the veladev plugin against the real server.
+-- Environment: VELADEV_PLUGIN (plugin dir), VELADEV_CMD (JSON argv), VELADEV_OUT (JSON result),
+-- VELADEV_CODE, VELADEV_FIX, VELADEV_PROPS_LINE, VELADEV_PLAIN (a non-Application YAML file).
+-- Every wait polls with a generous timeout; nothing measures time.
+vim.opt.rtp:prepend(os.getenv("VELADEV_PLUGIN"))
+vim.opt.swapfile = false
+
+local out = { steps = {} }
+local function step(msg)
+  table.insert(out.steps, msg)
+end
+local function finish(ok, err)
+  out.ok = ok
+  out.error = err
+  local f = assert(io.open(os.getenv("VELADEV_OUT"), "w"))
+  f:write(vim.json.encode(out))
+  f:close()
+  for _, c in ipairs(require("veladev").clients()) do
+    c.stop()
+  end
+  vim.wait(5000, function()
+    return #require("veladev").clients() == 0
+  end, 100)
+  vim.cmd("qall!")
+end
+
+require("veladev").setup({
+  cmd = vim.json.decode(os.getenv("VELADEV_CMD")),
+  settings = { veladev = { trace = { server = "off" } } },
+})
+
+local CODE = os.getenv("VELADEV_CODE")
+local FIX = os.getenv("VELADEV_FIX")
+
+local function find_diag(bufnr)
+  for _, d in ipairs(vim.diagnostic.get(bufnr)) do
+    local code = d.code or (d.user_data and d.user_data.lsp and d.user_data.lsp.code)
+    if code == CODE then
+      return d
+    end
+  end
+end
+
+local function scenario()
+  local buf = vim.api.nvim_get_current_buf()
+  out.nvim = tostring(vim.version())
+  local v = require("veladev")
+
+  assert(vim.wait(60000, function()
+    return #vim.lsp.get_clients({ bufnr = buf, name = "veladev" }) > 0
+  end, 100), "the veladev client never attached to the Application")
+  local client = vim.lsp.get_clients({ bufnr = buf, name = "veladev" })[1]
+  step("attached")
+  assert(vim.wait(60000, function()
+    return client.initialized
+  end, 100), "the server never finished initialize")
+  out.server_commands = v.server_commands()
+  out.user_commands = vim.tbl_keys(vim.api.nvim_get_commands({}))
+
+  -- 1. the diagnostic
+  assert(vim.wait(60000, function()
+    return find_diag(buf) ~= nil
+  end, 100), "no " .. CODE .. " diagnostic")
+  local d = find_diag(buf)
+  out.diagnostic = { lnum = d.lnum, col = d.col, severity = d.severity, message = d.message, source = d.source }
+  step("diagnostic")
+
+  -- 2. the code actions offered there, and applying the quick fix
+  vim.api.nvim_win_set_cursor(0, { d.lnum + 1, d.col })
+  local params = vim.lsp.util.make_range_params(0, client.offset_encoding)
+  params.context = { diagnostics = vim.lsp.diagnostic.get_line_diagnostics and
+    vim.lsp.diagnostic.get_line_diagnostics(buf, d.lnum) or { d.user_data.lsp }, only = { "quickfix" } }
+  local responses = vim.lsp.buf_request_sync(buf, "textDocument/codeAction", params, 30000) or {}
+  out.code_actions = {}
+  for _, r in pairs(responses) do
+    for _, a in ipairs(r.result or {}) do
+      table.insert(out.code_actions, a.title)
+    end
+  end
+  local applied = false
+  for attempt = 1, 3 do
+    vim.lsp.buf.code_action({
+      apply = true,
+      context = { only = { "quickfix" } },
+      filter = function(a)
+        return a.title == FIX
+      end,
+    })
+    applied = vim.wait(20000, function()
+      local line = vim.api.nvim_buf_get_lines(buf, d.lnum, d.lnum + 1, false)[1] or ""
+      return line:find("sendReceive", 1, true) ~= nil
+    end, 100)
+    if applied then
+      break
+    end
+    step("code action attempt " .. attempt .. " did not change the buffer")
+  end
+  assert(applied, "the quick fix did not change the buffer")
+  out.fixed_line = vim.api.nvim_buf_get_lines(buf, d.lnum, d.lnum + 1, false)[1]
+  vim.cmd("silent write")
+  step("fixed and written")
+
+  -- 3. the diagnostic goes away
+  assert(vim.wait(60000, function()
+    return find_diag(buf) == nil
+  end, 100), "the diagnostic stayed after the fix")
+  out.diagnostics_after = #vim.diagnostic.get(buf, { severity = vim.diagnostic.severity.ERROR })
+  step("diagnostic gone")
+
+  -- 4. completion inside the nocalhost trait's properties, on a new line after `port: 80`
+  local props = tonumber(os.getenv("VELADEV_PROPS_LINE")) -- 1-based
+  local indent = vim.api.nvim_buf_get_lines(buf, props - 1, props, false)[1]:match("^(%s*)")
+  vim.api.nvim_buf_set_lines(buf, props, props, false, { indent })
+  local cparams = {
+    textDocument = { uri = vim.uri_from_bufnr(buf) },
+    position = { line = props, character = #indent },
+    context = { triggerKind = 1 },
+  }
+  out.completion = {}
+  for _ = 1, 3 do
+    local cres = vim.lsp.buf_request_sync(buf, "textDocument/completion", cparams, 30000) or {}
+    for _, r in pairs(cres) do
+      local items = r.result and (r.result.items or r.result) or {}
+      for _, item in ipairs(items) do
+        table.insert(out.completion, item.label)
+      end
+    end
+    if #out.completion > 0 then
+      break
+    end
+    vim.wait(1000)
+  end
+  step("completion")
+
+  -- 5. a plain Kubernetes YAML file is not given to the server
+  vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("VELADEV_PLAIN")))
+  local plain = vim.api.nvim_get_current_buf()
+  vim.wait(2000, function()
+    return false
+  end, 100)
+  out.plain_filetype = vim.bo[plain].filetype
+  out.plain_attached = #vim.lsp.get_clients({ bufnr = plain, name = "veladev" })
+  step("plain yaml checked")
+end
+
+vim.api.nvim_create_autocmd("VimEnter", {
+  nested = true,
+  once = true,
+  callback = function()
+    vim.schedule(function()
+      local ok, err = xpcall(scenario, debug.traceback)
+      finish(ok, not ok and tostring(err) or nil)
+    end)
+  end,
+})
