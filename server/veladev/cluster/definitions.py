@@ -1,0 +1,101 @@
+"""Definition schemas a KubeVela cluster publishes.
+
+KubeVela stores the OpenAPI v3 schema of every definition's `parameter` block in a ConfigMap
+`<kind>-schema-<name>` (key `openapi-v3-json-schema`, label `definition.oam.dev=schema`), in
+the definition's namespace (`vela-system` for built-ins); `-v<N>` copies are per revision.
+(../shared/reference/kubevela.md section 3.1.)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .connection import ClusterError
+
+log = logging.getLogger("veladev.cluster")
+
+SCHEMA_LABEL = "definition.oam.dev=schema"
+SCHEMA_KEY = "openapi-v3-json-schema"
+_NAME = re.compile(r"^(component|trait|policy|workflowstep)-schema-(.+)$")
+_REVISION = re.compile(r"^(.+)-v\d+$")
+#: The definition kinds and where KubeVela keeps their workload facts.
+_DEFINITION_PLURALS = {"component": "componentdefinitions", "trait": "traitdefinitions"}
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedSchema:
+    kind: str
+    name: str
+    namespace: str
+    schema: dict[str, Any]
+    workload: str = ""
+    applies_to: tuple[str, ...] = ()
+
+
+def fetch_published_schemas(api_client, namespace: str = "") -> list[PublishedSchema]:
+    """Every definition schema the cluster publishes (all namespaces, else `vela-system`)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    core = client.CoreV1Api(api_client)
+    try:
+        if namespace:
+            items = core.list_namespaced_config_map(namespace, label_selector=SCHEMA_LABEL).items
+        else:
+            try:
+                items = core.list_config_map_for_all_namespaces(label_selector=SCHEMA_LABEL).items
+            except ApiException as exc:
+                if exc.status != 403:
+                    raise
+                items = core.list_namespaced_config_map("vela-system", label_selector=SCHEMA_LABEL).items
+    except ApiException as exc:
+        raise ClusterError(f"cannot list definition schemas: {exc.status} {exc.reason}") from None
+    except (HTTPError, OSError) as exc:
+        raise ClusterError(f"cannot reach the cluster: {type(exc).__name__}") from None
+
+    found: dict[tuple[str, str], PublishedSchema] = {}
+    names = {cm.metadata.name for cm in items}
+    for cm in items:
+        m = _NAME.match(cm.metadata.name or "")
+        if not m or not cm.data or SCHEMA_KEY not in cm.data:
+            continue
+        kind, name = m.groups()
+        rev = _REVISION.match(cm.metadata.name)
+        if rev and rev.group(1) in names:
+            continue  # a per-revision copy of a schema we also have
+        try:
+            schema = json.loads(cm.data[SCHEMA_KEY])
+        except ValueError:
+            log.warning("schema ConfigMap %s/%s is not JSON; skipped", cm.metadata.namespace, cm.metadata.name)
+            continue
+        if isinstance(schema, dict):
+            found[(kind, name)] = PublishedSchema(kind, name, cm.metadata.namespace, schema)
+    return _with_workloads(api_client, list(found.values()))
+
+
+def _with_workloads(api_client, schemas: list[PublishedSchema]) -> list[PublishedSchema]:
+    """Adds what ComponentDefinitions render and where TraitDefinitions apply, when readable."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    custom = client.CustomObjectsApi(api_client)
+    facts: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind, plural in _DEFINITION_PLURALS.items():
+        try:
+            objs = custom.list_cluster_custom_object("core.oam.dev", "v1beta1", plural).get("items", [])
+        except ApiException:
+            continue  # the facts are optional; without them the related checks are skipped
+        for obj in objs:
+            facts[(kind, obj.get("metadata", {}).get("name", ""))] = obj.get("spec") or {}
+    out = []
+    for s in schemas:
+        spec = facts.get((s.kind, s.name), {})
+        workload = ((spec.get("workload") or {}).get("type") or "") if s.kind == "component" else ""
+        applies = tuple(spec.get("appliesToWorkloads") or ()) if s.kind == "trait" else ()
+        out.append(PublishedSchema(s.kind, s.name, s.namespace, s.schema, workload, applies))
+    return out

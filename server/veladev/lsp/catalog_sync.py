@@ -1,0 +1,51 @@
+"""The live catalog: when a cluster is configured, its definitions replace the bundled view.
+
+Loading runs in a worker thread; until it finishes (or when it fails) the bundled built-ins
+serve, so validation never waits for a cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from lsprotocol import types as lsp
+
+from ..cluster import ClusterConfig, ClusterError
+from .server import VelaLanguageServer
+
+log = logging.getLogger("veladev.lsp.catalog")
+
+RELOAD_COMMAND = "veladev.reloadCatalog"
+
+
+async def refresh_catalog(ls: VelaLanguageServer) -> str:
+    """Load the configured cluster's catalog (or go back to the bundled one); returns a summary."""
+    from ..catalog import bundled_catalog
+
+    settings = ls.settings
+    if not settings.kubeconfig:
+        catalog, summary = bundled_catalog(), "using the bundled KubeVela v1.10 definitions (no cluster configured)"
+    else:
+        from ..catalog.live import load_live_catalog
+
+        config = ClusterConfig(settings.kubeconfig, settings.context)
+        try:
+            catalog = await asyncio.to_thread(load_live_catalog, bundled_catalog(), config)
+        except ClusterError as exc:
+            message = f"veladev: could not load the cluster's definitions ({exc}); using the bundled definitions"
+            ls.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Warning, message))
+            return message
+        cluster_defs = sum(1 for d in catalog.definitions.values() if d.origin == "cluster")
+        summary = f"using the cluster's definitions ({cluster_defs} custom or customised, {len(catalog.definitions)} in all)"
+    ls.set_catalog(catalog)
+    log.info(summary)
+    return summary
+
+
+def register(server: VelaLanguageServer) -> None:
+    @server.command(RELOAD_COMMAND)
+    async def reload_catalog(ls: VelaLanguageServer, *args) -> str:
+        summary = await refresh_catalog(ls)
+        ls.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Info, f"veladev: {summary}"))
+        return summary

@@ -1,0 +1,94 @@
+"""All translation between veladev's findings and positions and LSP types lives here.
+
+The spec layer counts columns in code points; clients count in the negotiated position
+encoding (UTF-16 by default). pygls's PositionCodec converts, given the document's lines.
+"""
+
+from __future__ import annotations
+
+from lsprotocol import types as lsp
+from pygls.workspace import PositionCodec
+
+from ..spec.complete import CompletionItem
+from ..spec.findings import Finding, Fix, Position, Span
+from ..spec.navigate import Symbol
+
+SOURCE = "veladev"
+
+_COMPLETION_KIND = {
+    "property": lsp.CompletionItemKind.Property,
+    "value": lsp.CompletionItemKind.Value,
+    "type": lsp.CompletionItemKind.Class,
+    "reference": lsp.CompletionItemKind.Reference,
+}
+_SYMBOL_KIND = {
+    "application": lsp.SymbolKind.Module,
+    "component": lsp.SymbolKind.Class,
+    "trait": lsp.SymbolKind.Property,
+    "policy": lsp.SymbolKind.Object,
+    "workflow": lsp.SymbolKind.Namespace,
+    "step": lsp.SymbolKind.Event,
+}
+
+
+class Converter:
+    """Converts for one document (its lines) and one client (its position encoding)."""
+
+    def __init__(self, codec: PositionCodec, lines: list[str]):
+        self.codec = codec
+        # The codec wants lines with their endings; the last line of a file has none.
+        self.lines = [ln + "\n" for ln in lines]
+
+    def range(self, span: Span) -> lsp.Range:
+        r = lsp.Range(lsp.Position(span.start.line, span.start.col), lsp.Position(span.end.line, span.end.col))
+        return self.codec.range_to_client_units(self.lines, r)
+
+    def position_in(self, pos: lsp.Position) -> Position:
+        p = self.codec.position_from_client_units(self.lines, pos)
+        return Position(p.line, p.character)
+
+    def span_in(self, rng: lsp.Range) -> Span:
+        return Span(self.position_in(rng.start), self.position_in(rng.end))
+
+    def diagnostic(self, f: Finding) -> lsp.Diagnostic:
+        return lsp.Diagnostic(
+            range=self.range(f.span),
+            message=f.message,
+            severity=lsp.DiagnosticSeverity(int(f.severity)),
+            code=f.code,
+            source=SOURCE,
+            tags=[lsp.DiagnosticTag.Deprecated] if f.code.startswith("deprecated") else None,
+        )
+
+    def code_action(self, uri: str, f: Finding, fix: Fix) -> lsp.CodeAction:
+        return lsp.CodeAction(
+            title=fix.title,
+            kind=lsp.CodeActionKind.QuickFix,
+            diagnostics=[self.diagnostic(f)],
+            is_preferred=fix.preferred or None,
+            edit=lsp.WorkspaceEdit(changes={uri: [lsp.TextEdit(self.range(e.span), e.new_text) for e in fix.edits]}),
+        )
+
+    def completion(self, item: CompletionItem, replace: Span | None) -> lsp.CompletionItem:
+        text = item.insert_text if item.insert_text is not None else item.label
+        return lsp.CompletionItem(
+            label=item.label,
+            kind=_COMPLETION_KIND.get(item.kind, lsp.CompletionItemKind.Text),
+            detail=item.detail or None,
+            documentation=lsp.MarkupContent(lsp.MarkupKind.Markdown, item.documentation) if item.documentation else None,
+            sort_text=item.sort or None,
+            filter_text=item.label,
+            tags=[lsp.CompletionItemTag.Deprecated] if item.deprecated else None,
+            text_edit=lsp.TextEdit(self.range(replace), text) if replace is not None else None,
+            insert_text=None if replace is not None else text,
+        )
+
+    def symbol(self, s: Symbol) -> lsp.DocumentSymbol:
+        return lsp.DocumentSymbol(
+            name=s.name,
+            detail=s.detail or None,
+            kind=_SYMBOL_KIND.get(s.kind, lsp.SymbolKind.Object),
+            range=self.range(s.span),
+            selection_range=self.range(s.selection),
+            children=[self.symbol(c) for c in s.children] or None,
+        )

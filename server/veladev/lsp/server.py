@@ -1,0 +1,87 @@
+"""The language server: state shared by the features, and their registration.
+
+Handlers stay thin: each feature module gets the document's analysis, calls one function of
+the spec layer and converts the result (lsp/convert.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+
+from .. import __version__
+from ..spec.analysis import Analysis, analyze
+from ..spec.definitions import Catalog
+from .convert import Converter
+
+log = logging.getLogger("veladev.lsp")
+
+
+@dataclass(slots=True)
+class DocState:
+    version: int | None
+    analysis: Analysis
+
+
+class VelaLanguageServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("veladev", __version__)
+        self._catalog: Catalog | None = None
+        self.docs: dict[str, DocState] = {}
+        from .settings import Settings
+
+        self.settings = Settings()
+
+    @property
+    def catalog(self) -> Catalog:
+        # Loaded on first use, so that start-up stays fast.
+        if self._catalog is None:
+            from ..catalog import bundled_catalog
+
+            self._catalog = bundled_catalog()
+        return self._catalog
+
+    def analysis(self, uri: str) -> tuple[Analysis, int | None]:
+        """The analysis of the document's current text (cached per version)."""
+        doc = self.workspace.get_text_document(uri)
+        state = self.docs.get(uri)
+        if state is None or state.version != doc.version or doc.version is None:
+            state = DocState(doc.version, analyze(doc.source, self.catalog))
+            self.docs[uri] = state
+        return state.analysis, state.version
+
+    def converter(self, analysis: Analysis) -> Converter:
+        return Converter(self.workspace.position_codec, analysis.lines)
+
+    def forget(self, uri: str) -> None:
+        self.docs.pop(uri, None)
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        """Switch catalogs and re-validate every open document against the new one."""
+        self._catalog = catalog
+        self.docs.clear()
+        diagnostics = getattr(self, "diagnostics", None)
+        if diagnostics is None:
+            return
+        if diagnostics.client_pulls:
+            caps = self.client_capabilities.workspace
+            if caps and caps.diagnostics and caps.diagnostics.refresh_support:
+                self.workspace_diagnostic_refresh(None)
+        else:
+            for uri in list(self.workspace.text_documents):
+                diagnostics.schedule(uri)
+
+
+def build_server() -> VelaLanguageServer:
+    from . import catalog_sync, code_actions, completion, diagnostics, navigation, settings
+
+    server = VelaLanguageServer()
+    for feature in (diagnostics, completion, navigation, code_actions, settings, catalog_sync):
+        feature.register(server)
+    return server
+
+
+__all__ = ["VelaLanguageServer", "build_server", "lsp"]

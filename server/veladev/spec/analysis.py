@@ -1,0 +1,61 @@
+"""One analysis of a file's text: parsed documents, their Application models and findings.
+
+The language server keeps the latest analysis per document version, so completion, hover,
+navigation and quick fixes reuse the parse that diagnostics already paid for.
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass
+from typing import Any
+
+from yaml.nodes import Node
+
+from .definitions import Catalog
+from .findings import Finding
+from .model import AppModel, is_application, read_model
+from .validate import check_application
+from .yamldoc import ParseResult, parse
+
+
+@dataclass(slots=True)
+class AppDocument:
+    root: Node
+    value: dict[str, Any]
+    model: AppModel
+
+
+@dataclass(slots=True)
+class Analysis:
+    parsed: ParseResult
+    apps: list[AppDocument]
+    findings: list[Finding]
+
+    @property
+    def lines(self) -> list[str]:
+        return self.parsed.lines
+
+
+def analyze(text: str, catalog: Catalog) -> Analysis:
+    # A large file makes tens of thousands of short-lived objects, none in cycles; the
+    # cyclic collector would only add pauses, so it waits until the analysis is done.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _analyze(text, catalog)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _analyze(text: str, catalog: Catalog) -> Analysis:
+    parsed = parse(text)
+    findings: list[Finding] = [parsed.error] if parsed.error is not None else []
+    apps = []
+    for doc in parsed.documents:
+        if doc.root is not None and is_application(doc.value):
+            apps.append(AppDocument(doc.root, doc.value, read_model(doc.value)))
+            findings.extend(check_application(doc.root, doc.value, parsed.lines, catalog, doc.duplicates))
+    findings.sort(key=lambda f: (f.span.start, f.severity, f.code))
+    return Analysis(parsed, apps, findings)

@@ -1,0 +1,250 @@
+"""Position-aware YAML: every node knows its range, and a syntax error is a finding.
+
+The C composer (libyaml) builds the node tree; values are constructed from those nodes with
+YAML 1.1 rules, as Kubernetes' YAML library reads them, except that timestamps stay strings
+(they arrive at the API server as JSON strings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Union
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .findings import Finding, Position, Severity, Span
+
+try:  # libyaml is part of PyYAML's wheels; fall back to pure Python where it is missing.
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+PathSeg = Union[str, int]
+Path = tuple[PathSeg, ...]
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    pass
+
+
+# Timestamps stay strings: the API server sees JSON, where they are strings.
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
+
+
+_STR = "tag:yaml.org,2002:str"
+_NULL = "tag:yaml.org,2002:null"
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MERGE = "tag:yaml.org,2002:merge"
+_BOOL_VALUES = _Constructor.bool_values
+
+
+def to_value(node: Node, constructor: _Constructor | None = None,
+             duplicates: list[tuple[ScalarNode, ScalarNode]] | None = None) -> Any:
+    """The value of a node, as the safe constructor would build it, several times faster.
+
+    Only the common cases are done here; merge keys and explicit tags go to the constructor.
+    Keys repeated in one mapping are appended to `duplicates` as (first, repeated) pairs.
+    """
+    memo: dict[int, Any] = {}
+    active: set[int] = set()
+    constructor = constructor or _Constructor()
+
+    def build(n: Node) -> Any:
+        key = id(n)
+        if key in memo:  # an alias of a node built before
+            return memo[key]
+        if isinstance(n, ScalarNode):
+            tag, text = n.tag, n.value
+            if tag == _STR or tag == _TIMESTAMP:
+                value: Any = text
+            elif tag == _NULL:
+                value = None
+            elif tag == _BOOL:
+                value = _BOOL_VALUES[text.lower()]
+            elif tag == _INT:
+                value = int(text) if text.isdigit() else constructor.construct_yaml_int(n)
+            elif tag == _FLOAT:
+                value = constructor.construct_yaml_float(n)
+            else:
+                value = constructor.construct_document(n)
+        elif key in active:
+            raise yaml.constructor.ConstructorError(None, None, "recursive alias", n.start_mark)
+        elif isinstance(n, SequenceNode):
+            active.add(key)
+            value = [build(item) for item in n.value]
+            active.discard(key)
+        elif isinstance(n, MappingNode):
+            active.add(key)
+            value = {}
+            first_keys: dict[Any, Node] = {}
+            for k, v in n.value:
+                if k.tag == _MERGE:
+                    active.discard(key)
+                    value = constructor.construct_document(n)
+                    break
+                kv = build(k)
+                try:
+                    if kv in value and duplicates is not None and isinstance(k, ScalarNode):
+                        duplicates.append((first_keys[kv], k))
+                    value[kv] = build(v)
+                    first_keys.setdefault(kv, k)
+                except TypeError:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", n.start_mark, "found an unhashable key", k.start_mark)
+            active.discard(key)
+        else:  # pragma: no cover - the composer makes only these three kinds
+            value = constructor.construct_document(n)
+        memo[key] = value
+        return value
+
+    return build(node)
+
+
+@dataclass(slots=True)
+class YamlDocument:
+    index: int
+    root: Node | None
+    value: Any
+    duplicates: list[tuple[ScalarNode, ScalarNode]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ParseResult:
+    documents: list[YamlDocument]
+    error: Finding | None
+    lines: list[str]
+
+
+def split_lines(text: str) -> list[str]:
+    # Same line breaks as the YAML scanner: \r\n, \r and \n.
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def span_of(node: Node) -> Span:
+    s, e = node.start_mark, node.end_mark
+    return Span(Position(s.line, s.column), Position(e.line, e.column))
+
+
+def parse(text: str) -> ParseResult:
+    docs: list[YamlDocument] = []
+    lines = split_lines(text)
+    error: Finding | None = None
+    constructor = _Constructor()
+    try:
+        for i, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
+            duplicates: list[tuple[ScalarNode, ScalarNode]] = []
+            try:
+                value = to_value(node, constructor, duplicates) if node is not None else None
+            except (yaml.YAMLError, TypeError, ValueError) as exc:
+                # A node that cannot become a value (an unhashable key, a bad !!int) breaks
+                # only this document.
+                error = _syntax_finding(exc, lines)
+                docs.append(YamlDocument(i, None, None))
+                constructor = _Constructor()
+                continue
+            docs.append(YamlDocument(i, node, value, duplicates))
+    except yaml.YAMLError as exc:
+        error = _syntax_finding(exc, lines)
+    return ParseResult(docs, error, lines)
+
+
+def _syntax_finding(exc: BaseException, lines: list[str]) -> Finding:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, col = (mark.line, mark.column) if mark is not None else (0, 0)
+    line = min(line, max(len(lines) - 1, 0))
+    length = len(lines[line]) if lines else 0
+    end = col + 1 if col < length else col
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    return Finding("yaml-syntax", Severity.ERROR, message, Span.of(line, col, line, end))
+
+
+# --- navigating the node tree -------------------------------------------------------------
+
+
+def mapping_items(node: Node | None) -> Iterator[tuple[ScalarNode, Node]]:
+    if isinstance(node, MappingNode):
+        for k, v in node.value:
+            if isinstance(k, ScalarNode):
+                yield k, v
+
+
+def mapping_get(node: Node | None, key: str) -> tuple[ScalarNode, Node] | None:
+    found = None
+    for k, v in mapping_items(node):
+        if k.value == key:
+            found = (k, v)  # the last one wins, as in the constructed value
+    return found
+
+
+def seq_items(node: Node | None) -> list[Node]:
+    return list(node.value) if isinstance(node, SequenceNode) else []
+
+
+def locate(root: Node | None, path: Path) -> tuple[ScalarNode | None, Node | None]:
+    """The key node (None for list items) and value node at `path`, as deep as it exists.
+
+    When the path goes deeper than the tree, the deepest existing pair is returned, so a
+    finding about a missing child lands on its parent.
+    """
+    key: ScalarNode | None = None
+    node = root
+    for seg in path:
+        if isinstance(seg, int):
+            items = seq_items(node)
+            if 0 <= seg < len(items):
+                key, node = None, items[seg]
+                continue
+            break
+        pair = mapping_get(node, seg)
+        if pair is None:
+            break
+        key, node = pair
+    return key, node
+
+
+def scalar_at(root: Node | None, pos: Position) -> tuple[Path, ScalarNode, bool] | None:
+    """The scalar under `pos`, its path, and whether it is a mapping key."""
+    path: list[PathSeg] = []
+    node = root
+    while node is not None:
+        if isinstance(node, MappingNode):
+            nxt = None
+            for k, v in node.value:
+                if not isinstance(k, ScalarNode):
+                    continue
+                if span_of(k).contains(pos):
+                    return tuple(path), k, True
+                if _within(v, pos):
+                    nxt = (k.value, v)
+                    break
+            if nxt is None:
+                return None
+            path.append(nxt[0])
+            node = nxt[1]
+        elif isinstance(node, SequenceNode):
+            for i, item in enumerate(node.value):
+                if _within(item, pos):
+                    path.append(i)
+                    node = item
+                    break
+            else:
+                return None
+        elif isinstance(node, ScalarNode):
+            return (tuple(path), node, False) if span_of(node).contains(pos) else None
+        else:
+            return None
+    return None
+
+
+def _within(node: Node, pos: Position) -> bool:
+    sp = span_of(node)
+    if isinstance(node, ScalarNode):
+        return sp.contains(pos)
+    # A block collection ends where the next token starts; treat the end as exclusive.
+    return sp.start <= pos < sp.end or sp.start == pos

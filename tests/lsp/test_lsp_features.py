@@ -1,0 +1,248 @@
+"""The language server end to end, over stdio, as an editor drives it."""
+
+import asyncio
+
+import pytest
+from lsprotocol import types as lsp
+from pytest_lsp import LanguageClient
+
+from support import EXAMPLE
+
+URI = "file:///work/app.yaml"
+
+
+def open_doc(client: LanguageClient, text: str, uri: str = URI, version: int = 1) -> None:
+    client.text_document_did_open(lsp.DidOpenTextDocumentParams(
+        lsp.TextDocumentItem(uri=uri, language_id="yaml", version=version, text=text)))
+
+
+def change_doc(client: LanguageClient, text: str, version: int, uri: str = URI) -> None:
+    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        [lsp.TextDocumentContentChangeWholeDocument(text=text)]))
+
+
+async def diagnostics_for(client: LanguageClient, uri: str = URI, version: int | None = None) -> list[lsp.Diagnostic]:
+    """Wait until diagnostics for `uri` (and `version`, if given) are published."""
+    for _ in range(100):
+        params = await asyncio.wait_for(client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 10)
+        if params.uri == uri and (version is None or params.version == version):
+            return list(params.diagnostics)
+    raise AssertionError("no diagnostics published")
+
+
+def example_with(old: str, new: str) -> str:
+    text = EXAMPLE.read_text()
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines()) if needle in line)
+
+
+async def test_example_app_has_no_diagnostics(client: LanguageClient):
+    open_doc(client, EXAMPLE.read_text())
+    assert await diagnostics_for(client) == []
+
+
+async def test_sync_type_error_and_quick_fix(client: LanguageClient):
+    text = example_with("type: sendReceive", "type: sendreceive")
+    open_doc(client, text)
+    diags = await diagnostics_for(client)
+    assert [d.code for d in diags] == ["nocalhost-sync-type"]
+    d = diags[0]
+    line = line_of(text, "type: sendreceive")
+    col = text.splitlines()[line].index("sendreceive")
+    assert d.severity == lsp.DiagnosticSeverity.Error
+    assert (d.range.start.line, d.range.start.character, d.range.end.character) == (line, col, col + len("sendreceive"))
+
+    actions = await client.text_document_code_action_async(lsp.CodeActionParams(
+        lsp.TextDocumentIdentifier(URI), d.range, lsp.CodeActionContext(diagnostics=[d])))
+    assert actions and actions[0].title == "Change to 'sendReceive'"
+    edits = actions[0].edit.changes[URI]
+    fixed = apply_edits(text, edits)
+    assert fixed == EXAMPLE.read_text()
+
+    change_doc(client, fixed, 2)
+    assert await diagnostics_for(client, version=2) == []
+
+
+def apply_edits(text: str, edits: list[lsp.TextEdit]) -> str:
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for ln in lines:
+        offsets.append(offsets[-1] + len(ln))
+
+    def off(p: lsp.Position) -> int:
+        return offsets[p.line] + p.character
+
+    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        text = text[: off(e.range.start)] + e.new_text + text[off(e.range.end):]
+    return text
+
+
+async def test_missing_parameter_quick_fix_inserts_defaults(client: LanguageClient):
+    text = EXAMPLE.read_text().replace("            port: 80\n            image: node\n", "            image: node\n", 1)
+    open_doc(client, text)
+    diags = await diagnostics_for(client)
+    missing = [d for d in diags if d.code == "missing-parameter"]
+    assert len(missing) == 1 and "'port'" in missing[0].message
+    actions = await client.text_document_code_action_async(lsp.CodeActionParams(
+        lsp.TextDocumentIdentifier(URI), missing[0].range, lsp.CodeActionContext(diagnostics=missing)))
+    fixed = apply_edits(text, actions[0].edit.changes[URI])
+    change_doc(client, fixed, 2)
+    remaining = await diagnostics_for(client, version=2)
+    assert "missing-parameter" not in [d.code for d in remaining]
+    assert "port: 0" in fixed  # a typed placeholder where the definition has no default
+
+
+async def test_deprecated_type_warning_and_replacement(client: LanguageClient):
+    text = example_with("type: deploy\n        properties:\n          policies: [\"target-prod\"]",
+                        "type: deploy2env\n        properties:\n          policies: [\"target-prod\"]")
+    open_doc(client, text)
+    diags = await diagnostics_for(client)
+    dep = [d for d in diags if d.code == "deprecated-type"]
+    assert dep and dep[0].severity == lsp.DiagnosticSeverity.Warning and "'deploy'" in dep[0].message
+    actions = await client.text_document_code_action_async(lsp.CodeActionParams(
+        lsp.TextDocumentIdentifier(URI), dep[0].range, lsp.CodeActionContext(diagnostics=dep)))
+    assert any(a.title == "Replace with 'deploy'" for a in actions)
+
+
+async def test_syntax_error_is_one_diagnostic_and_server_keeps_going(client: LanguageClient):
+    text = EXAMPLE.read_text().replace("  components:\n", "  components:\n   - name: [broken\n", 1)
+    open_doc(client, text)
+    diags = await diagnostics_for(client)
+    assert [d.code for d in diags] == ["yaml-syntax"]
+    change_doc(client, EXAMPLE.read_text(), 2)
+    assert await diagnostics_for(client, version=2) == []
+
+
+async def test_other_yaml_is_ignored(client: LanguageClient):
+    open_doc(client, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: 1}\nbogus: true\n")
+    assert await diagnostics_for(client) == []
+
+
+async def test_burst_of_edits_ends_with_latest_version(client: LanguageClient):
+    text = EXAMPLE.read_text()
+    open_doc(client, text)
+    await diagnostics_for(client, version=1)
+    for v in range(2, 12):
+        change_doc(client, text.replace("port: 80\n            image: node", f"port: {v}\n            image: node"), v)
+    change_doc(client, example_with("type: sendReceive", "type: sendreceive"), 12)
+    diags = await diagnostics_for(client, version=12)
+    assert [d.code for d in diags] == ["nocalhost-sync-type"]
+
+
+async def test_completion_offers_trait_parameters(client: LanguageClient):
+    text = example_with("            hotReload: true\n", "            hotReload: true\n            \n")
+    open_doc(client, text)
+    line = line_of(text, "hotReload: true") + 1
+    result = await client.text_document_completion_async(lsp.CompletionParams(
+        lsp.TextDocumentIdentifier(URI), lsp.Position(line, 12)))
+    labels = {i.label for i in result.items}
+    assert {"serviceType", "shell", "gitUrl", "resources"} <= labels
+    assert "hotReload" not in labels  # already present
+
+
+async def test_completion_of_enum_type_names_and_policy_refs(client: LanguageClient):
+    text = example_with("type: sendReceive", "type: se")
+    open_doc(client, text)
+    line = line_of(text, "type: se")
+    col = text.splitlines()[line].index("se") + 2
+    result = await client.text_document_completion_async(lsp.CompletionParams(
+        lsp.TextDocumentIdentifier(URI), lsp.Position(line, col)))
+    assert {i.label for i in result.items} == {"send", "sendReceive"}
+
+    text2 = example_with("- type: nocalhost", "- type: sca")
+    change_doc(client, text2, 2)
+    line = line_of(text2, "- type: sca")
+    result = await client.text_document_completion_async(lsp.CompletionParams(
+        lsp.TextDocumentIdentifier(URI), lsp.Position(line, text2.splitlines()[line].index("sca") + 3)))
+    assert "scaler" in {i.label for i in result.items} and "nocalhost" in {i.label for i in result.items}
+
+    text3 = example_with('policies: ["target-prod"]', 'policies: ["target-')
+    change_doc(client, text3, 3)
+    line = next(i for i, ln in enumerate(text3.splitlines()) if ln.endswith('["target-'))
+    result = await client.text_document_completion_async(lsp.CompletionParams(
+        lsp.TextDocumentIdentifier(URI), lsp.Position(line, len(text3.splitlines()[line]))))
+    assert {i.label for i in result.items} == {"target-test", "target-prod"}
+
+
+async def test_hover_shows_description_type_and_default(client: LanguageClient):
+    text = EXAMPLE.read_text()
+    open_doc(client, text)
+    line = line_of(text, "hotReload: true")
+    hover = await client.text_document_hover_async(lsp.HoverParams(
+        lsp.TextDocumentIdentifier(URI), lsp.Position(line, text.splitlines()[line].index("hotReload") + 2)))
+    assert "hotReload" in hover.contents.value and "boolean" in hover.contents.value
+    assert "Default: `true`" in hover.contents.value
+
+    line = line_of(text, "type: webservice")
+    hover = await client.text_document_hover_async(lsp.HoverParams(
+        lsp.TextDocumentIdentifier(URI), lsp.Position(line, text.splitlines()[line].index("webservice") + 1)))
+    assert "webservice" in hover.contents.value and "`image` (required)" in hover.contents.value
+
+
+async def test_document_symbols_outline(client: LanguageClient):
+    open_doc(client, EXAMPLE.read_text())
+    symbols = await client.text_document_document_symbol_async(lsp.DocumentSymbolParams(lsp.TextDocumentIdentifier(URI)))
+    app = symbols[0]
+    assert app.name == "frontend"
+    names = [(c.name, c.detail) for c in app.children]
+    assert names[:3] == [("frontend", "webservice"), ("target-test", "topology"), ("target-prod", "topology")]
+    assert [t.name for t in app.children[0].children] == ["nocalhost"]
+    workflow = app.children[3]
+    assert [s.name for s in workflow.children] == ["deploy-test", "approve-prod", "deploy-prod"]
+    for s in [app, *app.children]:
+        assert s.range.start <= s.selection_range.start and s.selection_range.end <= s.range.end or s is app
+
+
+async def test_go_to_definition_of_policy_reference(client: LanguageClient):
+    text = EXAMPLE.read_text()
+    open_doc(client, text)
+    line = line_of(text, 'policies: ["target-prod"]')
+    loc = await client.text_document_definition_async(lsp.DefinitionParams(
+        lsp.TextDocumentIdentifier(URI), lsp.Position(line, text.splitlines()[line].index("target-prod") + 3)))
+    target_line = line_of(text, "- name: target-prod")
+    assert loc.range.start.line == target_line
+    assert text.splitlines()[target_line][loc.range.start.character:loc.range.end.character] == "target-prod"
+
+
+async def test_pull_diagnostics_and_bad_settings(puller: LanguageClient):
+    open_doc(puller, example_with("type: sendReceive", "type: sendreceive"))
+    report = await puller.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(lsp.TextDocumentIdentifier(URI)))
+    assert [d.code for d in report.items] == ["nocalhost-sync-type"]
+    again = await puller.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
+        lsp.TextDocumentIdentifier(URI), previous_result_id=report.result_id))
+    assert again.kind == "unchanged"
+    # The wrongly typed setting was reported, not fatal.
+    for _ in range(50):
+        if puller.messages:
+            break
+        await asyncio.sleep(0.1)
+    assert any("veladev.context" in m.message for m in puller.messages)
+
+
+@pytest.mark.parametrize("text", ["", "---\n", "apiVersion: core.oam.dev/v1beta1\nkind: Application\n",
+                                  "apiVersion: core.oam.dev/v1beta1\nkind: Application\nspec: 3\n"])
+async def test_degenerate_documents(client: LanguageClient, text: str):
+    open_doc(client, text)
+    diags = await diagnostics_for(client)
+    assert all(d.range.start.line <= max(text.count("\n"), 0) for d in diags)
+
+
+async def test_reload_catalog_command_without_cluster(client: LanguageClient):
+    result = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="veladev.reloadCatalog"))
+    assert "bundled" in result
+
+
+async def test_unreachable_kubeconfig_is_reported_and_validation_goes_on(puller: LanguageClient):
+    for _ in range(50):
+        if any("kubeconfig" in m.message for m in puller.messages):
+            break
+        await asyncio.sleep(0.1)
+    assert any("no kubeconfig at /nonexistent/kubeconfig" in m.message for m in puller.messages)
+    open_doc(puller, EXAMPLE.read_text())
+    report = await puller.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(lsp.TextDocumentIdentifier(URI)))
+    assert list(report.items) == []
