@@ -7,6 +7,7 @@ another build).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -22,12 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "editors"
 ARTIFACTS = ROOT / "artifacts" / "editors"
 EXAMPLE = ROOT / "examples" / "frontend" / "vela-app.yaml"
+NOCALHOST_SCHEMA = ROOT / "schemas" / "definitions" / "trait" / "nocalhost.json"
 
 # The mistake the tests make in the example, and what the server says about it.
 GOOD_SYNC = "type: sendReceive"
 BAD_SYNC = "type: sendreceive"
 DIAGNOSTIC_CODE = "nocalhost-sync-type"
-FIX_TITLE = "Change to sendReceive"
+FIX_TITLE = "Change to 'sendReceive'"
 
 
 def pytest_collection_modifyitems(items):
@@ -64,6 +66,7 @@ class BrokenApp:
     bad_line: int  # 1-based line of `type: sendreceive`
     bad_col: int  # 1-based column where `sendreceive` starts
     props_line: int  # 1-based line of the nocalhost trait's first property (`port: 80`)
+    missing_params: list[str]  # nocalhost parameters (from its schema) the trait does not set yet
 
 
 def make_broken_app(workspace: Path) -> BrokenApp:
@@ -79,8 +82,19 @@ def make_broken_app(workspace: Path) -> BrokenApp:
     bad_col = lines[bad_line - 1].index("sendreceive") + 1
     trait = next(i for i, line in enumerate(lines, 1) if "type: nocalhost" in line)
     props_line = next(i for i, line in enumerate(lines, 1) if i > trait and re.match(r"^\s+port: 80\s*$", line))
+    indent = len(lines[props_line - 1]) - len(lines[props_line - 1].lstrip())
+    present = set()
+    for line in lines[props_line - 1:]:
+        if line.strip() and len(line) - len(line.lstrip()) < indent:
+            break
+        m = re.match(r"^ {%d}([A-Za-z]+):" % indent, line)
+        if m:
+            present.add(m.group(1))
+    schema = json.loads(NOCALHOST_SCHEMA.read_text())
+    missing = [p for p in schema["properties"] if p not in present]
+    assert len(missing) >= 2 and "port" in present, (present, missing)
     (workspace / ".gitignore").write_text("")  # a root marker for the Neovim client
-    return BrokenApp(workspace, path, bad_line, bad_col, props_line)
+    return BrokenApp(workspace, path, bad_line, bad_col, props_line, missing)
 
 
 @pytest.fixture
