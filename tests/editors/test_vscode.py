@@ -126,7 +126,7 @@ class CodeServer:
 def code_server(tmp_path_factory, veladev_cmd, artifacts):
     base = tmp_path_factory.mktemp("code-server")
     workspace = base / "ws"
-    apps = {name: make_broken_app(workspace / name) for name in ("fix", "complete")}
+    apps = {name: make_broken_app(workspace / name) for name in ("fix", "complete", "navigate")}
     # Distinct file names, so that Quick Open finds exactly one of each.
     for name, app in apps.items():
         new = app.path.with_name(f"{name}-app.yaml")
@@ -192,7 +192,28 @@ def test_completion_offers_trait_parameters(code_server):
         assert param in labels, (param, result["suggestions"])
 
 
-def test_commands_in_palette(code_server):
+def _line_of(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def test_hover_outline_and_go_to_definition(code_server):
     cs, apps = code_server
-    result = drive(cs, "commands", file=apps["complete"].path.name)
+    path = apps["navigate"].path
+    hover_line = _line_of(path, "- type: nocalhost")
+    ref_line = _line_of(path, 'policies: ["target-test"]')
+    def_line = _line_of(path, "- name: target-test")
+    result = drive(cs, "navigation", file=path.name, hoverLine=hover_line, hoverExpect="nocalhost",
+                   refLine=ref_line, defLine=def_line)
+    assert "nocalhost" in result["hover"]
+    assert "nocalhost" in result["breadcrumbs"] and "frontend" in result["breadcrumbs"], result["breadcrumbs"]
+    assert result["definitionLine"] == def_line
+
+
+def test_server_commands_in_palette(code_server):
+    cs, apps = code_server
+    result = drive(cs, "commands", file=apps["navigate"].path.name, serverCommand="veladev.reloadCatalog",
+                   serverCommandTitle="Reload Catalog", expectMessage="bundled")
     assert any("Run a Server Command" in r for r in result["palette"]), result["palette"]
+    assert any("veladev.reloadCatalog" in r for r in result["serverCommands"]), result["serverCommands"]
+    # The server ran it and answered with a window/showMessage, shown as a notification.
+    assert "veladev:" in result["notification"]

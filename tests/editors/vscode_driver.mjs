@@ -2,7 +2,8 @@
 // Called by test_vscode.py, which starts code-server and asserts on the JSON this prints.
 //
 //   node vscode_driver.mjs <scenario> <json-options>
-//   scenarios: quickfix (diagnostic in Problems, apply its quick fix, save), completion
+//   scenarios: quickfix (diagnostic in Problems, apply its quick fix, save), completion,
+//   navigation (hover, breadcrumbs from document symbols, F12), commands (palette, server command)
 //
 // Every UI step polls with generous timeouts and retries its key presses: the test must not
 // be flaky on a loaded 2-core CI machine. Nothing here measures or asserts time.
@@ -212,24 +213,99 @@ async function scenarioCompletion(page) {
   await page.keyboard.press("Escape");
 }
 
+async function statusLine(page) {
+  const status = await page.$$eval(".statusbar-item", (items) => items.map((i) => i.innerText).join(" | "));
+  const m = /Ln (\d+),/.exec(status);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function scenarioNavigation(page) {
+  await openFile(page, opts.file);
+  // Hover on the trait type (cursor inside the word, then "Show Hover": Ctrl+K Ctrl+I).
+  await gotoLine(page, opts.hoverLine);
+  await page.keyboard.press("End");
+  // The breadcrumbs show the document symbols (the outline) at the cursor.
+  result.breadcrumbs = await waitFor("breadcrumbs", async () => {
+    const t = await page.$eval(".breadcrumbs-control", (e) => e.innerText).catch(() => "");
+    return t.includes(opts.hoverExpect) ? t : false;
+  }, { timeout: 90000 });
+  log(`breadcrumbs: ${JSON.stringify(result.breadcrumbs)}`);
+  await retry("a hover", async () => {
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("End");
+    await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("Control+K");
+    await page.keyboard.press("Control+I");
+  }, async () => {
+    const texts = await page.$$eval(".monaco-hover:not(.hidden) .monaco-hover-content, .monaco-hover:not(.hidden) .hover-contents",
+      (els) => els.map((e) => e.innerText).join("\n"));
+    return texts.includes(opts.hoverExpect) ? texts : false;
+  }).then((text) => {
+    result.hover = text;
+  });
+  log(`hover: ${JSON.stringify(result.hover.slice(0, 200))}`);
+  await shot(page, "hover");
+  await page.keyboard.press("Escape");
+  // Go to definition (F12) from a policy reference in the workflow to the policy.
+  await gotoLine(page, opts.refLine);
+  await retry(`the cursor on line ${opts.defLine}`, async (i) => {
+    if (i > 1) await gotoLine(page, opts.refLine);
+    await page.keyboard.press("End");
+    for (let k = 0; k < 4; k++) await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("F12");
+  }, async () => (await statusLine(page)) === opts.defLine);
+  result.definitionLine = await statusLine(page);
+  log(`definition: line ${result.definitionLine}`);
+  await shot(page, "definition");
+}
+
 async function scenarioCommands(page) {
   await openFile(page, opts.file);
+  const quickRows = (page) => page.$$eval(".quick-input-list .monaco-list-row", (r) => r.map((x) => x.getAttribute("aria-label") || x.innerText));
   await retry("the veladev commands in the palette", async (i) => {
     if (i > 1) await page.keyboard.press("Escape");
     await page.keyboard.press("Control+Shift+P");
     await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 10000 });
-    await page.keyboard.type("veladev", { delay: 20 });
+    await page.keyboard.type("veladev:", { delay: 20 });
   }, async () => {
-    const rows = await page.$$eval(".quick-input-list .monaco-list-row", (r) => r.map((x) => x.getAttribute("aria-label") || x.innerText));
+    const rows = await quickRows(page);
     return rows.some((t) => t.includes("Run a Server Command")) ? rows : false;
   }).then((rows) => {
     result.palette = rows;
   });
   await shot(page, "palette");
-  await page.keyboard.press("Escape");
+  // Run the server-announced command through "Run a Server Command...".
+  await retry("the server's commands listed", async (i) => {
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+Shift+P");
+    await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 10000 });
+    await page.keyboard.type("veladev: Run a Server Command", { delay: 20 });
+    await waitFor("the palette entry", async () => (await quickRows(page)).some((t) => t.includes("Run a Server Command")), { timeout: 10000 });
+    await page.keyboard.press("Enter");
+    if (i > 2) await sleep(2000);
+  }, async () => {
+    const rows = await quickRows(page);
+    return rows.some((t) => t.includes(opts.serverCommand)) ? rows : false;
+  }).then((rows) => {
+    result.serverCommands = rows;
+  });
+  log(`server commands: ${JSON.stringify(result.serverCommands)}`);
+  await page.keyboard.type(opts.serverCommandTitle, { delay: 20 });
+  await sleep(500);
+  await page.keyboard.press("Enter");
+  result.notification = await waitFor("the command's message", async () => {
+    const t = await page.$$eval(".notifications-toasts .notification-list-item, .notifications-center .notification-list-item",
+      (els) => els.map((e) => e.innerText).join("\n"));
+    return t.includes(opts.expectMessage) ? t : false;
+  }, { timeout: 60000 });
+  log(`notification: ${JSON.stringify(result.notification)}`);
+  await shot(page, "server-command");
 }
 
-const scenarios = { quickfix: scenarioQuickfix, completion: scenarioCompletion, commands: scenarioCommands };
+const scenarios = {
+  quickfix: scenarioQuickfix, completion: scenarioCompletion, navigation: scenarioNavigation, commands: scenarioCommands,
+};
 
 let browser;
 let page;
