@@ -26,10 +26,18 @@ end
 
 require("veladev").setup({
   cmd = vim.json.decode(os.getenv("VELADEV_CMD")),
-  settings = { veladev = { trace = { server = "off" } } },
+
 })
 
 local CODE = os.getenv("VELADEV_CODE")
+
+-- Messages the server shows (window/showMessage).
+out.messages = {}
+local show_message = vim.lsp.handlers["window/showMessage"]
+vim.lsp.handlers["window/showMessage"] = function(err, params, ctx, config)
+  table.insert(out.messages, params and params.message or "")
+  return show_message(err, params, ctx, config)
+end
 local FIX = os.getenv("VELADEV_FIX")
 
 local function find_diag(bufnr)
@@ -50,6 +58,7 @@ local function scenario()
     return #vim.lsp.get_clients({ bufnr = buf, name = "veladev" }) > 0
   end, 100), "the veladev client never attached to the Application")
   local client = vim.lsp.get_clients({ bufnr = buf, name = "veladev" })[1]
+  out.settings_sent = client.settings or client.config.settings
   step("attached")
   assert(vim.wait(60000, function()
     return client.initialized
@@ -132,7 +141,21 @@ local function scenario()
   end
   step("completion")
 
-  -- 5. a plain Kubernetes YAML file is not given to the server
+  -- 5. settings: a changed veladev.kubeconfig reaches the server, which tries it and says so
+  local kubeconfig = "/nonexistent/veladev-test-kubeconfig"
+  v.set_settings({ kubeconfig = kubeconfig })
+  assert(vim.wait(60000, function()
+    for _, m in ipairs(out.messages) do
+      if m:find(kubeconfig, 1, true) then
+        return true
+      end
+    end
+    return false
+  end, 100), "the server never mentioned the new kubeconfig")
+  out.settings_message = true
+  step("settings synced")
+
+  -- 6. a plain Kubernetes YAML file is not given to the server
   vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("VELADEV_PLAIN")))
   local plain = vim.api.nvim_get_current_buf()
   vim.wait(2000, function()

@@ -59,4 +59,8 @@ def test_neovim_diagnostic_quick_fix_and_completion(broken_app, veladev_cmd, art
     for param in broken_app.missing_params[:2]:
         assert param in result["completion"], (param, result["completion"])
     assert "VeladevCommand" in result["user_commands"]
+    assert "veladev.reloadCatalog" in result["server_commands"]
+    assert result["settings_message"]
+    # No complaint about the settings' shape (an empty Lua table must go out as an object).
+    assert not any("must be an object" in m for m in result["messages"]), result["messages"]
     assert result["plain_filetype"] == "yaml" and result["plain_attached"] == 0

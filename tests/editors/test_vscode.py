@@ -217,3 +217,13 @@ def test_server_commands_in_palette(code_server):
     assert any("veladev.reloadCatalog" in r for r in result["serverCommands"]), result["serverCommands"]
     # The server ran it and answered with a window/showMessage, shown as a notification.
     assert "veladev:" in result["notification"]
+
+
+def test_settings_reach_the_server_when_changed(code_server):
+    cs, apps = code_server
+    kubeconfig = "/nonexistent/veladev-test-kubeconfig"
+    result = drive(cs, "settings", file=apps["navigate"].path.name, kubeconfig=kubeconfig,
+                   settingsFile=str(cs.user_data / "User" / "settings.json"))
+    # The server read veladev.kubeconfig through workspace/configuration after the change,
+    # tried it, and said so.
+    assert kubeconfig in result["notification"]

@@ -8,7 +8,7 @@
 // Every UI step polls with generous timeouts and retries its key presses: the test must not
 // be flaky on a loaded 2-core CI machine. Nothing here measures or asserts time.
 import { createRequire } from "node:module";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const [scenario, optionsJson] = process.argv.slice(2);
@@ -303,7 +303,49 @@ async function scenarioCommands(page) {
   await shot(page, "server-command");
 }
 
+async function scenarioSettings(page) {
+  await openFile(page, opts.file);
+  // Wait until the server is up (its diagnostic is shown), then change a veladev.* setting the
+  // way a user does, in the Settings editor; the client tells the server, which reads it back
+  // with workspace/configuration and acts on it. (This test runs last: it leaves the setting.)
+  await openProblems(page);
+  await waitFor("the server's diagnostics", async () => (await problemRows(page)).some((r) => r.text.includes("veladev")), { timeout: 90000 });
+  const input = ".settings-editor .setting-item-contents input";
+  await retry("the veladev.kubeconfig setting", async (i) => {
+    if (i > 1) await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+Shift+P");
+    await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 10000 });
+    await page.keyboard.type("Preferences: Open User Settings", { delay: 20 });
+    await waitFor("the palette entry", async () =>
+      (await page.$$eval(".quick-input-list .monaco-list-row", (r) => r.map((x) => x.innerText)))[0]?.includes("Open User Settings"), { timeout: 10000 });
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(".settings-editor", { timeout: 20000 });
+    await sleep(1000);
+    await page.keyboard.type("veladev.kubeconfig", { delay: 20 });
+    // code-server keeps machine-overridable settings (paths) on the "Remote" tab.
+    await sleep(1000);
+    const remote = page.locator(".settings-editor .settings-tabs-widget .action-label", { hasText: "Remote" }).first();
+    if (await remote.count()) await remote.click();
+  }, async () => (await page.$$(input)).length === 1);
+  await shot(page, "settings-editor");
+  await retry("the new value typed", async () => {
+    await page.locator(input).first().click();
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type(opts.kubeconfig, { delay: 10 });
+    await page.keyboard.press("Tab");
+  }, async () => (await page.locator(input).first().inputValue()) === opts.kubeconfig);
+  log("setting typed in the Settings editor");
+  result.notification = await waitFor("the server's message about the new kubeconfig", async () => {
+    const t = await page.$$eval(".notifications-toasts .notification-list-item, .notifications-center .notification-list-item",
+      (els) => els.map((e) => e.innerText).join("\n"));
+    return t.includes(opts.kubeconfig) ? t : false;
+  }, { timeout: 90000 });
+  log(`notification: ${JSON.stringify(result.notification)}`);
+  await shot(page, "settings");
+}
+
 const scenarios = {
+  settings: scenarioSettings,
   quickfix: scenarioQuickfix, completion: scenarioCompletion, navigation: scenarioNavigation, commands: scenarioCommands,
 };
 

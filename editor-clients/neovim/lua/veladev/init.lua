@@ -39,12 +39,21 @@ local function root_dir(bufnr)
   return start
 end
 
+-- An empty Lua table is sent as a JSON list; the server wants an object for `veladev`.
+local function wire_settings(settings)
+  local out = vim.deepcopy(settings or {})
+  if type(out.veladev) ~= "table" or vim.tbl_isempty(out.veladev) then
+    out.veladev = vim.empty_dict()
+  end
+  return out
+end
+
 local function client_config(bufnr)
   return {
     name = M.config.name,
     cmd = M.config.cmd,
     root_dir = root_dir(bufnr),
-    settings = M.config.settings,
+    settings = wire_settings(M.config.settings),
     capabilities = M.config.capabilities,
     on_attach = M.config.on_attach,
   }
@@ -103,12 +112,13 @@ end
 --- Replace the `veladev` settings and tell the running servers (workspace/didChangeConfiguration).
 function M.set_settings(veladev_settings)
   M.config.settings = vim.tbl_deep_extend("force", M.config.settings or {}, { veladev = veladev_settings })
+  local settings = wire_settings(M.config.settings)
   for _, c in ipairs(M.clients()) do
-    c.config.settings = M.config.settings
+    c.config.settings = settings -- what Neovim answers to workspace/configuration
     if c.settings ~= nil then
-      c.settings = M.config.settings
+      c.settings = settings -- 0.11 keeps its own copy
     end
-    c.notify("workspace/didChangeConfiguration", { settings = M.config.settings })
+    c.notify("workspace/didChangeConfiguration", { settings = settings })
   end
 end
 
