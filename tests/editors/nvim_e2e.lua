@@ -31,6 +31,17 @@ require("veladev").setup({
 
 local CODE = os.getenv("VELADEV_CODE")
 
+-- The same scenario runs on Neovim 0.11 (vim.lsp.start) and 0.7 (start_client fallback).
+local function clients_for(bufnr)
+  local out = {}
+  for _, c in ipairs(require("veladev").clients()) do
+    if vim.lsp.buf_is_attached(bufnr, c.id) then
+      table.insert(out, c)
+    end
+  end
+  return out
+end
+
 -- Messages the server shows (window/showMessage).
 out.messages = {}
 local show_message = vim.lsp.handlers["window/showMessage"]
@@ -51,17 +62,19 @@ end
 
 local function scenario()
   local buf = vim.api.nvim_get_current_buf()
-  out.nvim = tostring(vim.version())
+  local ver = vim.version()
+  out.nvim = string.format("%d.%d.%d", ver.major, ver.minor, ver.patch)
   local v = require("veladev")
 
   assert(vim.wait(60000, function()
-    return #vim.lsp.get_clients({ bufnr = buf, name = "veladev" }) > 0
+    return #clients_for(buf) > 0
   end, 100), "the veladev client never attached to the Application")
-  local client = vim.lsp.get_clients({ bufnr = buf, name = "veladev" })[1]
+  local client = clients_for(buf)[1]
   out.settings_sent = client.settings or client.config.settings
   step("attached")
   assert(vim.wait(60000, function()
-    return client.initialized
+    local caps = client.server_capabilities or client.resolved_capabilities
+    return client.initialized or (caps ~= nil and next(caps) ~= nil)
   end, 100), "the server never finished initialize")
   out.server_commands = v.server_commands()
   out.user_commands = vim.tbl_keys(vim.api.nvim_get_commands({}))
@@ -81,20 +94,30 @@ local function scenario()
     vim.lsp.diagnostic.get_line_diagnostics(buf, d.lnum) or { d.user_data.lsp }, only = { "quickfix" } }
   local responses = vim.lsp.buf_request_sync(buf, "textDocument/codeAction", params, 30000) or {}
   out.code_actions = {}
+  local fix_action
   for _, r in pairs(responses) do
     for _, a in ipairs(r.result or {}) do
       table.insert(out.code_actions, a.title)
+      if a.title == FIX then
+        fix_action = a
+      end
     end
   end
   local applied = false
   for attempt = 1, 3 do
-    vim.lsp.buf.code_action({
-      apply = true,
-      context = { only = { "quickfix" } },
-      filter = function(a)
-        return a.title == FIX
-      end,
-    })
+    if ver.minor >= 8 then
+      -- What a user runs: the code action menu, filtered to the fix and applied.
+      vim.lsp.buf.code_action({
+        apply = true,
+        context = { only = { "quickfix" } },
+        filter = function(a)
+          return a.title == FIX
+        end,
+      })
+    elseif fix_action and fix_action.edit then
+      -- 0.7's code_action() has no filter/apply: apply the server's edit as its menu would.
+      vim.lsp.util.apply_workspace_edit(fix_action.edit, client.offset_encoding)
+    end
     applied = vim.wait(20000, function()
       local line = vim.api.nvim_buf_get_lines(buf, d.lnum, d.lnum + 1, false)[1] or ""
       return line:find("sendReceive", 1, true) ~= nil
@@ -162,7 +185,7 @@ local function scenario()
     return false
   end, 100)
   out.plain_filetype = vim.bo[plain].filetype
-  out.plain_attached = #vim.lsp.get_clients({ bufnr = plain, name = "veladev" })
+  out.plain_attached = #clients_for(plain)
   step("plain yaml checked")
 end
 

