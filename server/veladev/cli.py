@@ -55,7 +55,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_lsp(args: argparse.Namespace) -> int:
+    import logging
+
     from .lsp.server import build_server
+
+    # stdout carries the protocol; the log goes to stderr, which editors show as the server log.
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     server = build_server()
     if args.tcp:

@@ -1,0 +1,1 @@
+"""Delivery: apply the Application, trigger its workflow, watch the steps, promote."""

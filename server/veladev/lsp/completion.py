@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from lsprotocol import types as lsp
 
-from ..spec.complete import complete
 from .server import VelaLanguageServer
 
 
 def register(server: VelaLanguageServer) -> None:
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[":", "[", ",", "\""]))
     def completion(ls: VelaLanguageServer, params: lsp.CompletionParams) -> lsp.CompletionList | None:
+        from ..spec.complete import complete
+
         analysis, _ = ls.analysis(params.text_document.uri)
         conv = ls.converter(analysis)
         result = complete(analysis.lines, conv.position_in(params.position), ls.catalog)

@@ -6,12 +6,16 @@ encoding (UTF-16 by default). pygls's PositionCodec converts, given the document
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lsprotocol import types as lsp
 from pygls.workspace import PositionCodec
 
-from ..spec.complete import CompletionItem
 from ..spec.findings import Finding, Fix, Position, Span
-from ..spec.navigate import Symbol
+
+if TYPE_CHECKING:
+    from ..spec.complete import CompletionItem
+    from ..spec.navigate import Symbol
 
 SOURCE = "veladev"
 
@@ -69,7 +73,7 @@ class Converter:
             edit=lsp.WorkspaceEdit(changes={uri: [lsp.TextEdit(self.range(e.span), e.new_text) for e in fix.edits]}),
         )
 
-    def completion(self, item: CompletionItem, replace: Span | None) -> lsp.CompletionItem:
+    def completion(self, item: "CompletionItem", replace: Span | None) -> lsp.CompletionItem:
         text = item.insert_text if item.insert_text is not None else item.label
         return lsp.CompletionItem(
             label=item.label,
@@ -83,7 +87,7 @@ class Converter:
             insert_text=None if replace is not None else text,
         )
 
-    def symbol(self, s: Symbol) -> lsp.DocumentSymbol:
+    def symbol(self, s: "Symbol") -> lsp.DocumentSymbol:
         return lsp.DocumentSymbol(
             name=s.name,
             detail=s.detail or None,

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from lsprotocol import types as lsp
 
-from ..spec import navigate
 from .server import VelaLanguageServer
+
+
+def _navigate():
+    from ..spec import navigate  # loaded after start-up, with the validator
+
+    return navigate
 
 
 def register(server: VelaLanguageServer) -> None:
@@ -13,7 +18,7 @@ def register(server: VelaLanguageServer) -> None:
     def hover(ls: VelaLanguageServer, params: lsp.HoverParams) -> lsp.Hover | None:
         analysis, _ = ls.analysis(params.text_document.uri)
         conv = ls.converter(analysis)
-        info = navigate.hover(analysis, conv.position_in(params.position), ls.catalog)
+        info = _navigate().hover(analysis, conv.position_in(params.position), ls.catalog)
         if info is None:
             return None
         return lsp.Hover(contents=lsp.MarkupContent(lsp.MarkupKind.Markdown, info.markdown), range=conv.range(info.span))
@@ -22,12 +27,12 @@ def register(server: VelaLanguageServer) -> None:
     def symbols(ls: VelaLanguageServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol] | None:
         analysis, _ = ls.analysis(params.text_document.uri)
         conv = ls.converter(analysis)
-        return [conv.symbol(s) for s in navigate.outline(analysis)] or None
+        return [conv.symbol(s) for s in _navigate().outline(analysis)] or None
 
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
     def definition(ls: VelaLanguageServer, params: lsp.DefinitionParams) -> lsp.Location | None:
         uri = params.text_document.uri
         analysis, _ = ls.analysis(uri)
         conv = ls.converter(analysis)
-        span = navigate.definition(analysis, conv.position_in(params.position))
+        span = _navigate().definition(analysis, conv.position_in(params.position))
         return lsp.Location(uri, conv.range(span)) if span is not None else None

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__
-from ..spec.analysis import Analysis, analyze
-from ..spec.definitions import Catalog
 from .convert import Converter
+
+if TYPE_CHECKING:  # the validator (jsonschema, the schemas) loads after start-up
+    from ..spec.analysis import Analysis
+    from ..spec.definitions import Catalog
 
 log = logging.getLogger("veladev.lsp")
 
@@ -23,20 +26,20 @@ log = logging.getLogger("veladev.lsp")
 @dataclass(slots=True)
 class DocState:
     version: int | None
-    analysis: Analysis
+    analysis: "Analysis"
 
 
 class VelaLanguageServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("veladev", __version__)
-        self._catalog: Catalog | None = None
+        self._catalog: "Catalog | None" = None
         self.docs: dict[str, DocState] = {}
         from .settings import Settings
 
         self.settings = Settings()
 
     @property
-    def catalog(self) -> Catalog:
+    def catalog(self) -> "Catalog":
         # Loaded on first use, so that start-up stays fast.
         if self._catalog is None:
             from ..catalog import bundled_catalog
@@ -44,8 +47,10 @@ class VelaLanguageServer(LanguageServer):
             self._catalog = bundled_catalog()
         return self._catalog
 
-    def analysis(self, uri: str) -> tuple[Analysis, int | None]:
+    def analysis(self, uri: str) -> "tuple[Analysis, int | None]":
         """The analysis of the document's current text (cached per version)."""
+        from ..spec.analysis import analyze
+
         doc = self.workspace.get_text_document(uri)
         state = self.docs.get(uri)
         if state is None or state.version != doc.version or doc.version is None:
@@ -53,13 +58,19 @@ class VelaLanguageServer(LanguageServer):
             self.docs[uri] = state
         return state.analysis, state.version
 
-    def converter(self, analysis: Analysis) -> Converter:
+    def converter(self, analysis: "Analysis") -> Converter:
         return Converter(self.workspace.position_codec, analysis.lines)
 
     def forget(self, uri: str) -> None:
         self.docs.pop(uri, None)
 
-    def set_catalog(self, catalog: Catalog) -> None:
+    def warm_up(self) -> None:
+        """Load the validator and the catalog (run in a worker thread right after start-up)."""
+        from ..spec import analysis, complete, navigate  # noqa: F401 - imported for their cost
+
+        self.catalog
+
+    def set_catalog(self, catalog: "Catalog") -> None:
         """Switch catalogs and re-validate every open document against the new one."""
         self._catalog = catalog
         self.docs.clear()

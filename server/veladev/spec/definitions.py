@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import marshal
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -102,8 +103,10 @@ class Catalog:
         Editing one component of a large application then re-validates that component only.
         """
         try:
-            key = (id(validator), json.dumps(instance, sort_keys=True, default=str))
-        except (TypeError, ValueError):  # keys that JSON cannot hold: no caching
+            # marshal is a faithful, C-fast serialisation (1 and True differ, as they must);
+            # format 2 has no back-references, so equal values give equal bytes.
+            key = (id(validator), marshal.dumps(instance, 2))
+        except ValueError:  # a value marshal cannot hold: no caching
             return list(validator.iter_errors(instance))
         hit = self._errors.get(key)
         if hit is not None:
@@ -120,7 +123,7 @@ class Catalog:
         """The Application schema with components left open: they are checked one by one."""
         if self._shallow is None:
             shallow = copy.deepcopy(self.application_schema)
-            shallow["properties"]["spec"]["properties"]["components"]["items"] = {}
+            del shallow["properties"]["spec"]["properties"]["components"]["items"]
             self._shallow = shallow
         return self._shallow
 

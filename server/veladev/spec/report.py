@@ -9,7 +9,7 @@ from typing import Any, Iterable
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from .findings import Finding, Fix, Position, Severity, Span, TextEdit
-from .yamldoc import Path, locate, mapping_items, span_of
+from .yamldoc import Path, locate, mapping_get, mapping_items, seq_items, span_of
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
@@ -137,8 +137,6 @@ class Reporter:
 def _path_found(root: Node | None, path: Path) -> bool:
     """Whether every segment of `path` exists (locate() stops at the deepest existing node)."""
     node = root
-    from .yamldoc import mapping_get, seq_items
-
     for seg in path:
         if isinstance(seg, int):
             items = seq_items(node)

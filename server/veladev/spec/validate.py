@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import re
 from typing import Any, Callable, Iterable
 
 from jsonschema import ValidationError
@@ -129,8 +131,6 @@ def _parse_key(key: str) -> tuple:
 def _with_inputs(props: dict[str, Any], paths: list[tuple]) -> dict[str, Any]:
     if not paths:
         return props
-    import copy
-
     out = copy.deepcopy(props)
     for p in paths:
         node: Any = out
@@ -255,8 +255,6 @@ def _leaf(err: ValidationError) -> ValidationError:
 def _extras(err: ValidationError) -> list[str]:
     inst = err.instance if isinstance(err.instance, dict) else {}
     props = err.schema.get("properties") or {}
-    import re
-
     patterns = [re.compile(p) for p in (err.schema.get("patternProperties") or {})]
     return [k for k in inst if k not in props and not any(p.search(str(k)) for p in patterns)]
 

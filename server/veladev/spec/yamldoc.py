@@ -7,6 +7,7 @@ YAML 1.1 rules, as Kubernetes' YAML library reads them, except that timestamps s
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Union
 
@@ -16,9 +17,36 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from .findings import Finding, Position, Severity, Span
 
 try:  # libyaml is part of PyYAML's wheels; fall back to pure Python where it is missing.
-    _Loader = yaml.CSafeLoader
+    _BaseLoader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
+
+_SCALAR_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """libyaml composes; tag resolution runs in Python once per node, so remember it.
+
+    A file repeats most scalars (true, 80, names), and the safe loader resolves by value
+    alone (it has no path resolvers), so a value-keyed memo is exact.
+    """
+
+    def resolve(self, kind, value, implicit):
+        if kind is ScalarNode:
+            key = (value, implicit)
+            tag = _SCALAR_TAGS.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_SCALAR_TAGS) < 65536:
+                    _SCALAR_TAGS[key] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+    def descend_resolver(self, current_node, current_index):
+        pass  # no path resolvers in the safe loader
+
+    def ascend_resolver(self):
+        pass
 
 PathSeg = Union[str, int]
 Path = tuple[PathSeg, ...]
@@ -42,12 +70,21 @@ _MERGE = "tag:yaml.org,2002:merge"
 _BOOL_VALUES = _Constructor.bool_values
 
 
+#: Values of large collections by their source text: an edit rebuilds only what it touched.
+_VALUE_MEMO: "OrderedDict[str, Any]" = OrderedDict()
+_VALUE_MEMO_SIZE = 4096
+_MEMO_MIN_CHARS = 200
+
+
 def to_value(node: Node, constructor: _Constructor | None = None,
-             duplicates: list[tuple[ScalarNode, ScalarNode]] | None = None) -> Any:
+             duplicates: list[tuple[ScalarNode, ScalarNode]] | None = None, text: str | None = None) -> Any:
     """The value of a node, as the safe constructor would build it, several times faster.
 
     Only the common cases are done here; merge keys and explicit tags go to the constructor.
     Keys repeated in one mapping are appended to `duplicates` as (first, repeated) pairs.
+    With the source `text`, a large collection whose text was seen before reuses that value
+    (values are shared: callers never change them). Text with an alias is not reused, since
+    its anchor may lie outside.
     """
     memo: dict[int, Any] = {}
     active: set[int] = set()
@@ -58,34 +95,53 @@ def to_value(node: Node, constructor: _Constructor | None = None,
         if key in memo:  # an alias of a node built before
             return memo[key]
         if isinstance(n, ScalarNode):
-            tag, text = n.tag, n.value
+            tag, raw = n.tag, n.value
             if tag == _STR or tag == _TIMESTAMP:
-                value: Any = text
+                value: Any = raw
             elif tag == _NULL:
                 value = None
             elif tag == _BOOL:
-                value = _BOOL_VALUES[text.lower()]
+                value = _BOOL_VALUES[raw.lower()]
             elif tag == _INT:
-                value = int(text) if text.isdigit() else constructor.construct_yaml_int(n)
+                value = int(raw) if raw.isdigit() else constructor.construct_yaml_int(n)
             elif tag == _FLOAT:
                 value = constructor.construct_yaml_float(n)
             else:
                 value = constructor.construct_document(n)
         elif key in active:
             raise yaml.constructor.ConstructorError(None, None, "recursive alias", n.start_mark)
-        elif isinstance(n, SequenceNode):
+        elif text is not None and n.end_mark.index - n.start_mark.index >= _MEMO_MIN_CHARS:
+            source = text[n.start_mark.index:n.end_mark.index]
+            value = _VALUE_MEMO.get(source) if "*" not in source else None
+            if value is not None:
+                _VALUE_MEMO.move_to_end(source)
+            else:
+                before = len(duplicates) if duplicates is not None else 0
+                value = build_collection(n, key)
+                clean = duplicates is None or len(duplicates) == before
+                if clean and "*" not in source:
+                    _VALUE_MEMO[source] = value
+                    if len(_VALUE_MEMO) > _VALUE_MEMO_SIZE:
+                        _VALUE_MEMO.popitem(last=False)
+        else:
+            value = build_collection(n, key)
+        memo[key] = value
+        return value
+
+    def build_collection(n: Node, key: int) -> Any:
+        if isinstance(n, SequenceNode):
             active.add(key)
-            value = [build(item) for item in n.value]
+            value: Any = [build(item) for item in n.value]
             active.discard(key)
-        elif isinstance(n, MappingNode):
+            return value
+        if isinstance(n, MappingNode):
             active.add(key)
             value = {}
             first_keys: dict[Any, Node] = {}
             for k, v in n.value:
                 if k.tag == _MERGE:
                     active.discard(key)
-                    value = constructor.construct_document(n)
-                    break
+                    return constructor.construct_document(n)
                 kv = build(k)
                 try:
                     if kv in value and duplicates is not None and isinstance(k, ScalarNode):
@@ -96,10 +152,8 @@ def to_value(node: Node, constructor: _Constructor | None = None,
                     raise yaml.constructor.ConstructorError(
                         "while constructing a mapping", n.start_mark, "found an unhashable key", k.start_mark)
             active.discard(key)
-        else:  # pragma: no cover - the composer makes only these three kinds
-            value = constructor.construct_document(n)
-        memo[key] = value
-        return value
+            return value
+        return constructor.construct_document(n)  # pragma: no cover - only three node kinds
 
     return build(node)
 
@@ -138,7 +192,7 @@ def parse(text: str) -> ParseResult:
         for i, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
             duplicates: list[tuple[ScalarNode, ScalarNode]] = []
             try:
-                value = to_value(node, constructor, duplicates) if node is not None else None
+                value = to_value(node, constructor, duplicates, text) if node is not None else None
             except (yaml.YAMLError, TypeError, ValueError) as exc:
                 # A node that cannot become a value (an unhashable key, a bad !!int) breaks
                 # only this document.

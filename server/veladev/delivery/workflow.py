@@ -1,0 +1,91 @@
+"""KubeVela workflow state as the editor shows it, and the resume operation. Pure.
+
+Resume follows KubeVela 1.9/1.10 exactly (kv:pkg/workflow/operation/operation.go
+`ResumeWorkflow`, ../shared/reference/kubevela.md section 4.2): `suspend` becomes false and
+every `suspending` step (or only the named one) becomes `running`; the engine then marks the
+suspend step succeeded. Flipping only `suspend` is not enough: a step still `suspending`
+suspends the run again.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class WorkflowError(Exception):
+    """The workflow cannot do what was asked; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepState:
+    name: str
+    type: str
+    phase: str  # succeeded | failed | skipped | running | pending | suspending
+    message: str = ""
+    reason: str = ""
+    sub_steps: tuple["StepState", ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowState:
+    app_phase: str  # status.status: runningWorkflow, workflowSuspending, running, ...
+    run_status: str  # status.workflow.status: executing, suspending, succeeded, ...
+    suspended: bool
+    terminated: bool
+    finished: bool
+    message: str
+    steps: tuple[StepState, ...] = field(default=())
+
+    def suspending_steps(self) -> list[StepState]:
+        return [s for top in self.steps for s in (top, *top.sub_steps) if s.phase == "suspending"]
+
+
+def _step(raw: dict[str, Any]) -> StepState:
+    return StepState(raw.get("name", ""), raw.get("type", ""), raw.get("phase", "pending"), raw.get("message", "") or "",
+                     raw.get("reason", "") or "", tuple(_step(s) for s in raw.get("subSteps") or ()))
+
+
+def read_workflow(app: dict[str, Any]) -> WorkflowState:
+    status = app.get("status") or {}
+    wf = status.get("workflow") or {}
+    return WorkflowState(
+        app_phase=status.get("status", "") or "",
+        run_status=wf.get("status", "") or "",
+        suspended=bool(wf.get("suspend")),
+        terminated=bool(wf.get("terminated")),
+        finished=bool(wf.get("finished")),
+        message=wf.get("message", "") or "",
+        steps=tuple(_step(s) for s in wf.get("steps") or ()),
+    )
+
+
+def resumed_workflow_status(workflow: dict[str, Any] | None, step: str | None = None) -> dict[str, Any]:
+    """The `status.workflow` after ResumeWorkflow; raises WorkflowError where KubeVela refuses."""
+    if not workflow:
+        raise WorkflowError("the application has no workflow status yet; nothing to resume")
+    if workflow.get("terminated"):
+        raise WorkflowError("the workflow is terminated; restart it instead of resuming")
+    wf = copy.deepcopy(workflow)
+    wf["suspend"] = False
+    found = step is None
+    for top in wf.get("steps") or ():
+        subs = top.get("subSteps") or ()
+        if step is None or top.get("name") == step:
+            found = True
+            if top.get("phase") == "suspending":
+                top["phase"] = "running"
+                # OperateSteps: the unfinished sub-steps of a resumed group run again too.
+                for sub in subs:
+                    if sub.get("phase") not in ("succeeded", "failed", "skipped"):
+                        sub["phase"] = "running"
+        for sub in subs:
+            if (step is None or sub.get("name") == step) and sub.get("phase") == "suspending":
+                found = True
+                sub["phase"] = "running"
+            elif sub.get("name") == step:
+                found = True
+    if not found:
+        raise WorkflowError(f"can not find step {step}")
+    return wf
