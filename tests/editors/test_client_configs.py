@@ -7,7 +7,7 @@ import dataclasses
 import json
 import shlex
 
-from conftest import ROOT
+from editors_support import ROOT
 
 CLIENTS = ROOT / "editor-clients"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
+from editors_support import (
     BAD_SYNC, CACHE, DIAGNOSTIC_CODE, EXAMPLE, FIX_TITLE, GOOD_SYNC, ROOT, free_port, make_broken_app,
 )
 

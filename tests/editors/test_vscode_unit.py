@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from editors_support import ROOT
 
 EXT = ROOT / "editor-clients" / "vscode"
 
