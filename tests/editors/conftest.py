@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from editors_support import ARTIFACTS, BrokenApp, make_broken_app, server_command
+from editors_support import ARTIFACTS, SETUP_FAILED, BrokenApp, make_broken_app, server_command
 
 
 def pytest_collection_modifyitems(items):
@@ -14,6 +14,18 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if Path(str(item.fspath)).parent == here:
             item.add_marker(pytest.mark.editor)
+
+
+def setup_failure() -> str | None:
+    return SETUP_FAILED.read_text().strip() if SETUP_FAILED.exists() else None
+
+
+@pytest.fixture(autouse=True)
+def _editor_setup_ok():
+    """An editor set-up that failed makes the editor tests fail (not skip), with the reason."""
+    reason = setup_failure()
+    if reason:
+        pytest.fail(f"editor set-up failed (tools/setup.d/50-editors.sh): {reason}")
 
 
 @pytest.fixture(scope="session")

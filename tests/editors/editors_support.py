@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "editors"
 ARTIFACTS = ROOT / "artifacts" / "editors"
+SETUP_FAILED = CACHE / "setup-failed"  # written by tools/setup.d/50-editors.sh when a step fails
 EXAMPLE = ROOT / "examples" / "frontend" / "vela-app.yaml"
 NOCALHOST_SCHEMA = ROOT / "schemas" / "definitions" / "trait" / "nocalhost.json"
 

@@ -7,12 +7,12 @@ import subprocess
 
 import pytest
 
-from editors_support import ROOT
+from editors_support import ROOT, SETUP_FAILED
 
 EXT = ROOT / "editor-clients" / "vscode"
 
 
-@pytest.mark.skipif(not (EXT / "node_modules").is_dir() or not shutil.which("npm"),
+@pytest.mark.skipif(not SETUP_FAILED.exists() and (not (EXT / "node_modules").is_dir() or not shutil.which("npm")),
                     reason="editor-clients/vscode/node_modules missing; run ./dev setup")
 def test_npm_test_lint_and_unit_tests():
     proc = subprocess.run(["npm", "test", "--silent"], cwd=EXT, capture_output=True, text=True, timeout=600,
