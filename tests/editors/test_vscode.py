@@ -59,7 +59,7 @@ class CodeServer:
         self.extensions = base / "extensions"
         settings = {
             "veladev.server.command": server_cmd[:-1] if server_cmd[-1] == "lsp" else server_cmd,
-            "veladev.trace.server": "messages",
+            "veladev.trace.server": "verbose",  # the trace (with URIs) shows what reached the server
             "workbench.startupEditor": "none",
             "security.workspace.trust.enabled": False,
             "editor.wordBasedSuggestions": "off",
@@ -220,6 +220,36 @@ def test_server_commands_in_palette(code_server):
     assert any("veladev.reloadCatalog" in r for r in result["serverCommands"]), result["serverCommands"]
     # The server ran it and answered with a window/showMessage, shown as a notification.
     assert "veladev:" in result["notification"]
+
+
+def test_plain_yaml_never_reaches_the_server(code_server):
+    cs, apps = code_server
+    plain = apps["navigate"].workspace / "pod.yaml"
+    plain.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n")
+    # An Application never opened before: its diagnostics can only follow its didOpen, which
+    # the client sends after anything it would have sent for pod.yaml, opened first.
+    later = apps["navigate"].workspace / "later-app.yaml"
+    later.write_text(apps["navigate"].path.read_text())
+    drive(cs, "plain", file=later.name, plainFile=plain.name)
+    traces = [p.read_text() for p in (cs.user_data / "logs").rglob("*veladev.log")]
+    assert traces, "no veladev output channel log"
+    trace = "\n".join(traces)
+    assert later.name in trace  # the Application was sent (the verbose trace has URIs)
+    assert "pod.yaml" not in trace, "a plain Kubernetes YAML file was sent to the server"
+
+
+def test_missing_server_is_explained(code_server):
+    cs, _ = code_server
+    # Another window on another folder, whose workspace settings name a server that is not there.
+    ws = cs.base / "ws-missing"
+    app = make_broken_app(ws)
+    (ws / ".vscode").mkdir()
+    (ws / ".vscode" / "settings.json").write_text(json.dumps({"veladev.server.command": ["/nonexistent/bin/veladev"]}))
+    result = drive(cs, "missing", file=app.path.name, url=f"http://127.0.0.1:{cs.port}/?folder={ws}",
+                   expectMessage="was not found")
+    text = result["notification"]
+    assert "/nonexistent/bin/veladev" in text and "veladev.server.command" in text, text
+    assert "Open install guide" in text and "Open settings" in text, text
 
 
 def test_settings_reach_the_server_when_changed(code_server):

@@ -82,7 +82,7 @@ async function openWorkbench(page) {
   log("workbench ready");
 }
 
-async function openFile(page, name) {
+async function openFile(page, name, expectText = "kind: Application") {
   await retry(`editor tab for ${name}`, async (i) => {
     if (i > 1) await page.keyboard.press("Escape");
     await page.keyboard.press("Control+P");
@@ -94,7 +94,7 @@ async function openFile(page, name) {
     await page.keyboard.press("Enter");
   }, async () => {
     const tab = await page.$$eval(".tabs-container .tab", (tabs) => tabs.map((t) => t.getAttribute("aria-label") || t.innerText).join("\n"));
-    return tab.includes(name) && (await editorText(page)).includes("kind: Application");
+    return tab.includes(name) && (await editorText(page)).includes(expectText);
   });
   log(`opened ${name}`);
 }
@@ -310,7 +310,9 @@ async function scenarioSettings(page) {
   // with workspace/configuration and acts on it. (This test runs last: it leaves the setting.)
   await openProblems(page);
   await waitFor("the server's diagnostics", async () => (await problemRows(page)).some((r) => r.text.includes("veladev")), { timeout: 90000 });
-  const input = ".settings-editor .setting-item-contents input";
+  // The row of veladev.kubeconfig (the search also finds veladev.context, which mentions it).
+  const row = () => page.locator(".settings-editor .setting-item-contents").filter({ hasText: "Kubeconfig file for the live definition catalog" });
+  const input = () => row().locator("input").first();
   await retry("the veladev.kubeconfig setting", async (i) => {
     if (i > 1) await page.keyboard.press("Escape");
     await page.keyboard.press("Control+Shift+P");
@@ -326,14 +328,14 @@ async function scenarioSettings(page) {
     await sleep(1000);
     const remote = page.locator(".settings-editor .settings-tabs-widget .action-label", { hasText: "Remote" }).first();
     if (await remote.count()) await remote.click();
-  }, async () => (await page.$$(input)).length === 1);
+  }, async () => (await row().count()) === 1);
   await shot(page, "settings-editor");
   await retry("the new value typed", async () => {
-    await page.locator(input).first().click();
+    await input().click();
     await page.keyboard.press("Control+A");
     await page.keyboard.type(opts.kubeconfig, { delay: 10 });
     await page.keyboard.press("Tab");
-  }, async () => (await page.locator(input).first().inputValue()) === opts.kubeconfig);
+  }, async () => (await input().inputValue()) === opts.kubeconfig);
   log("setting typed in the Settings editor");
   result.notification = await waitFor("the server's message about the new kubeconfig", async () => {
     const t = await page.$$eval(".notifications-toasts .notification-list-item, .notifications-center .notification-list-item",
@@ -344,7 +346,32 @@ async function scenarioSettings(page) {
   await shot(page, "settings");
 }
 
+async function scenarioMissingServer(page) {
+  await openFile(page, opts.file);
+  // The workspace's settings point veladev.server.command at a file that does not exist.
+  result.notification = await waitFor("the missing-server error", async () => {
+    const t = await page.$$eval(".notifications-toasts .notification-list-item, .notifications-center .notification-list-item",
+      (els) => els.map((e) => e.innerText).join("\n"));
+    return t.includes(opts.expectMessage) ? t : false;
+  }, { timeout: 90000 });
+  log(`notification: ${JSON.stringify(result.notification)}`);
+  await shot(page, "missing-server");
+}
+
+async function scenarioPlainYaml(page) {
+  // A plain Kubernetes YAML first, then an Application: once the Application's diagnostics
+  // are shown, the server has had everything the client sent before it.
+  await openFile(page, opts.plainFile, "kind: Pod");
+  await openFile(page, opts.file);
+  await openProblems(page);
+  await waitFor("the Application's diagnostics", async () =>
+    (await problemRows(page)).some((r) => r.text.includes(opts.file) || r.aria.includes(opts.file)), { timeout: 90000 });
+  log("plain YAML and Application opened; the Application's diagnostics are shown");
+}
+
 const scenarios = {
+  plain: scenarioPlainYaml,
+  missing: scenarioMissingServer,
   settings: scenarioSettings,
   quickfix: scenarioQuickfix, completion: scenarioCompletion, navigation: scenarioNavigation, commands: scenarioCommands,
 };

@@ -24,7 +24,7 @@ import {
 
 export const CLIENT_ID = "veladev";
 
-/** Provider middlewares whose first argument is the document: answered only for Applications. */
+/** Provider middlewares whose first argument is the document (or its URI): answered only for Applications. */
 const GATED_PROVIDERS = [
   "provideCompletionItem", "provideHover", "provideDefinition", "provideDeclaration", "provideTypeDefinition",
   "provideImplementation", "provideReferences", "provideDocumentHighlights", "provideDocumentSymbols",
@@ -33,6 +33,7 @@ const GATED_PROVIDERS = [
   "provideRenameEdits", "prepareRename", "provideFoldingRanges", "provideSelectionRanges",
   "provideDocumentSemanticTokens", "provideDocumentRangeSemanticTokens", "provideInlayHints",
   "provideDocumentColors", "provideColorPresentations", "provideLinkedEditingRange", "provideInlineValues",
+  "provideDiagnostics", // pull diagnostics: its first argument is a document or a URI
 ];
 
 export class VeladevClient implements vscode.Disposable {
@@ -239,9 +240,10 @@ export class VeladevClient implements vscode.Disposable {
     };
     const gated = middleware as Record<string, unknown>;
     for (const name of GATED_PROVIDERS) {
-      gated[name] = (doc: vscode.TextDocument, ...rest: unknown[]) => {
+      gated[name] = (doc: vscode.TextDocument | vscode.Uri, ...rest: unknown[]) => {
         const next = rest[rest.length - 1] as (...a: unknown[]) => unknown;
-        return attached.has(doc.uri.toString()) ? next(doc, ...rest.slice(0, -1)) : undefined;
+        const uri = doc instanceof vscode.Uri ? doc : doc.uri;
+        return attached.has(uri.toString()) ? next(doc, ...rest.slice(0, -1)) : undefined;
       };
     }
     return middleware;
