@@ -71,14 +71,69 @@ def cmd_lsp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster(args: argparse.Namespace):
+    from .cluster import ClusterConfig, connect
+
+    return connect(ClusterConfig(args.kubeconfig or "", args.context or ""))
+
+
+def _app_ref(ref: str) -> tuple[str, str]:
+    ns, _, name = ref.rpartition("/")
+    return ns or "default", name
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .cluster.apps import get_application
+    from .delivery.workflow import read_workflow
+
+    ns, name = _app_ref(args.app)
+    api = _cluster(args)
+    try:
+        state = read_workflow(get_application(api, ns, name))
+    finally:
+        api.close()
+    print(f"{ns}/{name}: {state.app_phase or 'no status yet'} (workflow {state.run_status or '-'}"
+          f"{', suspended' if state.suspended else ''}{', terminated' if state.terminated else ''})")
+    for step in state.steps:
+        print(f"  {step.name:<24} {step.type:<14} {step.phase:<11} {step.message}".rstrip())
+        for sub in step.sub_steps:
+            print(f"    {sub.name:<22} {sub.type:<14} {sub.phase:<11} {sub.message}".rstrip())
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from .delivery.promote import promote
+
+    ns, name = _app_ref(args.app)
+    api = _cluster(args)
+    try:
+        state = promote(api, ns, name, args.step)
+    finally:
+        api.close()
+    print(f"{ns}/{name}: resumed; workflow {state.run_status or 'running'}")
+    return 0
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    from .delivery.trigger import trigger_webhook
+
+    token = os.environ.get(args.token_env, "")
+    if not token:
+        print(f"veladev trigger: set the VelaUX trigger token in ${args.token_env} (it is a secret, so not an argument)",
+              file=sys.stderr)
+        return 2
+    upgrade = {args.component: {"image": args.image}}
+    code = {k: v for k, v in (("commit", args.commit), ("branch", args.branch), ("user", args.user)) if v}
+    result = trigger_webhook(args.velaux, token, upgrade, code or None)
+    print(f"triggered {result.get('workflowName', '')}: version {result.get('version', '')}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job. Until the sandbox cluster exists: check the example Application."""
-    root = Path(__file__).resolve().parents[2]
-    example = Path(args.app) if args.app else root / "examples" / "frontend" / "vela-app.yaml"
-    print(f"veladev demo: checking {example}")
-    rc = cmd_check(argparse.Namespace(paths=[str(example)], format="text"))
-    print("veladev demo: example Application is valid" if rc == 0 else "veladev demo: example has errors")
-    return rc
+    """The main job: the seed's delivery flow on a local sandbox cluster."""
+    from . import demo
+
+    return demo.run(Path(args.app) if args.app else None, keep=args.keep)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,13 +151,46 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead")
     p.set_defaults(func=cmd_lsp)
 
-    p = sub.add_parser("demo", help="the main job: run the whole flow (for now: check the example app)")
+    p = sub.add_parser("demo", help="the main job: check, deploy, trigger and promote the example on a local sandbox")
     p.add_argument("--app", help="Application file to use instead of the example")
+    p.add_argument("--keep", action="store_true", help="keep the sandbox running at the end (Ctrl-C stops it)")
     p.set_defaults(func=cmd_demo)
 
+    def cluster_parser(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+        p.add_argument("--context", help="kubeconfig context (default: the current one)")
+        return p
+
+    p = cluster_parser("status", "show an Application's phase and each workflow step's state")
+    p.add_argument("app", help="NAMESPACE/NAME (namespace default: default)")
+    p.set_defaults(func=cmd_status)
+
+    p = cluster_parser("promote", "resume the suspended workflow (as `vela workflow resume`)")
+    p.add_argument("app", help="NAMESPACE/NAME")
+    p.add_argument("--step", help="resume only this suspended step")
+    p.set_defaults(func=cmd_promote)
+
+    p = sub.add_parser("trigger", help="trigger the workflow through VelaUX's webhook with a new image")
+    p.add_argument("--velaux", required=True, help="VelaUX address, e.g. http://127.0.0.1:8000")
+    p.add_argument("--token-env", default="VELAUX_TRIGGER_TOKEN", help="environment variable holding the token")
+    p.add_argument("--component", required=True, help="component to upgrade")
+    p.add_argument("--image", required=True, help="new image of the component")
+    p.add_argument("--commit")
+    p.add_argument("--branch")
+    p.add_argument("--user")
+    p.set_defaults(func=cmd_trigger)
+
     args = parser.parse_args(argv)
+    from .cluster import ClusterError
+    from .delivery.trigger import TriggerError
+    from .delivery.workflow import WorkflowError
+
     try:
         return args.func(args)
+    except (ClusterError, TriggerError, WorkflowError) as exc:
+        print(f"veladev {args.command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -210,3 +210,8 @@ def test_utf8_columns_are_code_points():
     text = BASE.replace("  name: demo\n", "  name: demo\n  labels: {owner: \"名前\"}\n", 1).replace("type: send\n", "type: sendx\n")
     f = [f for f in findings(text) if f.code == "nocalhost-sync-type"][0]
     assert f.span.start == at_pos(text, "sendx", 0)
+
+
+def test_identical_services_are_not_a_conflict():
+    text = BASE.replace("          - port: 80\n", "          - port: 80\n            name: \"\"\n            expose: true\n", 1)
+    assert [f.code for f in findings(text)] == []

@@ -8,6 +8,8 @@ from typing import Any, Callable
 from .connection import ClusterError
 
 GROUP, VERSION, PLURAL = "core.oam.dev", "v1beta1", "applications"
+# The client would pick JSON Patch for a dict body on custom objects; these are merge patches.
+MERGE_PATCH = "application/merge-patch+json"
 
 
 def _api(api_client):
@@ -58,7 +60,8 @@ def apply_application(api_client, app: dict[str, Any], namespace: str | None = N
     patch = {"metadata": {k: v for k, v in body["metadata"].items() if k in ("labels", "annotations")},
              "spec": body.get("spec", {})}
     return _call(f"update application {ns}/{name}",
-                 lambda: api.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name, patch))
+                 lambda: api.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name, patch,
+                                                            _content_type=MERGE_PATCH))
 
 
 def update_status(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]],
@@ -73,7 +76,8 @@ def update_status(api_client, namespace: str, name: str, change: Callable[[dict[
         status = change(app)
         body = {"metadata": {"resourceVersion": app["metadata"]["resourceVersion"]}, "status": status}
         try:
-            return api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, body)
+            return api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, body,
+                                                             _content_type=MERGE_PATCH)
         except ApiException as exc:
             if exc.status == 409 and attempt < attempts - 1:
                 time.sleep(0.05 * (attempt + 1))

@@ -303,6 +303,9 @@ def _nocalhost_service_conflict(rep: Reporter, props: dict, base: tuple, comp: I
         "type": cprops.get("exposeType", "ClusterIP"),
         "ports": [{"port": p["port"], "targetPort": p["port"], "name": p.get("name", f"port-{p['port']}")} for p in exposed],
     }
+    for port_spec in web["ports"]:
+        if port_spec["name"] == "":
+            del port_spec["name"]  # an empty name is no name to the API server
     dev = {"type": "ClusterIP", "ports": [{"port": port, "targetPort": port}]}
     if web != dev:
         rep.add("nocalhost-service-conflict", Severity.WARNING,
