@@ -1,0 +1,1 @@
+-- Nothing starts until require("veladev").setup({...}) is called (see editor-clients/neovim/README.md).

@@ -1,0 +1,256 @@
+// The language client: starts `veladev lsp` when the first KubeVela Application is opened and
+// shows it only those YAML documents (other YAML files never reach the server).
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import * as vscode from "vscode";
+import {
+  DidOpenTextDocumentNotification,
+  LanguageClient,
+  LanguageClientOptions,
+  Middleware,
+  ServerOptions,
+  State,
+  TransportKind,
+} from "vscode-languageclient/node";
+import { isCandidate, isKubeVelaApplication, SCHEMES, YAML_LANGUAGE_IDS } from "./detect";
+import {
+  INSTALL_DOCS_ANCHOR,
+  judgeVersion,
+  resolveServerCommand,
+  ServerCommand,
+  ServerSettings,
+  versionCommand,
+} from "./serverCommand";
+
+export const CLIENT_ID = "veladev";
+
+/** Provider middlewares whose first argument is the document (or its URI): answered only for Applications. */
+const GATED_PROVIDERS = [
+  "provideCompletionItem", "provideHover", "provideDefinition", "provideDeclaration", "provideTypeDefinition",
+  "provideImplementation", "provideReferences", "provideDocumentHighlights", "provideDocumentSymbols",
+  "provideCodeActions", "provideCodeLenses", "provideDocumentLinks", "provideSignatureHelp",
+  "provideDocumentFormattingEdits", "provideDocumentRangeFormattingEdits", "provideOnTypeFormattingEdits",
+  "provideRenameEdits", "prepareRename", "provideFoldingRanges", "provideSelectionRanges",
+  "provideDocumentSemanticTokens", "provideDocumentRangeSemanticTokens", "provideInlayHints",
+  "provideDocumentColors", "provideColorPresentations", "provideLinkedEditingRange", "provideInlineValues",
+  "provideDiagnostics", // pull diagnostics: its first argument is a document or a URI
+];
+
+export class VeladevClient implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private starting: Promise<void> | undefined;
+  /** URIs (as strings) of the documents the server has been shown. */
+  private readonly attached = new Set<string>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly stateListeners: Array<(client: LanguageClient | undefined) => void> = [];
+  private lastError: string | undefined;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    readonly output: vscode.OutputChannel,
+  ) {
+    this.disposables.push(
+      vscode.workspace.onDidOpenTextDocument((doc) => this.consider(doc)),
+      vscode.workspace.onDidChangeTextDocument((e) => this.consider(e.document)),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration("veladev.server")) {
+          this.output.appendLine("veladev.server settings changed: restarting the language server");
+          void this.restart();
+        }
+      }),
+    );
+  }
+
+  /** The running client, if any. */
+  get languageClient(): LanguageClient | undefined {
+    return this.client;
+  }
+
+  isAttached(uri: vscode.Uri): boolean {
+    return this.attached.has(uri.toString());
+  }
+
+  onDidChangeClient(listener: (client: LanguageClient | undefined) => void): void {
+    this.stateListeners.push(listener);
+  }
+
+  /** Starts the server if an already-open document is an Application. */
+  considerOpenDocuments(): void {
+    vscode.workspace.textDocuments.forEach((doc) => this.consider(doc));
+  }
+
+  private consider(doc: vscode.TextDocument): void {
+    if (this.client || this.starting || this.lastError) {
+      return;
+    }
+    if (isCandidate(doc.languageId, doc.uri.scheme) && isKubeVelaApplication(doc.getText())) {
+      void this.start();
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.client) {
+      return;
+    }
+    if (!this.starting) {
+      this.starting = this.doStart().finally(() => {
+        this.starting = undefined;
+      });
+    }
+    return this.starting;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    this.lastError = undefined;
+    this.considerOpenDocuments();
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.attached.clear();
+    if (client) {
+      try {
+        await client.stop();
+      } catch (err) {
+        this.output.appendLine(`stopping the language server: ${String(err)}`);
+      }
+      this.stateListeners.forEach((l) => l(undefined));
+    }
+  }
+
+  private serverCommand(): ServerCommand {
+    const config = vscode.workspace.getConfiguration("veladev.server");
+    const settings: ServerSettings = {
+      command: config.get<string[] | string>("command"),
+      pythonPath: config.get<string>("pythonPath"),
+    };
+    const folders = (vscode.workspace.workspaceFolders ?? [])
+      .filter((f) => f.uri.scheme === "file")
+      .map((f) => f.uri.fsPath);
+    return resolveServerCommand(settings, folders, existsSync);
+  }
+
+  private checkVersion(server: ServerCommand): Promise<ReturnType<typeof judgeVersion>> {
+    const probe = versionCommand(server);
+    return new Promise((resolve) => {
+      execFile(probe.command, probe.args, { timeout: 30000 }, (error, stdout, stderr) => {
+        const code = (error as NodeJS.ErrnoException | null)?.code;
+        resolve(judgeVersion(server, `${stdout}\n${stderr}`, error ? { code, message: error.message } : undefined));
+      });
+    });
+  }
+
+  private async doStart(): Promise<void> {
+    const server = this.serverCommand();
+    const verdict = await this.checkVersion(server);
+    if (!verdict.ok) {
+      this.lastError = verdict.message;
+      this.output.appendLine(verdict.message);
+      void this.explainMissingServer(verdict.message);
+      return;
+    }
+    this.output.appendLine(`Starting ${server.command} ${server.args.join(" ")} (veladev ${verdict.version}, from ${server.origin})`);
+
+    const serverOptions: ServerOptions = {
+      command: server.command,
+      args: server.args,
+      transport: TransportKind.stdio,
+    };
+    const documentSelector = YAML_LANGUAGE_IDS.flatMap((language) => SCHEMES.map((scheme) => ({ language, scheme })));
+    const clientOptions: LanguageClientOptions = {
+      documentSelector,
+      synchronize: { configurationSection: "veladev" },
+      outputChannel: this.output,
+      traceOutputChannel: this.output,
+      middleware: this.middleware(),
+    };
+    const client = new LanguageClient(CLIENT_ID, "veladev", serverOptions, clientOptions);
+    client.onDidChangeState((e) => {
+      if (e.newState === State.Stopped && this.client === client) {
+        this.output.appendLine("The language server stopped.");
+      }
+    });
+    this.client = client;
+    try {
+      await client.start();
+    } catch (err) {
+      this.client = undefined;
+      this.lastError = `The veladev language server failed to start: ${String(err)}`;
+      this.output.appendLine(this.lastError);
+      void this.explainMissingServer(this.lastError);
+      return;
+    }
+    this.stateListeners.forEach((l) => l(client));
+  }
+
+  private async explainMissingServer(message: string): Promise<void> {
+    const install = "Open install guide";
+    const settings = "Open settings";
+    const choice = await vscode.window.showErrorMessage(message, install, settings);
+    if (choice === install) {
+      // vsce stores the README as readme.md inside the .vsix.
+      const name = existsSync(vscode.Uri.joinPath(this.context.extensionUri, "readme.md").fsPath) ? "readme.md" : "README.md";
+      const readme = vscode.Uri.joinPath(this.context.extensionUri, name).with({ fragment: INSTALL_DOCS_ANCHOR });
+      await vscode.commands.executeCommand("markdown.showPreview", readme);
+    } else if (choice === settings) {
+      await vscode.commands.executeCommand("workbench.action.openSettings", "veladev.server");
+    }
+  }
+
+  /** Shows the server Applications only; the decision is re-made while a document is edited. */
+  private middleware(): Middleware {
+    const attached = this.attached;
+    const isApp = (doc: vscode.TextDocument) => isKubeVelaApplication(doc.getText());
+    const middleware: Middleware = {
+      didOpen: async (doc, next) => {
+        if (isApp(doc)) {
+          attached.add(doc.uri.toString());
+          return next(doc);
+        }
+      },
+      didChange: async (event, next) => {
+        const key = event.document.uri.toString();
+        if (attached.has(key)) {
+          return next(event);
+        }
+        if (isApp(event.document) && this.client) {
+          // Became an Application while being edited: show it to the server now, whole.
+          attached.add(key);
+          const doc = event.document;
+          await this.client.sendNotification(DidOpenTextDocumentNotification.type, {
+            textDocument: {
+              uri: this.client.code2ProtocolConverter.asUri(doc.uri),
+              languageId: doc.languageId,
+              version: doc.version,
+              text: doc.getText(),
+            },
+          });
+        }
+      },
+      didClose: async (doc, next) => {
+        if (attached.delete(doc.uri.toString())) {
+          return next(doc);
+        }
+      },
+      didSave: async (doc, next) => (attached.has(doc.uri.toString()) ? next(doc) : undefined),
+      willSave: async (event, next) => (attached.has(event.document.uri.toString()) ? next(event) : undefined),
+      willSaveWaitUntil: (event, next) => (attached.has(event.document.uri.toString()) ? next(event) : Promise.resolve([])),
+    };
+    const gated = middleware as Record<string, unknown>;
+    for (const name of GATED_PROVIDERS) {
+      gated[name] = (doc: vscode.TextDocument | vscode.Uri, ...rest: unknown[]) => {
+        const next = rest[rest.length - 1] as (...a: unknown[]) => unknown;
+        const uri = doc instanceof vscode.Uri ? doc : doc.uri;
+        return attached.has(uri.toString()) ? next(doc, ...rest.slice(0, -1)) : undefined;
+      };
+    }
+    return middleware;
+  }
+
+  dispose(): void {
+    void this.stop();
+    this.disposables.forEach((d) => d.dispose());
+  }
+}

