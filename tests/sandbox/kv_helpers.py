@@ -58,19 +58,12 @@ class Apps:
 
     def resume(self, ns, name):
         """KubeVela 1.9/1.10 ResumeWorkflow: the whole Application, with suspend=false and each
-        suspending step set to running, as a merge patch on /status (section 4.2)."""
+        suspending step set to running, as a merge patch on /status (section 4.2). The status
+        change is veladev's own (veladev.delivery.workflow), so these tests also check it."""
+        from veladev.delivery.workflow import resumed_workflow_status
+
         app = self.get(ns, name)
-        wf = app["status"]["workflow"]
-        wf["suspend"] = False
-        for st in wf.get("steps") or []:
-            if st.get("phase") == "suspending":
-                st["phase"] = "running"
-                for sub in st.get("subSteps") or []:
-                    if sub.get("phase") not in ("succeeded", "failed", "skipped"):
-                        sub["phase"] = "running"
-            for sub in st.get("subSteps") or []:
-                if sub.get("phase") == "suspending":
-                    sub["phase"] = "running"
+        app["status"]["workflow"] = resumed_workflow_status(app["status"]["workflow"])
         return self.patch_status(ns, name, app)
 
 
