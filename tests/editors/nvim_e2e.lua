@@ -164,7 +164,21 @@ local function scenario()
   end
   step("completion")
 
-  -- 5. settings: a changed veladev.kubeconfig reaches the server, which tries it and says so
+  -- 5. a server-announced command, run with the plugin's user command
+  local before = #out.messages
+  vim.cmd("VeladevCommand veladev.reloadCatalog")
+  assert(vim.wait(60000, function()
+    for i = before + 1, #out.messages do
+      if out.messages[i]:find("bundled", 1, true) then
+        out.command_message = out.messages[i]
+        return true
+      end
+    end
+    return false
+  end, 100), "no message from veladev.reloadCatalog")
+  step("server command run")
+
+  -- 6. settings: a changed veladev.kubeconfig reaches the server, which tries it and says so
   local kubeconfig = "/nonexistent/veladev-test-kubeconfig"
   v.set_settings({ kubeconfig = kubeconfig })
   assert(vim.wait(60000, function()
@@ -178,7 +192,7 @@ local function scenario()
   out.settings_message = true
   step("settings synced")
 
-  -- 6. a plain Kubernetes YAML file is not given to the server
+  -- 7. a plain Kubernetes YAML file is not given to the server
   vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("VELADEV_PLAIN")))
   local plain = vim.api.nvim_get_current_buf()
   vim.wait(2000, function()

@@ -65,6 +65,7 @@ def test_neovim_diagnostic_quick_fix_and_completion(series, broken_app, veladev_
         assert param in result["completion"], (param, result["completion"])
     assert "VeladevCommand" in result["user_commands"]
     assert "veladev.reloadCatalog" in result["server_commands"]
+    assert "veladev:" in result["command_message"]  # :VeladevCommand ran it; the server answered
     assert result["settings_message"]
     # No complaint about the settings' shape (an empty Lua table must go out as an object).
     assert not any("must be an object" in m for m in result["messages"]), result["messages"]
