@@ -164,7 +164,64 @@ local function scenario()
   end
   step("completion")
 
-  -- 5. settings: a changed veladev.kubeconfig reaches the server, which tries it and says so
+  -- 4b. hover, document symbols and go-to-definition through Neovim's client
+  local function first_result(method, params)
+    for _ = 1, 3 do
+      for _, r in pairs(vim.lsp.buf_request_sync(buf, method, params, 30000) or {}) do
+        if r.result ~= nil and r.result ~= vim.NIL then
+          return r.result
+        end
+      end
+      vim.wait(1000)
+    end
+  end
+  local lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+  local function find_line(needle)
+    for i, l in ipairs(lines) do
+      if l:find(needle, 1, true) then
+        return i - 1, l
+      end
+    end
+  end
+  local uri = vim.uri_from_bufnr(buf)
+  local tl, tline = find_line("- type: nocalhost")
+  local hover = first_result("textDocument/hover",
+    { textDocument = { uri = uri }, position = { line = tl, character = tline:find("nocalhost", 1, true) } })
+  out.hover = hover and (type(hover.contents) == "table" and (hover.contents.value or vim.inspect(hover.contents)) or tostring(hover.contents))
+  local symbols = first_result("textDocument/documentSymbol", { textDocument = { uri = uri } }) or {}
+  out.symbols = {}
+  local function walk(list)
+    for _, sym in ipairs(list) do
+      table.insert(out.symbols, sym.name)
+      walk(sym.children or {})
+    end
+  end
+  walk(symbols)
+  local rl, rline = find_line('policies: ["target-test"]')
+  local def = first_result("textDocument/definition",
+    { textDocument = { uri = uri }, position = { line = rl, character = rline:find("target", 1, true) + 2 } })
+  if def and def[1] then
+    def = def[1]
+  end
+  out.definition_line = def and (def.range or def.targetSelectionRange or def.targetRange).start.line
+  out.policy_line = (find_line("- name: target-test"))
+  step("hover, symbols, definition")
+
+  -- 5. a server-announced command, run with the plugin's user command
+  local before = #out.messages
+  vim.cmd("VeladevCommand veladev.reloadCatalog")
+  assert(vim.wait(60000, function()
+    for i = before + 1, #out.messages do
+      if out.messages[i]:find("bundled", 1, true) then
+        out.command_message = out.messages[i]
+        return true
+      end
+    end
+    return false
+  end, 100), "no message from veladev.reloadCatalog")
+  step("server command run")
+
+  -- 6. settings: a changed veladev.kubeconfig reaches the server, which tries it and says so
   local kubeconfig = "/nonexistent/veladev-test-kubeconfig"
   v.set_settings({ kubeconfig = kubeconfig })
   assert(vim.wait(60000, function()
@@ -178,7 +235,7 @@ local function scenario()
   out.settings_message = true
   step("settings synced")
 
-  -- 6. a plain Kubernetes YAML file is not given to the server
+  -- 7. a plain Kubernetes YAML file is not given to the server
   vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("VELADEV_PLAIN")))
   local plain = vim.api.nvim_get_current_buf()
   vim.wait(2000, function()

@@ -63,8 +63,12 @@ def test_neovim_diagnostic_quick_fix_and_completion(series, broken_app, veladev_
     # Parameters of the nocalhost definition that the trait does not set yet are offered.
     for param in broken_app.missing_params[:2]:
         assert param in result["completion"], (param, result["completion"])
+    assert "nocalhost" in (result.get("hover") or ""), result.get("hover")
+    assert "nocalhost" in result["symbols"] and "frontend" in result["symbols"], result["symbols"]
+    assert result["definition_line"] == result["policy_line"], (result["definition_line"], result["policy_line"])
     assert "VeladevCommand" in result["user_commands"]
     assert "veladev.reloadCatalog" in result["server_commands"]
+    assert "veladev:" in result["command_message"]  # :VeladevCommand ran it; the server answered
     assert result["settings_message"]
     # No complaint about the settings' shape (an empty Lua table must go out as an object).
     assert not any("must be an object" in m for m in result["messages"]), result["messages"]
