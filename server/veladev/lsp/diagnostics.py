@@ -52,9 +52,9 @@ class DiagnosticsFeature:
             while True:
                 self.dirty.discard(uri)
                 self.publish(uri)
+                await asyncio.sleep(0)
                 if uri not in self.dirty:
                     break
-                await asyncio.sleep(0)
         finally:
             self.running.discard(uri)
 

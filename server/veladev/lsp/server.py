@@ -6,6 +6,8 @@ the spec layer and converts the result (lsp/convert.py).
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +36,12 @@ class VelaLanguageServer(LanguageServer):
         super().__init__("veladev", __version__)
         self._catalog: "Catalog | None" = None
         self.docs: dict[str, DocState] = {}
+        # Replaced analyses, freed after the diagnostics went out: dropping a large file's
+        # node tree takes milliseconds that should not delay the answer.
+        self.retired: list[DocState] = []
+        self._full_collect: asyncio.TimerHandle | None = None
+        gc.disable()
+        gc.freeze()  # what start-up loaded lives as long as the process: never scan it
         from .settings import Settings
 
         self.settings = Settings()
@@ -54,6 +62,8 @@ class VelaLanguageServer(LanguageServer):
         doc = self.workspace.get_text_document(uri)
         state = self.docs.get(uri)
         if state is None or state.version != doc.version or doc.version is None:
+            if state is not None:
+                self._retire(state)
             state = DocState(doc.version, analyze(doc.source, self.catalog))
             self.docs[uri] = state
         return state.analysis, state.version
@@ -62,7 +72,33 @@ class VelaLanguageServer(LanguageServer):
         return Converter(self.workspace.position_codec, analysis.lines)
 
     def forget(self, uri: str) -> None:
-        self.docs.pop(uri, None)
+        state = self.docs.pop(uri, None)
+        if state is not None:
+            self._retire(state)
+
+    def _retire(self, state: DocState) -> None:
+        # Freed on the next turn of the event loop: after the answer that needed the new
+        # analysis has been written.
+        if not self.retired:
+            try:
+                asyncio.get_running_loop().call_soon(self.release_retired)
+            except RuntimeError:  # no loop (used outside the server): free at once
+                return
+        self.retired.append(state)
+
+    def release_retired(self) -> None:
+        """Free replaced analyses and collect young garbage, once an answer has gone out.
+
+        The server runs with automatic garbage collection off: a collection triggered in the
+        middle of an edit would scan a large file's fresh node tree and delay diagnostics.
+        Young generations are collected here, after the publish; a full collection runs once
+        the editor has been idle for a moment.
+        """
+        self.retired.clear()
+        gc.collect(1)
+        if self._full_collect is not None:
+            self._full_collect.cancel()
+        self._full_collect = asyncio.get_running_loop().call_later(2.0, gc.collect)
 
     def warm_up(self) -> None:
         """Load the validator and the catalog (run in a worker thread right after start-up)."""

@@ -37,7 +37,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             tag = _SCALAR_TAGS.get(key)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
-                if len(_SCALAR_TAGS) < 65536:
+                if len(value) <= 64 and len(_SCALAR_TAGS) < 65536:
                     _SCALAR_TAGS[key] = tag
             return tag
         return super().resolve(kind, value, implicit)
@@ -74,6 +74,7 @@ _BOOL_VALUES = _Constructor.bool_values
 _VALUE_MEMO: "OrderedDict[str, Any]" = OrderedDict()
 _VALUE_MEMO_SIZE = 4096
 _MEMO_MIN_CHARS = 200
+_MEMO_MAX_CHARS = 16384  # bigger collections (a whole app) change with every edit anyway
 
 
 def to_value(node: Node, constructor: _Constructor | None = None,
@@ -110,7 +111,7 @@ def to_value(node: Node, constructor: _Constructor | None = None,
                 value = constructor.construct_document(n)
         elif key in active:
             raise yaml.constructor.ConstructorError(None, None, "recursive alias", n.start_mark)
-        elif text is not None and n.end_mark.index - n.start_mark.index >= _MEMO_MIN_CHARS:
+        elif text is not None and _MEMO_MIN_CHARS <= n.end_mark.index - n.start_mark.index <= _MEMO_MAX_CHARS:
             source = text[n.start_mark.index:n.end_mark.index]
             value = _VALUE_MEMO.get(source) if "*" not in source else None
             if value is not None:
