@@ -182,17 +182,21 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_trigger)
 
     args = parser.parse_args(argv)
-    from .cluster import ClusterError
-    from .delivery.trigger import TriggerError
-    from .delivery.workflow import WorkflowError
-
     try:
         return args.func(args)
-    except (ClusterError, TriggerError, WorkflowError) as exc:
-        print(f"veladev {args.command}: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # Errors meant for the user are printed plainly; anything else is a bug: traceback.
+        # (Imported here so that `veladev lsp` does not pay for the cluster modules.)
+        from .cluster import ClusterError
+        from .delivery.trigger import TriggerError
+        from .delivery.workflow import WorkflowError
+
+        if isinstance(exc, (ClusterError, TriggerError, WorkflowError)):
+            print(f"veladev {args.command}: {exc}", file=sys.stderr)
+            return 1
+        raise
 
 
 if __name__ == "__main__":
