@@ -89,6 +89,16 @@ class Watcher:
             self.store.watchers.discard(self)
 
 
+def _admit(kind, name: str, obj: dict) -> None:
+    """The kind's admission hooks: fill defaults, then refuse invalid objects with 422."""
+    if kind.defaults:
+        kind.defaults(obj)
+    if kind.validate:
+        causes = kind.validate(obj)
+        if causes:
+            raise errors.invalid(kind, name, causes)
+
+
 class Store:
     def __init__(self, path: str | None = None):
         self.path = path
@@ -231,12 +241,7 @@ class Store:
         bucket = self._bucket(kind)
         if (ns, name) in bucket:
             raise errors.already_exists(kind, name)
-        if kind.defaults:
-            kind.defaults(obj)
-        if kind.validate:
-            causes = kind.validate(obj)
-            if causes:
-                raise errors.invalid(kind, name, causes)
+        _admit(kind, name, obj)
         md["uid"] = str(uuid.uuid4())
         md["creationTimestamp"] = now_iso()
         md.pop("deletionTimestamp", None)
@@ -291,12 +296,7 @@ class Store:
                     new["status"] = copy.deepcopy(old["status"])
                 else:
                     new.pop("status", None)
-            if kind.defaults:
-                kind.defaults(new)
-            if kind.validate:
-                causes = kind.validate(new)
-                if causes:
-                    raise errors.invalid(kind, name, causes)
+            _admit(kind, name, new)
             if kind.has_status and _spec_of(new) != _spec_of(old):
                 nmd["generation"] = int(omd.get("generation", 1)) + 1
         if _same(new, old):

@@ -57,8 +57,7 @@ async def test_sync_type_error_and_quick_fix(client: LanguageClient):
     assert d.severity == lsp.DiagnosticSeverity.Error
     assert (d.range.start.line, d.range.start.character, d.range.end.character) == (line, col, col + len("sendreceive"))
 
-    actions = await client.text_document_code_action_async(lsp.CodeActionParams(
-        lsp.TextDocumentIdentifier(URI), d.range, lsp.CodeActionContext(diagnostics=[d])))
+    actions = await code_actions(client, [d])
     assert actions and actions[0].title == "Change to 'sendReceive'"
     edits = actions[0].edit.changes[URI]
     fixed = apply_edits(text, edits)
@@ -66,6 +65,12 @@ async def test_sync_type_error_and_quick_fix(client: LanguageClient):
 
     change_doc(client, fixed, 2)
     assert await diagnostics_for(client, version=2) == []
+
+
+async def code_actions(client: LanguageClient, diags: list[lsp.Diagnostic]) -> list[lsp.CodeAction]:
+    """The quick fixes the server offers for the first of `diags`, as an editor asks for them."""
+    return await client.text_document_code_action_async(lsp.CodeActionParams(
+        lsp.TextDocumentIdentifier(URI), diags[0].range, lsp.CodeActionContext(diagnostics=diags)))
 
 
 def apply_edits(text: str, edits: list[lsp.TextEdit]) -> str:
@@ -88,8 +93,7 @@ async def test_missing_parameter_quick_fix_inserts_defaults(client: LanguageClie
     diags = await diagnostics_for(client)
     missing = [d for d in diags if d.code == "missing-parameter"]
     assert len(missing) == 1 and "'port'" in missing[0].message
-    actions = await client.text_document_code_action_async(lsp.CodeActionParams(
-        lsp.TextDocumentIdentifier(URI), missing[0].range, lsp.CodeActionContext(diagnostics=missing)))
+    actions = await code_actions(client, missing)
     fixed = apply_edits(text, actions[0].edit.changes[URI])
     change_doc(client, fixed, 2)
     remaining = await diagnostics_for(client, version=2)
@@ -104,8 +108,7 @@ async def test_deprecated_type_warning_and_replacement(client: LanguageClient):
     diags = await diagnostics_for(client)
     dep = [d for d in diags if d.code == "deprecated-type"]
     assert dep and dep[0].severity == lsp.DiagnosticSeverity.Warning and "'deploy'" in dep[0].message
-    actions = await client.text_document_code_action_async(lsp.CodeActionParams(
-        lsp.TextDocumentIdentifier(URI), dep[0].range, lsp.CodeActionContext(diagnostics=dep)))
+    actions = await code_actions(client, dep)
     assert any(a.title == "Replace with 'deploy'" for a in actions)
 
 
