@@ -9,7 +9,7 @@ from typing import Any, Iterable
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from .findings import Finding, Fix, Position, Severity, Span, TextEdit
-from .yamldoc import Path, locate, mapping_get, mapping_items, seq_items, span_of
+from .yamldoc import Path, locate, locate_exact, mapping_items, span_of
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
@@ -47,9 +47,9 @@ class Reporter:
 
     def key_span(self, path: Path) -> Span:
         """The key of the entry at `path` (a list item: its first line)."""
-        key, value = locate(self.root, path)
-        if key is not None and _path_found(self.root, path):
-            return span_of(key)
+        found = locate_exact(self.root, path)
+        if found is not None and found[0] is not None:
+            return span_of(found[0])
         return self.focus_span(path)
 
     def value_span(self, path: Path) -> Span:
@@ -75,7 +75,8 @@ class Reporter:
         return Span(sp.start, Position(line, len(self.lines[line]) if line < len(self.lines) else sp.start.col + 1))
 
     def node(self, path: Path) -> Node | None:
-        return locate(self.root, path)[1] if _path_found(self.root, path) else None
+        found = locate_exact(self.root, path)
+        return found[1] if found is not None else None
 
     def add(self, code: str, severity: Severity, message: str, span: Span, fixes: Iterable[Fix] = ()) -> None:
         self.findings.append(Finding(code, severity, message, span, tuple(fixes)))
@@ -90,10 +91,10 @@ class Reporter:
         return Fix(title or f"Change to '{new_value}'", (TextEdit(span_of(node), text),), preferred=True)
 
     def rename_key_fix(self, path: Path, new_key: str) -> Fix | None:
-        key, _ = locate(self.root, path)
-        if key is None or not _path_found(self.root, path):
+        found = locate_exact(self.root, path)
+        if found is None or found[0] is None:
             return None
-        return Fix(f"Rename to '{new_key}'", (TextEdit(span_of(key), new_key),), preferred=True)
+        return Fix(f"Rename to '{new_key}'", (TextEdit(span_of(found[0]), new_key),), preferred=True)
 
     def insert_entries_fix(self, title: str, mapping_path: Path, entries: list[tuple[str, Any]],
                            wrapper: str | None = None, anchor_path: Path | None = None) -> Fix | None:
@@ -124,28 +125,12 @@ class Reporter:
             lines = "".join(f"\n{' ' * (col + 2)}{k}: {yaml_value(v)}" for k, v in entries)
             return Fix(title, (TextEdit(Span(after_colon, after_colon), lines),))
         if node is None and wrapper and anchor_path is not None:
-            key, value = locate(self.root, anchor_path)
-            if key is None or value is None or not _path_found(self.root, anchor_path):
+            found = locate_exact(self.root, anchor_path)
+            if found is None or found[0] is None:
                 return None
+            key, value = found
             col = key.start_mark.column
             end = span_of(value).end
             lines = "".join(f"\n{' ' * (col + 2)}{k}: {yaml_value(v)}" for k, v in entries)
             return Fix(title, (TextEdit(Span(end, end), f"\n{' ' * col}{wrapper}:{lines}"),))
         return None
-
-
-def _path_found(root: Node | None, path: Path) -> bool:
-    """Whether every segment of `path` exists (locate() stops at the deepest existing node)."""
-    node = root
-    for seg in path:
-        if isinstance(seg, int):
-            items = seq_items(node)
-            if not 0 <= seg < len(items):
-                return False
-            node = items[seg]
-        else:
-            pair = mapping_get(node, seg)
-            if pair is None:
-                return False
-            node = pair[1]
-    return True

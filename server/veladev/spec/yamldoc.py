@@ -241,26 +241,38 @@ def seq_items(node: Node | None) -> list[Node]:
     return list(node.value) if isinstance(node, SequenceNode) else []
 
 
+def _walk(root: Node | None, path: Path) -> tuple[ScalarNode | None, Node | None, bool]:
+    """The deepest (key, value) pair along `path`, and whether the whole path exists."""
+    key: ScalarNode | None = None
+    node = root
+    for seg in path:
+        if isinstance(seg, int):
+            items = seq_items(node)
+            if not 0 <= seg < len(items):
+                return key, node, False
+            key, node = None, items[seg]
+            continue
+        pair = mapping_get(node, seg)
+        if pair is None:
+            return key, node, False
+        key, node = pair
+    return key, node, True
+
+
 def locate(root: Node | None, path: Path) -> tuple[ScalarNode | None, Node | None]:
     """The key node (None for list items) and value node at `path`, as deep as it exists.
 
     When the path goes deeper than the tree, the deepest existing pair is returned, so a
     finding about a missing child lands on its parent.
     """
-    key: ScalarNode | None = None
-    node = root
-    for seg in path:
-        if isinstance(seg, int):
-            items = seq_items(node)
-            if 0 <= seg < len(items):
-                key, node = None, items[seg]
-                continue
-            break
-        pair = mapping_get(node, seg)
-        if pair is None:
-            break
-        key, node = pair
+    key, node, _ = _walk(root, path)
     return key, node
+
+
+def locate_exact(root: Node | None, path: Path) -> tuple[ScalarNode | None, Node] | None:
+    """The key and value nodes at `path`, or None when some segment of it does not exist."""
+    key, node, complete = _walk(root, path)
+    return (key, node) if complete and node is not None else None
 
 
 def scalar_at(root: Node | None, pos: Position) -> tuple[Path, ScalarNode, bool] | None:
