@@ -69,16 +69,9 @@ class RootBuilder:
             if e in SKIP_TOP:
                 continue
             src = "/" + e
-            dst = os.path.join(self.root, e)
-            if os.path.islink(src):
-                os.symlink(os.readlink(src), dst)
-            elif os.path.isdir(src):
-                os.mkdir(dst)
-                mount(src, dst, None, MS_BIND | MS_REC)
-                self.host.add(dst)
-            elif os.path.isfile(src):
-                open(dst, "w").close()
-                mount(src, dst, None, MS_BIND)
+            # At the top level only links, directories and regular files are mirrored.
+            if os.path.islink(src) or os.path.isdir(src) or os.path.isfile(src):
+                self._mirror(src, os.path.join(self.root, e))
         for e in ("proc", "sys", "dev"):
             d = os.path.join(self.root, e)
             os.mkdir(d)
@@ -87,6 +80,18 @@ class RootBuilder:
         for e in ("tmp", "run"):
             os.mkdir(os.path.join(self.root, e), 0o1777 if e == "tmp" else 0o755)
             os.chmod(os.path.join(self.root, e), 0o1777 if e == "tmp" else 0o755)
+
+    def _mirror(self, src: str, dst: str):
+        """Show host entry `src` at `dst`: a link copied, a directory or file bind-mounted."""
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), dst)
+        elif os.path.isdir(src):
+            os.mkdir(dst)
+            mount(src, dst, None, MS_BIND | MS_REC)
+            self.host.add(dst)
+        else:
+            open(dst, "w").close()
+            mount(src, dst, None, MS_BIND)
 
     def _is_owned(self, path: str) -> bool:
         p = path
@@ -108,17 +113,7 @@ class RootBuilder:
         mount(d, stash, None, MS_BIND | MS_REC)
         mount("tmpfs", d, "tmpfs", 0, "mode=755")
         for e in os.listdir(stash):
-            s = os.path.join(stash, e)
-            t = os.path.join(d, e)
-            if os.path.islink(s):
-                os.symlink(os.readlink(s), t)
-            elif os.path.isdir(s):
-                os.mkdir(t)
-                mount(s, t, None, MS_BIND | MS_REC)
-                self.host.add(t)
-            else:
-                open(t, "w").close()
-                mount(s, t, None, MS_BIND)
+            self._mirror(os.path.join(stash, e), os.path.join(d, e))
         self.owned.add(d)
         self.host.discard(d)
 
