@@ -172,19 +172,23 @@ async def test_completion_of_enum_type_names_and_policy_refs(client: LanguageCli
     assert {i.label for i in result.items} == {"target-test", "target-prod"}
 
 
+async def hover_at(client: LanguageClient, text: str, line_needle: str, word: str) -> str:
+    """The hover text one character into `word` on the line containing `line_needle`."""
+    line = line_of(text, line_needle)
+    hover = await client.text_document_hover_async(lsp.HoverParams(
+        lsp.TextDocumentIdentifier(URI), lsp.Position(line, text.splitlines()[line].index(word) + 1)))
+    return hover.contents.value
+
+
 async def test_hover_shows_description_type_and_default(client: LanguageClient):
     text = EXAMPLE.read_text()
     open_doc(client, text)
-    line = line_of(text, "hotReload: true")
-    hover = await client.text_document_hover_async(lsp.HoverParams(
-        lsp.TextDocumentIdentifier(URI), lsp.Position(line, text.splitlines()[line].index("hotReload") + 2)))
-    assert "hotReload" in hover.contents.value and "boolean" in hover.contents.value
-    assert "Default: `true`" in hover.contents.value
+    value = await hover_at(client, text, "hotReload: true", "hotReload")
+    assert "hotReload" in value and "boolean" in value
+    assert "Default: `true`" in value
 
-    line = line_of(text, "type: webservice")
-    hover = await client.text_document_hover_async(lsp.HoverParams(
-        lsp.TextDocumentIdentifier(URI), lsp.Position(line, text.splitlines()[line].index("webservice") + 1)))
-    assert "webservice" in hover.contents.value and "`image` (required)" in hover.contents.value
+    value = await hover_at(client, text, "type: webservice", "webservice")
+    assert "webservice" in value and "`image` (required)" in value
 
 
 async def test_document_symbols_outline(client: LanguageClient):
