@@ -29,6 +29,7 @@ def connect(config: ClusterConfig):
     if not path.is_file():
         raise ClusterError(f"no kubeconfig at {path}; set veladev.kubeconfig to your cluster's kubeconfig")
     from kubernetes import config as kube_config
+    import yaml
     from kubernetes.config.config_exception import ConfigException
 
     try:
@@ -38,3 +39,8 @@ def connect(config: ClusterConfig):
         raise ClusterError(f"cannot use kubeconfig {path}: {exc}") from None
     except (OSError, ValueError) as exc:
         raise ClusterError(f"cannot read kubeconfig {path}: {type(exc).__name__}") from None
+    except (yaml.YAMLError, TypeError, KeyError, AttributeError, IndexError) as exc:  # a malformed file
+        # Only the type and the place: the parser's message quotes the file, credentials included.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ClusterError(f"cannot read kubeconfig {path}: it is not a valid kubeconfig{where}") from None

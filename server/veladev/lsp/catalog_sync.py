@@ -17,6 +17,8 @@ from .server import VelaLanguageServer
 log = logging.getLogger("veladev.lsp.catalog")
 
 RELOAD_COMMAND = "veladev.reloadCatalog"
+#: Bound of a whole reload (each cluster call has its own timeout too, see cluster/definitions.py).
+RELOAD_TIMEOUT_S = 60.0
 
 
 async def refresh_catalog(ls: VelaLanguageServer) -> str:
@@ -31,8 +33,11 @@ async def refresh_catalog(ls: VelaLanguageServer) -> str:
 
         config = ClusterConfig(settings.kubeconfig, settings.context)
         try:
-            catalog = await asyncio.to_thread(load_live_catalog, bundled_catalog(), config)
-        except ClusterError as exc:
+            catalog = await asyncio.wait_for(asyncio.to_thread(load_live_catalog, bundled_catalog(), config),
+                                             RELOAD_TIMEOUT_S)
+        except (ClusterError, asyncio.TimeoutError) as exc:
+            if isinstance(exc, asyncio.TimeoutError):
+                exc = ClusterError(f"no answer from the cluster in {RELOAD_TIMEOUT_S:.0f} s")
             message = f"veladev: could not load the cluster's definitions ({exc}); using the bundled definitions"
             ls.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Warning, message))
             return message
