@@ -107,7 +107,7 @@ class FrameDecoder:
         except ValueError as exc:
             value, end = _leading_json(body)
             rest = body[end:].lstrip()
-            if value is not None and (not rest or _HEADER_START.match(rest)):
+            if value is not None and (not rest or _starts_header(rest)):
                 self._take(end)  # the length was too large: the rest is the next frame
                 out.append(value)
                 return True
@@ -152,6 +152,12 @@ class FrameDecoder:
 
 
 _decoder = json.JSONDecoder()
+
+
+def _starts_header(data: bytes) -> bool:
+    """Whether `data` begins with a header name, or with the beginning of one."""
+    lower = data[:14].lower()
+    return any(name.startswith(lower[:len(name)]) for name in (b"content-length", b"content-type"))
 
 
 def _leading_json(data: bytes) -> tuple[Any, int]:
@@ -350,8 +356,10 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def serve_stdio(protocol: VelaProtocol, stdin_fd: int, stdout, on_closed: Callable[[], None]) -> None:
-    """Serve over stdio until end of input (then return)."""
+def serve_stdio(protocol: VelaProtocol, stdin_fd: int, stdout, on_closed: Callable[[], None],
+                on_end: Callable[[], None]) -> None:
+    """Serve over stdio until end of input, then call `on_end` (on the loop: leaving
+    asyncio.run would wait for worker threads, e.g. one stuck on a cluster)."""
     protocol.set_writer(PipeWriter(stdout, on_closed))
 
     async def main() -> None:
@@ -369,12 +377,14 @@ def serve_stdio(protocol: VelaProtocol, stdin_fd: int, stdout, on_closed: Callab
 
         threading.Thread(target=reader, name="veladev-stdin", daemon=True).start()
         await finished
+        on_end()
 
     asyncio.run(main())
 
 
-def serve_tcp(protocol: VelaProtocol, host: str, port: int, on_closed: Callable[[], None]) -> None:
-    """Serve one client over TCP until it disconnects (then return)."""
+def serve_tcp(protocol: VelaProtocol, host: str, port: int, on_closed: Callable[[], None],
+              on_end: Callable[[], None]) -> None:
+    """Serve one client over TCP until it disconnects, then call `on_end`."""
 
     async def main() -> None:
         finished = asyncio.get_running_loop().create_future()
@@ -399,6 +409,7 @@ def serve_tcp(protocol: VelaProtocol, host: str, port: int, on_closed: Callable[
         log.info("listening on %s:%s", host, port)
         async with server:
             await finished
+        on_end()
 
     asyncio.run(main())
 

@@ -200,11 +200,13 @@ class VelaLanguageServer(LanguageServer):
     def start_io(self, stdin=None, stdout=None) -> None:  # type: ignore[override]
         """Serve over stdio; the process ends at `exit` or at the end of input."""
         stdin = stdin or sys.stdin.buffer
-        serve_stdio(self.protocol, stdin.fileno(), stdout or sys.stdout.buffer, lambda: self.terminate(1))
-        self.terminate(0 if self.protocol._shutdown else 1)
+        serve_stdio(self.protocol, stdin.fileno(), stdout or sys.stdout.buffer, lambda: self.terminate(1), self._ended)
 
     def start_tcp(self, host: str, port: int) -> None:
-        serve_tcp(self.protocol, host, port, lambda: self.terminate(1))
+        serve_tcp(self.protocol, host, port, lambda: self.terminate(1), self._ended)
+
+    def _ended(self) -> None:
+        # The input ended: an orderly end if `shutdown` came first (LSP: exit code 0), else 1.
         self.terminate(0 if self.protocol._shutdown else 1)
 
     def terminate(self, code: int) -> None:
