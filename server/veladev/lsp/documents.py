@@ -28,15 +28,21 @@ class TextDocument:
     """One open document. `revision` changes with every change, even when a client repeats a
     version number, so caches keyed on it never serve an older text."""
 
-    __slots__ = ("uri", "version", "text", "revision", "_lines", "_starts")
+    __slots__ = ("uri", "version", "_text", "revision", "_lines", "_starts")
 
     def __init__(self, uri: str, text: str, version: int | None, revision: int):
         self.uri = uri
         self.version = version
-        self.text = text
+        self._text: str | None = text
         self.revision = revision
         self._lines: list[str] | None = None
         self._starts: list[int] | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:  # after line edits of a text whose breaks are all \n
+            self._text = "\n".join(self.lines)
+        return self._text
 
     @property
     def lines(self) -> list[str]:
@@ -61,8 +67,20 @@ class TextDocument:
         return starts[pos.line] + min(pos.col, len(self.lines[pos.line]))
 
     def replace(self, text: str) -> None:
-        self.text = text
+        self._text = text
         self._lines = self._starts = None
+
+    def edit(self, start: Position, end: Position, new_text: str) -> None:
+        """Replace the text between two positions (code points)."""
+        if "\r" not in new_text and (self._text is None or "\r" not in self._text):
+            # Every break is \n: edit the lines alone, in time linear in the lines touched.
+            lines = self.lines
+            head, tail = lines[start.line][:start.col], lines[end.line][end.col:]
+            lines[start.line:end.line + 1] = (head + new_text + tail).split("\n")
+            self._text = self._starts = None
+            return
+        begin = self.offset(start)
+        self.replace(self.text[:begin] + new_text + self.text[max(begin, self.offset(end)):])
 
 
 class Documents:
@@ -89,9 +107,9 @@ class Documents:
         for change in changes:
             if isinstance(change, lsp.TextDocumentContentChangePartial):
                 positions = Positions(doc.lines, encoding)
-                start = doc.offset(positions.position_in(change.range.start))
-                end = max(start, doc.offset(positions.position_in(change.range.end)))
-                doc.replace(doc.text[:start] + change.text + doc.text[end:])
+                start = positions.position_in(change.range.start)
+                end = max(start, positions.position_in(change.range.end))
+                doc.edit(start, end, change.text)
             else:
                 doc.replace(change.text)
         doc.version = version
