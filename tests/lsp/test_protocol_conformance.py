@@ -286,6 +286,19 @@ def test_a_hung_cluster_reload_does_not_block_shutdown(silent_api_server):
     assert c.proc.wait(timeout=20) == 0
 
 
+def test_a_reload_from_a_hung_cluster_times_out_with_one_sentence(silent_api_server, monkeypatch):
+    monkeypatch.setenv("VELADEV_CLUSTER_TIMEOUT", "2")
+    c = ConfiguredClient({"kubeconfig": str(silent_api_server)})
+    try:
+        c.initialize(CONFIGURED)
+        shown = c.wait_notification("window/showMessage", timeout=60)["message"]
+        assert "no answer from the cluster in 2 s" in shown and "\n" not in shown
+        result = c.request("workspace/executeCommand", {"command": "veladev.reloadCatalog"}, timeout=60)
+        assert "no answer from the cluster" in result
+    finally:
+        c.close()
+
+
 def test_end_of_input_ends_the_process_even_with_a_hung_cluster(silent_api_server):
     c = ConfiguredClient({"kubeconfig": str(silent_api_server)})
     c.initialize(CONFIGURED)
