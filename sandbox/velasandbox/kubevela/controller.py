@@ -157,6 +157,29 @@ class ApplicationController(Controller):
             self._catalog = bundled_catalog()
         return self._catalog
 
+    def wants_update(self, old: dict, new: dict) -> bool:
+        """KubeVela's update filter (SetupWithManager in kubevela
+        pkg/controller/core.oam.dev/v1beta1/application/application_controller.go): a change of
+        the generation or of anything but the workflow's steps, contextBackend, message and
+        endTime, appliedResources, services and resourceVersion is reconciled. So a status
+        patch that sets a step back to running but leaves `suspend: true` wakes nothing: the
+        step resumes only at the next reconcile for another reason (or the resync period)."""
+        both_run = bool((old.get("status") or {}).get("workflow") and (new.get("status") or {}).get("workflow"))
+
+        def relevant(app: dict) -> dict:
+            app = copy.deepcopy(app)
+            md = app.get("metadata") or {}
+            md.pop("managedFields", None)
+            md.pop("resourceVersion", None)
+            st = app.get("status") or {}
+            for key in ("appliedResources", "services"):
+                st.pop(key, None)
+            if both_run:
+                for key in ("steps", "contextBackend", "message", "endTime"):
+                    st["workflow"].pop(key, None)
+            return app
+        return relevant(old) != relevant(new)
+
     async def stop(self):
         for t in self._timers.values():
             t.cancel()
