@@ -73,8 +73,8 @@ class Controller:
     def requeue(self, namespace: str, name: str, after: float = 0.0):
         self.manager.enqueue(self, namespace, name, after)
 
-    def event(self, obj: dict, reason: str, message: str, type_: str = "Normal"):
-        self.sb.record_event(obj, reason, message, type_, component=type(self).__name__)
+    def event(self, obj: dict, reason: str, message: str, type_: str = "Normal", aggregate: bool = False):
+        self.sb.record_event(obj, reason, message, type_, component=type(self).__name__, aggregate=aggregate)
 
     async def start(self):
         pass

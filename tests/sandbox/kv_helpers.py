@@ -71,6 +71,20 @@ class Apps:
         return self.patch_status(ns, name, app)
 
 
+def event_count(apps, ns, name, reason):
+    """How many times the stand-in recorded `reason` for Application `name` (aggregated events)."""
+    return sum(e.count or 1 for e in apps.core.list_namespaced_event(ns).items
+               if e.involved_object.name == name and e.involved_object.kind == "Application" and e.reason == reason)
+
+
+def wait_for_passes(apps, ns, name, reason, passes=2):
+    """Wait until the controller has visited the app `passes` more times (evidence that a resync
+    ran), so that a check after it proves something happened, or did not, in those passes."""
+    start = event_count(apps, ns, name, reason)
+    apps.sb.wait_for(lambda: event_count(apps, ns, name, reason) >= start + passes, timeout=60,
+                     what=f"{passes} more {reason} passes on {ns}/{name}")
+
+
 def steps_of(app):
     return {s["name"]: s for s in ((app.get("status") or {}).get("workflow") or {}).get("steps") or []}
 

@@ -215,6 +215,10 @@ class ApplicationController(Controller):
             self.cleanup(namespace, name)
             return
         if (app["metadata"].get("labels") or {}).get(PAUSE_LABEL) == "true":
+            # Left alone, but still visited every resync period (controller-runtime's resync
+            # does not know about the label); the event makes each visit observable.
+            self.event(app, "ReconcilePaused", f"{PAUSE_LABEL}=true: not reconciled", aggregate=True)
+            self.schedule(namespace, name, self.resync_period)
             return
         if app["metadata"].get("deletionTimestamp"):
             return
@@ -518,8 +522,12 @@ class ApplicationController(Controller):
         """Re-apply every dispatched manifest (no render-hash short-cut), section 7.1."""
         md = app["metadata"]
         once = ApplyOnce(app.get("spec") or {})
+        # One aggregated event per application counts the state-keep passes (tests observe
+        # that a pass ran before they check that drift survived it).
         if once.whole_app:
+            self.event(app, "StateKeep", "apply-once covers the whole application: nothing re-applied", aggregate=True)
             return
+        self.event(app, "StateKeep", "re-applied the dispatched resources", aggregate=True)
         rt = self._rt(md["namespace"], md["name"])
         for e in (rt or {}).get("spec", {}).get("managedResources") or []:
             m = e.get("raw")
