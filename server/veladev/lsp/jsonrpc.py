@@ -15,6 +15,7 @@ future removes it while the loop runs), internal errors without a traceback in `
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import os
@@ -264,7 +265,12 @@ class VelaProtocol(LanguageServerProtocol):
             if has_id:
                 self._send_error(msg_id, INVALID_PARAMS, f"Invalid params for {method}: {_first_line(cause)}")
             return
-        self.handle_message(message)
+        # Dispatched directly (pygls's handle_message would check the kind again, with
+        # runtime Protocol checks that cost more than applying an edit); each in its context.
+        if has_id:
+            contextvars.copy_context().run(self._handle_request, msg_id, method, message.params)
+        else:
+            contextvars.copy_context().run(self._handle_notification, method, message.params)
 
     def _dispatch(self, value: dict) -> None:
         try:
