@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_lsp import (EXAMPLE, SERVERS, VELADEV, YLS, LspClient, generate_large_app, find_target,  # noqa: E402
+from bench_lsp import (EXAMPLE, SERVERS, VELADEV, LspClient, generate_large_app, find_target,  # noqa: E402
                        median, p95, veladev_spec, yls_spec)
 
 MID = "frontend-055"
