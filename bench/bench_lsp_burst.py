@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Burst benchmark: edits sent back to back, as a fast typist or a paste-and-fix produces them.
 
-    python bench/bench_lsp_burst.py [--changes N] [--rounds R] [--only veladev|yaml-language-server]
+    python bench/bench_lsp_burst.py [--changes N] [--rounds R] [--only veladev|yaml-language-server] [--quick]
 
 For each server, in one run, on the large app of bench_lsp.py (~3,000 lines):
 
@@ -131,7 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--changes", type=int, default=50, help="changes per burst (default 50)")
     p.add_argument("--rounds", type=int, default=20, help="bursts measured (default 20)")
     p.add_argument("--only", choices=SERVERS, help="measure one server only")
-    return asyncio.run(amain(p.parse_args(argv)))
+    p.add_argument("--quick", action="store_true", help="smoke run: 3 rounds")
+    # `./dev bench ARGS` passes the same ARGS to every benchmark: bench_lsp.py's own are ignored.
+    args, ignored = p.parse_known_args(argv)
+    if ignored:
+        print(f"bench_lsp_burst.py: ignoring {' '.join(ignored)}")
+    if args.quick:
+        args.rounds = min(args.rounds, 3)
+    return asyncio.run(amain(args))
 
 
 if __name__ == "__main__":
