@@ -123,10 +123,10 @@ class VelaLanguageServer(LanguageServer):
 
 
 def build_server() -> VelaLanguageServer:
-    from . import catalog_sync, code_actions, completion, diagnostics, navigation, settings
+    from . import catalog_sync, code_actions, completion, devmode, diagnostics, navigation, settings
 
     server = VelaLanguageServer()
-    for feature in (diagnostics, completion, navigation, code_actions, settings, catalog_sync):
+    for feature in (diagnostics, completion, navigation, code_actions, settings, catalog_sync, devmode):
         feature.register(server)
     return server
 
