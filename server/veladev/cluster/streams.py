@@ -279,11 +279,13 @@ class PortStream:
 
     def recv(self) -> bytes | None:
         """The next data from the pod's port: b"" for a frame with no data, None at the end."""
-        from websocket import ABNF, WebSocketConnectionClosedException
+        from websocket import ABNF, WebSocketException, WebSocketTimeoutException
 
         try:
             opcode, frame = self.ws.recv_data_frame(True)
-        except (WebSocketConnectionClosedException, OSError):
+        except WebSocketTimeoutException:
+            raise TimeoutError(f"{self.what}: no data") from None
+        except (WebSocketException, OSError):
             return None
         if opcode == ABNF.OPCODE_CLOSE:
             return None
