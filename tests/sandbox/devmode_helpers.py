@@ -15,12 +15,14 @@ WORK_DIR = "/home/nocalhost-dev"
 class DevTarget:
     """The Deployment `dev` in a namespace, its resolver and a few checks through kubectl."""
 
-    def __init__(self, sandbox, namespace, env=None, ports=()):
+    def __init__(self, sandbox, namespace, env=None, command=None):
         self.sandbox, self.ns = sandbox, namespace
         self.api = sandbox.api_client()
         self.core = client.CoreV1Api(self.api)
         container = {"name": "dev", "image": DEV_IMAGE,
                      "env": [{"name": k, "value": v} for k, v in (env or {}).items()]}
+        if command:
+            container["command"] = command
         labels = {"app": "dev"}
         client.AppsV1Api(self.api).create_namespaced_deployment(namespace, {
             "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "dev", "labels": labels},
