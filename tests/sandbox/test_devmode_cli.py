@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from devmode_helpers import DEV_IMAGE, comparable, deployed, dev_state, frontend_image  # noqa: F401
+from devmode_app_helpers import DEV_IMAGE, comparable, deployed, dev_state, frontend_image  # noqa: F401
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 
