@@ -178,7 +178,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             from .devmode.remote import terminal
 
             session.require_on()
-            return terminal(api, session.workload.resolver(), session.cfg.shell)
+            return terminal(api, session.workload.resolver()(60), session.cfg.shell)
         return _dev_foreground(args, session)
     finally:
         api.close()

@@ -75,8 +75,13 @@ def _dev_mode(api, repo: Path, comp: str) -> None:
     live through the forward (hot reload), end dev mode (the workload is restored)."""
     from .devmode.session import DevSession
 
-    session = DevSession(api, repo / "vela-app.yaml", comp, local_dir=repo,
-                         on_output=lambda text: _say("dev run", text.rstrip()))
+    output: list[str] = []
+
+    def show(text: str) -> None:
+        output.append(text)
+        _say("dev run", text.rstrip())
+
+    session = DevSession(api, repo / "vela-app.yaml", comp, local_dir=repo, on_output=show)
     pod = session.start(progress=lambda text: _say("dev", text))
     _say("dev", f"dev mode on: {session.workload.ref}, dev pod {pod.name}")
     try:
@@ -84,16 +89,22 @@ def _dev_mode(api, repo: Path, comp: str) -> None:
         session.sync.wait_idle(60)
         _say("dev", f"synced {repo} to {pod.work_dir}; forwarding {', '.join(forwards)}")
         session.run()
+        _wait("the run to listen", lambda: any("listening" in t for t in output), timeout=60, interval=0.05)
         url = f"http://127.0.0.1:{session.forwards.local_port(80)}/"
         page = _wait(f"{url} to serve v1.0.0", lambda: (lambda p: p if "v1.0.0" in p else None)(_local_get(url)),
                      timeout=60, interval=0.1)
-        _say("dev", f"{url} serves: {page.strip()}")
+        _say("dev", f"GET {url}: {page.strip()}")
         (repo / "VERSION").write_text("v2.0.0\n")
         edited = time.monotonic()
         page = _wait(f"{url} to serve v2.0.0", lambda: (lambda p: p if "v2.0.0" in p else None)(_local_get(url)),
                      timeout=60, interval=0.05)
-        _say("dev", f"edited VERSION to v2.0.0; {url} serves it {time.monotonic() - edited:.2f} s later "
-                    f"(sync + hot reload): {page.strip()}")
+        _say("dev", f"edited VERSION to v2.0.0 in the working copy; GET {url} {time.monotonic() - edited:.2f} s "
+                    f"later: {page.strip()}")
+        _wait("the hot reload", lambda: session.process.restarts >= 1 and sum("listening" in t for t in output) >= 2,
+              timeout=60, interval=0.05)
+        page = _local_get(url)
+        _say("dev", f"hot reload restarted the run {time.monotonic() - edited:.2f} s after the edit; "
+                    f"GET {url}: {page.strip()}")
     finally:
         session.end(progress=lambda text: _say("dev", text))
     _say("dev", f"dev end: {session.workload.ref} is restored and Application reconciliation resumed")
@@ -163,7 +174,8 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
         _say("test", f"serves: {page.strip()}")
 
         _dev_mode(api, repo, comp)
-        _say("test", f"serves again: {http_get(api, 'test', ready_pod(api, 'test', comp)).strip()}")
+        page = _wait("test to serve the restored page", lambda: http_get(api, "test", ready_pod(api, "test", comp)))
+        _say("test", f"serves again: {page.strip()}")
 
         _git(repo, "commit", "-qam", "frontend v2.0.0")
         commit = _git(repo, "rev-parse", "HEAD")

@@ -43,6 +43,7 @@ class DevConfig:
     run: tuple[str, ...] = ()
     debug: tuple[str, ...] = ()
     debug_port: int | None = None
+    debug_language: str = ""
     hot_reload: bool = False
     sync_type: str = "send"  # send | sendReceive
     file_patterns: tuple[str, ...] = ("./",)
@@ -240,6 +241,7 @@ def parse_service_config(cfg: dict[str, Any], component: str, source: str) -> De
         work_dir=str(dev.get("workDir") or "/home/nocalhost-dev"), shell=str(dev.get("shell") or ""),
         run=_str_list(command.get("run"), "command.run"), debug=_str_list(command.get("debug"), "command.debug"),
         debug_port=int(port) if isinstance(port, (int, str)) and str(port).isdigit() else None,
+        debug_language=str(debug.get("language") or "") if isinstance(debug, dict) else "",
         hot_reload=bool(dev.get("hotReload", False)),
         sync_type="sendReceive" if sync_type == "sendReceive" else "send",
         file_patterns=_str_list(sync.get("filePattern"), "sync.filePattern") or ("./",),

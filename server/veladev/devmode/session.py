@@ -19,7 +19,22 @@ from .errors import DevModeError
 from .pod import DevPod
 from .workload import DevWorkload, Holder, Progress
 
-RESOLVE_TIMEOUT = 120.0
+#: Debugger by the dev image's name or the debug command's program (Nocalhost's dev images
+#: are named by language; `debug.language` in a Nocalhost config wins).
+_DEBUG_HINTS = {"node": "node", "python": "python", "python3": "python", "debugpy": "python", "golang": "go",
+                "go": "go", "dlv": "go", "java": "java", "ruby": "ruby", "rdbg": "ruby"}
+
+
+def debug_language(cfg) -> str:
+    if cfg.debug_language:
+        return cfg.debug_language
+    image = cfg.image.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
+    program = Path(cfg.debug[0]).name if cfg.debug else ""
+    for hint in (image, program):
+        if hint in _DEBUG_HINTS:
+            return _DEBUG_HINTS[hint]
+    raise DevModeError(f"cannot tell the debugger's language from the dev image {cfg.image}; set debug.language "
+                       "(node, python, go, java or ruby) in .nocalhost/config.yaml")
 
 
 def locate(api_client, app_file: Path, component: str | None = None, namespace: str | None = None,
@@ -127,8 +142,9 @@ class DevSession:
             def batch(b: Any) -> None:
                 if on_batch is not None:
                     on_batch(b)
-                if self.cfg.hot_reload and self.process is not None:
-                    self.process.restart()
+                process = self.process
+                if self.cfg.hot_reload and process is not None:
+                    process.on_synced(b)  # restarts once the batches settle
 
             self.sync = FileSync(self.api, self.workload.resolver(), self.local_dir, self.cfg.sync_type,
                                  list(self.cfg.file_patterns), list(self.cfg.ignore_patterns),
@@ -146,7 +162,8 @@ class DevSession:
 
         with self._lock:
             if self.forwards is None and self.cfg.port_forwards:
-                self.forwards = PortForwards(self.api, self.workload.resolver(), list(self.cfg.port_forwards))
+                self.forwards = PortForwards(self.api, self.workload.resolver(), list(self.cfg.port_forwards),
+                                             on_error=lambda text: self._set(message=text))
                 self.forwards.start()
             addresses = [str(a) for a in (self.forwards.addresses if self.forwards is not None else [])]
         self._set(forwards=addresses)
@@ -154,37 +171,42 @@ class DevSession:
 
     # -- run and debug
     def run(self, debug: bool = False) -> dict[str, Any] | None:
-        """Start `command.run` (or `command.debug`) in the dev container, output to `on_output`;
-        with debug, also forward the debug port and return the editor's attach configuration."""
-        from .remote import RemoteProcess, debug_attach_config
+        """Start `command.run` (or `command.debug`) in the dev container, output to `on_output`,
+        restarted after each synced batch settles when `hotReload` is on; with debug, also
+        forward the debug port and return the editor's attach configuration."""
+        from .remote import RemoteProcess
 
+        name = "debug" if debug else "run"
         command = self.cfg.debug if debug else self.cfg.run
         if not command:
-            which = "command.debug" if debug else "command.run"
-            raise DevModeError(f"the dev config ({self.cfg.source}) has no {which}; add it to the nocalhost trait")
-        attach = None
-        if debug:
-            if not self.cfg.debug_port:
-                raise DevModeError(f"the dev config ({self.cfg.source}) has no debug.remoteDebugPort; add it to "
-                                   "the nocalhost trait")
-            attach = self._debug_attach(debug_attach_config)
+            raise DevModeError(f"the dev config ({self.cfg.source}) has no command.{name}; add it to the nocalhost trait")
+        attach = self._debug_attach() if debug else None
         self.stop_run()
+        process = RemoteProcess(self.api, self.workload.resolver(), list(command), name=name, on_output=self._output)
+        process.start()
         with self._lock:
-            self.process = RemoteProcess(self.api, self.workload.resolver(), list(command),
-                                         on_output=self._output)
-        self.process.start()
+            self.process = process
         self._set(run="debugging" if debug else "running")
         return attach
 
-    def _debug_attach(self, make_config) -> dict[str, Any]:
+    def _debug_attach(self) -> dict[str, Any]:
         from .forward import PortForwards
+        from .remote import attach_configuration
 
         port = self.cfg.debug_port
+        if not port:
+            raise DevModeError(f"the dev config ({self.cfg.source}) has no debug.remoteDebugPort; add it to the "
+                               "nocalhost trait")
+        language = debug_language(self.cfg)
         with self._lock:
             if self._debug_forward is None:
-                self._debug_forward = PortForwards(self.api, self.workload.resolver(), [f"{port}:{port}"])
-                self._debug_forward.start()
-        return make_config(self.cfg.image, self.cfg.debug, port, str(self.local_dir), self.cfg.work_dir)
+                forward = PortForwards(self.api, self.workload.resolver(), [f"{port}:{port}"],
+                                       on_error=lambda text: self._set(message=text))
+                forward.start()
+                self._debug_forward = forward
+            local = self._debug_forward.local_port(port)
+        return attach_configuration(language, port=local, local_root=str(self.local_dir),
+                                    remote_root=self.cfg.work_dir, name=f"veladev: {self.cfg.component}")
 
     def _output(self, text: str) -> None:
         if self._on_output is not None:

@@ -302,11 +302,12 @@ class DevWorkload:
     def start(self, takeover: bool = False, progress: Progress | None = None, timeout: float = 120) -> DevPod:
         """Swap the workload to the dev container and wait for the dev pod to be Ready.
         Starting again as the holder resumes (and re-applies a changed dev config)."""
-        for _ in range(CONFLICT_RETRIES):
+        for attempt in range(CONFLICT_RETRIES):
             try:
-                obj = self._lock(takeover, progress)
+                said = progress if attempt == 0 else None  # a retry after a conflict says nothing new
+                obj = self._lock(takeover, said)
                 self._pause(DevState.from_workload(obj))
-                self._swap(obj, progress)
+                self._swap(obj, said)
                 break
             except wl.Conflict:
                 continue  # someone wrote the workload meanwhile: decide again on a fresh read
