@@ -38,8 +38,11 @@ async def command(client, name, arg=None):
         lsp.ExecuteCommandParams(command=f"veladev.dev.{name}", arguments=[arg] if arg is not None else []))
 
 
-def _get(obj, key):
-    return obj[key] if isinstance(obj, dict) else getattr(obj, key)
+def _get(obj, *keys):
+    """A field of a result or notification (the client turns unknown objects into named tuples)."""
+    for key in keys:
+        obj = obj[key] if isinstance(obj, dict) else getattr(obj, key)
+    return obj
 
 
 async def test_start_status_end_with_progress_and_state_notifications(editor, deployed):
@@ -86,3 +89,68 @@ async def test_mistakes_answer_with_a_sentence_and_the_server_keeps_serving(edit
         await command(editor, "start", {"uri": d.file.as_uri(), "namespace": "elsewhere"})
     # still serving
     assert await command(editor, "status", {}) is not None
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "veladev", "lsp"]))
+async def editor_to_close(lsp_client: LanguageClient, sandbox):
+    """Like `editor`, but the test shuts the server down itself."""
+    lsp_client.set_configuration({"kubeconfig": sandbox.kubeconfig}, section="veladev")
+    lsp_client.dev_states = []
+    lsp_client.run_output = []
+    lsp_client.feature("veladev/devState")(lambda params: lsp_client.dev_states.append(params))
+    lsp_client.feature("veladev/runOutput")(lambda params: lsp_client.run_output.append(params))
+    await lsp_client.initialize_session(lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code")))
+    lsp_client.closed = False
+    yield
+    if not lsp_client.closed:
+        await lsp_client.shutdown_session()
+
+
+async def test_up_run_debug_hosted_by_the_server_and_stopped_on_shutdown(editor_to_close, deployed, sandbox):
+    import asyncio
+
+    from devmode_app_helpers import local_get
+
+    client, d = editor_to_close, deployed
+    arg = {"uri": d.file.as_uri(), "component": "frontend"}
+    up = await command(client, "up", arg)
+    [address] = _get(up, "forwards")
+    port = int(address.split(":")[1].split("->")[0])
+    assert address == f"127.0.0.1:{port}->80"
+
+    async def until(pred, what, timeout=60):
+        for _ in range(int(timeout / 0.1)):
+            value = await asyncio.to_thread(pred)
+            if value:
+                return value
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    await until(lambda: any(_get(s, "sync", "state") == "idle" and list(_get(s, "forwards")) == [address]
+                            for s in client.dev_states), "sync idle and the forward in devState")
+    assert _get(await command(client, "run", arg), "run") == "running"
+    await until(lambda: any("listening" in _get(o, "text") for o in client.run_output), "the run's output")
+    page = await until(lambda: local_get(f"http://127.0.0.1:{port}/"), "the page through the forward")
+    assert "frontend v1.0.0" in page
+    assert _get(client.run_output[0], "component") == "frontend"
+
+    # hot reload: an edit restarts the run
+    started = sum("listening" in _get(o, "text") for o in client.run_output)
+    (d.folder / "VERSION").write_text("v3.0.0\n")
+    await until(lambda: sum("listening" in _get(o, "text") for o in client.run_output) > started, "hot reload")
+    assert "frontend v3.0.0" in await until(lambda: local_get(f"http://127.0.0.1:{port}/"), "the new page")
+
+    debug = _get(await command(client, "debug", arg), "attach")
+    assert tuple(_get(debug, k) for k in ("type", "request", "localRoot", "remoteRoot")) == (
+        "node", "attach", str(d.folder), "/home/nocalhost-dev")
+    assert any(_get(s, "run") == "debugging" for s in client.dev_states)
+    assert _get(await command(client, "stopRun", arg), "run") == "stopped"
+
+    await client.shutdown_session()
+    client.closed = True
+    # the server stopped what it hosted, and the workload stays in dev mode
+    assert local_get(f"http://127.0.0.1:{port}/") is None
+    from devmode_app_helpers import dev_state
+    assert dev_state(d.deployment()) is not None
+    end = d.cli("end", str(d.file))
+    assert end.returncode == 0, end.stderr

@@ -200,13 +200,24 @@ class DevSession:
         language = debug_language(self.cfg)
         with self._lock:
             if self._debug_forward is None:
-                forward = PortForwards(self.api, self.workload.resolver(), [f"{port}:{port}"],
-                                       on_error=lambda text: self._set(message=text))
-                forward.start()
-                self._debug_forward = forward
+                self._debug_forward = self._forward_debug_port(PortForwards, port)
             local = self._debug_forward.local_port(port)
         return attach_configuration(language, port=local, local_root=str(self.local_dir),
                                     remote_root=self.cfg.work_dir, name=f"veladev: {self.cfg.component}")
+
+    def _forward_debug_port(self, forwards_class, port: int):
+        """The same port locally when it is free (what a debugger expects), else any free one
+        (the attach configuration names it)."""
+        for spec in (f"{port}:{port}", f"0:{port}"):
+            forward = forwards_class(self.api, self.workload.resolver(), [spec],
+                                     on_error=lambda text: self._set(message=text))
+            try:
+                forward.start()
+                return forward
+            except DevModeError:
+                if spec.startswith("0:"):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _output(self, text: str) -> None:
         if self._on_output is not None:
