@@ -172,8 +172,7 @@ def _pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
 def snapshot(obj: dict[str, Any]) -> dict[str, Any]:
     """What `end` puts back: labels, annotations and spec."""
     md = obj["metadata"]
-    return {"metadata": {"labels": copy.deepcopy(md.get("labels") or {}),
-                         "annotations": copy.deepcopy(md.get("annotations") or {})},
+    return {"metadata": {k: copy.deepcopy(md[k]) for k in ("labels", "annotations") if md.get(k) is not None},
             "spec": copy.deepcopy(obj.get("spec") or {})}
 
 
