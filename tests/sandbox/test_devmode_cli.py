@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from devmode_app_helpers import (DEV_IMAGE, Foreground, comparable, deployed, dev_pod_name, dev_state,  # noqa: F401
-                                 frontend_image, kubectl_sh, remote_file)
+                                 frontend_repo, kubectl_sh, remote_file)
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 

@@ -9,7 +9,7 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from devmode_app_helpers import DEV_IMAGE, comparable, deployed, frontend_image  # noqa: F401
+from devmode_app_helpers import DEV_IMAGE, comparable, deployed, frontend_repo  # noqa: F401
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 

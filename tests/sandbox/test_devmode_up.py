@@ -5,7 +5,7 @@ Ctrl-C leaves the workload in dev mode."""
 import pytest
 
 from devmode_app_helpers import (DEV_IMAGE, Foreground, comparable, deployed, dev_pod_name, dev_state,  # noqa: F401
-                                 frontend_image, kubectl_sh, local_get, remote_file)
+                                 frontend_repo, kubectl_sh, local_get, remote_file)
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 PAUSE = "controller.core.oam.dev/pause"

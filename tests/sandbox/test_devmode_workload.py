@@ -3,7 +3,7 @@ end restores exactly; lock contention; an unpullable dev image; KubeVela's state
 running during dev mode and does not revert the swap."""
 import pytest
 
-from devmode_app_helpers import DEV_IMAGE, comparable, deployed, dev_state, frontend_image  # noqa: F401
+from devmode_app_helpers import DEV_IMAGE, comparable, deployed, dev_state, frontend_repo  # noqa: F401
 from kv_helpers import fast_resync  # noqa: F401
 
 from veladev.devmode import DevModeError

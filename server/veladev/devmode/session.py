@@ -223,27 +223,25 @@ class DevSession:
         if self._on_output is not None:
             self._on_output(text)
 
-    def stop_run(self) -> None:
+    def _detach(self, *names: str) -> None:
+        """Stop the named parts (each has `stop()`), taken out under the lock, stopped outside it."""
         with self._lock:
-            process, self.process = self.process, None
-            debug_forward, self._debug_forward = self._debug_forward, None
-        if process is not None:
-            process.stop()
-        if debug_forward is not None:
-            debug_forward.stop()
+            parts = [getattr(self, n) for n in names]
+            for n in names:
+                setattr(self, n, None)
+        for part in parts:
+            if part is not None:
+                part.stop()
+
+    def stop_run(self) -> None:
+        self._detach("process", "_debug_forward")
         self._set(run="stopped")
 
     # -- stop and end
     def stop(self) -> None:
         """Stop run, sync and forwards; the workload stays in dev mode."""
         self.stop_run()
-        with self._lock:
-            sync, self.sync = self.sync, None
-            forwards, self.forwards = self.forwards, None
-        if forwards is not None:
-            forwards.stop()
-        if sync is not None:
-            sync.stop()
+        self._detach("forwards", "sync")
         self._set(forwards=[], sync={"state": "stopped", "pending": 0, "lastSync": None, "error": None})
 
     def end(self, takeover: bool = False, progress: Progress | None = None, wait: bool = True) -> None:
