@@ -140,17 +140,28 @@ async def test_up_run_debug_hosted_by_the_server_and_stopped_on_shutdown(editor_
     await until(lambda: sum("listening" in _get(o, "text") for o in client.run_output) > started, "hot reload")
     assert "frontend v3.0.0" in await until(lambda: local_get(f"http://127.0.0.1:{port}/"), "the new page")
 
+    from devmode_app_helpers import dev_pod_name, dev_state, kubectl_sh
+
+    def group_alive(name):
+        return kubectl_sh(d, dev_pod_name(d), f"p=$(cut -d' ' -f1 /tmp/veladev-{name}.pgid 2>/dev/null); "
+                                              "[ -n \"$p\" ] && [ -d /proc/$p ] && echo alive || echo gone").strip()
+
+    assert group_alive("run") == "alive"
+    assert _get(await command(client, "stopRun", arg), "run") == "stopped"
+    assert group_alive("run") == "gone"
+
     debug = _get(await command(client, "debug", arg), "attach")
     assert tuple(_get(debug, k) for k in ("type", "request", "localRoot", "remoteRoot")) == (
         "node", "attach", str(d.folder), "/home/nocalhost-dev")
     assert any(_get(s, "run") == "debugging" for s in client.dev_states)
-    assert _get(await command(client, "stopRun", arg), "run") == "stopped"
+    await until(lambda: any("Debugger listening" in _get(o, "text") for o in client.run_output), "the debugger")
+    assert group_alive("debug") == "alive"
 
     await client.shutdown_session()
     client.closed = True
-    # the server stopped what it hosted, and the workload stays in dev mode
+    # the server stopped what it hosted (the debug run too), and the workload stays in dev mode
+    assert group_alive("debug") == "gone"
     assert local_get(f"http://127.0.0.1:{port}/") is None
-    from devmode_app_helpers import dev_state
     assert dev_state(d.deployment()) is not None
     end = d.cli("end", str(d.file))
     assert end.returncode == 0, end.stderr
