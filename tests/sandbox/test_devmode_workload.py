@@ -8,7 +8,7 @@ from kv_helpers import fast_resync  # noqa: F401
 
 from veladev.devmode import DevModeError
 from veladev.devmode.config import app_target, resolve_dev_config
-from veladev.devmode.workload import KEEP_ALIVE, PAUSE_LABEL, DevWorkload, Holder, list_dev_workloads
+from veladev.devmode.workload import KEEP_ALIVE, PAUSE_LABEL, DevWorkload, Holder, list_dev_workloads, pvc_name
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 
@@ -119,7 +119,8 @@ def test_statefulset_and_an_earlier_pause_label_are_restored(sandbox, sandbox_ns
            "metadata": {"name": "store", "namespace": ns, "labels": {PAUSE_LABEL: "true"}},
            "spec": {"components": [{"name": "db", "type": "webservice", "properties": {"image": "db:1"},
                                     "traits": [{"type": "nocalhost", "properties": {
-                                        "port": 5432, "image": "python", "serviceType": "statefulset"}}]}]}}
+                                        "port": 5432, "image": "python", "serviceType": "statefulset",
+                                        "persistentVolumeDirs": [{"path": "/data", "capacity": "1Gi"}]}}]}]}}
     apps.create(ns, app)
     (tmp_path / "store.yaml").write_text(__import__("yaml").safe_dump(app))
     labels = {"app.oam.dev/name": "store", "app.oam.dev/component": "db", "app.oam.dev/namespace": ns}
@@ -143,7 +144,14 @@ def test_statefulset_and_an_earlier_pause_label_are_restored(sandbox, sandbox_ns
     swapped = read()
     assert swapped["spec"]["replicas"] == 1
     assert swapped["spec"]["template"]["spec"]["containers"][0]["command"] == KEEP_ALIVE
+    # persistentVolumeDirs: a claim per directory, mounted there, kept after dev mode ends
+    claim = pvc_name("db", "/data")
+    assert {"name": "veladev-pv-0", "persistentVolumeClaim": {"claimName": claim}} in \
+        swapped["spec"]["template"]["spec"]["volumes"]
+    sandbox.kubectl("exec", "-n", ns, "db-0", "-c", "db", "--", "sh", "-c", "echo kept > /data/f")
     dev.end(timeout=90)
+    assert client.CoreV1Api(apps.api).read_namespaced_persistent_volume_claim(claim, ns).spec.resources.requests == {
+        "storage": "1Gi"}
     assert comparable(read()) == comparable(original)
     assert apps.get(ns, "store")["metadata"]["labels"][PAUSE_LABEL] == "true"  # as it was before
     apps.api.close()
