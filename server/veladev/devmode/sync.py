@@ -31,6 +31,7 @@ the hash tool).
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import posixpath
@@ -373,32 +374,37 @@ class FileSync:
             out.update(_parse_md5sum(r.stdout.decode(errors="surrogateescape")))
         return out
 
-    def _ship(self, send: dict[str, Path], delete: list[str]) -> list[str]:
-        """Sends the files (one tar) and removes the deleted paths; returns what was sent."""
+    def _ship(self, send: dict[str, Path], delete: list[str]) -> dict[str, str]:
+        """Sends the files (one tar) and removes the deleted paths; returns what was sent,
+        with the hash of the bytes that went (computed while they are read for the tar)."""
         pod = self._pod
         assert pod is not None
-        sent: list[str] = []
+        sent: dict[str, str] = {}
 
         def write(fileobj) -> None:
             with tarfile.open(fileobj=fileobj, mode="w|", format=tarfile.GNU_FORMAT) as tf:
+                tf.copybufsize = 256 * 1024
                 for rel, p in sorted(send.items()):
                     try:
-                        ti = tf.gettarinfo(str(p), arcname=rel)
+                        st = os.lstat(p)
                     except OSError:
                         continue
-                    ti.uid = ti.gid = 0
-                    ti.uname = ti.gname = ""
-                    if ti.isreg():
+                    ti = tarfile.TarInfo(rel)
+                    ti.mode, ti.mtime = stat.S_IMODE(st.st_mode), int(st.st_mtime)
+                    if stat.S_ISREG(st.st_mode):
                         try:
-                            with open(p, "rb") as f:
-                                tf.addfile(ti, f)
+                            f = open(p, "rb")
                         except OSError:
                             continue
-                    elif ti.issym():
+                        with f:
+                            reader = _HashingReader(f, st.st_size)
+                            ti.size = st.st_size
+                            tf.addfile(ti, reader)
+                        sent[rel] = reader.hexdigest()
+                    elif stat.S_ISLNK(st.st_mode):
+                        ti.type, ti.linkname = tarfile.SYMTYPE, os.readlink(p)
                         tf.addfile(ti)
-                    else:
-                        continue
-                    sent.append(rel)
+                        sent[rel] = "link:" + ti.linkname
         first = delete[:_RM_BATCH]
         r = streams.upload_tar(self.api_client, pod.namespace, pod.name, pod.container, pod.work_dir, write,
                                then='if [ $# -gt 0 ]; then rm -rf -- "$@"; fi', args=first, timeout=self.timeout)
@@ -421,27 +427,42 @@ class FileSync:
         started = time.monotonic()
         self._set(state="syncing")
         local = self._walk()
-        # the container hashes the walked paths while we hash them here
+        # the container hashes the walked paths while we hash them here; once its answer is
+        # in, files it does not have are not hashed first (the tar writer hashes them)
         remote_result: dict[str, object] = {}
+        done = threading.Event()
 
         def hash_remote() -> None:
             try:
                 remote_result["ok"] = self._remote_hashes(sorted(local))
             except Exception as exc:  # re-raised below, in the sync thread
                 remote_result["error"] = exc
-        worker = threading.Thread(target=hash_remote, daemon=True, name="veladev-sync-remote-hash")
-        worker.start()
-        hashes = self._hash_local(local)
-        worker.join()
+            done.set()
+        threading.Thread(target=hash_remote, daemon=True, name="veladev-sync-remote-hash").start()
+        hashes: dict[str, str] = {}
+        for rel, p in local.items():
+            if done.is_set():
+                break
+            try:
+                hashes[rel] = file_digest(p)
+            except OSError:
+                continue
+        done.wait()
         if "error" in remote_result:
             raise remote_result["error"]  # type: ignore[misc]
         remote: dict[str, str] = remote_result["ok"]  # type: ignore[assignment]
-        send = {rel: local[rel] for rel, h in hashes.items() if remote.get(rel) != h}
+        for rel in local.keys() & remote.keys() - hashes.keys():
+            try:
+                hashes[rel] = file_digest(local[rel])
+            except OSError:
+                continue
+        send = {rel: p for rel, p in local.items() if rel not in remote or hashes.get(rel) != remote[rel]}
         # deleted locally since this sync sent them: remove in the pod too
-        delete = sorted(rel for rel in self._synced if rel not in hashes)
-        sent = self._ship(send, delete) if send or delete else []
-        self._synced = {rel: h for rel, h in hashes.items() if rel in remote or rel in sent}
-        self._finish(SyncBatch(sent=tuple(sent), deleted=tuple(delete), full=True, compared=len(hashes),
+        delete = sorted(rel for rel in self._synced if rel not in local)
+        sent = self._ship(send, delete) if send or delete else {}
+        self._synced = {rel: h for rel, h in hashes.items() if remote.get(rel) == h}
+        self._synced.update(sent)
+        self._finish(SyncBatch(sent=tuple(sorted(sent)), deleted=tuple(delete), full=True, compared=len(local),
                                started=started, finished=time.monotonic()))
 
     def _incremental(self, dirty: set[str]) -> None:
@@ -480,9 +501,8 @@ class FileSync:
             self._set(pending=len(self._dirty))
             return
         sent = self._ship(send, delete)
-        for rel in sent:
-            self._synced[rel] = hashes[rel]
-        self._finish(SyncBatch(sent=tuple(sent), deleted=tuple(delete), started=started, finished=time.monotonic()))
+        self._synced.update(sent)
+        self._finish(SyncBatch(sent=tuple(sorted(sent)), deleted=tuple(delete), started=started, finished=time.monotonic()))
 
     def _finish(self, batch: SyncBatch) -> None:
         s = self._status
@@ -561,8 +581,6 @@ class FileSync:
             self._set(state="syncing")
             data = streams.download_tar(self.api_client, pod.namespace, pod.name, pod.container, pod.work_dir,
                                         sorted(wanted), timeout=self.timeout)
-            import io
-
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tf:
                 for ti in tf:
                     rel = safe_relative(_relative(ti.name))
@@ -623,6 +641,27 @@ class FileSync:
                 while chunk := src.read(1 << 20):
                     f.write(chunk)
         os.replace(tmp, dest)
+
+
+class _HashingReader:
+    """Reads exactly `size` bytes of a file for the tar (zero-padded if it shrank meanwhile,
+    cut if it grew: its own watch event follows) and hashes what was read."""
+
+    def __init__(self, f, size: int):
+        self._f, self._left = f, size
+        self._md5 = hashlib.md5(usedforsecurity=False)
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n < 0 else min(n, self._left)
+        data = self._f.read(n) if n else b""
+        if len(data) < n:
+            data += bytes(n - len(data))
+        self._left -= len(data)
+        self._md5.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        return self._md5.hexdigest()
 
 
 class _Handler:
