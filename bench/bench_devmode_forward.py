@@ -10,6 +10,10 @@ Figures (each for both forwards):
 * download throughput: the pod's server sends N MB on one connection;
 * concurrent requests: 16 clients x new-connection requests at once, total wall time.
 Target (issue 8): no slower than kubectl. Figures are printed, never asserted.
+
+veladev's forwards run in a child process of their own (as kubectl's do, and as they do in
+`veladev dev up` or the language server), so the benchmark's client threads do not compete
+with them for the interpreter lock.
 """
 from __future__ import annotations
 
@@ -133,10 +137,35 @@ def start_kubectl(kubectl: str, sb, pod: str, cache: str):
     return proc, ports
 
 
+def serve_forwards(kubeconfig: str, pod: str) -> int:
+    """Child process: PortForwards to the pod, prints `ports <7000> <7001>`, runs until stdin closes."""
+    from veladev.cluster import ClusterConfig, connect
+
+    api = connect(ClusterConfig(kubeconfig=kubeconfig))
+    fw = PortForwards(api, lambda timeout: DevPod(NS, pod, "dev", "/home/nocalhost-dev"), ["0:7000", "0:7001"])
+    fw.start()
+    print("ports", fw.local_port(7000), fw.local_port(7001), flush=True)
+    sys.stdin.read()
+    fw.stop()
+    return 0
+
+
+def start_veladev(sb, pod: str):
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-forward", sb.kubeconfig, pod],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().split()
+    if not line or line[0] != "ports":
+        raise SystemExit("the veladev forward process did not start")
+    return proc, {7000: int(line[1]), 7001: int(line[2])}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: few samples, 8 MB")
+    ap.add_argument("--serve-forward", nargs=2, metavar=("KUBECONFIG", "POD"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.serve_forward:
+        return serve_forwards(*args.serve_forward)
     reqs, rtts, mb, rounds = (20, 50, 8, 1) if args.quick else (150, 400, 64, 3)
     reason = namespace_support()
     if reason:
@@ -156,13 +185,9 @@ def main() -> int:
                      "template": {"metadata": {"labels": labels}, "spec": {"containers": [
                          {"name": "dev", "image": DEV_IMAGE, "command": ["python3", "-c", SERVER]}]}}}})
         pod = wait_ready_pod(api, NS, "app=dev", 120)
-
-        def resolve(timeout):
-            return DevPod(NS, wait_ready_pod(api, NS, "app=dev", timeout), "dev", "/home/nocalhost-dev")
-        fw = PortForwards(api, resolve, ["0:7000", "0:7001"])
-        fw.start()
+        fw, vports = start_veladev(sb, pod)
         kproc, kports = start_kubectl(kubectl, sb, pod, cache)
-        ports = {"veladev": {7000: fw.local_port(7000), 7001: fw.local_port(7001)}, "kubectl": kports}
+        ports = {"veladev": vports, "kubectl": kports}
         # both answer before anything is measured
         deadline = time.monotonic() + 60
         for who in ports:
@@ -199,7 +224,8 @@ def main() -> int:
         return 0
     finally:
         if fw:
-            fw.stop()
+            fw.stdin.close()
+            fw.wait(20)
         if kproc:
             kproc.terminate()
             kproc.wait(20)
