@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import os
 import re
 import shutil
 import socket
@@ -28,47 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "sandbox"))
+from bench_sandbox_streams import SERVER, pct  # the same echo / "send N bytes" servers
+from devmode_bench_setup import WORK_DIR, start_dev_pod, stop
+from veladev.devmode import DevPod
+from veladev.devmode.forward import PortForwards
 
-from kubernetes import client  # noqa: E402
-
-from velasandbox.runtime import namespace_support  # noqa: E402
-from velasandbox.testing import start_sandbox  # noqa: E402
-from veladev.cluster.pods import wait_ready_pod  # noqa: E402
-from veladev.devmode import DevPod  # noqa: E402
-from veladev.devmode.forward import PortForwards  # noqa: E402
-
-DEV_IMAGE = "nocalhost-docker.pkg.coding.net/nocalhost/dev-images/python:3.9"
 NS = "bench-forward"
-SERVER = r'''
-import asyncio
-async def echo(r, w):
-    while True:
-        d = await r.read(65536)
-        if not d: break
-        w.write(d); await w.drain()
-    w.close()
-async def blast(r, w):
-    n = int.from_bytes(await r.readexactly(8), "big")
-    chunk = b"x" * 65536
-    while n > 0:
-        w.write(chunk[:min(n, 65536)]); n -= 65536
-        await w.drain()
-    w.close()
-async def main():
-    await asyncio.start_server(echo, "127.0.0.1", 7000)
-    await asyncio.start_server(blast, "127.0.0.1", 7001)
-    await asyncio.Event().wait()
-asyncio.run(main())
-'''
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def recv_exact(s: socket.socket, n: int) -> bytes:
@@ -142,7 +107,7 @@ def serve_forwards(kubeconfig: str, pod: str) -> int:
     from veladev.cluster import ClusterConfig, connect
 
     api = connect(ClusterConfig(kubeconfig=kubeconfig))
-    fw = PortForwards(api, lambda timeout: DevPod(NS, pod, "dev", "/home/nocalhost-dev"), ["0:7000", "0:7001"])
+    fw = PortForwards(api, lambda timeout: DevPod(NS, pod, "dev", WORK_DIR), ["0:7000", "0:7001"])
     fw.start()
     print("ports", fw.local_port(7000), fw.local_port(7001), flush=True)
     sys.stdin.read()
@@ -167,24 +132,10 @@ def main() -> int:
     if args.serve_forward:
         return serve_forwards(*args.serve_forward)
     reqs, rtts, mb, rounds = (20, 50, 8, 1) if args.quick else (150, 400, 64, 3)
-    reason = namespace_support()
-    if reason:
-        print(f"bench_devmode_forward: pods cannot run here: {reason}")
-        return 2
-    kubectl = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    sb = start_sandbox()
+    sb, api, pod, kubectl = start_dev_pod("bench_devmode_forward", NS, ["python3", "-c", SERVER])
     cache = tempfile.mkdtemp(prefix="bench-forward-kc-")
     kproc = fw = None
     try:
-        api = sb.api_client()
-        client.CoreV1Api(api).create_namespace({"metadata": {"name": NS}})
-        labels = {"app": "dev"}
-        client.AppsV1Api(api).create_namespaced_deployment(NS, {
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "dev"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [
-                         {"name": "dev", "image": DEV_IMAGE, "command": ["python3", "-c", SERVER]}]}}}})
-        pod = wait_ready_pod(api, NS, "app=dev", 120)
         fw, vports = start_veladev(sb, pod)
         kproc, kports = start_kubectl(kubectl, sb, pod, cache)
         ports = {"veladev": vports, "kubectl": kports}
@@ -229,9 +180,8 @@ def main() -> int:
         if kproc:
             kproc.terminate()
             kproc.wait(20)
-        sb.stop()
+        stop(sb)
         shutil.rmtree(cache, ignore_errors=True)
-        shutil.rmtree(sb.state_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -25,38 +25,14 @@ import time
 import uuid
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "sandbox"))
+from bench_sandbox_streams import pct
+from devmode_bench_setup import WORK_DIR, start_dev_pod, stop
+from veladev.cluster import streams
+from veladev.cluster.pods import wait_ready_pod
+from veladev.devmode import DevPod
+from veladev.devmode.sync import FileSync
 
-from kubernetes import client  # noqa: E402
-
-from velasandbox.runtime import namespace_support  # noqa: E402
-from velasandbox.testing import start_sandbox  # noqa: E402
-from veladev.cluster import streams  # noqa: E402
-from veladev.cluster.pods import wait_ready_pod  # noqa: E402
-from veladev.devmode import DevPod  # noqa: E402
-from veladev.devmode.sync import FileSync  # noqa: E402
-
-DEV_IMAGE = "nocalhost-docker.pkg.coding.net/nocalhost/dev-images/python:3.9"
-WORK_DIR = "/home/nocalhost-dev"
 NS = "bench-sync"
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
-
-
-def make_dev_pod(sb, api) -> DevPod:
-    core = client.CoreV1Api(api)
-    core.create_namespace({"metadata": {"name": NS}})
-    labels = {"app": "dev"}
-    client.AppsV1Api(api).create_namespaced_deployment(NS, {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "dev"},
-        "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                 "template": {"metadata": {"labels": labels},
-                              "spec": {"containers": [{"name": "dev", "image": DEV_IMAGE}]}}}})
-    return DevPod(NS, wait_ready_pod(api, NS, "app=dev", 120), "dev", WORK_DIR)
 
 
 def host_view(sb, pod: DevPod) -> Path:
@@ -105,16 +81,10 @@ def main() -> int:
     rounds = args.rounds or (1 if args.quick else 3)
     files = args.files or (200 if args.quick else 2000)
     total = int((args.mb or (2 if args.quick else 20)) * 1024 * 1024)
-    reason = namespace_support()
-    if reason:
-        print(f"bench_devmode_sync: pods cannot run here: {reason}")
-        return 2
-    kubectl = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    sb = start_sandbox()
+    sb, api, pod_name, kubectl = start_dev_pod("bench_devmode_sync", NS)
     tmp = Path(tempfile.mkdtemp(prefix="bench-devsync-"))
     try:
-        api = sb.api_client()
-        pod = make_dev_pod(sb, api)
+        pod = DevPod(NS, pod_name, "dev", WORK_DIR)
 
         def resolve(timeout):
             return DevPod(NS, wait_ready_pod(api, NS, "app=dev", timeout), "dev", WORK_DIR)
@@ -202,9 +172,8 @@ def main() -> int:
         print(f"reproduce: python bench/bench_devmode_sync.py{' --quick' if args.quick else ''}")
         return 0
     finally:
-        sb.stop()
+        stop(sb)
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(sb.state_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

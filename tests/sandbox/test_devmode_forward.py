@@ -50,16 +50,22 @@ def test_forwards_concurrent_connections_on_loopback_and_follows_a_new_pod(sandb
             data += chunk
         held.close()
         assert data.startswith(b"HTTP/1.0 200") and data.endswith(b"served\n")
+        # every stream to the API server is cut: the next connections get through again
+
+        def through():
+            try:
+                return get(port, timeout=10) == (200, b"served\n")
+            except OSError:
+                return False
+        sandbox.drop_streams()
+        sandbox.wait_for(through, timeout=60, what="GET after the streams were dropped")
         # the pod is replaced: the same local port reaches the new one
         old = web_dev.pod_name
         sandbox.delete_pod(web_dev.ns, old)
         sandbox.wait_for(lambda: web_dev.resolve(60).name != old, timeout=90, what="a new pod")
 
         def through_new_pod():
-            try:
-                return get(port, timeout=10) == (200, b"served\n") and fw._pod.name != old
-            except OSError:
-                return False
+            return through() and fw._pod.name != old
         sandbox.wait_for(through_new_pod, timeout=90, what="GET through the forward to the new pod")
         # and many connections at once there too
         with concurrent.futures.ThreadPoolExecutor(8) as ex:
