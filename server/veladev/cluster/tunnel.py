@@ -81,6 +81,7 @@ class _Conn:
     data_sid: int
     error_sid: int
     out: bytearray = field(default_factory=bytearray)
+    events: int = 0  # what the selector watches on `local` now
     local_eof: bool = False
     remote_fin: bool = False
     error: str = ""
@@ -164,6 +165,8 @@ class Tunnel:
         if not chunk:
             return None
         self._inbuf += chunk
+        if len(chunk) < 16384:  # a short record: most likely all there is (a round trip)
+            return self._parse_spdy() if self._parse_ws() else None
         # a TLS recv returns one record (16 KiB): take what else has arrived, without waiting
         timeout = self.sock.gettimeout()
         self.sock.settimeout(0)
@@ -313,6 +316,8 @@ def serve(listeners: list[tuple[socket.socket, int]], connect: Callable[[bool], 
         if not c.out and c.remote_fin:
             finish(c, reset=not c.local_eof)
             return
+        if events == c.events:
+            return  # no selector call per message
         try:
             if events:
                 sel.modify(c.local, events, ("local", c))
@@ -321,6 +326,7 @@ def serve(listeners: list[tuple[socket.socket, int]], connect: Callable[[bool], 
         except (KeyError, ValueError):
             if events:
                 sel.register(c.local, events, ("local", c))
+        c.events = events
 
     try:
         while not stop.is_set():
@@ -371,7 +377,7 @@ def serve(listeners: list[tuple[socket.socket, int]], connect: Callable[[bool], 
                         local.close()
                         continue
                     local.setblocking(False)
-                    c = _Conn(local, obj, data_sid, error_sid)
+                    c = _Conn(local, obj, data_sid, error_sid, events=selectors.EVENT_READ)
                     conns[data_sid] = conns[error_sid] = c
                     sel.register(local, selectors.EVENT_READ, ("local", c))
                 elif kind == "tunnel":
