@@ -1,4 +1,4 @@
-"""Smoke tests of bench/bench_devmode_sync.py and bench/bench_devmode_forward.py: a --quick run
+"""Smoke tests of bench/bench_devmode_sync.py, bench_devmode_forward.py and bench_devmode_start.py: a --quick run
 completes and prints its rows and the command to reproduce. Never asserts on the figures."""
 
 import re
@@ -40,3 +40,9 @@ def test_bench_devmode_forward_quick():
     rows(out, ["new-connection request median (ms)", "keep-alive round trip median (ms)",
                "download 8 MB, median (MB/s)", "16 concurrent clients, wall time median (s)"])
     assert "reproduce: python bench/bench_devmode_forward.py --quick" in out
+
+
+def test_bench_devmode_start_quick():
+    out = run("bench_devmode_start.py")
+    rows(out, ["dev start -> dev pod Ready (s)", "dev end -> original pod Ready (s)"])
+    assert "reproduce: python bench/bench_devmode_start.py --quick" in out
