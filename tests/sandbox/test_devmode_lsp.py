@@ -165,3 +165,15 @@ async def test_up_run_debug_hosted_by_the_server_and_stopped_on_shutdown(editor_
     assert dev_state(d.deployment()) is not None
     end = d.cli("end", str(d.file))
     assert end.returncode == 0, end.stderr
+
+
+async def test_end_without_the_component_stops_the_session_started_with_it(editor, deployed):
+    from devmode_app_helpers import local_get
+
+    d = deployed
+    up = await command(editor, "up", {"uri": d.file.as_uri(), "component": "frontend", "namespace": d.ns})
+    port = int(_get(up, "forwards")[0].split(":")[1].split("->")[0])
+    assert _get(await command(editor, "end", {"uri": d.file.as_uri()}), "state") == "off"
+    assert local_get(f"http://127.0.0.1:{port}/") is None  # its forward is closed: the same session
+    states = [_get(s, "state") for s in editor.dev_states]
+    assert states[-1] == "off" and _get(editor.dev_states[-1], "forwards") == []

@@ -410,11 +410,15 @@ class DevWorkload:
             time.sleep(POLL)
 
     def resolver(self) -> Callable[[float], DevPod]:
-        """A `PodResolver`: the current dev pod, or DevModeError once dev mode has ended."""
+        """A `PodResolver`: the current dev pod, or DevModeError once dev mode has ended or
+        another developer took it over (their sync, not ours, owns the pod then)."""
 
         def resolve(timeout: float) -> DevPod:
-            if self.state() is None:
+            state = self.state()
+            if state is None:
                 raise DevModeError(f"{self.ref} is no longer in dev mode")
+            if state.holder != self.holder:
+                raise DevModeError(f"{state.holder} took dev mode on {self.ref} over")
             return self.wait_dev_pod(timeout)
 
         return resolve
