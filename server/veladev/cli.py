@@ -217,11 +217,13 @@ def _print_output(text: str) -> None:
 
 
 def _batch_text(batch) -> str:
-    sent = getattr(batch, "sent", None)
-    deleted = getattr(batch, "deleted", None)
-    if sent is None and deleted is None:
-        return str(batch)
-    return f"sent {len(sent or ())} file(s), deleted {len(deleted or ())}"
+    """One line per synced batch: what went each way, and conflicts kept side by side."""
+    parts = [f"sent {len(batch.sent)} file(s), deleted {len(batch.deleted)}"]
+    if batch.received:
+        parts.append(f"received {len(batch.received)}")
+    if batch.conflicts:
+        parts.append(f"conflicts kept beside the local files: {', '.join(batch.conflicts)}")
+    return ("initial sync: " if batch.full else "") + "; ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
