@@ -21,6 +21,7 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
+from .convert import dev_state_params, dev_status_entry, run_output_params
 from .server import VelaLanguageServer
 
 log = logging.getLogger("veladev.lsp.devmode")
@@ -72,13 +73,10 @@ class _Notifier:
         return self.session.cfg.component, self.session.workload.ref.namespace
 
     def on_state(self, state) -> None:
-        component, namespace = self._names()
-        self.host.notify(DEV_STATE, {"uri": self.target.uri, "component": component, "namespace": namespace,
-                                     "state": state.dev, "sync": state.sync, "forwards": state.forwards,
-                                     "run": state.run, "message": state.message})
+        self.host.notify(DEV_STATE, dev_state_params(self.target.uri, *self._names(), state))
 
     def on_output(self, text: str) -> None:
-        self.host.notify(RUN_OUTPUT, {"uri": self.target.uri, "component": self._names()[0], "text": text})
+        self.host.notify(RUN_OUTPUT, run_output_params(self.target.uri, self._names()[0], text))
 
 
 class DevHost:
@@ -273,9 +271,7 @@ def register(server: VelaLanguageServer) -> None:
 
             api = connect(ClusterConfig(ls.settings.kubeconfig, ls.settings.context))
             try:
-                return [{"application": f"{i.state.app_namespace}/{i.state.app}", "namespace": i.ref.namespace,
-                         "component": i.state.component, "workload": i.ref.name, "holder": str(i.state.holder),
-                         "since": i.state.since} for i in list_dev_workloads(api)]
+                return [dev_status_entry(i) for i in list_dev_workloads(api)]
             finally:
                 api.close()
 
