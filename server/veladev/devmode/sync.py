@@ -31,7 +31,6 @@ the hash tool).
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import posixpath
@@ -590,9 +589,9 @@ class FileSync:
         conflicts: list[str] = []
         if wanted:
             self._set(state="syncing")
-            data = streams.download_tar(self.api_client, pod.namespace, pod.name, pod.container, pod.work_dir,
-                                        sorted(wanted), timeout=self.timeout)
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tf:
+            with streams.download_tar(self.api_client, pod.namespace, pod.name, pod.container, pod.work_dir,
+                                      sorted(wanted), timeout=self.timeout) as data, \
+                    tarfile.open(fileobj=data, mode="r|") as tf:
                 for ti in tf:
                     rel = safe_relative(_relative(ti.name))
                     if rel is None or rel not in wanted or not (ti.isreg() or ti.issym()):
