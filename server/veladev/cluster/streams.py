@@ -15,6 +15,7 @@ Everything has a timeout: connecting, writing, and waiting for the command's end
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import select
@@ -22,7 +23,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .connection import ClusterError
@@ -170,30 +171,6 @@ def open_exec(api_client, namespace: str, pod: str, container: str, command: Seq
     return ExecStream(ws, what)
 
 
-def exec_run(api_client, namespace: str, pod: str, container: str, command: Sequence[str], *,
-             stdin: bytes | None = None, timeout: float = 60) -> ExecResult:
-    """Runs `command` to its end and returns its exit code and output."""
-    s = open_exec(api_client, namespace, pod, container, command, stdin=stdin is not None, timeout=timeout)
-    out, err = bytearray(), bytearray()
-
-    def collect(o: bytes, e: bytes) -> None:
-        out.extend(o)
-        err.extend(e)
-    try:
-        if stdin is not None:
-            s.write(stdin)
-            s.close_stdin()
-        code = s.wait(timeout, collect)
-    finally:
-        s.close()
-    return ExecResult(code, bytes(out), bytes(err))
-
-
-def sh(script: str, *args: str) -> list[str]:
-    """`sh -c script` with positional arguments $1.. (quoted by exec, never by a shell)."""
-    return ["sh", "-c", script, "sh", *args]
-
-
 class _StdinWriter(io.RawIOBase):
     """A file object whose writes go to an exec's stdin, in CHUNK-sized frames."""
 
@@ -216,6 +193,42 @@ class _StdinWriter(io.RawIOBase):
             self._buf.clear()
 
 
+MAX_OUTPUT = 64 * 1024 * 1024  # collected output of one command; more is an error, not memory
+
+
+def exec_run(api_client, namespace: str, pod: str, container: str, command: Sequence[str], *,
+             stdin: bytes | Callable[[io.RawIOBase], None] | None = None, timeout: float = 60,
+             max_output: int = MAX_OUTPUT) -> ExecResult:
+    """Runs `command` to its end and returns its exit code and output. `stdin` is bytes, or a
+    function that writes it to the file object it is given (streamed, in CHUNK frames)."""
+    s = open_exec(api_client, namespace, pod, container, command, stdin=stdin is not None, timeout=timeout)
+    out, err = bytearray(), bytearray()
+
+    def collect(o: bytes, e: bytes) -> None:
+        out.extend(o)
+        err.extend(e[:max(0, 65536 - len(err))])
+        if len(out) > max_output:
+            raise ClusterError(f"exec in {namespace}/{pod}: more than {max_output // 2**20} MiB of output")
+    try:
+        if stdin is not None:
+            w = _StdinWriter(s)
+            if callable(stdin):
+                stdin(w)
+            else:
+                w.write(stdin)
+            w.flush()
+            s.close_stdin()
+        code = s.wait(timeout, collect)
+    finally:
+        s.close()
+    return ExecResult(code, bytes(out), bytes(err))
+
+
+def sh(script: str, *args: str) -> list[str]:
+    """`sh -c script` with positional arguments $1.. (quoted by exec, never by a shell)."""
+    return ["sh", "-c", script, "sh", *args]
+
+
 def upload_tar(api_client, namespace: str, pod: str, container: str, directory: str,
                write_archive: Callable[[io.RawIOBase], None], *, then: str = "", args: Sequence[str] = (),
                timeout: float = 120) -> ExecResult:
@@ -227,33 +240,54 @@ def upload_tar(api_client, namespace: str, pod: str, container: str, directory: 
     script = 'mkdir -p "$0" && cd "$0" && tar -xmof -'
     if then:
         script += f" && {{ {then}; }}"
-    s = open_exec(api_client, namespace, pod, container, ["sh", "-c", script, directory, *args],
-                  stdin=True, timeout=timeout)
-    out, err = bytearray(), bytearray()
+    return exec_run(api_client, namespace, pod, container, ["sh", "-c", script, directory, *args],
+                    stdin=write_archive, timeout=timeout)
 
-    def collect(o: bytes, e: bytes) -> None:
-        out.extend(o)
-        err.extend(e)
+
+class _StdoutReader(io.RawIOBase):
+    """An exec's stdout as a file object (for reading a tar as it arrives)."""
+
+    def __init__(self, s: ExecStream, timeout: float):
+        self._s, self._buf, self.err = s, bytearray(), bytearray()
+        self._deadline = time.monotonic() + timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            if time.monotonic() > self._deadline:
+                raise ClusterError(f"{self._s._what}: download took too long")
+            open_before = self._s.is_open()
+            out, err = self._s.poll(0.5 if open_before else 0)
+            self._buf += out
+            self.err += err[:max(0, 65536 - len(self.err))]
+            if not self._buf and not open_before:
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        del self._buf[:n]
+        return n
+
+
+@contextlib.contextmanager
+def download_tar(api_client, namespace: str, pod: str, container: str, directory: str, paths: Sequence[str], *,
+                 timeout: float = 120) -> Iterator[io.BufferedReader]:
+    """A tar of `paths` (relative to `directory`) from the container, read as it arrives
+    (bounded memory); symlinks stay links. Leaving the block checks the exit status."""
+    s = open_exec(api_client, namespace, pod, container,
+                  sh('cd "$1" && shift && tar -cf - -- "$@"', directory, *paths), timeout=timeout)
+    raw = _StdoutReader(s, timeout)
     try:
-        w = _StdinWriter(s)
-        write_archive(w)
-        w.flush()
-        s.close_stdin()
-        code = s.wait(timeout, collect)
+        yield io.BufferedReader(raw, CHUNK)
+        sink = bytearray(CHUNK)
+        while raw.readinto(sink):  # the rest (tar's end-of-archive padding)
+            pass
+        if s.exit_code() != 0:
+            raise ClusterError(f"download from {namespace}/{pod}:{directory} failed: "
+                               f"{raw.err.decode(errors='replace').strip()[:300]}")
     finally:
         s.close()
-    return ExecResult(code, bytes(out), bytes(err))
-
-
-def download_tar(api_client, namespace: str, pod: str, container: str, directory: str, paths: Sequence[str], *,
-                 timeout: float = 120) -> bytes:
-    """A tar of `paths` (relative to `directory`) from the container; symlinks stay links."""
-    r = exec_run(api_client, namespace, pod, container,
-                 sh('cd "$1" && shift && tar -cf - -- "$@"', directory, *paths), timeout=timeout)
-    if r.code != 0:
-        raise ClusterError(f"download from {namespace}/{pod}:{directory} failed: "
-                           f"{r.stderr.decode(errors='replace').strip()[:300]}")
-    return r.stdout
 
 
 class PortStream:

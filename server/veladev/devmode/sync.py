@@ -31,11 +31,11 @@ the hash tool).
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import posixpath
 import stat
+import struct
 import tarfile
 import threading
 import time
@@ -179,11 +179,15 @@ class FileSync:
         """Starts watching and the initial sync in the background (see `wait_idle`)."""
         if not self.local_dir.is_dir():
             raise DevModeError(f"cannot sync {self.local_dir}: it is not a directory")
+        from watchdog import events as ev
         from watchdog.observers import Observer
 
         self._stopping = False
         self._observer = Observer()
-        self._observer.schedule(_Handler(self), str(self.local_dir), recursive=True)
+        # no open / close-without-write events: reading files (ours, for the tar) is no change
+        changes = [ev.FileCreatedEvent, ev.DirCreatedEvent, ev.FileModifiedEvent, ev.FileClosedEvent,
+                   ev.FileDeletedEvent, ev.DirDeletedEvent, ev.FileMovedEvent, ev.DirMovedEvent]
+        self._observer.schedule(_Handler(self), str(self.local_dir), recursive=True, event_filter=changes)
         self._observer.start()
         self._thread = threading.Thread(target=self._run, name="veladev-sync", daemon=True)
         self._thread.start()
@@ -381,30 +385,36 @@ class FileSync:
         assert pod is not None
         sent: dict[str, str] = {}
 
-        def write(fileobj) -> None:
-            with tarfile.open(fileobj=fileobj, mode="w|", format=tarfile.GNU_FORMAT) as tf:
-                tf.copybufsize = 256 * 1024
-                for rel, p in sorted(send.items()):
+        def write(out) -> None:
+            written = 0
+            for rel, p in sorted(send.items()):
+                try:
+                    st = os.lstat(p)
+                except OSError:
+                    continue
+                mode, mtime = stat.S_IMODE(st.st_mode), int(st.st_mtime)
+                if stat.S_ISREG(st.st_mode):
                     try:
-                        st = os.lstat(p)
+                        f = open(p, "rb")
                     except OSError:
                         continue
-                    ti = tarfile.TarInfo(rel)
-                    ti.mode, ti.mtime = stat.S_IMODE(st.st_mode), int(st.st_mtime)
-                    if stat.S_ISREG(st.st_mode):
-                        try:
-                            f = open(p, "rb")
-                        except OSError:
-                            continue
-                        with f:
-                            reader = _HashingReader(f, st.st_size)
-                            ti.size = st.st_size
-                            tf.addfile(ti, reader)
-                        sent[rel] = reader.hexdigest()
-                    elif stat.S_ISLNK(st.st_mode):
-                        ti.type, ti.linkname = tarfile.SYMTYPE, os.readlink(p)
-                        tf.addfile(ti)
-                        sent[rel] = "link:" + ti.linkname
+                    header = tar_header(rel, st.st_size, mode, mtime)
+                    with f:
+                        out.write(header)
+                        reader = _HashingReader(f, st.st_size)
+                        while chunk := reader.read(1 << 20):
+                            out.write(chunk)
+                    out.write(bytes(-st.st_size % 512))
+                    written += len(header) + st.st_size + (-st.st_size % 512)
+                    sent[rel] = reader.hexdigest()
+                elif stat.S_ISLNK(st.st_mode):
+                    target = os.readlink(p)
+                    header = tar_header(rel, 0, mode, mtime, target)
+                    out.write(header)
+                    written += len(header)
+                    sent[rel] = "link:" + target
+            # end of archive: two zero blocks, padded to a whole 10 KiB record
+            out.write(bytes(1024 + (-(written + 1024) % 10240)))
         first = delete[:_RM_BATCH]
         r = streams.upload_tar(self.api_client, pod.namespace, pod.name, pod.container, pod.work_dir, write,
                                then='if [ $# -gt 0 ]; then rm -rf -- "$@"; fi', args=first, timeout=self.timeout)
@@ -579,9 +589,9 @@ class FileSync:
         conflicts: list[str] = []
         if wanted:
             self._set(state="syncing")
-            data = streams.download_tar(self.api_client, pod.namespace, pod.name, pod.container, pod.work_dir,
-                                        sorted(wanted), timeout=self.timeout)
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tf:
+            with streams.download_tar(self.api_client, pod.namespace, pod.name, pod.container, pod.work_dir,
+                                      sorted(wanted), timeout=self.timeout) as data, \
+                    tarfile.open(fileobj=data, mode="r|") as tf:
                 for ti in tf:
                     rel = safe_relative(_relative(ti.name))
                     if rel is None or rel not in wanted or not (ti.isreg() or ti.issym()):
@@ -641,6 +651,32 @@ class FileSync:
                 while chunk := src.read(1 << 20):
                     f.write(chunk)
         os.replace(tmp, dest)
+
+
+_USTAR = struct.Struct("100s8s8s8s12s12s8s1s100s6s2s32s32s8s8s155s12x")
+
+
+def tar_header(name: str, size: int, mode: int, mtime: int, symlink: str | None = None) -> bytes:
+    """The tar header block(s) of one file or symlink: ustar (long names split into prefix and
+    name), or tarfile's GNU header when ustar cannot hold the name. Written by hand because
+    tarfile spends more time per member than reading a small file costs."""
+    raw, link = name.encode("utf-8", "surrogateescape"), (symlink or "").encode("utf-8", "surrogateescape")
+    prefix = b""
+    if len(raw) > 100:
+        cut = raw.rfind(b"/", 0, 156)
+        if cut > 0 and len(raw) - cut - 1 <= 100:
+            prefix, raw = raw[:cut], raw[cut + 1:]
+    if len(raw) > 100 or len(link) > 100 or size >= 8 ** 11 or mtime < 0 or mtime >= 8 ** 11:
+        ti = tarfile.TarInfo(name)
+        ti.size, ti.mode, ti.mtime = size, mode, max(mtime, 0)
+        if symlink is not None:
+            ti.type, ti.linkname = tarfile.SYMTYPE, symlink
+        return ti.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+    block = bytearray(_USTAR.pack(raw, b"%07o\0" % mode, b"0000000\0", b"0000000\0", b"%011o\0" % size,
+                                  b"%011o\0" % mtime, b" " * 8, b"2" if symlink is not None else b"0", link,
+                                  b"ustar\0", b"00", b"", b"", b"", b"", prefix))
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
 
 
 class _HashingReader:
