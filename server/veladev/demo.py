@@ -85,9 +85,11 @@ def _dev_mode(api, repo: Path, comp: str) -> None:
     pod = session.start(progress=lambda text: _say("dev", text))
     _say("dev", f"dev mode on: {session.workload.ref}, dev pod {pod.name}")
     try:
-        forwards = session.up()
+        # On a shared machine 8080 may be taken: then any free port (the line below names it).
+        forwards = session.up(any_free_port=True)
         session.sync.wait_idle(60)
-        _say("dev", f"synced {repo} to {pod.work_dir}; forwarding {', '.join(forwards)}")
+        _say("dev", f"synced {repo} to {pod.work_dir}; forwarding {', '.join(forwards)}"
+                    + ("" if session.forwards.local_port(80) == 8080 else " (8080 is in use here)"))
         session.run()
         _wait("the run to listen", lambda: any("listening" in t for t in output), timeout=60, interval=0.05)
         url = f"http://127.0.0.1:{session.forwards.local_port(80)}/"

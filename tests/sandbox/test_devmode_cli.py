@@ -117,6 +117,12 @@ def test_terminal_run_and_a_port_in_use(deployed, sandbox):
     assert kubectl_sh(d, pod, check).strip() == "gone"
     assert dev_state(d.deployment()) is not None
 
+    # run ends with its command, with the command's exit code
+    d.app["spec"]["components"][0]["traits"][0]["properties"]["command"]["run"] = ["sh", "-c", "echo ran-$((3*3)); exit 7"]
+    d.write()
+    done = d.cli("run", str(d.file), timeout=120)
+    assert done.returncode == 7 and "ran-9" in done.stdout, done.stdout + done.stderr
+
     # a local port in use: one sentence naming it
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

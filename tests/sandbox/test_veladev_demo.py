@@ -30,7 +30,11 @@ def test_demo_runs_the_flow_end_to_end():
 
     deployed = first(lambda l: l.startswith("[test] serves:") and "frontend v1.0.0" in l)
     dev_on = first(lambda l: l.startswith("[dev] dev mode on: Deployment test/frontend, dev pod frontend-"))
-    dev_v1 = first(lambda l: l.startswith("[dev] GET http://127.0.0.1:8080/:") and "frontend v1.0.0" in l)
+    # 127.0.0.1:8080 unless another process on this machine holds it (the demo then says so)
+    forwarding = lines[first(lambda l: l.startswith("[dev] synced ") and "; forwarding 127.0.0.1:" in l)]
+    port = forwarding.split("forwarding 127.0.0.1:")[1].split("->")[0]
+    assert port == "8080" or forwarding.endswith("(8080 is in use here)"), forwarding
+    dev_v1 = first(lambda l: l.startswith(f"[dev] GET http://127.0.0.1:{port}/:") and "frontend v1.0.0" in l)
     dev_v2 = first(lambda l: l.startswith("[dev] edited VERSION to v2.0.0") and "frontend v2.0.0" in l)
     reloaded = first(lambda l: l.startswith("[dev] hot reload restarted the run") and "frontend v2.0.0" in l)
     dev_end = first(lambda l: l == "[dev] dev end: Deployment test/frontend is restored and Application "

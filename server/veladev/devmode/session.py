@@ -123,14 +123,14 @@ class DevSession:
 
     # -- sync and forwards
     def up(self, takeover: bool = False, progress: Progress | None = None,
-           on_batch: Callable[[Any], None] | None = None) -> list[str]:
+           on_batch: Callable[[Any], None] | None = None, any_free_port: bool = False) -> list[str]:
         """Start dev mode if needed, then file sync and port-forwards; returns the forwards."""
         if not self.is_on():
             self.start(takeover=takeover, progress=progress)
         else:
             self._set(dev="on")
         self.start_sync(on_batch)
-        return self.start_forwards()
+        return self.start_forwards(any_free_port)
 
     def start_sync(self, on_batch: Callable[[Any], None] | None = None) -> None:
         from .sync import FileSync
@@ -157,23 +157,39 @@ class DevSession:
                         "lastSync": last if last is None or isinstance(last, (str, int, float)) else str(last),
                         "error": getattr(status, "last_error", None)})
 
-    def start_forwards(self) -> list[str]:
-        from .forward import PortForwards
-
+    def start_forwards(self, any_free_port: bool = False) -> list[str]:
+        """The config's port-forwards; a local port in use is a DevModeError naming it, unless
+        `any_free_port`, which then forwards from free local ports instead."""
         with self._lock:
             if self.forwards is None and self.cfg.port_forwards:
-                self.forwards = PortForwards(self.api, self.workload.resolver(), list(self.cfg.port_forwards),
-                                             on_error=lambda text: self._set(message=text))
-                self.forwards.start()
+                self.forwards = self._open_forwards(list(self.cfg.port_forwards), any_free_port)
             addresses = [str(a) for a in (self.forwards.addresses if self.forwards is not None else [])]
         self._set(forwards=addresses)
         return addresses
 
+    def _open_forwards(self, specs: list[str], any_free_port: bool):
+        from .forward import ForwardSpec, PortForwards
+
+        attempts = [specs]
+        if any_free_port:
+            attempts.append([f"0:{ForwardSpec.parse(s).remote}" for s in specs])
+        for i, attempt in enumerate(attempts):
+            forwards = PortForwards(self.api, self.workload.resolver(), attempt,
+                                    on_error=lambda text: self._set(message=text))
+            try:
+                forwards.start()
+                return forwards
+            except DevModeError:
+                if i == len(attempts) - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # -- run and debug
-    def run(self, debug: bool = False) -> dict[str, Any] | None:
+    def run(self, debug: bool = False, on_exit: Callable[[int | None], None] | None = None) -> dict[str, Any] | None:
         """Start `command.run` (or `command.debug`) in the dev container, output to `on_output`,
         restarted after each synced batch settles when `hotReload` is on; with debug, also
-        forward the debug port and return the editor's attach configuration."""
+        forward the debug port and return the editor's attach configuration. `on_exit(code)`
+        when the process ends (None: the stream was lost)."""
         from .remote import RemoteProcess
 
         name = "debug" if debug else "run"
@@ -182,7 +198,8 @@ class DevSession:
             raise DevModeError(f"the dev config ({self.cfg.source}) has no command.{name}; add it to the nocalhost trait")
         attach = self._debug_attach() if debug else None
         self.stop_run()
-        process = RemoteProcess(self.api, self.workload.resolver(), list(command), name=name, on_output=self._output)
+        process = RemoteProcess(self.api, self.workload.resolver(), list(command), name=name, on_output=self._output,
+                                on_exit=on_exit)
         process.start()
         with self._lock:
             self.process = process
@@ -190,7 +207,6 @@ class DevSession:
         return attach
 
     def _debug_attach(self) -> dict[str, Any]:
-        from .forward import PortForwards
         from .remote import attach_configuration
 
         port = self.cfg.debug_port
@@ -200,24 +216,12 @@ class DevSession:
         language = debug_language(self.cfg)
         with self._lock:
             if self._debug_forward is None:
-                self._debug_forward = self._forward_debug_port(PortForwards, port)
+                # The same port locally when free (what a debugger expects), else any free one
+                # (the attach configuration names it).
+                self._debug_forward = self._open_forwards([f"{port}:{port}"], any_free_port=True)
             local = self._debug_forward.local_port(port)
         return attach_configuration(language, port=local, local_root=str(self.local_dir),
                                     remote_root=self.cfg.work_dir, name=f"veladev: {self.cfg.component}")
-
-    def _forward_debug_port(self, forwards_class, port: int):
-        """The same port locally when it is free (what a debugger expects), else any free one
-        (the attach configuration names it)."""
-        for spec in (f"{port}:{port}", f"0:{port}"):
-            forward = forwards_class(self.api, self.workload.resolver(), [spec],
-                                     on_error=lambda text: self._set(message=text))
-            try:
-                forward.start()
-                return forward
-            except DevModeError:
-                if spec.startswith("0:"):
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _output(self, text: str) -> None:
         if self._on_output is not None:
