@@ -155,3 +155,13 @@ def test_statefulset_and_an_earlier_pause_label_are_restored(sandbox, sandbox_ns
     assert comparable(read()) == comparable(original)
     assert apps.get(ns, "store")["metadata"]["labels"][PAUSE_LABEL] == "true"  # as it was before
     apps.api.close()
+
+
+def test_a_dev_config_that_does_not_match_the_workload_says_what_to_change(deployed):
+    d = deployed
+    d.app["spec"]["components"][0]["traits"][0]["properties"]["serviceType"] = "statefulset"
+    d.write()
+    with pytest.raises(DevModeError, match=f"says serviceType statefulset, but component frontend runs as "
+                                           f"Deployment {d.ns}/frontend; set serviceType: deployment"):
+        _engine(d)
+    assert dev_state(d.deployment()) is None  # nothing touched
