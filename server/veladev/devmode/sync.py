@@ -241,6 +241,8 @@ class FileSync:
     # -- status ---------------------------------------------------------------------------
     def _set(self, **changes) -> None:
         with self._cond:
+            if self._stopping and changes.get("state", "stopped") != "stopped":
+                del changes["state"]  # a batch finishing after stop() does not revive the status
             new = replace(self._status, **changes)
             changed = new != self._status
             self._status = new
@@ -290,9 +292,13 @@ class FileSync:
                 backoff = 0.5
                 if self._status.state != "idle":
                     self._set(state="idle", last_error="")
-            except (ClusterError, DevModeError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - the sync thread must outlive any one failure
                 msg = str(exc) or type(exc).__name__
-                log.warning("sync failed: %s; reconnecting", msg)
+                if isinstance(exc, (ClusterError, DevModeError, OSError)):
+                    log.warning("sync failed: %s; reconnecting", msg)
+                else:  # a bug or a malformed answer from the pod: report it, then start over
+                    log.exception("sync failed")
+                    msg = f"sync failed ({type(exc).__name__}: {msg})"
                 with self._cond:
                     self._full = True
                     self._dirty |= dirty
