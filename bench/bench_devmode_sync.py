@@ -125,9 +125,10 @@ def main() -> int:
         make_tree(tree, files, total)
         init, noop, kcp, init_cpu, kcp_cpu = [], [], [], [], []
 
+        # every copy goes into a new, empty directory of the same file system (the work
+        # dir's): emptying a directory first would leave its deletions to slow the next copy
         def kubectl_cp(r):
-            dest = f"/tmp/kcp{r}"
-            clear_pod(api, pod, dest)
+            dest = f"{WORK_DIR}/kubectl-cp-{r}"
             c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             cp = subprocess.run([kubectl, f"--kubeconfig={sb.kubeconfig}", f"--cache-dir={tmp}/kc", "cp",
@@ -141,11 +142,14 @@ def main() -> int:
         for r in range(rounds):
             if r % 2:  # alternate who goes first: the machine's load drifts
                 dest = kubectl_cp(r)
-            clear_pod(api, pod, WORK_DIR)
-            took, sent = timed_sync(api, resolve, tree, init_cpu)
+            into = f"{WORK_DIR}/veladev-{r}"
+
+            def resolve_round(timeout, into=into):
+                return DevPod(NS, wait_ready_pod(api, NS, "app=dev", timeout), "dev", into)
+            took, sent = timed_sync(api, resolve_round, tree, init_cpu)
             assert sent == files, (sent, files)
             init.append(took)
-            took, sent = timed_sync(api, resolve, tree)
+            took, sent = timed_sync(api, resolve_round, tree)
             assert sent == 0, sent
             noop.append(took)
             if not r % 2:

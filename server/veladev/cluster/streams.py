@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import queue
 import select
 import socket
 import ssl
@@ -172,25 +173,53 @@ def open_exec(api_client, namespace: str, pod: str, container: str, command: Seq
 
 
 class _StdinWriter(io.RawIOBase):
-    """A file object whose writes go to an exec's stdin, in CHUNK-sized frames."""
+    """A file object whose writes go to an exec's stdin, in CHUNK-sized frames. The frames
+    are sent by a second thread, so producing the data (reading files) and sending it (TLS)
+    overlap; at most QUEUED frames wait, which bounds memory."""
+
+    QUEUED = 8
 
     def __init__(self, s: ExecStream):
         self._s, self._buf = s, bytearray()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(self.QUEUED)
+        self._error: ClusterError | None = None
+        self._sender = threading.Thread(target=self._send, daemon=True, name="veladev-exec-stdin")
+        self._sender.start()
 
     def writable(self) -> bool:
         return True
 
+    def _send(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._s.write(data)
+                except ClusterError as exc:
+                    self._error = exc  # keep draining the queue so the producer never blocks
+
+    def _put(self, data: bytes | None) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(data)
+
     def write(self, data) -> int:
         self._buf += data
         if len(self._buf) >= CHUNK:
-            self._s.write(bytes(self._buf))
+            self._put(bytes(self._buf))
             self._buf.clear()
         return len(data)
 
-    def flush(self) -> None:
-        if self._buf:
-            self._s.write(bytes(self._buf))
-            self._buf.clear()
+    def close(self) -> None:
+        """Sends what is left and waits until everything went; raises the send's error."""
+        if not self.closed:
+            if self._buf:
+                self._put(bytes(self._buf))
+                self._buf.clear()
+            self._queue.put(None)
+            self._sender.join()
+            super().close()
+            if self._error is not None:
+                raise self._error
 
 
 MAX_OUTPUT = 64 * 1024 * 1024  # collected output of one command; more is an error, not memory
@@ -212,11 +241,13 @@ def exec_run(api_client, namespace: str, pod: str, container: str, command: Sequ
     try:
         if stdin is not None:
             w = _StdinWriter(s)
-            if callable(stdin):
-                stdin(w)
-            else:
-                w.write(stdin)
-            w.flush()
+            try:
+                if callable(stdin):
+                    stdin(w)
+                else:
+                    w.write(stdin)
+            finally:
+                w.close()
             s.close_stdin()
         code = s.wait(timeout, collect)
     finally:

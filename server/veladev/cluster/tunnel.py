@@ -6,8 +6,10 @@ SPDY/3.1 byte stream; every forwarded connection is a pair of SPDY streams (`str
 
 Compared with one `v4.channel.k8s.io` WebSocket per connection, a new connection costs one
 SYN_STREAM pair on an open tunnel instead of a TLS and HTTP handshake, and all connections
-share one socket. A single thread (`serve`) owns the tunnel's TLS socket and every local
-socket (OpenSSL objects are not for concurrent use), so nothing here locks.
+share one socket. One thread (`serve`) owns the tunnel's TLS socket (OpenSSL objects are
+not for concurrent use): it accepts, reads local sockets and the tunnel, and writes the
+tunnel. Each connection has a writer thread that sends the pod's bytes to its local socket,
+so those sends run beside the TLS reads and a slow local reader stalls only itself.
 
 Only what port-forward needs of SPDY/3.1 is spoken: SYN_STREAM, SYN_REPLY, DATA (+FIN),
 RST_STREAM, PING, GOAWAY. Flow-control windows are not enforced by the Go implementation
@@ -19,6 +21,7 @@ read (SYN_REPLY carries nothing port-forward needs), so they are not decompresse
 
 from __future__ import annotations
 
+import collections
 import os
 import selectors
 import socket
@@ -80,11 +83,37 @@ class _Conn:
     port: int
     data_sid: int
     error_sid: int
-    out: bytearray = field(default_factory=bytearray)
-    events: int = 0  # what the selector watches on `local` now
     local_eof: bool = False
     remote_fin: bool = False
+    ended: bool = False              # finished by the serving thread: the writer stops
     error: str = ""
+    chunks: collections.deque = field(default_factory=collections.deque)  # from the pod, not yet sent
+    queued: int = 0
+    cv: threading.Condition = field(default_factory=threading.Condition)
+
+
+def _write_local(c: _Conn, done: Callable[[_Conn, bool], None]) -> None:
+    """A connection's writer thread: sends what came from the pod to the local socket (so a
+    slow local reader holds up only its own connection, and the TLS reads of the serving
+    thread run in parallel with these sends), until the pod's side ended and all is sent."""
+    ok = True
+    try:
+        while True:
+            with c.cv:
+                while not c.chunks and not c.remote_fin and not c.ended:
+                    c.cv.wait()
+                if c.ended or not c.chunks:
+                    break
+                data = c.chunks[0] if len(c.chunks) == 1 else b"".join(c.chunks)
+                c.chunks.clear()
+                c.queued = 0
+            try:
+                c.local.sendall(data)
+            except OSError:
+                ok = False
+                break
+    finally:
+        done(c, ok)
 
 
 class Tunnel:
@@ -265,16 +294,54 @@ def serve(listeners: list[tuple[socket.socket, int]], connect: Callable[[bool], 
     tunnel from `connect(fresh)` (fresh=True: the pod may have changed, resolve it again),
     until `stop` is set (then `wake` becomes readable). Ends every connection on exit. If the
     API server refuses the tunnel, every connection from then on goes to `fallback(local,
-    remote port)` instead."""
+    remote port)` instead. Bytes for a local socket are sent by that connection's writer
+    thread (`_write_local`); everything else happens in this thread."""
     sel = selectors.DefaultSelector()
     for sock, port in listeners:
         sock.setblocking(False)
         sel.register(sock, selectors.EVENT_READ, ("listen", port))
     sel.register(wake, selectors.EVENT_READ, ("wake", None))
+    notify_r, notify_w = socket.socketpair()
+    notify_r.setblocking(False)
+    sel.register(notify_r, selectors.EVENT_READ, ("writer", None))
+    written: collections.deque[tuple[_Conn, bool]] = collections.deque()  # writers that ended
     tunnel: Tunnel | None = None
     conns: dict[int, _Conn] = {}      # by data and error stream id
+    live: set[_Conn] = set()          # sockets not closed yet
     suspect = False                   # an error came back: check the pod before the next open
     unsupported = False
+
+    def writer_done(c: _Conn, ok: bool) -> None:  # in the writer thread
+        written.append((c, ok))
+        try:
+            notify_w.send(b"w")
+        except OSError:
+            pass
+
+    def unwatch(c: _Conn) -> None:
+        try:
+            sel.unregister(c.local)
+        except (KeyError, ValueError):
+            pass
+
+    def finish(c: _Conn, reset: bool) -> None:
+        """Ends the connection; its writer thread stops, and the socket is closed once it has."""
+        if reset and tunnel is not None and not tunnel.closed:
+            for sid in (c.data_sid, c.error_sid):
+                try:
+                    tunnel.reset(sid)
+                except OSError:
+                    pass
+        conns.pop(c.data_sid, None)
+        conns.pop(c.error_sid, None)
+        unwatch(c)
+        with c.cv:
+            c.ended = True
+            c.cv.notify()
+        try:
+            c.local.shutdown(socket.SHUT_RDWR)  # a writer blocked in sendall returns
+        except OSError:
+            pass
 
     def drop_tunnel() -> None:
         nonlocal tunnel
@@ -286,47 +353,7 @@ def serve(listeners: list[tuple[socket.socket, int]], connect: Callable[[bool], 
             tunnel.close()
             tunnel = None
         for c in {id(c): c for c in conns.values()}.values():
-            _close_local(sel, c)
-        conns.clear()
-
-    def finish(c: _Conn, reset: bool) -> None:
-        if reset and tunnel is not None:
-            for sid in (c.data_sid, c.error_sid):
-                try:
-                    tunnel.reset(sid)
-                except OSError:
-                    pass
-        conns.pop(c.data_sid, None)
-        conns.pop(c.error_sid, None)
-        _close_local(sel, c)
-
-    def flush(c: _Conn) -> None:
-        try:
-            while c.out:
-                sent = c.local.send(c.out)
-                del c.out[:sent]
-        except (BlockingIOError, InterruptedError):
-            pass
-        except OSError:
-            finish(c, reset=True)
-            return
-        events = selectors.EVENT_READ if not c.local_eof else 0
-        if c.out:
-            events |= selectors.EVENT_WRITE
-        if not c.out and c.remote_fin:
-            finish(c, reset=not c.local_eof)
-            return
-        if events == c.events:
-            return  # no selector call per message
-        try:
-            if events:
-                sel.modify(c.local, events, ("local", c))
-            else:
-                sel.unregister(c.local)
-        except (KeyError, ValueError):
-            if events:
-                sel.register(c.local, events, ("local", c))
-        c.events = events
+            finish(c, reset=False)
 
     try:
         while not stop.is_set():
@@ -341,12 +368,24 @@ def serve(listeners: list[tuple[socket.socket, int]], connect: Callable[[bool], 
                         wake.recv(64)
                     except OSError:
                         pass
+                elif kind == "writer":
+                    try:
+                        notify_r.recv(4096)
+                    except OSError:
+                        pass
+                    while written:
+                        c, ok = written.popleft()
+                        if c.data_sid in conns and not c.ended:
+                            finish(c, reset=not ok or not c.local_eof)
+                        c.local.close()  # its writer has ended: nothing uses the socket now
+                        live.discard(c)
                 elif kind == "listen":
                     try:
                         local, _ = key.fileobj.accept()
                     except OSError:
                         continue
                     local.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    local.setblocking(True)  # read here only when select says so; written by its thread
                     if unsupported:
                         fallback(local, obj)
                         continue
@@ -376,79 +415,66 @@ def serve(listeners: list[tuple[socket.socket, int]], connect: Callable[[bool], 
                         suspect = True
                         local.close()
                         continue
-                    local.setblocking(False)
-                    c = _Conn(local, obj, data_sid, error_sid, events=selectors.EVENT_READ)
+                    c = _Conn(local, obj, data_sid, error_sid)
                     conns[data_sid] = conns[error_sid] = c
+                    live.add(c)
                     sel.register(local, selectors.EVENT_READ, ("local", c))
+                    threading.Thread(target=_write_local, args=(c, writer_done), daemon=True,
+                                     name=f"veladev-forward-{obj}-write").start()
                 elif kind == "tunnel":
                     events = tunnel.read() if tunnel is not None else None
                     if events is None:
                         drop_tunnel()
                         suspect = True
                         continue
-                    touched: dict[int, _Conn] = {}  # flushed once per read: fewer, larger sends
                     for ev, sid, data, fin in events:
                         c = conns.get(sid)
                         if c is None:
                             continue
                         if ev == "reset":
-                            touched.pop(id(c), None)
                             finish(c, reset=False)
-                        elif sid == c.error_sid:
-                            if data:
-                                c.error += data.decode(errors="replace")
-                                report(c.error.strip())
-                                suspect = True
-                                c.remote_fin = True
-                                touched[id(c)] = c
-                        else:
-                            c.out += data
-                            c.remote_fin = c.remote_fin or fin
-                            if len(c.out) > MAX_BUFFERED:
-                                report(f"forward to port {c.port}: the local client does not read; connection dropped")
-                                touched.pop(id(c), None)
-                                finish(c, reset=True)
+                            continue
+                        if sid == c.error_sid:
+                            if not data:
                                 continue
-                            touched[id(c)] = c
-                    for c in touched.values():
-                        if c.data_sid in conns:
-                            flush(c)
+                            c.error += data.decode(errors="replace")
+                            report(c.error.strip())
+                            suspect = True
+                            fin, data = True, b""
+                        with c.cv:
+                            if data:
+                                c.chunks.append(data)
+                                c.queued += len(data)
+                            c.remote_fin = c.remote_fin or fin
+                            c.cv.notify()
+                            over = c.queued > MAX_BUFFERED
+                        if over:
+                            report(f"forward to port {c.port}: the local client does not read; connection dropped")
+                            finish(c, reset=True)
                 elif kind == "local":
                     c = obj
-                    if c.data_sid not in conns:
+                    if c.data_sid not in conns or c.local_eof:
                         continue
-                    if mask & selectors.EVENT_WRITE:
-                        flush(c)
-                        if c.data_sid not in conns:
-                            continue
-                    if mask & selectors.EVENT_READ and not c.local_eof:
-                        try:
-                            data = c.local.recv(READ_CHUNK)
-                        except (BlockingIOError, InterruptedError):
-                            continue
-                        except OSError:
-                            data = b""  # reset by the client: end the stream as for EOF
-                        try:
-                            if data:
-                                tunnel.data(c.data_sid, data)
-                            else:
-                                c.local_eof = True
-                                tunnel.data(c.data_sid, fin=True)
-                                flush(c)
-                        except (OSError, AttributeError):
-                            drop_tunnel()
-                            suspect = True
+                    try:
+                        data = c.local.recv(READ_CHUNK)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except OSError:
+                        data = b""  # reset by the client: end the stream as for EOF
+                    try:
+                        if data:
+                            tunnel.data(c.data_sid, data)
+                        else:
+                            c.local_eof = True
+                            unwatch(c)
+                            tunnel.data(c.data_sid, fin=True)
+                    except (OSError, AttributeError):
+                        drop_tunnel()
+                        suspect = True
     finally:
         drop_tunnel()
+        for c in live:  # their writers were told to end; the process is done with them
+            c.local.close()
         sel.close()
-
-
-def _close_local(sel: selectors.BaseSelector, c: _Conn) -> None:
-    try:
-        sel.unregister(c.local)
-    except (KeyError, ValueError):
-        pass
-    try:
-        c.local.close()
-    except OSError:
-        pass
+        notify_r.close()
+        notify_w.close()

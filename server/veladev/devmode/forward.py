@@ -1,8 +1,7 @@
 """Port-forwards from 127.0.0.1 to the dev pod, one per `portForward` entry (`local:remote`).
 
 As `kubectl port-forward`, all connections share one tunnel to the pod (SPDY streams over
-one WebSocket, `cluster.tunnel`), served by one thread; a new connection costs a stream, not
-a TLS handshake. Where the API server does not offer that tunnel (Kubernetes < 1.30), each
+one WebSocket, `cluster.tunnel`); a new connection costs a stream, not a TLS handshake. Where the API server does not offer that tunnel (Kubernetes < 1.30), each
 connection gets its own `v4.channel.k8s.io` WebSocket and thread instead.
 
 The pod comes from the PodResolver. When a connection reports an error, or the tunnel ends

@@ -241,6 +241,8 @@ class FileSync:
     # -- status ---------------------------------------------------------------------------
     def _set(self, **changes) -> None:
         with self._cond:
+            if self._stopping and changes.get("state", "stopped") != "stopped":
+                del changes["state"]  # a batch finishing after stop() does not revive the status
             new = replace(self._status, **changes)
             changed = new != self._status
             self._status = new
@@ -290,9 +292,13 @@ class FileSync:
                 backoff = 0.5
                 if self._status.state != "idle":
                     self._set(state="idle", last_error="")
-            except (ClusterError, DevModeError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - the sync thread must outlive any one failure
                 msg = str(exc) or type(exc).__name__
-                log.warning("sync failed: %s; reconnecting", msg)
+                if isinstance(exc, (ClusterError, DevModeError, OSError)):
+                    log.warning("sync failed: %s; reconnecting", msg)
+                else:  # a bug or a malformed answer from the pod: report it, then start over
+                    log.exception("sync failed")
+                    msg = f"sync failed ({type(exc).__name__}: {msg})"
                 with self._cond:
                     self._full = True
                     self._dirty |= dirty
@@ -366,12 +372,14 @@ class FileSync:
         assert pod is not None
         out: dict[str, str] = {}
         for i in range(0, len(paths), 2000):
-            # paths travel as stdin (a NUL-separated list), not in the URL
-            chunk = paths[i:i + 2000]
+            # paths travel as stdin (a NUL-separated list), not in the URL; `head -c` because
+            # with the v4 exec protocol (Kubernetes < 1.30) stdin never reaches its end
+            listing = b"\0".join(p.encode("utf-8", "surrogateescape") for p in paths[i:i + 2000]) + b"\0"
             r = streams.exec_run(self.api_client, pod.namespace, pod.name, pod.container,
-                                 ["sh", "-c", 'cd "$0" 2>/dev/null || exit 0; xargs -0 -r md5sum -- 2>/dev/null; exit 0',
-                                  pod.work_dir],
-                                 stdin=b"\0".join(p.encode() for p in chunk) + b"\0", timeout=self.timeout)
+                                 ["sh", "-c", 'cd "$0" 2>/dev/null || exit 0; '
+                                              'head -c "$1" | xargs -0 -r md5sum -- 2>/dev/null; exit 0',
+                                  pod.work_dir, str(len(listing))],
+                                 stdin=listing, timeout=self.timeout)
             if r.code != 0:
                 raise ClusterError(f"cannot hash files in {pod.name}:{pod.work_dir}: "
                                    f"{r.stderr.decode(errors='replace').strip()[:200]}")
