@@ -1,9 +1,11 @@
 """Dev mode through the language server (pytest-lsp, real protocol, sandbox cluster):
 executeCommand start/status/end with work-done progress and veladev/devState notifications;
 mistakes answer with one sentence and the server keeps serving."""
+import copy
 import sys
 
 import pytest
+import yaml
 import pytest_lsp
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
@@ -49,10 +51,16 @@ async def test_start_status_end_with_progress_and_state_notifications(editor, de
     d = deployed
     original = d.deployment()
     arg = {"uri": d.file.as_uri()}
+    # the file is open with an unsaved edit of the trait: dev mode uses what the editor shows
+    edited = copy.deepcopy(d.app)
+    edited["spec"]["components"][0]["traits"][0]["properties"]["env"] = [{"name": "FROM_EDITOR", "value": "unsaved"}]
+    unsaved = yaml.safe_dump(edited, sort_keys=False)
+    editor.text_document_did_open(lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(arg["uri"], "yaml", 1, unsaved)))
     result = await command(editor, "start", arg)
     assert _get(result, "namespace") == d.ns and _get(result, "workload") == "frontend"
     assert _get(result, "pod").startswith("frontend-")
-    assert d.deployment()["spec"]["template"]["spec"]["containers"][0]["image"] == DEV_IMAGE
+    container = d.deployment()["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == DEV_IMAGE and {"name": "FROM_EDITOR", "value": "unsaved"} in container["env"]
     # progress: begin, at least one report, end
     reports = [r for rs in editor.progress_reports.values() for r in rs]
     assert any(isinstance(r, lsp.WorkDoneProgressBegin) and r.title == "veladev: dev start" for r in reports)

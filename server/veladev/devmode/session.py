@@ -38,10 +38,11 @@ def debug_language(cfg) -> str:
 
 
 def locate(api_client, app_file: Path, component: str | None = None, namespace: str | None = None,
-           local_dir: Path | None = None, holder: Holder | None = None) -> DevWorkload:
-    """The component's workload and dev config, checked against each other (blocking)."""
+           local_dir: Path | None = None, holder: Holder | None = None, app_text: str | None = None) -> DevWorkload:
+    """The component's workload and dev config, checked against each other (blocking).
+    `app_text`: the editor's (maybe unsaved) text of the Application file."""
     app_file = Path(app_file)
-    target = app_target(app_file, component, namespace)
+    target = app_target(app_file, component, namespace, app_text)
     folder = Path(local_dir) if local_dir else app_file.resolve().parent
     return DevWorkload.locate(api_client, target, lambda obj: resolve_dev_config(target, obj, folder, app_file),
                               holder=holder)
@@ -66,11 +67,11 @@ class DevSession:
     def __init__(self, api_client, app_file: Path, component: str | None = None, namespace: str | None = None,
                  local_dir: Path | None = None, holder: Holder | None = None,
                  on_state: Callable[[SessionState], None] | None = None,
-                 on_output: Callable[[str], None] | None = None):
+                 on_output: Callable[[str], None] | None = None, app_text: str | None = None):
         self.api = api_client
         self.app_file = Path(app_file)
         self.local_dir = Path(local_dir) if local_dir else self.app_file.resolve().parent
-        self.workload = locate(api_client, self.app_file, component, namespace, self.local_dir, holder)
+        self.workload = locate(api_client, self.app_file, component, namespace, self.local_dir, holder, app_text)
         self.cfg = self.workload.cfg
         self.state = SessionState()
         self._on_state = on_state

@@ -109,11 +109,14 @@ class DevHost:
             found = self.sessions.get(self.aliases.get(self._alias(target), ("", "", "")))
         if found is not None:
             return found
+        # The editor's text when the file is open: what the user sees, saved or not.
+        open_doc = self.ls.workspace.text_documents.get(target.uri)
+        text = open_doc.source if open_doc is not None else None
         api = connect(ClusterConfig(self.ls.settings.kubeconfig, self.ls.settings.context))
         notifier = _Notifier(self, target)
         try:
             session = DevSession(api, target.path, target.component, target.namespace,
-                                 on_state=notifier.on_state, on_output=notifier.on_output)
+                                 on_state=notifier.on_state, on_output=notifier.on_output, app_text=text)
         except Exception:
             api.close()
             raise
