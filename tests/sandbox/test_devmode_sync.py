@@ -201,7 +201,6 @@ def test_send_receive_brings_changes_back_and_keeps_both_on_conflict(sandbox, de
     local = tmp_path / "src"
     local.mkdir()
     (local / "a.txt").write_text("local 1\n")
-    # a long debounce keeps the local edit below pending while the pod's edit arrives
     s, rec = make_sync(dev, local, mode="sendReceive", poll_interval=0.2, debounce=0.05, max_delay=0.1)
     try:
         assert s.wait_idle(60).state == "idle"
@@ -213,8 +212,9 @@ def test_send_receive_brings_changes_back_and_keeps_both_on_conflict(sandbox, de
         assert not any("made-in-pod.txt" in b.sent for b in rec.batches)
     finally:
         s.stop()
-    # conflict: the pod changes a.txt while a local edit of a.txt is not synced yet
-    s, rec = make_sync(dev, local, mode="sendReceive", poll_interval=0.2, debounce=3, max_delay=3)
+    # conflict: the pod changes a.txt while a local edit of a.txt is not synced yet (a 10 s
+    # debounce keeps it pending while kubectl, slow on a loaded machine, edits the pod's copy)
+    s, rec = make_sync(dev, local, mode="sendReceive", poll_interval=0.2, debounce=10, max_delay=10)
     try:
         assert s.wait_idle(60).state == "idle"
         (local / "a.txt").write_text("local 2\n")
@@ -225,7 +225,7 @@ def test_send_receive_brings_changes_back_and_keeps_both_on_conflict(sandbox, de
         assert conflict.read_text() == "remote 2\n"
         assert s.status.conflicts == ("a.txt" + CONFLICT_SUFFIX,)
         # then the local edit is sent; the conflict copy never is
-        wait_file(sandbox, dev, "a.txt", "local 2\n")
+        wait_file(sandbox, dev, "a.txt", "local 2\n", timeout=60)
         assert dev.read("a.txt" + CONFLICT_SUFFIX) is None
     finally:
         s.stop()
