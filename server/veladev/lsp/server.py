@@ -224,11 +224,11 @@ def _load_validator() -> "Catalog":
 
 
 def build_server() -> VelaLanguageServer:
-    from . import catalog_sync, code_actions, completion, diagnostics, navigation, settings
+    from . import catalog_sync, code_actions, completion, devmode, diagnostics, navigation, settings
 
     server = VelaLanguageServer()
     server.diagnostics = diagnostics.register(server)
-    for feature in (completion, navigation, code_actions, settings, catalog_sync):
+    for feature in (completion, navigation, code_actions, settings, catalog_sync, devmode):
         feature.register(server)
     return server
 
