@@ -1,4 +1,5 @@
-"""The Application controller of the KubeVela stand-in (reference/kubevela.md sections 1, 4, 7).
+"""The Application controller of the KubeVela stand-in (after ``kubevela/kubevela``
+``pkg/controller/core.oam.dev/v1beta1/application/application_controller.go@v1.10.9``).
 
 Per reconcile of an Application:
 
@@ -8,7 +9,7 @@ Per reconcile of an Application:
    annotation when set, else the revision name; a different value starts a new run.
    ``status.workflow == nil`` (restart) also starts one.
 4. The workflow engine (:mod:`.workflow`) advances; deploy / apply-component steps render
-   through ``veladev.spec.render`` and dispatch through :mod:`.apply`, recording every
+   through :mod:`.render` and dispatch through :mod:`.apply`, recording every
    manifest in the app's ResourceTracker.
 5. State-keep: while the run has succeeded or is suspending, every manifest in the
    ResourceTracker is applied again (three-way merge reverts drift), except what apply-once
@@ -33,6 +34,8 @@ from ..errors import ApiError
 from ..store import now_iso
 from . import apply as applymod
 from .apply import ApplyError
+from .definitions import KUBEVELA_WORKFLOW_STEPS
+from .render import RENDERED_COMPONENT_TYPES, RENDERED_TRAIT_TYPES, RenderContext, apply_override, render_component
 from .workflow import Outcome, Run, StepWait, advance, app_phase, plan, step_id, wf_status
 
 log = logging.getLogger("velasandbox.kubevela")
@@ -148,14 +151,6 @@ class ApplicationController(Controller):
         self._due: dict[tuple, float] = {}
         self._polled: set[tuple] = set()
         self._last_keep: dict[tuple, tuple[str, float]] = {}   # app resourceVersion, time
-        self._catalog = None
-
-    @property
-    def catalog(self):
-        if self._catalog is None:
-            from veladev.catalog import bundled_catalog
-            self._catalog = bundled_catalog()
-        return self._catalog
 
     async def stop(self):
         for t in self._timers.values():
@@ -306,7 +301,7 @@ class ApplicationController(Controller):
             return Outcome("succeeded")
         if stype == "print-message-in-status":
             return Outcome("succeeded", str(props.get("message", "")))
-        if self.catalog.get("workflowstep", stype) is not None or self._definition("workflowstepdefinitions", app, stype):
+        if stype in KUBEVELA_WORKFLOW_STEPS or self._definition("workflowstepdefinitions", app, stype):
             raise RuntimeError(f'velasandbox does not emulate the workflow step type "{stype}"')
         raise RuntimeError(f'WorkflowStepDefinition "{stype}" not found')
 
@@ -318,7 +313,6 @@ class ApplicationController(Controller):
         return None
 
     def step_deploy(self, app: dict, run: Run, props: dict) -> Outcome:
-        from veladev.spec.render import apply_override
         spec = app.get("spec") or {}
         by_name = {p.get("name"): p for p in spec.get("policies") or []}
         comps = copy.deepcopy(spec.get("components") or [])
@@ -350,7 +344,6 @@ class ApplicationController(Controller):
         return Outcome("succeeded")
 
     def render(self, app: dict, comps: list[dict], target: str) -> list[dict]:
-        from veladev.spec.render import RenderContext, render_component
         md = app["metadata"]
         rev = (app.get("status") or {}).get("latestRevision") or {}
         ctx = RenderContext(app=md["name"], app_namespace=md["namespace"], namespace=target,
@@ -359,13 +352,12 @@ class ApplicationController(Controller):
         out = []
         for comp in comps:
             self._check_renderable(app, comp)
-            for obj in render_component(ctx, comp, self.catalog):
+            for obj in render_component(ctx, comp):
                 obj["_componentType"] = comp.get("type")
                 out.append(obj)
         return out
 
     def _check_renderable(self, app: dict, comp: dict):
-        from veladev.spec.render import RENDERED_COMPONENT_TYPES, RENDERED_TRAIT_TYPES
         if comp.get("type") not in RENDERED_COMPONENT_TYPES and \
                 self._definition("componentdefinitions", app, comp.get("type", "")):
             raise RuntimeError(f'render component "{comp.get("name")}": velasandbox cannot render the '
