@@ -58,7 +58,7 @@ class Apps:
 
     def resume(self, ns, name):
         """KubeVela 1.9/1.10 ResumeWorkflow: the whole Application, with suspend=false and each
-        suspending step set to running, as a merge patch on /status (section 4.2). The status
+        suspending step set to running, as a merge patch on /status (KubeVela's ResumeWorkflow). The status
         change is veladev's own (veladev.delivery.workflow), so these tests also check it."""
         from veladev.delivery.workflow import resumed_workflow_status
 

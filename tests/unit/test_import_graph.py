@@ -38,6 +38,54 @@ def test_only_the_demo_imports_velasandbox_from_the_product():
     assert offenders == []
 
 
+#: docs/architecture.md, "Layers of veladev": what each part may import of veladev ("" is the
+#: package itself, for __version__).
+ALLOWED = {
+    "spec": set(),
+    "cluster": set(),
+    "packaged": set(),
+    "catalog": {"spec", "cluster", "packaged"},
+    "devmode": {"spec", "catalog", "cluster"},
+    "delivery": {"spec", "catalog", "cluster"},
+    "lsp": {"", "spec", "catalog", "cluster", "devmode", "delivery"},
+    "cli": {"", "spec", "catalog", "cluster", "devmode", "delivery", "lsp", "demo"},
+    "__main__": {"cli"},
+    "demo": {"spec", "catalog", "cluster", "devmode", "delivery", "packaged"},
+    "__init__": set(),
+}
+
+
+def layer_imports(path: Path) -> set[str]:
+    """The veladev layers (first name under veladev) that `path` imports, relative imports resolved."""
+    package = ["veladev", *path.relative_to(SERVER).parts[:-1]]
+    layers = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[: len(package) - node.level + 1]
+            names = [[*base, *node.module.split(".")]] if node.module else [[*base, a.name] for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module.split(".")]
+        elif isinstance(node, ast.Import):
+            names = [a.name.split(".") for a in node.names]
+        else:
+            continue
+        for parts in names:
+            if parts[0] == "veladev":
+                layers.add(parts[1] if len(parts) > 1 and parts[1] != "__version__" else "")
+    return layers
+
+
+def test_each_layer_imports_only_what_the_architecture_allows():
+    violations = []
+    for path in sorted(SERVER.rglob("*.py")):
+        rel = path.relative_to(SERVER)
+        layer = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        assert layer in ALLOWED, f"{rel}: a new layer; add it to docs/architecture.md and ALLOWED"
+        extra = layer_imports(path) - ALLOWED[layer] - {layer}
+        violations += [f"{rel} imports veladev.{name}" for name in sorted(extra)]
+    assert violations == []
+
+
 def test_the_pure_layer_imports_nothing_of_ours_outside_it():
     spec = SERVER / "spec"
     outside = [hit for hit in imports_of(SERVER / "spec", "veladev") if not hit.split(": ")[1].startswith("veladev.spec")]

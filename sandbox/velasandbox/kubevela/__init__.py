@@ -23,7 +23,8 @@ def _app_defaults(obj: dict):
 
 
 def _app_validate(obj: dict) -> list[dict]:
-    """The CRD's required fields and the webhook's name checks (section 1.1)."""
+    """The CRD's required fields and the webhook's name checks
+    (kv:pkg/webhook/core.oam.dev/v1beta1/application/validation.go)."""
     causes = []
     spec = obj.get("spec") or {}
     comps = spec.get("components")
@@ -87,7 +88,7 @@ def register_kinds():
 
 
 def _app_row(o: dict, age: str) -> list:
-    """The CRD's printer columns (section 1): the first value of each JSONPath, as kubectl."""
+    """The CRD's printer columns (kv:charts/vela-core/crds/core.oam.dev_applications.yaml): the first value of each JSONPath, as kubectl."""
     spec, st = o.get("spec") or {}, o.get("status") or {}
     comps = spec.get("components") or [{}]
     svcs = st.get("services") or [{}]

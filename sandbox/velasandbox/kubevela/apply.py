@@ -1,4 +1,4 @@
-"""KubeVela's applicator, as the stand-in does it (reference/kubevela.md section 7.1).
+"""KubeVela's applicator, as the stand-in does it (kv:pkg/utils/apply/apply.go, patch.go@v1.10.9).
 
 Every rendered resource goes through :func:`apply`: a three-way merge between the
 last-applied state (annotation ``app.oam.dev/last-applied-configuration``), the desired

@@ -62,7 +62,7 @@ def spec_hash(spec: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# health (the definitions' healthPolicy / customStatus, section 2.2)
+# health (the built-in definitions' healthPolicy / customStatus, kv:vela-templates/definitions/internal)
 
 def workload_health(obj: dict | None) -> tuple[bool, str]:
     if obj is None:
@@ -83,7 +83,7 @@ def workload_health(obj: dict | None) -> tuple[bool, str]:
 
 
 # ---------------------------------------------------------------------------------------
-# apply-once (section 2.2 policies, section 7.2)
+# apply-once (kv:pkg/resourcekeeper/statekeep.go ApplyStrategies, dispatch.go)
 
 def _selector_matches(sel: dict | None, res: dict) -> bool:
     if not sel:
@@ -484,7 +484,7 @@ class ApplicationController(Controller):
         self.store.update(rtk, rt, require_rv=False)
 
     def state_keep(self, app: dict):
-        """Re-apply every dispatched manifest (no render-hash short-cut), section 7.1."""
+        """Re-apply every dispatched manifest (no render-hash short-cut), as kv:pkg/resourcekeeper/statekeep.go."""
         md = app["metadata"]
         once = ApplyOnce(app.get("spec") or {})
         if once.whole_app:
