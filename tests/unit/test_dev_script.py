@@ -12,7 +12,7 @@ def test_help_lists_the_commands_and_exits_0(args):
     out = subprocess.run([str(ROOT / "dev"), *args], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     commands = [line.split()[0] for line in out.stdout.splitlines() if line.startswith("  ") and line.split()]
-    assert {"demo", "test", "setup", "bench", "help"} <= set(commands), out.stdout
+    assert {"demo", "test", "setup", "lint", "bench", "help"} <= set(commands), out.stdout
     assert "set -euo" not in out.stdout and out.stderr == ""
 
 
