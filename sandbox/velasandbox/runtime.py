@@ -22,12 +22,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from aiohttp import web
-
 from . import errors, kinds
 from .controllers import Controller, set_condition
 from .errors import ApiError, bad_request
 from .images import ImageRegistry
+from .parts import LogFile
 from .store import now_iso
 
 log = logging.getLogger("velasandbox.runtime")
@@ -667,6 +666,11 @@ class PodRuntime(Controller):
                 return run
         return None
 
+    def running(self, pod: dict) -> PodRun | None:
+        """The run of a pod whose sandbox is up (exec and port-forward need one)."""
+        run = self.runs.get(pod["metadata"]["uid"])
+        return run if run is not None and run.holder_pid and not run.terminating else None
+
     def exec_target(self, pod: dict, container: str | None) -> tuple[PodRun, ContainerRun]:
         md = pod["metadata"]
         run = self.runs.get(md["uid"])
@@ -858,11 +862,11 @@ class PodRuntime(Controller):
         return d
 
     # ------------------------------------------------------------------ logs
-    async def serve_log(self, api, request: web.Request, namespace: str, name: str, q):
-        pod = self.store.get(self.kind, namespace, name)
+    def log_file(self, pod: dict, container: str | None, previous: bool) -> LogFile:
+        """Where a container's log is (the log endpoint serves it), or a 400 as the kubelet says it."""
+        name = pod["metadata"]["name"]
         names = [c["name"] for c in pod["spec"].get("containers") or []] + \
                 [c["name"] for c in pod["spec"].get("initContainers") or []]
-        container = q.get("container")
         if not container:
             if len(pod["spec"].get("containers") or []) != 1:
                 raise bad_request(f"a container name must be specified for pod {name}, choose one of: "
@@ -874,53 +878,14 @@ class PodRuntime(Controller):
         c = None
         if run is not None:
             c = run.containers.get(container) or next((x for x in run.init_containers if x.name == container), None)
-        if c is None or not c.log_path or not os.path.exists(c.log_path):
+        if run is None or c is None or not c.log_path or not os.path.exists(c.log_path):
             raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating')
-        path = c.log_path
-        if q.flag("previous"):
-            if not c.prev_log_path:
-                raise bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
-            path = c.prev_log_path
-        tail = q.get("tailLines")
-        limit = q.get("limitBytes")
-        with open(path, "rb") as f:
-            data = f.read()
-        if tail is not None:
-            lines = data.splitlines(keepends=True)
-            data = b"".join(lines[-int(tail):]) if int(tail) > 0 else b""
-        if not q.flag("follow") or q.flag("previous"):
-            if limit:
-                data = data[: int(limit)]
-            return web.Response(body=data, content_type="text/plain")
-        resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
-        await resp.prepare(request)
-        handle = _StreamHandle(request)
-        api.open_streams.add(handle)
-        pos = os.path.getsize(path)
-        gen = c.gen
-        try:
-            await resp.write(data)
-            while True:
-                size = os.path.getsize(path) if os.path.exists(path) else pos
-                if size > pos:
-                    with open(path, "rb") as f:
-                        f.seek(pos)
-                        chunk = f.read(size - pos)
-                    pos = size
-                    await resp.write(chunk)
-                    continue
-                if c.gen != gen or c.proc is None or run.terminating:
-                    break
-                await asyncio.sleep(0.1)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            api.open_streams.discard(handle)
-        try:
-            await resp.write_eof()
-        except Exception:  # noqa: BLE001
-            pass
-        return resp
+        if not previous:
+            gen = c.gen
+            return LogFile(c.log_path, lambda: c.gen == gen and c.proc is not None and not run.terminating)
+        if not c.prev_log_path:
+            raise bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
+        return LogFile(c.prev_log_path, lambda: False)
 
     # ------------------------------------------------------------------ info
     async def info(self) -> list[dict]:
@@ -931,16 +896,6 @@ class PodRuntime(Controller):
                         "pids": processes_in_netns(run.netns) if run.netns else [],
                         "containers": {n: (c.proc.pid if c.proc else None) for n, c in run.containers.items()}})
         return out
-
-
-class _StreamHandle:
-    def __init__(self, request):
-        self.request = request
-
-    async def drop(self):
-        tr = self.request.transport
-        if tr is not None:
-            tr.abort()
 
 
 def _expand(value: str, env: dict) -> str:
@@ -967,5 +922,14 @@ class NullRuntime:
     def exec_target(self, pod, container):
         raise bad_request(f"pods do not run in this sandbox: {namespace_support()}")
 
-    async def serve_log(self, api, request, ns, name, q):
+    def running(self, pod):
+        return None
+
+    async def open_socket(self, run, port):
+        raise ConnectionRefusedError(111, "pods do not run in this sandbox")
+
+    def nsenter_argv(self, run, container, workdir, argv):
+        raise bad_request(f"pods do not run in this sandbox: {namespace_support()}")
+
+    def log_file(self, pod, container, previous):
         raise bad_request(f"pods do not run in this sandbox: {namespace_support()}")

@@ -14,7 +14,7 @@ import yaml
 from aiohttp import web
 
 from . import kinds
-from .apiserver import ApiServer, _json
+from .apiserver import ApiParts, ApiServer, _json
 from .controllers import ControllerManager, GarbageCollector, builtin_controllers
 from .errors import ApiError, bad_request
 from .store import Store, now_iso, rand_suffix
@@ -178,7 +178,8 @@ class Sandbox:
         self.write_kubeconfig()
 
     async def _start_http(self):
-        self.api = ApiServer(self)
+        self.api = ApiServer(ApiParts(store=self.store, token=self.token, pods=self.runtime, orphan=self.gc.orphan,
+                                      admin=self.admin.handle, address=lambda: f"127.0.0.1:{self.port}"))
         self.runner = web.AppRunner(self.api.app, handle_signals=False, access_log=None,
                                     shutdown_timeout=0.5)
         await self.runner.setup()

@@ -22,6 +22,7 @@ import termios
 from aiohttp import WSMsgType, web
 
 from .errors import ApiError, bad_request
+from .parts import PodProcesses
 
 EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io",
                   "base64.channel.k8s.io", "channel.k8s.io"]
@@ -93,14 +94,14 @@ def _exit_status(code: int) -> dict:
             "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
 
 
-async def handle_exec(api, request: web.Request, pod: dict, q) -> web.StreamResponse:
+async def handle_exec(pods: PodProcesses, open_streams: set, request: web.Request, pod: dict, q) -> web.StreamResponse:
     command = q.getall("command")
     if not command:
         raise bad_request("you must specify at least 1 command")
     want_in, want_out, want_err, tty = q.flag("stdin"), q.flag("stdout"), q.flag("stderr"), q.flag("tty")
     if not (want_in or want_out or want_err):
         raise bad_request("you must specify at least 1 of stdin, stdout, stderr")
-    rt = api.sb.runtime
+    rt = pods
     run, c = rt.exec_target(pod, q.get("container"))
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise ApiError(400, "BadRequest", "Upgrade request required (velasandbox speaks WebSocket only, not SPDY)")
@@ -111,7 +112,7 @@ async def handle_exec(api, request: web.Request, pod: dict, q) -> web.StreamResp
     v5 = proto == "v5.channel.k8s.io"
     v4plus = proto in ("v5.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io")
     out = _WS(request, ws, b64=bool(proto and "base64" in proto))
-    api.open_streams.add(out)
+    open_streams.add(out)
     # the real server first writes an empty frame on the lowest writable channel
     await out.send(1 if want_out else 2 if want_err else 3, b"")
     env = dict(c.env)
@@ -140,7 +141,7 @@ async def handle_exec(api, request: web.Request, pod: dict, q) -> web.StreamResp
                                       "reason": "InternalError", "code": 500,
                                       "details": {"causes": [{"message": str(e)}]}}).encode())
         await ws.close()
-        api.open_streams.discard(out)
+        open_streams.discard(out)
         return ws
     run.exec_procs.add(proc)
 
@@ -263,7 +264,7 @@ async def handle_exec(api, request: web.Request, pod: dict, q) -> web.StreamResp
             except Exception:  # noqa: BLE001
                 pass
             os.close(master)
-        api.open_streams.discard(out)
+        open_streams.discard(out)
 
         def _reap(_t):
             run.exec_procs.discard(proc)
@@ -293,17 +294,16 @@ def parse_ports(q) -> list[int]:
     return ports
 
 
-async def handle_portforward(api, request: web.Request, pod: dict, q) -> web.StreamResponse:
+async def handle_portforward(pods: PodProcesses, open_streams: set, request: web.Request, pod: dict,
+                             q) -> web.StreamResponse:
     offered = _offered(request)
     from . import spdy
     if request.headers.get("Upgrade", "").lower() == "websocket" and spdy.PROTOCOL in offered:
         # kubectl: SPDY tunnelled through the WebSocket
-        rt = api.sb.runtime
-        md = pod["metadata"]
-        run = rt.runs.get(md["uid"]) if hasattr(rt, "runs") else None
-        if run is None or not run.holder_pid or run.terminating:
-            raise bad_request(f"pod {md['name']} is not running")
-        return await spdy.handle(api, request, pod, run)
+        run = pods.running(pod)
+        if run is None:
+            raise bad_request(f"pod {pod['metadata']['name']} is not running")
+        return await spdy.handle(pods, open_streams, request, pod, run)
     if request.headers.get("Upgrade", "").lower() != "websocket" or (
             offered and _choose(offered, PF_PROTOCOLS) is None):
         # e.g. kubectl's SPDY (or SPDY-over-WebSocket) port-forward
@@ -312,10 +312,10 @@ async def handle_portforward(api, request: web.Request, pod: dict, q) -> web.Str
                        f"(offered: {offered or request.headers.get('Upgrade', 'none')}); "
                        "kubectl port-forward (SPDY) is not supported, use the Python client's portforward()")
     ports = parse_ports(q)
-    rt = api.sb.runtime
+    rt = pods
     md = pod["metadata"]
-    run = rt.runs.get(md["uid"]) if hasattr(rt, "runs") else None
-    if run is None or not run.holder_pid or run.terminating:
+    run = pods.running(pod)
+    if run is None:
         raise bad_request(f"pod {md['name']} is not running")
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise ApiError(400, "BadRequest", "Upgrade request required (velasandbox speaks WebSocket only, not SPDY)")
@@ -328,7 +328,7 @@ async def handle_portforward(api, request: web.Request, pod: dict, q) -> web.Str
     ws = web.WebSocketResponse(protocols=[proto] if proto else (), max_msg_size=0, compress=False)
     await ws.prepare(request)
     out = _WS(request, ws, b64=bool(proto and "base64" in proto))
-    api.open_streams.add(out)
+    open_streams.add(out)
     loop = asyncio.get_running_loop()
     for i, port in enumerate(ports):
         hdr = bytes([port & 0xFF, port >> 8])
@@ -397,5 +397,5 @@ async def handle_portforward(api, request: web.Request, pod: dict, q) -> web.Str
                     pass
         for t in pumps:
             t.cancel()
-        api.open_streams.discard(out)
+        open_streams.discard(out)
     return ws
