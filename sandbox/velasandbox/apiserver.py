@@ -103,8 +103,8 @@ async def read_body(request: web.Request):
         if "yaml" in ctype:
             return yaml.safe_load(raw)
         return json.loads(raw)
-    except Exception as e:
-        raise errors.bad_request(f"unable to decode body: {e}")
+    except (ValueError, yaml.YAMLError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise errors.bad_request(f"unable to decode body: {e}") from None
 
 
 Handler = Callable[[web.Request, "Target", Query], Awaitable[web.StreamResponse]]
@@ -370,7 +370,7 @@ class ApiServer:
             md["namespace"] = namespace
         if name is not None:
             if md.get("name") and md["name"] != name:
-                raise errors.bad_request("the name of the object (%s) does not match the name on the URL (%s)" % (md["name"], name))
+                raise errors.bad_request(f"the name of the object ({md['name']}) does not match the name on the URL ({name})")
             md["name"] = name
         if obj.get("kind") and obj["kind"] != kind.kind and obj["kind"] != "Scale":
             raise errors.bad_request(f"the body kind {obj['kind']!r} does not match {kind.kind!r}")
@@ -399,8 +399,8 @@ class ApiServer:
         ctype = request.headers.get("Content-Type", "")
         try:
             body = yaml.safe_load(raw) if "yaml" in ctype else json.loads(raw or b"null")
-        except Exception as e:
-            raise errors.bad_request(f"unable to decode patch: {e}")
+        except (ValueError, yaml.YAMLError) as e:
+            raise errors.bad_request(f"unable to decode patch: {e}") from None
         current = self.store.try_get(kind, t.namespace, t.name)
         if current is None:
             if ctype.startswith("application/apply-patch") and isinstance(body, dict):
@@ -504,7 +504,7 @@ class ApiServer:
                     break
                 try:
                     item = await asyncio.wait_for(w.queue.get(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
                 if item is None:
                     break

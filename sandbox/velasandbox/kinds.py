@@ -14,8 +14,8 @@ update without ``metadata.resourceVersion`` is refused with 422, as kube-apiserv
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 

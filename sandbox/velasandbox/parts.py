@@ -53,3 +53,12 @@ class ControllerHost(Protocol):
 
     def record_event(self, obj: dict, reason: str, message: str, type_: str = "Normal",
                      component: str = "velasandbox") -> None: ...
+
+
+class PodHost(ControllerHost, Protocol):
+    """What the pod runtime uses besides: where state lives, and the API port pods are told."""
+
+    state_dir: str
+
+    @property
+    def port(self) -> int: ...

@@ -26,7 +26,7 @@ from . import errors, kinds
 from .controllers import Controller, set_condition
 from .errors import ApiError, bad_request
 from .images import ImageRegistry
-from .parts import LogFile
+from .parts import LogFile, PodHost
 from .store import now_iso
 
 log = logging.getLogger("velasandbox.runtime")
@@ -117,7 +117,7 @@ class ContainerRun:
 
 
 class PodRun:
-    def __init__(self, rt: "PodRuntime", pod: dict):
+    def __init__(self, rt: PodRuntime, pod: dict):
         md = pod["metadata"]
         self.rt = rt
         self.ns = md["namespace"]
@@ -147,8 +147,9 @@ class PodRun:
 class PodRuntime(Controller):
     primary = ("", "pods")
 
-    def __init__(self, sandbox):
+    def __init__(self, sandbox: PodHost):
         super().__init__(sandbox)
+        self.sb: PodHost = sandbox
         self.pods_dir = os.path.join(sandbox.state_dir, "pods")
         os.makedirs(self.pods_dir, exist_ok=True)
         self.runs: dict[str, PodRun] = {}       # uid -> run
@@ -224,7 +225,7 @@ class PodRuntime(Controller):
             await self._run_pod_inner(run)
         except asyncio.CancelledError:
             raise
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - any failure to run a pod is the pod's status, as a kubelet reports it
             log.exception("pod %s/%s failed", run.ns, run.name)
             pod = self._pod(run)
             if pod:
@@ -232,7 +233,10 @@ class PodRuntime(Controller):
                 pod["status"]["phase"] = "Failed"
                 pod["status"]["reason"] = "SandboxError"
                 pod["status"]["message"] = str(e)
-                self.store.update(self.kind, pod, subresource="status", require_rv=False)
+                try:
+                    self.store.update(self.kind, pod, subresource="status", require_rv=False)
+                except ApiError:
+                    pass  # the pod object went away meanwhile
 
     async def _run_pod_inner(self, run: PodRun):
         pod = self._pod(run)
@@ -270,7 +274,7 @@ class PodRuntime(Controller):
             self._sync_status(run)
             try:
                 await asyncio.wait_for(run.wake.wait(), backoff)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             run.wake.clear()
             backoff = min(backoff * 2, MAX_BACKOFF)
@@ -581,7 +585,7 @@ class PodRuntime(Controller):
                     stderr=asyncio.subprocess.DEVNULL, env=c.env, start_new_session=True)
                 try:
                     return await asyncio.wait_for(proc.wait(), timeout) == 0
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     self._kill_group(proc.pid, signal.SIGKILL)
                     await proc.wait()
                     return False
@@ -608,7 +612,7 @@ class PodRuntime(Controller):
                     writer.close()
             if "grpc" in pr:
                 return False
-        except (OSError, asyncio.TimeoutError, ValueError):
+        except (TimeoutError, OSError, ValueError):
             return False
         return True
 
@@ -641,8 +645,8 @@ class PodRuntime(Controller):
                     msg, fds, _flags, _ = socket.recv_fds(ctl, 256, 1)
                     break
                 except BlockingIOError:
-                    fut = loop.create_future()
-                    loop.add_reader(ctl.fileno(), lambda: fut.done() or fut.set_result(None))
+                    fut: asyncio.Future[None] = loop.create_future()
+                    loop.add_reader(ctl.fileno(), _resolve, fut)
                     try:
                         await fut
                     finally:
@@ -737,7 +741,7 @@ class PodRuntime(Controller):
         if procs and grace > 0:
             try:
                 await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), grace)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         await self._destroy(run)
         if remove:
@@ -758,14 +762,14 @@ class PodRuntime(Controller):
             if c.proc is not None:
                 try:
                     await asyncio.wait_for(c.proc.wait(), 5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         if run.task is not None and not run.task.done():
             run.task.cancel()
             try:
                 await run.task
-            except (asyncio.CancelledError, Exception):
-                pass
+            except asyncio.CancelledError:
+                pass  # _run_pod logs its own failures
         if run.holder is not None:
             try:
                 run.holder.kill()
@@ -773,7 +777,7 @@ class PodRuntime(Controller):
                 pass
             try:
                 await asyncio.wait_for(run.holder.wait(), 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         self.runs.pop(run.uid, None)
         await asyncio.get_running_loop().run_in_executor(None, self._remove_pod_dir, run.dir, run.mntns)
@@ -896,6 +900,11 @@ class PodRuntime(Controller):
                         "pids": processes_in_netns(run.netns) if run.netns else [],
                         "containers": {n: (c.proc.pid if c.proc else None) for n, c in run.containers.items()}})
         return out
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _expand(value: str, env: dict) -> str:

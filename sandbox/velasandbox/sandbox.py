@@ -44,7 +44,7 @@ class Sandbox:
         self.extensions = list(extensions) + [e for e in os.environ.get("VELASANDBOX_EXTENSIONS", "").split(",") if e]
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
-        self.store: Store | None = None
+        self._store: Store | None = None
         self.api: ApiServer | None = None
         self.runner: web.AppRunner | None = None
         self.controllers: ControllerManager | None = None
@@ -53,6 +53,12 @@ class Sandbox:
         self.admin = Admin(self)
         self._started = False
         self.api_starts = 0     # how many times the HTTP server has (re)started
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("the sandbox has not been started")
+        return self._store
 
     # ------------------------------------------------------------------ paths
     @property
@@ -103,7 +109,7 @@ class Sandbox:
         os.replace(tmp, self.kubeconfig)
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self, timeout: float = 30.0) -> "Sandbox":
+    def start(self, timeout: float = 30.0) -> Sandbox:
         if self._started:
             return self
         self.loop = asyncio.new_event_loop()
@@ -127,7 +133,7 @@ class Sandbox:
         return fut.result(timeout)
 
     async def _astart(self):
-        self.store = Store(os.path.join(self.state_dir, "store.json"))
+        self._store = Store(os.path.join(self.state_dir, "store.json"))
         nsk = kinds.lookup("", "v1", "namespaces")
         for ns in DEFAULT_NAMESPACES:
             if not self.store.namespace_exists(ns):
@@ -154,7 +160,7 @@ class Sandbox:
         self.controllers = ControllerManager(self)
         for c in builtin_controllers(self):
             self.controllers.add(c)
-        from .kubevela import install as install_kubevela   # KubeVela + VelaUX stand-ins
+        from .kubevela import install as install_kubevela  # KubeVela + VelaUX stand-ins
         await install_kubevela(self)
         if self.enable_pods:
             from .runtime import PodRuntime

@@ -352,7 +352,7 @@ def parse_ports(q) -> list[int]:
             try:
                 n = int(p)
             except ValueError:
-                raise bad_request(f"unable to parse {p!r} as a port")
+                raise bad_request(f"unable to parse {p!r} as a port") from None
             if not 1 <= n <= 65535:
                 raise bad_request(f"port {n} must be > 0 and < 65536")
             ports.append(n)

@@ -190,7 +190,7 @@ class VelaUX:
                 return self.create_trigger(app, namespace, workflow, name, payload_type, component)
             return self.sb.call(go())
         token = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(16))
-        now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.triggers[token] = {"name": name or f"{app}-trigger", "alias": "", "description": "", "app": app,
                                 "namespace": namespace, "workflowName": workflow, "type": "webhook",
                                 "payloadType": payload_type, "componentName": component, "registry": "",
@@ -330,7 +330,7 @@ class VelaUX:
         md["annotations"][DEPLOY_VERSION] = stamp
         md.setdefault("labels", {})[SOURCE_OF_TRUTH] = "from-velaux"
         self.sb.store.update(k, app, require_rv=True)
-        now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         record = {"name": version, "namespace": ns, "workflowName": wf_name, "workflowAlias": "",
                   "applicationRevision": version, "startTime": now, "status": "initializing", "message": "",
                   "mode": "", "note": "triggered by webhook custom", "triggerType": "webhook",

@@ -21,8 +21,11 @@ from typing import Any
 
 from .. import kinds
 from ..errors import ApiError
-from ..patch import merge_patch, strategic_merge
-from ..patch import _list_merge_key  # the same list strategies the API server's SMP uses
+from ..patch import (
+    _list_merge_key,  # the same list strategies the API server's SMP uses
+    merge_patch,
+    strategic_merge,
+)
 
 LAST_APPLIED = "app.oam.dev/last-applied-configuration"
 RENDER_HASH = "oam.dev/render-hash"

@@ -26,11 +26,11 @@ import json
 import logging
 import os
 import time
-from typing import Any
 
 from .. import kinds
 from ..controllers import Controller
 from ..errors import ApiError
+from ..parts import ControllerHost
 from ..store import now_iso
 from . import apply as applymod
 from .apply import ApplyError
@@ -143,7 +143,7 @@ class ApplyOnce:
 class ApplicationController(Controller):
     primary = (GROUP, "applications")
 
-    def __init__(self, sandbox):
+    def __init__(self, sandbox: ControllerHost):
         super().__init__(sandbox)
         self.resync_period = _resync_default()
         self.errors: dict[tuple, dict] = {}          # (ns, name) -> step id -> error count
@@ -562,7 +562,6 @@ class ApplicationController(Controller):
         out = []
         healthy = True
         for e in (rt or {}).get("spec", {}).get("managedResources") or []:
-            m = e.get("raw") or {}
             if not e.get("workload"):
                 continue
             k = kinds.by_kind(e["apiVersion"], e["kind"])

@@ -27,6 +27,7 @@ from typing import Any
 from .. import kinds
 from ..controllers import Controller
 from ..errors import ApiError
+from ..parts import ControllerHost
 
 GROUP = "core.oam.dev"
 SYSTEM_NAMESPACE = "vela-system"
@@ -72,7 +73,7 @@ def plural_for(prefix: str) -> str:
     return next(p for p, v in DEFINITION_KINDS.items() if v[0] == prefix)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_schema(kind: str, name: str) -> dict[str, Any] | None:
     path = _SCHEMAS / kind / f"{name}.json"
     if name not in BUILTINS.get(kind, ()) or not path.is_file():
@@ -130,7 +131,7 @@ def install_builtins(store):
 class DefinitionController(Controller):
     """Publishes a definition's schema ConfigMap. One instance per definition kind."""
 
-    def __init__(self, sandbox, plural: str):
+    def __init__(self, sandbox: ControllerHost, plural: str):
         super().__init__(sandbox)
         self.primary = (GROUP, plural)
         self.prefix = DEFINITION_KINDS[plural][0]

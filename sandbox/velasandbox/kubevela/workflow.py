@@ -19,8 +19,9 @@ import random
 import re
 import string
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..store import now_iso
 
@@ -350,7 +351,7 @@ def _timed_out(run: Run, spec: dict, st: dict | None) -> bool:
         return False
     try:
         limit = parse_duration(spec["timeout"])
-        first = _dt.datetime.strptime(st["firstExecuteTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.timezone.utc)
+        first = _dt.datetime.strptime(st["firstExecuteTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.UTC)
     except ValueError:
         return False
     left = first.timestamp() + limit - time.time()
