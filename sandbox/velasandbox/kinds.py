@@ -14,6 +14,7 @@ update without ``metadata.resourceVersion`` is refused with 422, as kube-apiserv
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -99,31 +100,31 @@ def group_versions() -> dict[str, list[str]]:
 
 
 def _builtin():
-    core = dict(group="", version="v1")
-    register_kind(Kind(**core, plural="namespaces", kind="Namespace", namespaced=False,
+    core = functools.partial(Kind, group="", version="v1")
+    register_kind(core(plural="namespaces", kind="Namespace", namespaced=False,
                        short_names=["ns"], subresources=["status", "finalize"],
                        verbs=["create", "delete", "get", "list", "patch", "update", "watch"]))
-    register_kind(Kind(**core, plural="pods", kind="Pod", short_names=["po"], categories=["all"],
+    register_kind(core(plural="pods", kind="Pod", short_names=["po"], categories=["all"],
                        subresources=["status", "log", "exec", "portforward", "attach"]))
-    register_kind(Kind(**core, plural="services", kind="Service", short_names=["svc"],
+    register_kind(core(plural="services", kind="Service", short_names=["svc"],
                        categories=["all"], subresources=["status"]))
-    register_kind(Kind(**core, plural="configmaps", kind="ConfigMap", short_names=["cm"]))
-    register_kind(Kind(**core, plural="secrets", kind="Secret"))
-    register_kind(Kind(**core, plural="events", kind="Event", short_names=["ev"]))
-    register_kind(Kind(**core, plural="serviceaccounts", kind="ServiceAccount", short_names=["sa"]))
-    register_kind(Kind(**core, plural="endpoints", kind="Endpoints", short_names=["ep"]))
-    register_kind(Kind(**core, plural="persistentvolumeclaims", kind="PersistentVolumeClaim",
+    register_kind(core(plural="configmaps", kind="ConfigMap", short_names=["cm"]))
+    register_kind(core(plural="secrets", kind="Secret"))
+    register_kind(core(plural="events", kind="Event", short_names=["ev"]))
+    register_kind(core(plural="serviceaccounts", kind="ServiceAccount", short_names=["sa"]))
+    register_kind(core(plural="endpoints", kind="Endpoints", short_names=["ep"]))
+    register_kind(core(plural="persistentvolumeclaims", kind="PersistentVolumeClaim",
                        short_names=["pvc"], subresources=["status"]))
-    register_kind(Kind(**core, plural="nodes", kind="Node", namespaced=False, short_names=["no"],
+    register_kind(core(plural="nodes", kind="Node", namespaced=False, short_names=["no"],
                        subresources=["status"]))
-    apps = dict(group="apps", version="v1")
-    register_kind(Kind(**apps, plural="deployments", kind="Deployment", short_names=["deploy"],
+    apps = functools.partial(Kind, group="apps", version="v1")
+    register_kind(apps(plural="deployments", kind="Deployment", short_names=["deploy"],
                        categories=["all"], subresources=["status", "scale"]))
-    register_kind(Kind(**apps, plural="replicasets", kind="ReplicaSet", short_names=["rs"],
+    register_kind(apps(plural="replicasets", kind="ReplicaSet", short_names=["rs"],
                        categories=["all"], subresources=["status", "scale"]))
-    register_kind(Kind(**apps, plural="statefulsets", kind="StatefulSet", short_names=["sts"],
+    register_kind(apps(plural="statefulsets", kind="StatefulSet", short_names=["sts"],
                        categories=["all"], subresources=["status", "scale"]))
-    register_kind(Kind(**apps, plural="daemonsets", kind="DaemonSet", short_names=["ds"],
+    register_kind(apps(plural="daemonsets", kind="DaemonSet", short_names=["ds"],
                        categories=["all"], subresources=["status"]))
     register_kind(Kind(group="batch", version="v1", plural="jobs", kind="Job", categories=["all"],
                        subresources=["status"]))

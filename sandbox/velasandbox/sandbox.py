@@ -8,7 +8,7 @@ import logging
 import os
 import secrets
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from aiohttp import web
@@ -18,6 +18,9 @@ from .apiserver import ApiParts, ApiServer, _json
 from .controllers import ControllerManager, GarbageCollector, builtin_controllers
 from .errors import ApiError, bad_request
 from .store import Store, now_iso, rand_suffix
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runtime import NullRuntime, PodRuntime
 
 log = logging.getLogger("velasandbox")
 
@@ -49,7 +52,7 @@ class Sandbox:
         self.runner: web.AppRunner | None = None
         self.controllers: ControllerManager | None = None
         self.gc = GarbageCollector(self)
-        self.runtime = None
+        self.runtime: PodRuntime | NullRuntime | None = None
         self.admin = Admin(self)
         self._started = False
         self.api_starts = 0     # how many times the HTTP server has (re)started
