@@ -83,6 +83,11 @@ def lookup(group: str, version: str, plural: str) -> Kind | None:
     return _KINDS.get((group, version, plural))
 
 
+def builtin(group: str, version: str, plural: str) -> Kind:
+    """A kind the sandbox always serves (KeyError would be a bug in the sandbox)."""
+    return _KINDS[(group, version, plural)]
+
+
 def by_kind(api_version: str, kind: str) -> Kind | None:
     for k in _KINDS.values():
         if k.api_version == api_version and k.kind == kind:
@@ -204,8 +209,7 @@ def _workload_defaults(obj):
         spec.setdefault("parallelism", 1)
         tmpl = spec.setdefault("template", {})
         tmpl.setdefault("spec", {}).setdefault("restartPolicy", "Never")
-        uid_label = {}
-        tmpl.setdefault("metadata", {}).setdefault("labels", {}).update(uid_label)
+        tmpl.setdefault("metadata", {}).setdefault("labels", {})
     tspec = (spec.get("template") or {}).get("spec")
     if isinstance(tspec, dict):
         _pod_defaults({"spec": tspec})
@@ -239,13 +243,13 @@ def _workload_validate(obj):
 
 
 def _install_builtin_hooks():
-    lookup("", "v1", "secrets").defaults = _secret_defaults
-    pods = lookup("", "v1", "pods")
+    builtin("", "v1", "secrets").defaults = _secret_defaults
+    pods = builtin("", "v1", "pods")
     pods.defaults = _pod_defaults
     pods.validate = _pod_validate
     for g, v, p in (("apps", "v1", "deployments"), ("apps", "v1", "statefulsets"),
                     ("apps", "v1", "daemonsets"), ("apps", "v1", "replicasets"), ("batch", "v1", "jobs")):
-        k = lookup(g, v, p)
+        k = builtin(g, v, p)
         k.defaults = _workload_defaults
         k.validate = _workload_validate
 
