@@ -20,12 +20,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from . import errors, kinds
 from .controllers import Controller, set_condition
 from .errors import ApiError, bad_request
-from .images import ImageRegistry
+from .images import Image, ImageRegistry
 from .parts import LogFile, PodHost
 from .store import now_iso
 
@@ -39,6 +40,11 @@ def _which(name: str) -> str | None:
     return shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin:" + os.environ.get("PATH", ""))
 
 
+def _tool(name: str) -> str:
+    """A host tool for a command line; namespace_support() has checked that it exists."""
+    return _which(name) or name
+
+
 _support_cache: list = []
 
 
@@ -47,7 +53,7 @@ def _probe_support() -> tuple[str | None, bool]:
         return "velasandbox pods need Linux namespaces; this is not Linux", False
     if not _which("unshare") or not _which("nsenter"):
         return "velasandbox pods need unshare and nsenter (util-linux), which are not installed", False
-    base = [_which("unshare"), "--net", "--mount", "--uts"]
+    base = [_tool("unshare"), "--net", "--mount", "--uts"]
     errs = []
     # as root, plain namespaces; otherwise (or if root lacks CAP_SYS_ADMIN, e.g. in an
     # unprivileged container) unprivileged user namespaces
@@ -84,7 +90,7 @@ def _ns_inode(pid: int, ns: str) -> int | None:
         return None
 
 
-def processes_in_netns(ino: int, exclude: set[int] = frozenset()) -> list[int]:
+def processes_in_netns(ino: int, exclude: Collection[int] = ()) -> list[int]:
     out = []
     for p in os.listdir("/proc"):
         if not p.isdigit() or int(p) in exclude:
@@ -99,7 +105,7 @@ class ContainerRun:
     name: str
     spec: dict
     init: bool = False
-    image: object = None
+    image: Image | None = None
     proc: asyncio.subprocess.Process | None = None
     restart_count: int = 0
     state: dict = field(default_factory=lambda: {"waiting": {"reason": "ContainerCreating"}})
@@ -114,6 +120,13 @@ class ContainerRun:
     probe_tasks: list = field(default_factory=list)
     gen: int = 0            # bumped on every (re)start, so probes know which run they watch
     running_since: float = 0.0
+
+    @property
+    def resolved_image(self) -> Image:
+        """The image, once the pod's start resolved it (before that nothing runs)."""
+        if self.image is None:
+            raise RuntimeError(f"container {self.name}: image not resolved yet")
+        return self.image
 
 
 class PodRun:
@@ -181,9 +194,9 @@ class PodRuntime(Controller):
         if pod is not None:
             live_uids.add(pod["metadata"]["uid"])
         # runs whose pod object is gone (force-deleted or replaced)
-        for uid, run in list(self.runs.items()):
-            if run.ns == namespace and run.name == name and uid not in live_uids and not run.terminating:
-                asyncio.get_running_loop().create_task(self._terminate(run, 0, remove=False))
+        for uid, stale in list(self.runs.items()):
+            if stale.ns == namespace and stale.name == name and uid not in live_uids and not stale.terminating:
+                asyncio.get_running_loop().create_task(self._terminate(stale, 0, remove=False))
         if pod is None:
             return
         md = pod["metadata"]
@@ -340,7 +353,7 @@ class PodRuntime(Controller):
             f.write(run.name[:63] + "\n")
         spec_containers = {}
         for c in run.init_containers + list(run.containers.values()):
-            img = c.image
+            img = c.resolved_image
             wd = c.spec.get("workingDir") or img.working_dir or "/"
             c.workdir = wd
             mounts = [[run_tmp, "/tmp", False], [hosts, "/etc/hosts", False],
@@ -385,7 +398,7 @@ class PodRuntime(Controller):
                 f.write(val)
 
     async def _start_holder(self, run: PodRun, pod: dict):
-        cmd = [_which("unshare"), "--net", "--mount", "--uts", "--propagation", "private"]
+        cmd = [_tool("unshare"), "--net", "--mount", "--uts", "--propagation", "private"]
         if self.userns:
             cmd[1:1] = ["--user", "--map-root-user"]
         pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -395,9 +408,11 @@ class PodRuntime(Controller):
                                                           stderr=asyncio.subprocess.STDOUT,
                                                           stdin=asyncio.subprocess.DEVNULL, env=env,
                                                           start_new_session=True)
-        line = (await asyncio.wait_for(run.holder.stdout.readline(), 30)).decode()
+        holder_out = run.holder.stdout
+        assert holder_out is not None  # stdout=PIPE above
+        line = (await asyncio.wait_for(holder_out.readline(), 30)).decode()
         if not line.startswith("READY"):
-            rest = (await run.holder.stdout.read()).decode()
+            rest = (await holder_out.read()).decode()
             raise RuntimeError(f"pod sandbox failed: {line.strip()} {rest.strip()}")
         _, pid, ino = line.split()
         run.holder_pid = int(pid)
@@ -412,7 +427,7 @@ class PodRuntime(Controller):
         the holder's mount namespace (where the container roots are mounted)."""
         root = f"/proc/{run.holder_pid}/root{run.dir}/rootfs/{container}"
         wd = root + "/" + (workdir or "/").strip("/")
-        pre = [_which("nsenter"), "-t", str(run.holder_pid)]
+        pre = [_tool("nsenter"), "-t", str(run.holder_pid)]
         if self.userns:
             pre += ["-U", "--preserve-credentials"]
         pre += ["-n", "-m", "-u", f"--root={root}", f"--wd={wd.rstrip('/') or '/'}", "--"]
@@ -423,7 +438,7 @@ class PodRuntime(Controller):
         env = {"PATH": os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
                "HOME": "/root", "HOSTNAME": run.name, "LANG": os.environ.get("LANG", "C.UTF-8"),
                "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.sb.port)}
-        env.update(c.image.env or {})
+        env.update(c.resolved_image.env or {})
         pod = self._pod(run) or {}
         cms = kinds.lookup("", "v1", "configmaps")
         secs = kinds.lookup("", "v1", "secrets")
@@ -463,7 +478,7 @@ class PodRuntime(Controller):
         return env
 
     def container_argv(self, c: ContainerRun) -> list[str]:
-        img = c.image
+        img = c.resolved_image
         if c.spec.get("command"):
             return list(c.spec["command"]) + list(c.spec.get("args") or [])
         if c.spec.get("args"):
