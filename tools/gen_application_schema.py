@@ -1,8 +1,8 @@
 """Writes schemas/application.schema.json (kept as code so the $defs stay consistent).
 
 Source: KubeVela v1.10.9 CRD core.oam.dev_applications.yaml and the Go types
-(kv:apis/core.oam.dev/common/types.go, wf:api/v1alpha1/types.go), see
-../shared/reference/kubevela.md section 1.
+(kv:apis/core.oam.dev/common/types.go, kv:apis/core.oam.dev/v1beta1/application_types.go,
+wf:api/v1alpha1/types.go; kv is kubevela/kubevela, wf kubevela/workflow).
 """
 
 import json

@@ -7,17 +7,18 @@ import asyncio
 import copy
 import json
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 import yaml
 from aiohttp import web
 
-from . import errors, kinds, patch as patchmod, tables
+from . import errors, kinds, podlogs, streams, tables
+from . import patch as patchmod
 from .errors import ApiError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .sandbox import Sandbox
+from .parts import PodProcesses
+from .store import Store
 
 log = logging.getLogger("velasandbox.api")
 
@@ -102,21 +103,42 @@ async def read_body(request: web.Request):
         if "yaml" in ctype:
             return yaml.safe_load(raw)
         return json.loads(raw)
-    except Exception as e:
-        raise errors.bad_request(f"unable to decode body: {e}")
+    except (ValueError, yaml.YAMLError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise errors.bad_request(f"unable to decode body: {e}") from None
+
+
+Handler = Callable[[web.Request, "Target", Query], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiParts:
+    """What the HTTP side uses of the sandbox."""
+
+    store: Store
+    token: str
+    pods: PodProcesses
+    orphan: Callable[[str], None]  # the garbage collector: leave this uid's dependents alone
+    admin: Callable[[web.Request, str, Query], Awaitable[web.Response]]  # /sandbox/... endpoints
+    address: Callable[[], str]  # host:port as clients reach the server
 
 
 class ApiServer:
-    def __init__(self, sandbox: "Sandbox"):
-        self.sb = sandbox
+    def __init__(self, parts: ApiParts):
+        self.parts = parts
+        self.store = parts.store
         self.app = web.Application(middlewares=[self._auth_mw], client_max_size=1024 ** 3)
         self.app.router.add_route("*", "/{tail:.*}", self.dispatch)
         self.open_streams: set = set()   # live exec / port-forward / attach / log-follow responses
         self.open_watches: set = set()
-
-    @property
-    def store(self):
-        return self.sb.store
+        # handle_resource's dispatch: collections by method, subresources with a handler of
+        # their own, then single objects by method
+        self._collection: dict[str, Handler] = {"GET": self.list_or_watch, "POST": self.create,
+                                                "DELETE": self.delete_collection}
+        self._subresource: dict[str, Handler] = {"exec": self.exec, "attach": self.attach,
+                                                 "portforward": self.portforward, "log": self.log,
+                                                 "scale": self.scale}
+        self._object: dict[str, Handler] = {"GET": self.get, "PUT": self.replace, "PATCH": self.patch,
+                                            "DELETE": self.delete}
 
     # ------------------------------------------------------------------ auth
     @web.middleware
@@ -124,7 +146,7 @@ class ApiServer:
         if request.path in ("/healthz", "/livez", "/readyz"):
             return web.Response(text="ok")
         auth = request.headers.get("Authorization", "")
-        if auth != f"Bearer {self.sb.token}":
+        if auth != f"Bearer {self.parts.token}":
             return error_response(errors.unauthorized())
         try:
             return await handler(request)
@@ -147,7 +169,7 @@ class ApiServer:
         if path == "/api":
             return _json({"kind": "APIVersions", "versions": ["v1"],
                           "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
-                                                          "serverAddress": f"127.0.0.1:{self.sb.port}"}]})
+                                                          "serverAddress": self.parts.address()}]})
         if path == "/apis":
             return _json(self._group_list())
         if path == "/openapi/v3":
@@ -155,7 +177,7 @@ class ApiServer:
         if path.startswith("/openapi/v3/"):
             return _json(self._openapi_v3_gv(path[len("/openapi/v3/"):]))
         if path.startswith("/sandbox/") or path == "/sandbox":
-            return await self.sb.admin.handle(request, path, q)
+            return await self.parts.admin(request, path, q)
         segs = [s for s in path.split("/") if s]
         if segs and segs[0] == "api" and len(segs) == 2:
             return _json(self._resource_list("", segs[1]))
@@ -262,73 +284,79 @@ class ApiServer:
 
     # ------------------------------------------------------------------ resources
     async def handle_resource(self, request: web.Request, t: Target, q: Query):
-        m = request.method
-        kind = t.kind
         if t.name is None:
-            if m == "GET":
-                if q.flag("watch"):
-                    return await self.watch(request, t, q)
-                items, rv = self.store.list(kind, t.namespace, q.get("labelSelector"), q.get("fieldSelector"))
-                if tables.wants_table(request.headers.get("Accept", "")):
-                    return _json(tables.to_table(kind.kind, items, rv))
-                return _json({"kind": kind.kind + "List", "apiVersion": kind.api_version,
-                              "metadata": {"resourceVersion": rv}, "items": items})
-            if m == "POST":
-                if t.namespace is None and kind.namespaced:
-                    raise errors.method_not_allowed("POST is not supported on a cluster-scoped collection path")
-                body = await read_body(request)
-                obj = self._check_body(kind, body, t.namespace, None)
-                if obj.get("metadata", {}).get("resourceVersion"):
-                    raise errors.bad_request("resourceVersion should not be set on objects to be created")
-                if kind.has_status:
-                    obj.pop("status", None)
-                if q.get("dryRun"):
-                    return _json(obj, 201)
-                return _json(self.store.create(kind, obj), 201)
-            if m == "DELETE":
-                items, _ = self.store.list(kind, t.namespace, q.get("labelSelector"), q.get("fieldSelector"))
-                out = []
-                for it in items:
-                    md = it["metadata"]
-                    try:
-                        o, _ = self.store.delete(kind, md.get("namespace"), md["name"])
-                        out.append(o)
-                    except ApiError:
-                        pass
-                return _json({"kind": kind.kind + "List", "apiVersion": kind.api_version,
-                              "metadata": {"resourceVersion": str(self.store.rv)}, "items": out})
-            raise errors.method_not_allowed(f"{m} is not supported")
-        if t.sub in ("exec", "attach", "portforward"):
-            pod = self.store.get(kind, t.namespace, t.name)
-            from . import streams
-            if t.sub == "portforward":
-                return await streams.handle_portforward(self, request, pod, q)
-            if t.sub == "attach":
-                raise errors.bad_request("attach is not supported by velasandbox")
-            return await streams.handle_exec(self, request, pod, q)
-        if t.sub == "log":
-            return await self.sb.runtime.serve_log(self, request, t.namespace, t.name, q)
-        if t.sub == "scale":
-            return await self.scale(request, t, q)
-        if m == "GET":
-            obj = self.store.get(kind, t.namespace, t.name)
-            if t.sub is None and tables.wants_table(request.headers.get("Accept", "")):
-                return _json(tables.to_table(kind.kind, [obj]))
+            handler = self._collection.get(request.method)
+        else:
+            handler = self._subresource.get(t.sub or "") or self._object.get(request.method)
+        if handler is None:
+            raise errors.method_not_allowed(f"{request.method} is not supported")
+        return await handler(request, t, q)
+
+    async def list_or_watch(self, request: web.Request, t: Target, q: Query):
+        if q.flag("watch"):
+            return await self.watch(request, t, q)
+        kind = t.kind
+        items, rv = self.store.list(kind, t.namespace, q.get("labelSelector"), q.get("fieldSelector"))
+        if tables.wants_table(request.headers.get("Accept", "")):
+            return _json(tables.to_table(kind.kind, items, rv))
+        return _json({"kind": kind.kind + "List", "apiVersion": kind.api_version,
+                      "metadata": {"resourceVersion": rv}, "items": items})
+
+    async def create(self, request: web.Request, t: Target, q: Query):
+        kind = t.kind
+        if t.namespace is None and kind.namespaced:
+            raise errors.method_not_allowed("POST is not supported on a cluster-scoped collection path")
+        obj = self._check_body(kind, await read_body(request), t.namespace, None)
+        if obj.get("metadata", {}).get("resourceVersion"):
+            raise errors.bad_request("resourceVersion should not be set on objects to be created")
+        if kind.has_status:
+            obj.pop("status", None)
+        if q.get("dryRun"):
+            return _json(obj, 201)
+        return _json(self.store.create(kind, obj), 201)
+
+    async def delete_collection(self, request: web.Request, t: Target, q: Query):
+        kind = t.kind
+        items, _ = self.store.list(kind, t.namespace, q.get("labelSelector"), q.get("fieldSelector"))
+        out = []
+        for it in items:
+            md = it["metadata"]
+            try:
+                o, _ = self.store.delete(kind, md.get("namespace"), md["name"])
+                out.append(o)
+            except ApiError:
+                pass  # gone meanwhile, or held by a finalizer: not in the list of deleted objects
+        return _json({"kind": kind.kind + "List", "apiVersion": kind.api_version,
+                      "metadata": {"resourceVersion": str(self.store.rv)}, "items": out})
+
+    async def exec(self, request: web.Request, t: Target, q: Query):
+        pod = self.store.get(t.kind, t.namespace, t.name)
+        return await streams.handle_exec(self.parts.pods, self.open_streams, request, pod, q)
+
+    async def attach(self, request: web.Request, t: Target, q: Query):
+        self.store.get(t.kind, t.namespace, t.name)  # 404 first, as the real server
+        raise errors.bad_request("attach is not supported by velasandbox")
+
+    async def portforward(self, request: web.Request, t: Target, q: Query):
+        pod = self.store.get(t.kind, t.namespace, t.name)
+        return await streams.handle_portforward(self.parts.pods, self.open_streams, request, pod, q)
+
+    async def log(self, request: web.Request, t: Target, q: Query):
+        pod = self.store.get(t.kind, t.namespace, t.name)
+        log_file = self.parts.pods.log_file(pod, q.get("container"), q.flag("previous"))
+        return await podlogs.serve_log(request, log_file, q, self.open_streams)
+
+    async def get(self, request: web.Request, t: Target, q: Query):
+        obj = self.store.get(t.kind, t.namespace, t.name)
+        if t.sub is None and tables.wants_table(request.headers.get("Accept", "")):
+            return _json(tables.to_table(t.kind.kind, [obj]))
+        return _json(obj)
+
+    async def replace(self, request: web.Request, t: Target, q: Query):
+        obj = self._check_body(t.kind, await read_body(request), t.namespace, t.name)
+        if q.get("dryRun"):
             return _json(obj)
-        if m == "PUT":
-            body = await read_body(request)
-            obj = self._check_body(kind, body, t.namespace, t.name)
-            if q.get("dryRun"):
-                return _json(obj)
-            sub = "status" if t.sub == "status" else None
-            if t.sub == "finalize":
-                sub = None
-            return _json(self.store.update(kind, obj, subresource=sub))
-        if m == "PATCH":
-            return await self.patch(request, t, q)
-        if m == "DELETE":
-            return await self.delete(request, t, q)
-        raise errors.method_not_allowed(f"{m} is not supported")
+        return _json(self.store.update(t.kind, obj, subresource="status" if t.sub == "status" else None))
 
     def _check_body(self, kind, body, namespace, name):
         if not isinstance(body, dict):
@@ -342,7 +370,7 @@ class ApiServer:
             md["namespace"] = namespace
         if name is not None:
             if md.get("name") and md["name"] != name:
-                raise errors.bad_request("the name of the object (%s) does not match the name on the URL (%s)" % (md["name"], name))
+                raise errors.bad_request(f"the name of the object ({md['name']}) does not match the name on the URL ({name})")
             md["name"] = name
         if obj.get("kind") and obj["kind"] != kind.kind and obj["kind"] != "Scale":
             raise errors.bad_request(f"the body kind {obj['kind']!r} does not match {kind.kind!r}")
@@ -371,8 +399,8 @@ class ApiServer:
         ctype = request.headers.get("Content-Type", "")
         try:
             body = yaml.safe_load(raw) if "yaml" in ctype else json.loads(raw or b"null")
-        except Exception as e:
-            raise errors.bad_request(f"unable to decode patch: {e}")
+        except (ValueError, yaml.YAMLError) as e:
+            raise errors.bad_request(f"unable to decode patch: {e}") from None
         current = self.store.try_get(kind, t.namespace, t.name)
         if current is None:
             if ctype.startswith("application/apply-patch") and isinstance(body, dict):
@@ -406,7 +434,7 @@ class ApiServer:
             policy = "Orphan"
         cur = self.store.get(kind, t.namespace, t.name)
         if policy == "Orphan":
-            self.sb.gc.orphan(cur["metadata"]["uid"])
+            self.parts.orphan(cur["metadata"]["uid"])
         obj, removed = self.store.delete(kind, t.namespace, t.name, body.get("preconditions"),
                                          grace=int(grace) if grace is not None else None)
         if kind.key == ("", "pods") or not removed:
@@ -476,7 +504,7 @@ class ApiServer:
                     break
                 try:
                     item = await asyncio.wait_for(w.queue.get(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
                 if item is None:
                     break

@@ -25,14 +25,11 @@ import copy
 import hashlib
 import json
 import logging
-from typing import TYPE_CHECKING
 
 from . import kinds
 from .errors import ApiError
+from .parts import ControllerHost
 from .store import Event, now_iso, rand_suffix
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .sandbox import Sandbox
 
 log = logging.getLogger("velasandbox.controllers")
 
@@ -50,9 +47,9 @@ class Controller:
     # extra kinds whose events should trigger a resync of *all* primaries in the namespace
     resync_on: list[tuple[str, str]] = []
 
-    def __init__(self, sandbox: "Sandbox"):
-        self.sb = sandbox
-        self.manager: "ControllerManager" | None = None
+    def __init__(self, host: ControllerHost):
+        self.sb = host
+        self.manager: ControllerManager | None = None
 
     @property
     def store(self):
@@ -84,8 +81,8 @@ class Controller:
 
 
 class ControllerManager:
-    def __init__(self, sandbox: "Sandbox"):
-        self.sb = sandbox
+    def __init__(self, host: ControllerHost):
+        self.sb = host
         self.controllers: list[Controller] = []
         self.queues: dict[Controller, asyncio.Queue] = {}
         self.pending: dict[Controller, set] = {}
@@ -129,8 +126,10 @@ class ControllerManager:
         for t in self.tasks:
             try:
                 await t
-            except (asyncio.CancelledError, Exception):
+            except asyncio.CancelledError:
                 pass
+            except Exception:  # noqa: BLE001 - a worker's bug is logged, and must not stop the others stopping
+                log.exception("controller worker failed while stopping")
         self.tasks.clear()
         for c in self.controllers:
             await c.stop()
@@ -198,8 +197,8 @@ class ControllerManager:
 class GarbageCollector:
     """Deletes dependents (ownerReferences) of deleted objects, unless orphaned."""
 
-    def __init__(self, sandbox: "Sandbox"):
-        self.sb = sandbox
+    def __init__(self, host: ControllerHost):
+        self.sb = host
         self.orphans: set[str] = set()
 
     def orphan(self, uid: str):
@@ -652,6 +651,6 @@ class ServiceController(Controller):
             self.store.update(self.kind, svc, require_rv=False)
 
 
-def builtin_controllers(sb: "Sandbox") -> list[Controller]:
+def builtin_controllers(sb: ControllerHost) -> list[Controller]:
     return [NamespaceController(sb), DeploymentController(sb), StatefulSetController(sb),
             DaemonSetController(sb), JobController(sb), ServiceController(sb)]

@@ -14,8 +14,9 @@ update without ``metadata.resourceVersion`` is refused with 422, as kube-apiserv
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
@@ -82,6 +83,11 @@ def lookup(group: str, version: str, plural: str) -> Kind | None:
     return _KINDS.get((group, version, plural))
 
 
+def builtin(group: str, version: str, plural: str) -> Kind:
+    """A kind the sandbox always serves (KeyError would be a bug in the sandbox)."""
+    return _KINDS[(group, version, plural)]
+
+
 def by_kind(api_version: str, kind: str) -> Kind | None:
     for k in _KINDS.values():
         if k.api_version == api_version and k.kind == kind:
@@ -99,31 +105,31 @@ def group_versions() -> dict[str, list[str]]:
 
 
 def _builtin():
-    core = dict(group="", version="v1")
-    register_kind(Kind(**core, plural="namespaces", kind="Namespace", namespaced=False,
+    core = functools.partial(Kind, group="", version="v1")
+    register_kind(core(plural="namespaces", kind="Namespace", namespaced=False,
                        short_names=["ns"], subresources=["status", "finalize"],
                        verbs=["create", "delete", "get", "list", "patch", "update", "watch"]))
-    register_kind(Kind(**core, plural="pods", kind="Pod", short_names=["po"], categories=["all"],
+    register_kind(core(plural="pods", kind="Pod", short_names=["po"], categories=["all"],
                        subresources=["status", "log", "exec", "portforward", "attach"]))
-    register_kind(Kind(**core, plural="services", kind="Service", short_names=["svc"],
+    register_kind(core(plural="services", kind="Service", short_names=["svc"],
                        categories=["all"], subresources=["status"]))
-    register_kind(Kind(**core, plural="configmaps", kind="ConfigMap", short_names=["cm"]))
-    register_kind(Kind(**core, plural="secrets", kind="Secret"))
-    register_kind(Kind(**core, plural="events", kind="Event", short_names=["ev"]))
-    register_kind(Kind(**core, plural="serviceaccounts", kind="ServiceAccount", short_names=["sa"]))
-    register_kind(Kind(**core, plural="endpoints", kind="Endpoints", short_names=["ep"]))
-    register_kind(Kind(**core, plural="persistentvolumeclaims", kind="PersistentVolumeClaim",
+    register_kind(core(plural="configmaps", kind="ConfigMap", short_names=["cm"]))
+    register_kind(core(plural="secrets", kind="Secret"))
+    register_kind(core(plural="events", kind="Event", short_names=["ev"]))
+    register_kind(core(plural="serviceaccounts", kind="ServiceAccount", short_names=["sa"]))
+    register_kind(core(plural="endpoints", kind="Endpoints", short_names=["ep"]))
+    register_kind(core(plural="persistentvolumeclaims", kind="PersistentVolumeClaim",
                        short_names=["pvc"], subresources=["status"]))
-    register_kind(Kind(**core, plural="nodes", kind="Node", namespaced=False, short_names=["no"],
+    register_kind(core(plural="nodes", kind="Node", namespaced=False, short_names=["no"],
                        subresources=["status"]))
-    apps = dict(group="apps", version="v1")
-    register_kind(Kind(**apps, plural="deployments", kind="Deployment", short_names=["deploy"],
+    apps = functools.partial(Kind, group="apps", version="v1")
+    register_kind(apps(plural="deployments", kind="Deployment", short_names=["deploy"],
                        categories=["all"], subresources=["status", "scale"]))
-    register_kind(Kind(**apps, plural="replicasets", kind="ReplicaSet", short_names=["rs"],
+    register_kind(apps(plural="replicasets", kind="ReplicaSet", short_names=["rs"],
                        categories=["all"], subresources=["status", "scale"]))
-    register_kind(Kind(**apps, plural="statefulsets", kind="StatefulSet", short_names=["sts"],
+    register_kind(apps(plural="statefulsets", kind="StatefulSet", short_names=["sts"],
                        categories=["all"], subresources=["status", "scale"]))
-    register_kind(Kind(**apps, plural="daemonsets", kind="DaemonSet", short_names=["ds"],
+    register_kind(apps(plural="daemonsets", kind="DaemonSet", short_names=["ds"],
                        categories=["all"], subresources=["status"]))
     register_kind(Kind(group="batch", version="v1", plural="jobs", kind="Job", categories=["all"],
                        subresources=["status"]))
@@ -203,8 +209,7 @@ def _workload_defaults(obj):
         spec.setdefault("parallelism", 1)
         tmpl = spec.setdefault("template", {})
         tmpl.setdefault("spec", {}).setdefault("restartPolicy", "Never")
-        uid_label = {}
-        tmpl.setdefault("metadata", {}).setdefault("labels", {}).update(uid_label)
+        tmpl.setdefault("metadata", {}).setdefault("labels", {})
     tspec = (spec.get("template") or {}).get("spec")
     if isinstance(tspec, dict):
         _pod_defaults({"spec": tspec})
@@ -238,13 +243,13 @@ def _workload_validate(obj):
 
 
 def _install_builtin_hooks():
-    lookup("", "v1", "secrets").defaults = _secret_defaults
-    pods = lookup("", "v1", "pods")
+    builtin("", "v1", "secrets").defaults = _secret_defaults
+    pods = builtin("", "v1", "pods")
     pods.defaults = _pod_defaults
     pods.validate = _pod_validate
     for g, v, p in (("apps", "v1", "deployments"), ("apps", "v1", "statefulsets"),
                     ("apps", "v1", "daemonsets"), ("apps", "v1", "replicasets"), ("batch", "v1", "jobs")):
-        k = lookup(g, v, p)
+        k = builtin(g, v, p)
         k.defaults = _workload_defaults
         k.validate = _workload_validate
 

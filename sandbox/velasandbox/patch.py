@@ -159,7 +159,7 @@ def _parent(doc: Any, tokens: list[str]):
             try:
                 cur = cur[int(t)]
             except (ValueError, IndexError):
-                raise _jp_err(f"path segment {t!r} not found")
+                raise _jp_err(f"path segment {t!r} not found") from None
         elif isinstance(cur, dict):
             if t not in cur:
                 raise _jp_err(f"doc is missing path: {t!r}")
@@ -180,7 +180,7 @@ def _get(doc, tokens):
             try:
                 cur = cur[int(t)]
             except (ValueError, IndexError):
-                raise _jp_err(f"path {t!r} not found")
+                raise _jp_err(f"path {t!r} not found") from None
         elif isinstance(cur, dict) and t in cur:
             cur = cur[t]
         else:
@@ -215,7 +215,7 @@ def _remove(doc, tokens):
         try:
             return par.pop(int(last))
         except (ValueError, IndexError):
-            raise _jp_err(f"unable to remove nonexistent index {last}")
+            raise _jp_err(f"unable to remove nonexistent index {last}") from None
     if isinstance(par, dict) and last in par:
         return par.pop(last)
     raise _jp_err(f"unable to remove nonexistent key: {last}: missing value")

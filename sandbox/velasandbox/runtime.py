@@ -20,14 +20,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
-
-from aiohttp import web
 
 from . import errors, kinds
 from .controllers import Controller, set_condition
 from .errors import ApiError, bad_request
-from .images import ImageRegistry
+from .images import Image, ImageRegistry
+from .parts import LogFile, PodHost
 from .store import now_iso
 
 log = logging.getLogger("velasandbox.runtime")
@@ -40,6 +40,11 @@ def _which(name: str) -> str | None:
     return shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin:" + os.environ.get("PATH", ""))
 
 
+def _tool(name: str) -> str:
+    """A host tool for a command line; namespace_support() has checked that it exists."""
+    return _which(name) or name
+
+
 _support_cache: list = []
 
 
@@ -48,7 +53,7 @@ def _probe_support() -> tuple[str | None, bool]:
         return "velasandbox pods need Linux namespaces; this is not Linux", False
     if not _which("unshare") or not _which("nsenter"):
         return "velasandbox pods need unshare and nsenter (util-linux), which are not installed", False
-    base = [_which("unshare"), "--net", "--mount", "--uts"]
+    base = [_tool("unshare"), "--net", "--mount", "--uts"]
     errs = []
     # as root, plain namespaces; otherwise (or if root lacks CAP_SYS_ADMIN, e.g. in an
     # unprivileged container) unprivileged user namespaces
@@ -85,7 +90,7 @@ def _ns_inode(pid: int, ns: str) -> int | None:
         return None
 
 
-def processes_in_netns(ino: int, exclude: set[int] = frozenset()) -> list[int]:
+def processes_in_netns(ino: int, exclude: Collection[int] = ()) -> list[int]:
     out = []
     for p in os.listdir("/proc"):
         if not p.isdigit() or int(p) in exclude:
@@ -100,7 +105,7 @@ class ContainerRun:
     name: str
     spec: dict
     init: bool = False
-    image: object = None
+    image: Image | None = None
     proc: asyncio.subprocess.Process | None = None
     restart_count: int = 0
     state: dict = field(default_factory=lambda: {"waiting": {"reason": "ContainerCreating"}})
@@ -116,9 +121,16 @@ class ContainerRun:
     gen: int = 0            # bumped on every (re)start, so probes know which run they watch
     running_since: float = 0.0
 
+    @property
+    def resolved_image(self) -> Image:
+        """The image, once the pod's start resolved it (before that nothing runs)."""
+        if self.image is None:
+            raise RuntimeError(f"container {self.name}: image not resolved yet")
+        return self.image
+
 
 class PodRun:
-    def __init__(self, rt: "PodRuntime", pod: dict):
+    def __init__(self, rt: PodRuntime, pod: dict):
         md = pod["metadata"]
         self.rt = rt
         self.ns = md["namespace"]
@@ -148,8 +160,9 @@ class PodRun:
 class PodRuntime(Controller):
     primary = ("", "pods")
 
-    def __init__(self, sandbox):
+    def __init__(self, sandbox: PodHost):
         super().__init__(sandbox)
+        self.sb: PodHost = sandbox
         self.pods_dir = os.path.join(sandbox.state_dir, "pods")
         os.makedirs(self.pods_dir, exist_ok=True)
         self.runs: dict[str, PodRun] = {}       # uid -> run
@@ -181,9 +194,9 @@ class PodRuntime(Controller):
         if pod is not None:
             live_uids.add(pod["metadata"]["uid"])
         # runs whose pod object is gone (force-deleted or replaced)
-        for uid, run in list(self.runs.items()):
-            if run.ns == namespace and run.name == name and uid not in live_uids and not run.terminating:
-                asyncio.get_running_loop().create_task(self._terminate(run, 0, remove=False))
+        for uid, stale in list(self.runs.items()):
+            if stale.ns == namespace and stale.name == name and uid not in live_uids and not stale.terminating:
+                asyncio.get_running_loop().create_task(self._terminate(stale, 0, remove=False))
         if pod is None:
             return
         md = pod["metadata"]
@@ -225,7 +238,7 @@ class PodRuntime(Controller):
             await self._run_pod_inner(run)
         except asyncio.CancelledError:
             raise
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - any failure to run a pod is the pod's status, as a kubelet reports it
             log.exception("pod %s/%s failed", run.ns, run.name)
             pod = self._pod(run)
             if pod:
@@ -233,7 +246,10 @@ class PodRuntime(Controller):
                 pod["status"]["phase"] = "Failed"
                 pod["status"]["reason"] = "SandboxError"
                 pod["status"]["message"] = str(e)
-                self.store.update(self.kind, pod, subresource="status", require_rv=False)
+                try:
+                    self.store.update(self.kind, pod, subresource="status", require_rv=False)
+                except ApiError:
+                    pass  # the pod object went away meanwhile
 
     async def _run_pod_inner(self, run: PodRun):
         pod = self._pod(run)
@@ -271,7 +287,7 @@ class PodRuntime(Controller):
             self._sync_status(run)
             try:
                 await asyncio.wait_for(run.wake.wait(), backoff)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             run.wake.clear()
             backoff = min(backoff * 2, MAX_BACKOFF)
@@ -337,7 +353,7 @@ class PodRuntime(Controller):
             f.write(run.name[:63] + "\n")
         spec_containers = {}
         for c in run.init_containers + list(run.containers.values()):
-            img = c.image
+            img = c.resolved_image
             wd = c.spec.get("workingDir") or img.working_dir or "/"
             c.workdir = wd
             mounts = [[run_tmp, "/tmp", False], [hosts, "/etc/hosts", False],
@@ -382,7 +398,7 @@ class PodRuntime(Controller):
                 f.write(val)
 
     async def _start_holder(self, run: PodRun, pod: dict):
-        cmd = [_which("unshare"), "--net", "--mount", "--uts", "--propagation", "private"]
+        cmd = [_tool("unshare"), "--net", "--mount", "--uts", "--propagation", "private"]
         if self.userns:
             cmd[1:1] = ["--user", "--map-root-user"]
         pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -392,9 +408,11 @@ class PodRuntime(Controller):
                                                           stderr=asyncio.subprocess.STDOUT,
                                                           stdin=asyncio.subprocess.DEVNULL, env=env,
                                                           start_new_session=True)
-        line = (await asyncio.wait_for(run.holder.stdout.readline(), 30)).decode()
+        holder_out = run.holder.stdout
+        assert holder_out is not None  # stdout=PIPE above
+        line = (await asyncio.wait_for(holder_out.readline(), 30)).decode()
         if not line.startswith("READY"):
-            rest = (await run.holder.stdout.read()).decode()
+            rest = (await holder_out.read()).decode()
             raise RuntimeError(f"pod sandbox failed: {line.strip()} {rest.strip()}")
         _, pid, ino = line.split()
         run.holder_pid = int(pid)
@@ -409,7 +427,7 @@ class PodRuntime(Controller):
         the holder's mount namespace (where the container roots are mounted)."""
         root = f"/proc/{run.holder_pid}/root{run.dir}/rootfs/{container}"
         wd = root + "/" + (workdir or "/").strip("/")
-        pre = [_which("nsenter"), "-t", str(run.holder_pid)]
+        pre = [_tool("nsenter"), "-t", str(run.holder_pid)]
         if self.userns:
             pre += ["-U", "--preserve-credentials"]
         pre += ["-n", "-m", "-u", f"--root={root}", f"--wd={wd.rstrip('/') or '/'}", "--"]
@@ -420,7 +438,7 @@ class PodRuntime(Controller):
         env = {"PATH": os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
                "HOME": "/root", "HOSTNAME": run.name, "LANG": os.environ.get("LANG", "C.UTF-8"),
                "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.sb.port)}
-        env.update(c.image.env or {})
+        env.update(c.resolved_image.env or {})
         pod = self._pod(run) or {}
         cms = kinds.lookup("", "v1", "configmaps")
         secs = kinds.lookup("", "v1", "secrets")
@@ -460,7 +478,7 @@ class PodRuntime(Controller):
         return env
 
     def container_argv(self, c: ContainerRun) -> list[str]:
-        img = c.image
+        img = c.resolved_image
         if c.spec.get("command"):
             return list(c.spec["command"]) + list(c.spec.get("args") or [])
         if c.spec.get("args"):
@@ -582,7 +600,7 @@ class PodRuntime(Controller):
                     stderr=asyncio.subprocess.DEVNULL, env=c.env, start_new_session=True)
                 try:
                     return await asyncio.wait_for(proc.wait(), timeout) == 0
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     self._kill_group(proc.pid, signal.SIGKILL)
                     await proc.wait()
                     return False
@@ -609,7 +627,7 @@ class PodRuntime(Controller):
                     writer.close()
             if "grpc" in pr:
                 return False
-        except (OSError, asyncio.TimeoutError, ValueError):
+        except (TimeoutError, OSError, ValueError):
             return False
         return True
 
@@ -642,8 +660,8 @@ class PodRuntime(Controller):
                     msg, fds, _flags, _ = socket.recv_fds(ctl, 256, 1)
                     break
                 except BlockingIOError:
-                    fut = loop.create_future()
-                    loop.add_reader(ctl.fileno(), lambda: fut.done() or fut.set_result(None))
+                    fut: asyncio.Future[None] = loop.create_future()
+                    loop.add_reader(ctl.fileno(), _resolve, fut)
                     try:
                         await fut
                     finally:
@@ -666,6 +684,11 @@ class PodRuntime(Controller):
             if run.ns == namespace and run.name == name and not run.terminating:
                 return run
         return None
+
+    def running(self, pod: dict) -> PodRun | None:
+        """The run of a pod whose sandbox is up (exec and port-forward need one)."""
+        run = self.runs.get(pod["metadata"]["uid"])
+        return run if run is not None and run.holder_pid and not run.terminating else None
 
     def exec_target(self, pod: dict, container: str | None) -> tuple[PodRun, ContainerRun]:
         md = pod["metadata"]
@@ -733,7 +756,7 @@ class PodRuntime(Controller):
         if procs and grace > 0:
             try:
                 await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), grace)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         await self._destroy(run)
         if remove:
@@ -754,14 +777,14 @@ class PodRuntime(Controller):
             if c.proc is not None:
                 try:
                     await asyncio.wait_for(c.proc.wait(), 5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         if run.task is not None and not run.task.done():
             run.task.cancel()
             try:
                 await run.task
-            except (asyncio.CancelledError, Exception):
-                pass
+            except asyncio.CancelledError:
+                pass  # _run_pod logs its own failures
         if run.holder is not None:
             try:
                 run.holder.kill()
@@ -769,7 +792,7 @@ class PodRuntime(Controller):
                 pass
             try:
                 await asyncio.wait_for(run.holder.wait(), 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         self.runs.pop(run.uid, None)
         await asyncio.get_running_loop().run_in_executor(None, self._remove_pod_dir, run.dir, run.mntns)
@@ -858,11 +881,11 @@ class PodRuntime(Controller):
         return d
 
     # ------------------------------------------------------------------ logs
-    async def serve_log(self, api, request: web.Request, namespace: str, name: str, q):
-        pod = self.store.get(self.kind, namespace, name)
+    def log_file(self, pod: dict, container: str | None, previous: bool) -> LogFile:
+        """Where a container's log is (the log endpoint serves it), or a 400 as the kubelet says it."""
+        name = pod["metadata"]["name"]
         names = [c["name"] for c in pod["spec"].get("containers") or []] + \
                 [c["name"] for c in pod["spec"].get("initContainers") or []]
-        container = q.get("container")
         if not container:
             if len(pod["spec"].get("containers") or []) != 1:
                 raise bad_request(f"a container name must be specified for pod {name}, choose one of: "
@@ -874,53 +897,14 @@ class PodRuntime(Controller):
         c = None
         if run is not None:
             c = run.containers.get(container) or next((x for x in run.init_containers if x.name == container), None)
-        if c is None or not c.log_path or not os.path.exists(c.log_path):
+        if run is None or c is None or not c.log_path or not os.path.exists(c.log_path):
             raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating')
-        path = c.log_path
-        if q.flag("previous"):
-            if not c.prev_log_path:
-                raise bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
-            path = c.prev_log_path
-        tail = q.get("tailLines")
-        limit = q.get("limitBytes")
-        with open(path, "rb") as f:
-            data = f.read()
-        if tail is not None:
-            lines = data.splitlines(keepends=True)
-            data = b"".join(lines[-int(tail):]) if int(tail) > 0 else b""
-        if not q.flag("follow") or q.flag("previous"):
-            if limit:
-                data = data[: int(limit)]
-            return web.Response(body=data, content_type="text/plain")
-        resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
-        await resp.prepare(request)
-        handle = _StreamHandle(request)
-        api.open_streams.add(handle)
-        pos = os.path.getsize(path)
-        gen = c.gen
-        try:
-            await resp.write(data)
-            while True:
-                size = os.path.getsize(path) if os.path.exists(path) else pos
-                if size > pos:
-                    with open(path, "rb") as f:
-                        f.seek(pos)
-                        chunk = f.read(size - pos)
-                    pos = size
-                    await resp.write(chunk)
-                    continue
-                if c.gen != gen or c.proc is None or run.terminating:
-                    break
-                await asyncio.sleep(0.1)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            api.open_streams.discard(handle)
-        try:
-            await resp.write_eof()
-        except Exception:  # noqa: BLE001
-            pass
-        return resp
+        if not previous:
+            gen = c.gen
+            return LogFile(c.log_path, lambda: c.gen == gen and c.proc is not None and not run.terminating)
+        if not c.prev_log_path:
+            raise bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
+        return LogFile(c.prev_log_path, lambda: False)
 
     # ------------------------------------------------------------------ info
     async def info(self) -> list[dict]:
@@ -933,14 +917,9 @@ class PodRuntime(Controller):
         return out
 
 
-class _StreamHandle:
-    def __init__(self, request):
-        self.request = request
-
-    async def drop(self):
-        tr = self.request.transport
-        if tr is not None:
-            tr.abort()
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _expand(value: str, env: dict) -> str:
@@ -967,5 +946,14 @@ class NullRuntime:
     def exec_target(self, pod, container):
         raise bad_request(f"pods do not run in this sandbox: {namespace_support()}")
 
-    async def serve_log(self, api, request, ns, name, q):
+    def running(self, pod):
+        return None
+
+    async def open_socket(self, run, port):
+        raise ConnectionRefusedError(111, "pods do not run in this sandbox")
+
+    def nsenter_argv(self, run, container, workdir, argv):
+        raise bad_request(f"pods do not run in this sandbox: {namespace_support()}")
+
+    def log_file(self, pod, container, previous):
         raise bad_request(f"pods do not run in this sandbox: {namespace_support()}")

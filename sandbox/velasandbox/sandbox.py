@@ -9,16 +9,19 @@ import logging
 import os
 import secrets
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from aiohttp import web
 
 from . import kinds
-from .apiserver import ApiServer, _json
+from .apiserver import ApiParts, ApiServer, _json
 from .controllers import ControllerManager, GarbageCollector, builtin_controllers
 from .errors import ApiError, bad_request
 from .store import Store, now_iso, rand_suffix
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runtime import NullRuntime, PodRuntime
 
 log = logging.getLogger("velasandbox")
 
@@ -45,15 +48,27 @@ class Sandbox:
         self.extensions = list(extensions) + [e for e in os.environ.get("VELASANDBOX_EXTENSIONS", "").split(",") if e]
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
-        self.store: Store | None = None
+        self._store: Store | None = None
         self.api: ApiServer | None = None
         self.runner: web.AppRunner | None = None
         self.controllers: ControllerManager | None = None
         self.gc = GarbageCollector(self)
-        self.runtime = None
+        self._runtime: PodRuntime | NullRuntime | None = None
         self.admin = Admin(self)
         self._started = False
         self.api_starts = 0     # how many times the HTTP server has (re)started
+
+    @property
+    def runtime(self) -> PodRuntime | NullRuntime:
+        if self._runtime is None:
+            raise RuntimeError("the sandbox has not been started")
+        return self._runtime
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("the sandbox has not been started")
+        return self._store
 
     # ------------------------------------------------------------------ paths
     @property
@@ -104,7 +119,7 @@ class Sandbox:
         os.replace(tmp, self.kubeconfig)
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self, timeout: float = 30.0) -> "Sandbox":
+    def start(self, timeout: float = 30.0) -> Sandbox:
         if self._started:
             return self
         self.loop = asyncio.new_event_loop()
@@ -117,23 +132,29 @@ class Sandbox:
         return self
 
     def _run_loop(self, ready: threading.Event):
-        asyncio.set_event_loop(self.loop)
-        self.loop.call_soon(ready.set)
-        self.loop.run_forever()
-        self.loop.close()
+        loop = self._loop()
+        asyncio.set_event_loop(loop)
+        loop.call_soon(ready.set)
+        loop.run_forever()
+        loop.close()
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        if self.loop is None:
+            raise RuntimeError("the sandbox has not been started")
+        return self.loop
 
     def call(self, coro, timeout: float | None = 60.0) -> Any:
         """Run a coroutine on the sandbox loop from another thread and return its result."""
-        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        fut = asyncio.run_coroutine_threadsafe(coro, self._loop())
         return fut.result(timeout)
 
     async def _astart(self):
-        self.store = Store(os.path.join(self.state_dir, "store.json"))
-        nsk = kinds.lookup("", "v1", "namespaces")
+        self._store = Store(os.path.join(self.state_dir, "store.json"))
+        nsk = kinds.builtin("", "v1", "namespaces")
         for ns in DEFAULT_NAMESPACES:
             if not self.store.namespace_exists(ns):
                 self.store.create(nsk, {"metadata": {"name": ns}})
-        nodes = kinds.lookup("", "v1", "nodes")
+        nodes = kinds.builtin("", "v1", "nodes")
         if self.store.try_get(nodes, None, "velasandbox") is None:
             self.store.create(nodes, {"metadata": {"name": "velasandbox", "labels": {
                 "kubernetes.io/hostname": "velasandbox", "kubernetes.io/os": "linux",
@@ -152,19 +173,20 @@ class Sandbox:
         # namespaces are deleted by the namespace controller once their contents are gone
         self.store.delete_hooks[("", "namespaces")] = lambda ns: True
         self.gc.attach()
-        self.controllers = ControllerManager(self)
+        controllers = self.controllers = ControllerManager(self)
         for c in builtin_controllers(self):
-            self.controllers.add(c)
-        from .kubevela import install as install_kubevela   # KubeVela + VelaUX stand-ins
+            controllers.add(c)
+        from .kubevela import install as install_kubevela  # KubeVela + VelaUX stand-ins
         await install_kubevela(self)
         if self.enable_pods:
             from .runtime import PodRuntime
-            self.runtime = PodRuntime(self)
-            await self.runtime.start()
-            self.controllers.add(self.runtime)
+            pod_runtime = PodRuntime(self)
+            self._runtime = pod_runtime
+            await pod_runtime.start()
+            controllers.add(pod_runtime)
         else:
             from .runtime import NullRuntime
-            self.runtime = NullRuntime(self)
+            self._runtime = NullRuntime(self)
         for ext in self.extensions:
             fn = ext
             if isinstance(ext, str):
@@ -174,21 +196,22 @@ class Sandbox:
             r = fn(self)
             if asyncio.iscoroutine(r):
                 await r
-        await self.controllers.start()
+        await controllers.start()
         await self._start_http()
         self.write_kubeconfig()
 
     async def _start_http(self):
-        self.api = ApiServer(self)
-        self.runner = web.AppRunner(self.api.app, handle_signals=False, access_log=None,
-                                    shutdown_timeout=0.5)
-        await self.runner.setup()
+        self.api = ApiServer(ApiParts(store=self.store, token=self.token, pods=self.runtime, orphan=self.gc.orphan,
+                                      admin=self.admin.handle, address=lambda: f"127.0.0.1:{self.port}"))
+        runner = self.runner = web.AppRunner(self.api.app, handle_signals=False, access_log=None,
+                                             shutdown_timeout=0.5)
+        await runner.setup()
         from .tls import server_context
-        site = web.TCPSite(self.runner, self.host, self.port, reuse_address=True,
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True,
                            ssl_context=server_context(self.state_dir))
         await site.start()
         if not self.port:
-            self.port = site._server.sockets[0].getsockname()[1]
+            self.port = runner.addresses[0][1]
         self.api_starts += 1
 
     async def _stop_http(self):
@@ -197,7 +220,8 @@ class Sandbox:
         for w in list(self.api.open_watches):
             w.close()
         await self._drop_streams()
-        await self.runner.cleanup()
+        if self.runner is not None:
+            await self.runner.cleanup()
         self.api = None
         self.runner = None
 
@@ -207,17 +231,20 @@ class Sandbox:
         try:
             self.call(self._astop(), timeout=timeout)
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
+            loop = self._loop()
+            loop.call_soon_threadsafe(loop.stop)
+            if self.thread is not None:
+                self.thread.join(10)
             self._started = False
 
     async def _astop(self):
         from .kubevela import uninstall as uninstall_kubevela
         await uninstall_kubevela(self)
         await self._stop_http()
-        await self.controllers.stop()
-        if self.runtime is not None:
-            await self.runtime.shutdown()
+        if self.controllers is not None:
+            await self.controllers.stop()
+        if self._runtime is not None:
+            await self._runtime.shutdown()
         self.store.flush()
 
     def __enter__(self):
@@ -298,12 +325,14 @@ class Sandbox:
 
     def delete_pod(self, namespace: str, name: str, grace: int | None = 0):
         async def go():
-            self.store.delete(kinds.lookup("", "v1", "pods"), namespace, name, grace=grace)
+            self.store.delete(kinds.builtin("", "v1", "pods"), namespace, name, grace=grace)
         self.call(go())
 
     def add_controller(self, ctrl) -> None:
         """Register a :class:`~velasandbox.controllers.Controller` (thread-safe)."""
         async def go():
+            if self.controllers is None:
+                raise RuntimeError("the sandbox has not been started")
             self.controllers.add(ctrl)
         self.call(go())
 

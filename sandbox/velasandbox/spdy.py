@@ -18,6 +18,8 @@ import zlib
 
 from aiohttp import WSMsgType, web
 
+from .parts import PodProcesses
+
 PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 
 SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY, HEADERS, WINDOW_UPDATE = 1, 2, 3, 4, 6, 7, 8, 9
@@ -61,8 +63,8 @@ class _Stream:
 
 
 class SpdyPortForward:
-    def __init__(self, api, request: web.Request, ws: web.WebSocketResponse, run, pod: dict):
-        self.api = api
+    def __init__(self, pods: PodProcesses, request: web.Request, ws: web.WebSocketResponse, run, pod: dict):
+        self.pods = pods
         self.request = request
         self.ws = ws
         self.run = run
@@ -210,7 +212,7 @@ class SpdyPortForward:
         md = self.pod["metadata"]
         try:
             port = int(data.headers.get("port", "0"))
-            sock = await self.api.sb.runtime.open_socket(self.run, port)
+            sock = await self.pods.open_socket(self.run, port)
             reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
         except (OSError, ValueError) as e:
             msg = (f"error forwarding port {data.headers.get('port')} to pod {md['name']}, "
@@ -243,13 +245,14 @@ class SpdyPortForward:
             self.streams.pop(err.sid, None)
 
 
-async def handle(api, request: web.Request, pod: dict, run) -> web.WebSocketResponse:
+async def handle(pods: PodProcesses, open_streams: set, request: web.Request, pod: dict,
+                 run) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(protocols=[PROTOCOL], max_msg_size=0, compress=False)
     await ws.prepare(request)
-    pf = SpdyPortForward(api, request, ws, run, pod)
-    api.open_streams.add(pf)
+    pf = SpdyPortForward(pods, request, ws, run, pod)
+    open_streams.add(pf)
     try:
         await pf.serve()
     finally:
-        api.open_streams.discard(pf)
+        open_streams.discard(pf)
     return ws

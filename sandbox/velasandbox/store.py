@@ -11,22 +11,26 @@ import collections
 import copy
 import datetime as _dt
 import json
+import logging
 import os
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from . import errors
 from .kinds import Kind, all_kinds, lookup
 from .selectors import parse_field_selector, parse_label_selector
+
+log = logging.getLogger("velasandbox.store")
 
 HISTORY = 2000
 _ALNUM = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def rand_suffix(n: int = 5) -> str:
@@ -43,7 +47,7 @@ class Event:
 
 
 class Watcher:
-    def __init__(self, store: "Store", kind: Kind, namespace: str | None, label_sel, field_sel):
+    def __init__(self, store: Store, kind: Kind, namespace: str | None, label_sel, field_sel):
         self.store = store
         self.kind = kind
         self.namespace = namespace
@@ -174,9 +178,8 @@ class Store:
         for cb in list(self.listeners):
             try:
                 cb(ev)
-            except Exception:  # pragma: no cover - a listener bug must not break writes
-                import traceback
-                traceback.print_exc()
+            except Exception:  # noqa: BLE001 - a listener bug must not break writes  # pragma: no cover
+                log.exception("store listener failed")
         self._mark_dirty()
 
     def _next_rv(self) -> str:
@@ -202,7 +205,7 @@ class Store:
         lp = parse_label_selector(label_selector)
         fp = parse_field_selector(field_selector)
         out = []
-        for (ns, name), obj in sorted(self._bucket(kind).items()):
+        for (ns, _name), obj in sorted(self._bucket(kind).items()):
             if namespace and ns != namespace:
                 continue
             if lp(obj["metadata"].get("labels")) and fp(obj):
@@ -372,7 +375,7 @@ class Store:
             try:
                 since = int(resource_version)
             except ValueError:
-                raise errors.bad_request(f"invalid resourceVersion {resource_version!r}")
+                raise errors.bad_request(f"invalid resourceVersion {resource_version!r}") from None
             if since < self.history_start:
                 raise errors.expired(f"too old resource version: {since} ({self.history_start})")
             for ev in self.history:

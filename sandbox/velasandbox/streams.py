@@ -18,10 +18,12 @@ import json
 import os
 import struct
 import termios
+from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
 from .errors import ApiError, bad_request
+from .parts import PodProcesses
 
 EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io",
                   "base64.channel.k8s.io", "channel.k8s.io"]
@@ -93,184 +95,250 @@ def _exit_status(code: int) -> dict:
             "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
 
 
-async def handle_exec(api, request: web.Request, pod: dict, q) -> web.StreamResponse:
-    command = q.getall("command")
-    if not command:
-        raise bad_request("you must specify at least 1 command")
-    want_in, want_out, want_err, tty = q.flag("stdin"), q.flag("stdout"), q.flag("stderr"), q.flag("tty")
-    if not (want_in or want_out or want_err):
-        raise bad_request("you must specify at least 1 of stdin, stdout, stderr")
-    rt = api.sb.runtime
-    run, c = rt.exec_target(pod, q.get("container"))
+@dataclass(frozen=True, slots=True)
+class _ExecOptions:
+    command: list[str]
+    stdin: bool
+    stdout: bool
+    stderr: bool
+    tty: bool
+
+    @staticmethod
+    def parse(q) -> _ExecOptions:
+        command = q.getall("command")
+        if not command:
+            raise bad_request("you must specify at least 1 command")
+        opts = _ExecOptions(command, q.flag("stdin"), q.flag("stdout"), q.flag("stderr"), q.flag("tty"))
+        if not (opts.stdin or opts.stdout or opts.stderr):
+            raise bad_request("you must specify at least 1 of stdin, stdout, stderr")
+        return opts
+
+
+class _PipeProcess:
+    """The command with pipes for stdin, stdout and stderr."""
+
+    def __init__(self, proc: asyncio.subprocess.Process):
+        self.proc = proc
+
+    @staticmethod
+    async def start(argv: list[str], env: dict, opts: _ExecOptions) -> _PipeProcess:
+        return _PipeProcess(await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.PIPE if opts.stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True))
+
+    def pumps(self, out: _WS, opts: _ExecOptions) -> list[asyncio.Task]:
+        loop = asyncio.get_running_loop()
+        return [loop.create_task(self._pump(self.proc.stdout, 1, out, opts.stdout)),
+                loop.create_task(self._pump(self.proc.stderr, 2, out, opts.stderr))]
+
+    @staticmethod
+    async def _pump(reader, ch: int, out: _WS, wanted: bool):
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    return
+                if wanted:
+                    await out.send(ch, data)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+
+    async def write(self, data: bytes):
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        await self.proc.stdin.drain()
+
+    def close_stdin(self):
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+
+    def resize(self, height: int, width: int):
+        pass  # no terminal
+
+    def close(self):
+        pass
+
+
+class _PtyProcess:
+    """The command on a pseudo-terminal (``tty=true``): one output stream, resizable."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, master: int):
+        self.proc = proc
+        self.master = master
+
+    @staticmethod
+    async def start(argv: list[str], env: dict, opts: _ExecOptions) -> _PtyProcess:
+        master, slave = os.openpty()
+
+        def controlling_tty():
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        try:
+            proc = await asyncio.create_subprocess_exec(*argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                                        start_new_session=True, preexec_fn=controlling_tty)
+        except OSError:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        os.set_blocking(master, False)
+        return _PtyProcess(proc, master)
+
+    def pumps(self, out: _WS, opts: _ExecOptions) -> list[asyncio.Task]:
+        return [asyncio.get_running_loop().create_task(self._pump(out))]
+
+    async def _pump(self, out: _WS):
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue[bytes] = asyncio.Queue()
+
+        def readable():
+            try:
+                data = os.read(self.master, 65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""  # EIO once the command and its children closed the terminal
+            chunks.put_nowait(data)
+            if not data:
+                loop.remove_reader(self.master)
+        loop.add_reader(self.master, readable)
+        try:
+            while data := await chunks.get():
+                await out.send(1, data)
+        finally:
+            loop.remove_reader(self.master)
+
+    async def write(self, data: bytes):
+        os.write(self.master, data)
+
+    def close_stdin(self):
+        os.write(self.master, b"\x04")  # ^D: end of input for the terminal's reader
+
+    def resize(self, height: int, width: int):
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+    def close(self):
+        asyncio.get_running_loop().remove_reader(self.master)
+        os.close(self.master)
+
+
+class _ExecSession:
+    """One exec over one WebSocket: client frames to the command, its output and exit status back."""
+
+    def __init__(self, ws: web.WebSocketResponse, out: _WS, proto: str | None, opts: _ExecOptions,
+                 process: _PipeProcess | _PtyProcess):
+        self.ws = ws
+        self.out = out
+        self.v5 = proto == "v5.channel.k8s.io"
+        self.v4plus = proto in ("v5.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io")
+        self.opts = opts
+        self.process = process
+        self.stdin_open = True
+
+    async def run(self) -> asyncio.Task:
+        """Until the command ends or the client goes; returns the task waiting for the command."""
+        loop = asyncio.get_running_loop()
+        client_task = loop.create_task(self._read_client())
+        pumps = self.process.pumps(self.out, self.opts)
+        wait_task = loop.create_task(self.process.proc.wait())
+        try:
+            done, _ = await asyncio.wait({wait_task, client_task}, return_when=asyncio.FIRST_COMPLETED)
+            # If the client went first, the command keeps running, as with a real kubelet,
+            # until it ends by itself (its stdin is closed).
+            if wait_task in done:
+                await self._finish(pumps, wait_task.result())
+        finally:
+            for t in [*pumps, client_task]:
+                if not t.done():
+                    t.cancel()
+            self.process.close()
+        return wait_task
+
+    async def _finish(self, pumps: list[asyncio.Task], code: int):
+        try:  # drain output that is still in the pipes
+            await asyncio.wait_for(asyncio.gather(*pumps), 0.5 if self.opts.tty else 5)
+        except TimeoutError:
+            pass
+        if code < 0:
+            code = 128 - code
+        if self.v4plus:
+            await self.out.send(3, json.dumps(_exit_status(code)).encode())
+        elif code != 0:
+            await self.out.send(3, f"command terminated with non-zero exit code: {code}".encode())
+        try:
+            await self.ws.close(code=1000)
+        except (ConnectionResetError, RuntimeError):
+            pass  # the client is gone
+
+    async def _read_client(self):
+        async for msg in self.ws:
+            frame = self.out.decode(msg)
+            if frame is not None:
+                await self._on_frame(*frame)
+        # the client went away (or closed the socket to end stdin, v4 style)
+        await self._close_stdin()
+
+    async def _on_frame(self, ch: int, data: bytes):
+        if ch == 255 and self.v5:
+            if data[:1] == b"\x00":  # CLOSE of channel 0: end of stdin
+                await self._close_stdin()
+        elif ch == 0 and self.stdin_open and self.opts.stdin:
+            try:
+                await self.process.write(data)
+            except (BrokenPipeError, ConnectionResetError, OSError):
+                self.stdin_open = False
+        elif ch == 4 and self.opts.tty:
+            try:
+                size = json.loads(data)
+                self.process.resize(int(size.get("Height", 24)), int(size.get("Width", 80)))
+            except (ValueError, OSError):
+                pass  # a malformed resize changes nothing
+
+    async def _close_stdin(self):
+        if not self.stdin_open:
+            return
+        self.stdin_open = False
+        try:
+            self.process.close_stdin()
+        except OSError:
+            pass
+
+
+async def handle_exec(pods: PodProcesses, open_streams: set, request: web.Request, pod: dict,
+                      q) -> web.StreamResponse:
+    opts = _ExecOptions.parse(q)
+    run, c = pods.exec_target(pod, q.get("container"))
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise ApiError(400, "BadRequest", "Upgrade request required (velasandbox speaks WebSocket only, not SPDY)")
     proto = _choose(_offered(request), EXEC_PROTOCOLS)
     ws = web.WebSocketResponse(protocols=[proto] if proto else (), max_msg_size=0, autoping=True,
                                compress=False)
     await ws.prepare(request)
-    v5 = proto == "v5.channel.k8s.io"
-    v4plus = proto in ("v5.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io")
     out = _WS(request, ws, b64=bool(proto and "base64" in proto))
-    api.open_streams.add(out)
-    # the real server first writes an empty frame on the lowest writable channel
-    await out.send(1 if want_out else 2 if want_err else 3, b"")
-    env = dict(c.env)
-    if tty:
-        env.setdefault("TERM", "xterm")
-    argv = rt.nsenter_argv(run, c.name, c.workdir, command)
-    loop = asyncio.get_running_loop()
-    master = None
+    open_streams.add(out)
     try:
-        if tty:
-            master, slave = os.openpty()
-
-            def _ctty():
-                fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-            proc = await asyncio.create_subprocess_exec(*argv, stdin=slave, stdout=slave, stderr=slave,
-                                                        env=env, start_new_session=True, preexec_fn=_ctty)
-            os.close(slave)
-            os.set_blocking(master, False)
-        else:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.PIPE if want_in else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
-                start_new_session=True)
-    except OSError as e:
-        await out.send(3, json.dumps({"metadata": {}, "status": "Failure", "message": str(e),
-                                      "reason": "InternalError", "code": 500,
-                                      "details": {"causes": [{"message": str(e)}]}}).encode())
-        await ws.close()
-        api.open_streams.discard(out)
-        return ws
-    run.exec_procs.add(proc)
-
-    async def pump(reader, ch):
+        # the real server first writes an empty frame on the lowest writable channel
+        await out.send(1 if opts.stdout else 2 if opts.stderr else 3, b"")
+        env = dict(c.env)
+        if opts.tty:
+            env.setdefault("TERM", "xterm")
+        argv = pods.nsenter_argv(run, c.name, c.workdir, opts.command)
         try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    return
-                if (ch == 1 and want_out) or (ch == 2 and want_err):
-                    await out.send(ch, data)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-
-    async def pump_pty():
-        q_ = asyncio.Queue()
-
-        def readable():
-            try:
-                data = os.read(master, 65536)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                data = b""
-            q_.put_nowait(data)
-            if not data:
-                loop.remove_reader(master)
-        loop.add_reader(master, readable)
-        try:
-            while True:
-                data = await q_.get()
-                if not data:
-                    return
-                await out.send(1, data)
-        finally:
-            try:
-                loop.remove_reader(master)
-            except Exception:  # noqa: BLE001
-                pass
-
-    async def read_client():
-        stdin_open = True
-        async for msg in ws:
-            d = out.decode(msg)
-            if d is None:
-                continue
-            ch, data = d
-            if ch == 255 and v5:
-                if data[:1] == b"\x00" and stdin_open:
-                    stdin_open = False
-                    await _close_stdin()
-                continue
-            if ch == 0 and stdin_open and want_in:
-                try:
-                    if tty:
-                        os.write(master, data)
-                    else:
-                        proc.stdin.write(data)
-                        await proc.stdin.drain()
-                except (BrokenPipeError, ConnectionResetError, OSError):
-                    stdin_open = False
-            elif ch == 4 and tty:
-                try:
-                    sz = json.loads(data)
-                    fcntl.ioctl(master, termios.TIOCSWINSZ,
-                                struct.pack("HHHH", int(sz.get("Height", 24)), int(sz.get("Width", 80)), 0, 0))
-                except (ValueError, OSError):
-                    pass
-        # client went away (or closed the socket to end stdin, v4 style)
-        if stdin_open:
-            await _close_stdin()
-
-    async def _close_stdin():
-        try:
-            if tty:
-                os.write(master, b"\x04")
-            elif proc.stdin is not None:
-                proc.stdin.close()
-        except OSError:
-            pass
-
-    client_task = loop.create_task(read_client())
-    if tty:
-        pumps = [loop.create_task(pump_pty())]
-    else:
-        pumps = [loop.create_task(pump(proc.stdout, 1)), loop.create_task(pump(proc.stderr, 2))]
-    wait_task = loop.create_task(proc.wait())
-    try:
-        done, _ = await asyncio.wait({wait_task, client_task}, return_when=asyncio.FIRST_COMPLETED)
-        if wait_task in done:
-            # drain output that is still in the pipes
-            try:
-                await asyncio.wait_for(asyncio.gather(*pumps), 5 if not tty else 0.5)
-            except asyncio.TimeoutError:
-                pass
-            code = wait_task.result()
-            if code < 0:
-                code = 128 - code
-            if v4plus:
-                await out.send(3, json.dumps(_exit_status(code)).encode())
-            elif code != 0:
-                await out.send(3, f"command terminated with non-zero exit code: {code}".encode())
-            try:
-                await ws.close(code=1000)
-            except Exception:  # noqa: BLE001
-                pass
-        else:
-            # client disconnected first: the process keeps running, as with a real kubelet,
-            # until it ends by itself (stdin was closed)
-            pass
+            process = await (_PtyProcess if opts.tty else _PipeProcess).start(argv, env, opts)
+        except OSError as e:
+            await out.send(3, json.dumps({"metadata": {}, "status": "Failure", "message": str(e),
+                                          "reason": "InternalError", "code": 500,
+                                          "details": {"causes": [{"message": str(e)}]}}).encode())
+            await ws.close()
+            return ws
+        run.exec_procs.add(process.proc)
+        wait_task = await _ExecSession(ws, out, proto, opts, process).run()
     finally:
-        for t in pumps:
-            if not t.done():
-                t.cancel()
-        if not client_task.done():
-            client_task.cancel()
-        if master is not None:
-            try:
-                loop.remove_reader(master)
-            except Exception:  # noqa: BLE001
-                pass
-            os.close(master)
-        api.open_streams.discard(out)
-
-        def _reap(_t):
-            run.exec_procs.discard(proc)
-        if wait_task.done():
-            run.exec_procs.discard(proc)
-        else:
-            wait_task.add_done_callback(_reap)
+        open_streams.discard(out)
+    # the runtime kills what is left of an exec when the pod goes; forget the command once it ends
+    if wait_task.done():
+        run.exec_procs.discard(process.proc)
+    else:
+        wait_task.add_done_callback(lambda _t: run.exec_procs.discard(process.proc))
     return ws
 
 
@@ -284,7 +352,7 @@ def parse_ports(q) -> list[int]:
             try:
                 n = int(p)
             except ValueError:
-                raise bad_request(f"unable to parse {p!r} as a port")
+                raise bad_request(f"unable to parse {p!r} as a port") from None
             if not 1 <= n <= 65535:
                 raise bad_request(f"port {n} must be > 0 and < 65536")
             ports.append(n)
@@ -293,17 +361,16 @@ def parse_ports(q) -> list[int]:
     return ports
 
 
-async def handle_portforward(api, request: web.Request, pod: dict, q) -> web.StreamResponse:
+async def handle_portforward(pods: PodProcesses, open_streams: set, request: web.Request, pod: dict,
+                             q) -> web.StreamResponse:
     offered = _offered(request)
     from . import spdy
     if request.headers.get("Upgrade", "").lower() == "websocket" and spdy.PROTOCOL in offered:
         # kubectl: SPDY tunnelled through the WebSocket
-        rt = api.sb.runtime
-        md = pod["metadata"]
-        run = rt.runs.get(md["uid"]) if hasattr(rt, "runs") else None
-        if run is None or not run.holder_pid or run.terminating:
-            raise bad_request(f"pod {md['name']} is not running")
-        return await spdy.handle(api, request, pod, run)
+        run = pods.running(pod)
+        if run is None:
+            raise bad_request(f"pod {pod['metadata']['name']} is not running")
+        return await spdy.handle(pods, open_streams, request, pod, run)
     if request.headers.get("Upgrade", "").lower() != "websocket" or (
             offered and _choose(offered, PF_PROTOCOLS) is None):
         # e.g. kubectl's SPDY (or SPDY-over-WebSocket) port-forward
@@ -312,10 +379,10 @@ async def handle_portforward(api, request: web.Request, pod: dict, q) -> web.Str
                        f"(offered: {offered or request.headers.get('Upgrade', 'none')}); "
                        "kubectl port-forward (SPDY) is not supported, use the Python client's portforward()")
     ports = parse_ports(q)
-    rt = api.sb.runtime
+    rt = pods
     md = pod["metadata"]
-    run = rt.runs.get(md["uid"]) if hasattr(rt, "runs") else None
-    if run is None or not run.holder_pid or run.terminating:
+    run = pods.running(pod)
+    if run is None:
         raise bad_request(f"pod {md['name']} is not running")
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise ApiError(400, "BadRequest", "Upgrade request required (velasandbox speaks WebSocket only, not SPDY)")
@@ -328,7 +395,7 @@ async def handle_portforward(api, request: web.Request, pod: dict, q) -> web.Str
     ws = web.WebSocketResponse(protocols=[proto] if proto else (), max_msg_size=0, compress=False)
     await ws.prepare(request)
     out = _WS(request, ws, b64=bool(proto and "base64" in proto))
-    api.open_streams.add(out)
+    open_streams.add(out)
     loop = asyncio.get_running_loop()
     for i, port in enumerate(ports):
         hdr = bytes([port & 0xFF, port >> 8])
@@ -397,5 +464,5 @@ async def handle_portforward(api, request: web.Request, pod: dict, q) -> web.Str
                     pass
         for t in pumps:
             t.cancel()
-        api.open_streams.discard(out)
+        open_streams.discard(out)
     return ws

@@ -8,10 +8,10 @@ def _age(ts: str | None) -> str:
     if not ts:
         return "<unknown>"
     try:
-        t = dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+        t = dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
     except ValueError:
         return "<unknown>"
-    s = int((dt.datetime.now(dt.timezone.utc) - t).total_seconds())
+    s = int((dt.datetime.now(dt.UTC) - t).total_seconds())
     if s < 120:
         return f"{max(s, 0)}s"
     if s < 3600:

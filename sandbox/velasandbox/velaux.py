@@ -1,13 +1,14 @@
 """The VelaUX stand-in: the trigger webhook, login, and the workflow-record actions, on its
 own 127.0.0.1 port (plain HTTP, like VelaUX behind ``vela port-forward``).
-Facts: ../shared/reference/kubevela.md section 5 (velaux v1.9.5).
+It follows ``kubevela/velaux`` v1.9.5 (``pkg/server/interfaces/api/webhook.go``,
+``pkg/server/domain/service/webhook.go``, ``pkg/server/domain/service/workflow.go``).
 
 Routes:
 
 * ``POST /api/v1/webhook/{token}`` -- no auth; the token is the credential. Unknown token:
   400 ``{"BusinessCode":10021,"Message":"Invalid webhook token"}``. The ``custom`` payload:
   ``upgrade`` is keyed by **component** name; each value is deep-merged (mergo override,
-  lists replaced: ``veladev.spec.render.deep_merge``) into that component's properties; an
+  lists replaced: :func:`velasandbox.kubevela.render.mergo_override`) into that component's properties; an
   unknown component gives 404 / 10008. The Application then gets a new
   ``app.oam.dev/publishVersion`` ``<workflowName>-<yyyyMMddHHmmssSSS>`` (and
   ``app.oam.dev/deployVersion``) and the label ``app.oam.dev/source-of-truth: from-velaux``,
@@ -189,7 +190,7 @@ class VelaUX:
                 return self.create_trigger(app, namespace, workflow, name, payload_type, component)
             return self.sb.call(go())
         token = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(16))
-        now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.triggers[token] = {"name": name or f"{app}-trigger", "alias": "", "description": "", "app": app,
                                 "namespace": namespace, "workflowName": workflow, "type": "webhook",
                                 "payloadType": payload_type, "componentName": component, "registry": "",
@@ -306,7 +307,7 @@ class VelaUX:
             raise BError(500, 500, str(e)) from None
 
     def _execute(self, trig: dict, body: dict) -> dict:
-        from veladev.spec.render import deep_merge
+        from .kubevela.render import mergo_override
         ns, name, wf_name = trig["namespace"], trig["app"], trig["workflowName"]
         k = kinds.lookup("core.oam.dev", "v1beta1", "applications")
         app = self._app(name, ns)
@@ -318,7 +319,7 @@ class VelaUX:
             comp = next((c for c in comps if c.get("name") == cname), None)
             if comp is None:
                 raise ERR_COMPONENT
-            comp["properties"] = deep_merge(comp.get("properties") or {}, props or {})
+            comp["properties"] = mergo_override(comp.get("properties") or {}, props or {})
         stamp = _now_ms_stamp()
         while stamp <= self._last_stamp:       # two triggers in one millisecond stay distinct
             stamp = str(int(stamp) + 1)
@@ -329,7 +330,7 @@ class VelaUX:
         md["annotations"][DEPLOY_VERSION] = stamp
         md.setdefault("labels", {})[SOURCE_OF_TRUTH] = "from-velaux"
         self.sb.store.update(k, app, require_rv=True)
-        now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         record = {"name": version, "namespace": ns, "workflowName": wf_name, "workflowAlias": "",
                   "applicationRevision": version, "startTime": now, "status": "initializing", "message": "",
                   "mode": "", "note": "triggered by webhook custom", "triggerType": "webhook",

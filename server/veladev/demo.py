@@ -17,8 +17,9 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "frontend"
+from .packaged import packaged_dir
+
+EXAMPLE = packaged_dir("examples") / "frontend"
 
 
 def _say(step: str, text: str) -> None:
@@ -138,7 +139,7 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
         from velasandbox.runtime import namespace_support
         from velasandbox.sandbox import Sandbox
     except ImportError:
-        _say("sandbox", "velasandbox is not installed (pip install -e . from the repository)")
+        _say("sandbox", "velasandbox is not installed (pip install . from the repository)")
         return 1
     reason = namespace_support()
     if reason:

@@ -25,7 +25,7 @@ def _editor_setup_ok():
     """An editor set-up that failed makes the editor tests fail (not skip), with the reason."""
     reason = setup_failure()
     if reason:
-        pytest.fail(f"editor set-up failed (tools/setup.d/50-editors.sh): {reason}")
+        pytest.fail(f"editor set-up failed (tools/setup-editors.sh): {reason}")
 
 
 @pytest.fixture(scope="session")

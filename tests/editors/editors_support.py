@@ -1,6 +1,6 @@
 """Shared helpers for the real-editor tests (code-server + Chromium, headless Neovim).
 
-The tools come from tools/setup.d/50-editors.sh (run by ./dev setup). A test whose editor is
+The tools come from tools/setup-editors.sh (run by ./dev setup). A test whose editor is
 not installed is skipped with the reason. The language server is the real `veladev lsp` from
 the venv running pytest (VELADEV_LSP_COMMAND overrides it, for trying the clients against
 another build).
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "editors"
 ARTIFACTS = ROOT / "artifacts" / "editors"
-SETUP_FAILED = CACHE / "setup-failed"  # written by tools/setup.d/50-editors.sh when a step fails
+SETUP_FAILED = CACHE / "setup-failed"  # written by tools/setup-editors.sh when a step fails
 EXAMPLE = ROOT / "examples" / "frontend" / "vela-app.yaml"
 NOCALHOST_SCHEMA = ROOT / "schemas" / "definitions" / "trait" / "nocalhost.json"
 

@@ -1,6 +1,6 @@
 """VS Code (code-server) with the veladev extension, driven headless by Playwright + Chromium.
 
-Setup (tools/setup.d/50-editors.sh) builds .cache/editors/veladev.vsix and installs
+Setup (tools/setup-editors.sh) builds .cache/editors/veladev.vsix and installs
 code-server and playwright-core in .cache/editors/harness. Each test runs one scenario of
 vscode_driver.mjs against one code-server, then asserts on what the driver saw.
 Screenshots and code-server's logs go to artifacts/editors/.

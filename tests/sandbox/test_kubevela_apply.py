@@ -1,5 +1,5 @@
-"""KubeVela's applicator as the stand-in does it: the three-way merge (reference/kubevela.md
-section 7.1), apply-once paths and the Go duration parser. Pure functions, no sandbox."""
+"""KubeVela's applicator as the stand-in does it: the three-way merge (kubevela/kubevela:
+pkg/utils/apply/apply.go), apply-once paths and the Go duration parser. Pure functions, no sandbox."""
 import copy
 import json
 

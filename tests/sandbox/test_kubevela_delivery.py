@@ -1,7 +1,7 @@
 """The seed's delivery flow on real sandbox pods: the example Application deploys to `test`,
 suspends, resumes, deploys to `prod`; the VelaUX trigger ships a pushed commit to `test`
 while `prod` keeps the old one until resume; state-keep reverts drift unless paused or
-covered by apply-once (../shared/reference/kubevela.md sections 4.2, 5.1, 7)."""
+covered by apply-once (sandbox/README.md cites the KubeVela sources)."""
 import re
 
 import pytest

@@ -1,5 +1,5 @@
 """The KubeVela stand-in without pods: API, workflow engine, resume semantics, definitions and
-their schema ConfigMaps (../shared/reference/kubevela.md sections 1, 3.1, 4)."""
+their schema ConfigMaps (sandbox/README.md cites the KubeVela sources)."""
 import json
 import re
 
@@ -52,7 +52,7 @@ def test_suspend_then_flip_only_suspend_resuspends_then_real_resume_continues(ap
     assert notes and "hello" in notes[0] and "hooks.invalid" not in notes[0]
 
     # Flipping only `suspend` (the pre-1.8 recipe) does not resume: the step is still
-    # `suspending`, so the engine suspends again (section 4.2).
+    # `suspending`, so the engine suspends again (KubeVela's ResumeWorkflow).
     patched = apps.patch_status(sandbox_ns, "flow", {"status": {"workflow": {"suspend": False}}})
     rv = int(patched["metadata"]["resourceVersion"])
     a = apps.wait(sandbox_ns, "flow", lambda x: int(x["metadata"]["resourceVersion"]) > rv and wf_of(x)["suspend"],
@@ -195,7 +195,7 @@ def test_unknown_component_type_fails_the_deploy_step(apps, sandbox_ns):
 
 
 def test_default_workflow_without_spec_workflow(apps, sandbox_ns):
-    """No spec.workflow: one deploy step per topology policy, DAG-DAG (section 1.1)."""
+    """No spec.workflow: one deploy step per topology policy, DAG-DAG (kv:pkg/workflow/step/generator.go)."""
     pol = [{"name": "here", "type": "topology", "properties": {"clusters": ["local"], "namespace": sandbox_ns}}]
     app = app_obj("gen", [{"name": "w", "type": "worker", "properties": {"image": "no-such/image:1"}}], policies=pol)
     apps.create(sandbox_ns, app)

@@ -1,6 +1,6 @@
 """The VelaUX stand-in without pods: webhook errors as VelaUX's code returns them, login and
-bearer auth, the record resume endpoint, trigger management (../shared/reference/kubevela.md
-section 5)."""
+bearer auth, the record resume endpoint, trigger management (kubevela/velaux v1.9.5:
+pkg/server/interfaces/api/webhook.go, pkg/server/domain/service/webhook.go)."""
 import logging
 import re
 

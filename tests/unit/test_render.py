@@ -1,54 +1,27 @@
-"""What KubeVela renders for the built-ins the sandbox and dev mode rely on."""
+"""What veladev renders itself: the nocalhost trait's dev config (dev mode reads it from the
+trait in the open Application)."""
 
-import json
-
-import pytest
 import yaml
 
 from support import EXAMPLE
 from veladev.catalog import bundled_catalog
-from veladev.spec.render import (RenderContext, RenderError, apply_defaults, apply_override, deep_merge,
-                                 nocalhost_dev_config, render_component)
+from veladev.spec.render import apply_defaults, nocalhost_dev_config
 
 CAT = bundled_catalog()
-CTX = RenderContext(app="frontend", app_namespace="default", namespace="test", app_revision="frontend-v1",
-                    app_labels={"team": "web"}, app_annotations={"app.oam.dev/publishVersion": "v1"})
 
 
-def example_component():
-    return yaml.safe_load(EXAMPLE.read_text())["spec"]["components"][0]
+def example_trait():
+    comp = yaml.safe_load(EXAMPLE.read_text())["spec"]["components"][0]
+    return comp["name"], next(t for t in comp["traits"] if t["type"] == "nocalhost")["properties"]
 
 
-def test_webservice_deployment_named_after_component_with_kubevela_labels():
-    deploy, service = render_component(CTX, example_component(), CAT)
-    assert deploy["kind"] == "Deployment" and deploy["metadata"]["name"] == "frontend"
-    assert deploy["metadata"]["namespace"] == "test"
-    labels = deploy["metadata"]["labels"]
-    assert labels["app.oam.dev/name"] == "frontend" and labels["app.oam.dev/component"] == "frontend"
-    assert labels["workload.oam.dev/type"] == "webservice" and labels["app.oam.dev/resourceType"] == "WORKLOAD"
-    assert labels["team"] == "web" and labels["app.oam.dev/appRevision"] == "frontend-v1"
-    assert deploy["metadata"]["annotations"]["app.oam.dev/publishVersion"] == "v1"
-    assert deploy["spec"]["selector"] == {"matchLabels": {"app.oam.dev/component": "frontend"}}
-    assert "replicas" not in deploy["spec"]  # only the scaler trait sets replicas
-    (c,) = deploy["spec"]["template"]["spec"]["containers"]
-    assert c["name"] == "frontend" and c["ports"] == [{"containerPort": 80, "protocol": "TCP", "name": "port-80"}]
-    # The nocalhost trait's Service, not webservice's (no expose: true in the example).
-    assert service["kind"] == "Service" and service["metadata"]["name"] == "frontend"
-    assert service["spec"] == {"selector": {"app.oam.dev/component": "frontend"},
-                               "ports": [{"port": 80, "targetPort": 80}], "type": "ClusterIP"}
-    assert service["metadata"]["labels"]["trait.oam.dev/type"] == "nocalhost"
-
-
-def test_nocalhost_annotation_is_compact_json_with_defaults_and_resolved_alias():
-    deploy = render_component(CTX, example_component(), CAT)[0]
-    ann = deploy["metadata"]["annotations"]
-    assert ann["dev.nocalhost/application-name"] == "frontend"
-    assert ann["dev.nocalhost/application-namespace"] == "test"
-    raw = ann["dev.nocalhost"]
-    assert raw == json.dumps(json.loads(raw), separators=(",", ":"))  # compact, as json.Marshal writes it
-    cfg = json.loads(raw)
+def test_nocalhost_dev_config_applies_defaults_and_resolves_the_alias():
+    name, props = example_trait()
+    cfg = nocalhost_dev_config(name, props, CAT)
     assert cfg["name"] == "frontend" and cfg["serviceType"] == "deployment"
+    assert [c["name"] for c in cfg["containers"]] == ["frontend"]
     dev = cfg["containers"][0]["dev"]
+    # The template's field order, so json.dumps gives the text KubeVela writes.
     assert list(dev) == ["image", "shell", "workDir", "resources", "command", "debug", "hotReload", "sync", "portForward"]
     assert dev["image"] == "nocalhost-docker.pkg.coding.net/nocalhost/dev-images/node:latest"
     assert dev["shell"] == "bash"  # a default
@@ -62,54 +35,6 @@ def test_nocalhost_default_port_forward_is_port_to_port():
     assert dev["portForward"] == ["9080:9080"] and dev["command"] == {"run": ["sh", "run.sh"], "debug": ["sh", "debug.sh"]}
     assert dev["sync"] == {"type": "send", "filePattern": ["./"],
                            "ignoreFilePattern": [".git", ".vscode", ".idea", ".gradle", "build"]}
-
-
-def test_webservice_expose_service_and_traits():
-    comp = {"name": "api", "type": "webservice",
-            "properties": {"image": "api:1", "ports": [{"port": 8080, "expose": True}], "env": [{"name": "A", "value": "1"}]},
-            "traits": [{"type": "scaler", "properties": {"replicas": 3}},
-                       {"type": "env", "properties": {"env": {"A": "2", "B": "3"}}},
-                       {"type": "labels", "properties": {"tier": "backend"}},
-                       {"type": "command", "properties": {"command": ["serve"], "args": ["--port", "8080"]}},
-                       {"type": "container-image", "properties": {"image": "api:2"}}]}
-    deploy, svc = render_component(CTX, comp, CAT)
-    assert deploy["spec"]["replicas"] == 3
-    c = deploy["spec"]["template"]["spec"]["containers"][0]
-    assert c["env"] == [{"name": "A", "value": "2"}, {"name": "B", "value": "3"}]
-    assert c["command"] == ["serve"] and c["args"] == ["--port", "8080"] and c["image"] == "api:2"
-    assert deploy["metadata"]["labels"]["tier"] == "backend" and deploy["spec"]["template"]["metadata"]["labels"]["tier"] == "backend"
-    assert svc["spec"]["ports"] == [{"port": 8080, "targetPort": 8080, "name": "port-8080"}]
-
-
-def test_task_is_a_job_named_app_dash_component():
-    job = render_component(CTX, {"name": "migrate", "type": "task", "properties": {"image": "m:1", "count": 2}}, CAT)[0]
-    assert job["kind"] == "Job" and job["metadata"]["name"] == "frontend-migrate"
-    assert job["spec"]["parallelism"] == 2 and job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
-
-
-def test_unknown_types_fail_like_kubevela():
-    with pytest.raises(RenderError, match='ComponentDefinition "nope" not found'):
-        render_component(CTX, {"name": "x", "type": "nope", "properties": {}}, CAT)
-    with pytest.raises(RenderError, match='container "other" not found'):
-        render_component(CTX, {"name": "x", "type": "worker", "properties": {"image": "i"},
-                               "traits": [{"type": "env", "properties": {"containerName": "other", "env": {"A": "1"}}}]}, CAT)
-
-
-def test_override_policy_merges_properties_and_traits():
-    comps = [{"name": "web", "type": "webservice", "properties": {"image": "a:1", "ports": [{"port": 80}]},
-              "traits": [{"type": "scaler", "properties": {"replicas": 1}}, {"type": "labels", "properties": {"x": "y"}}]},
-             {"name": "db", "type": "worker", "properties": {"image": "pg"}}]
-    out = apply_override(comps, {"components": [
-        {"name": "web", "properties": {"image": "a:2"}, "traits": [{"type": "scaler", "properties": {"replicas": 3}},
-                                                                   {"type": "labels", "disable": True}]}]})
-    assert out[0]["properties"] == {"image": "a:2", "ports": [{"port": 80}]}
-    assert out[0]["traits"] == [{"type": "scaler", "properties": {"replicas": 3}}]
-    assert comps[0]["properties"]["image"] == "a:1"  # inputs untouched
-    assert [c["name"] for c in apply_override(comps, {"selector": ["db"]})] == ["db"]
-
-
-def test_deep_merge_replaces_lists_and_merges_objects():
-    assert deep_merge({"a": {"b": 1, "c": [1, 2]}}, {"a": {"c": [3]}, "d": 4}) == {"a": {"b": 1, "c": [3]}, "d": 4}
 
 
 def test_apply_defaults_fills_nested_defaults_only_where_absent():

@@ -1,4 +1,4 @@
-"""Resume computed as KubeVela 1.9/1.10's ResumeWorkflow does (reference section 4.2)."""
+"""Resume computed as KubeVela 1.9/1.10's ResumeWorkflow does (kubevela/kubevela: pkg/workflow/operation/operation.go@v1.10.9)."""
 
 import pytest
 

@@ -1,6 +1,9 @@
 """The KubeVela half of the sandbox: ``core.oam.dev/v1beta1`` Applications and definitions,
 the Application controller (workflow, dispatch, state-keep), schema ConfigMaps, and the
-VelaUX stand-in (:mod:`velasandbox.velaux`). Facts: ../shared/reference/kubevela.md.
+VelaUX stand-in (:mod:`velasandbox.velaux`). It follows KubeVela v1.10.9's sources
+(``kubevela/kubevela``: ``apis/core.oam.dev/v1beta1``, ``pkg/controller/core.oam.dev/v1beta1/
+application``, ``vela-templates/definitions/internal``) and the workflow engine it pins
+(``kubevela/workflow``); ``sandbox/README.md`` lists what it emulates.
 
 ``install(sandbox)`` is called once by :class:`velasandbox.sandbox.Sandbox` on start-up;
 afterwards ``sandbox.kubevela`` is the :class:`ApplicationController` (set
@@ -20,7 +23,8 @@ def _app_defaults(obj: dict):
 
 
 def _app_validate(obj: dict) -> list[dict]:
-    """The CRD's required fields and the webhook's name checks (section 1.1)."""
+    """The CRD's required fields and the webhook's name checks
+    (kv:pkg/webhook/core.oam.dev/v1beta1/application/validation.go)."""
     causes = []
     spec = obj.get("spec") or {}
     comps = spec.get("components")
@@ -84,7 +88,7 @@ def register_kinds():
 
 
 def _app_row(o: dict, age: str) -> list:
-    """The CRD's printer columns (section 1): the first value of each JSONPath, as kubectl."""
+    """The CRD's printer columns (kv:charts/vela-core/crds/core.oam.dev_applications.yaml): the first value of each JSONPath, as kubectl."""
     spec, st = o.get("spec") or {}, o.get("status") or {}
     comps = spec.get("components") or [{}]
     svcs = st.get("services") or [{}]
@@ -107,12 +111,10 @@ register_printers()
 
 async def install(sandbox, velaux_port: int = 0):
     """Install the built-in definitions, add the controllers and start VelaUX."""
-    from veladev.catalog import bundled_catalog
-
     from ..velaux import VelaUX
     from .controller import ApplicationController
 
-    install_builtins(sandbox.store, bundled_catalog())
+    install_builtins(sandbox.store)
     for plural in DEFINITION_KINDS:
         sandbox.controllers.add(DefinitionController(sandbox, plural))
     sandbox.kubevela = ApplicationController(sandbox)

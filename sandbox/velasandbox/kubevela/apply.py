@@ -1,4 +1,4 @@
-"""KubeVela's applicator, as the stand-in does it (reference/kubevela.md section 7.1).
+"""KubeVela's applicator, as the stand-in does it (kv:pkg/utils/apply/apply.go, patch.go@v1.10.9).
 
 Every rendered resource goes through :func:`apply`: a three-way merge between the
 last-applied state (annotation ``app.oam.dev/last-applied-configuration``), the desired
@@ -21,8 +21,11 @@ from typing import Any
 
 from .. import kinds
 from ..errors import ApiError
-from ..patch import merge_patch, strategic_merge
-from ..patch import _list_merge_key  # the same list strategies the API server's SMP uses
+from ..patch import (
+    _list_merge_key,  # the same list strategies the API server's SMP uses
+    merge_patch,
+    strategic_merge,
+)
 
 LAST_APPLIED = "app.oam.dev/last-applied-configuration"
 RENDER_HASH = "oam.dev/render-hash"

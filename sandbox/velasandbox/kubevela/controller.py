@@ -1,4 +1,5 @@
-"""The Application controller of the KubeVela stand-in (reference/kubevela.md sections 1, 4, 7).
+"""The Application controller of the KubeVela stand-in (after ``kubevela/kubevela``
+``pkg/controller/core.oam.dev/v1beta1/application/application_controller.go@v1.10.9``).
 
 Per reconcile of an Application:
 
@@ -8,7 +9,7 @@ Per reconcile of an Application:
    annotation when set, else the revision name; a different value starts a new run.
    ``status.workflow == nil`` (restart) also starts one.
 4. The workflow engine (:mod:`.workflow`) advances; deploy / apply-component steps render
-   through ``veladev.spec.render`` and dispatch through :mod:`.apply`, recording every
+   through :mod:`.render` and dispatch through :mod:`.apply`, recording every
    manifest in the app's ResourceTracker.
 5. State-keep: while the run has succeeded or is suspending, every manifest in the
    ResourceTracker is applied again (three-way merge reverts drift), except what apply-once
@@ -25,14 +26,16 @@ import json
 import logging
 import os
 import time
-from typing import Any
 
 from .. import kinds
 from ..controllers import Controller
 from ..errors import ApiError
+from ..parts import ControllerHost
 from ..store import now_iso
 from . import apply as applymod
 from .apply import ApplyError
+from .definitions import KUBEVELA_WORKFLOW_STEPS
+from .render import RENDERED_COMPONENT_TYPES, RENDERED_TRAIT_TYPES, RenderContext, apply_override, render_component
 from .workflow import Outcome, Run, StepWait, advance, app_phase, plan, step_id, wf_status
 
 log = logging.getLogger("velasandbox.kubevela")
@@ -59,7 +62,7 @@ def spec_hash(spec: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# health (the definitions' healthPolicy / customStatus, section 2.2)
+# health (the built-in definitions' healthPolicy / customStatus, kv:vela-templates/definitions/internal)
 
 def workload_health(obj: dict | None) -> tuple[bool, str]:
     if obj is None:
@@ -80,7 +83,7 @@ def workload_health(obj: dict | None) -> tuple[bool, str]:
 
 
 # ---------------------------------------------------------------------------------------
-# apply-once (section 2.2 policies, section 7.2)
+# apply-once (kv:pkg/resourcekeeper/statekeep.go ApplyStrategies, dispatch.go)
 
 def _selector_matches(sel: dict | None, res: dict) -> bool:
     if not sel:
@@ -140,7 +143,7 @@ class ApplyOnce:
 class ApplicationController(Controller):
     primary = (GROUP, "applications")
 
-    def __init__(self, sandbox):
+    def __init__(self, sandbox: ControllerHost):
         super().__init__(sandbox)
         self.resync_period = _resync_default()
         self.errors: dict[tuple, dict] = {}          # (ns, name) -> step id -> error count
@@ -148,14 +151,6 @@ class ApplicationController(Controller):
         self._due: dict[tuple, float] = {}
         self._polled: set[tuple] = set()
         self._last_keep: dict[tuple, tuple[str, float]] = {}   # app resourceVersion, time
-        self._catalog = None
-
-    @property
-    def catalog(self):
-        if self._catalog is None:
-            from veladev.catalog import bundled_catalog
-            self._catalog = bundled_catalog()
-        return self._catalog
 
     def wants_update(self, old: dict, new: dict) -> bool:
         """KubeVela's update filter (SetupWithManager in kubevela
@@ -333,7 +328,7 @@ class ApplicationController(Controller):
             return Outcome("succeeded")
         if stype == "print-message-in-status":
             return Outcome("succeeded", str(props.get("message", "")))
-        if self.catalog.get("workflowstep", stype) is not None or self._definition("workflowstepdefinitions", app, stype):
+        if stype in KUBEVELA_WORKFLOW_STEPS or self._definition("workflowstepdefinitions", app, stype):
             raise RuntimeError(f'velasandbox does not emulate the workflow step type "{stype}"')
         raise RuntimeError(f'WorkflowStepDefinition "{stype}" not found')
 
@@ -345,7 +340,6 @@ class ApplicationController(Controller):
         return None
 
     def step_deploy(self, app: dict, run: Run, props: dict) -> Outcome:
-        from veladev.spec.render import apply_override
         spec = app.get("spec") or {}
         by_name = {p.get("name"): p for p in spec.get("policies") or []}
         comps = copy.deepcopy(spec.get("components") or [])
@@ -377,7 +371,6 @@ class ApplicationController(Controller):
         return Outcome("succeeded")
 
     def render(self, app: dict, comps: list[dict], target: str) -> list[dict]:
-        from veladev.spec.render import RenderContext, render_component
         md = app["metadata"]
         rev = (app.get("status") or {}).get("latestRevision") or {}
         ctx = RenderContext(app=md["name"], app_namespace=md["namespace"], namespace=target,
@@ -386,13 +379,12 @@ class ApplicationController(Controller):
         out = []
         for comp in comps:
             self._check_renderable(app, comp)
-            for obj in render_component(ctx, comp, self.catalog):
+            for obj in render_component(ctx, comp):
                 obj["_componentType"] = comp.get("type")
                 out.append(obj)
         return out
 
     def _check_renderable(self, app: dict, comp: dict):
-        from veladev.spec.render import RENDERED_COMPONENT_TYPES, RENDERED_TRAIT_TYPES
         if comp.get("type") not in RENDERED_COMPONENT_TYPES and \
                 self._definition("componentdefinitions", app, comp.get("type", "")):
             raise RuntimeError(f'render component "{comp.get("name")}": velasandbox cannot render the '
@@ -519,7 +511,7 @@ class ApplicationController(Controller):
         self.store.update(rtk, rt, require_rv=False)
 
     def state_keep(self, app: dict):
-        """Re-apply every dispatched manifest (no render-hash short-cut), section 7.1."""
+        """Re-apply every dispatched manifest (no render-hash short-cut), as kv:pkg/resourcekeeper/statekeep.go."""
         md = app["metadata"]
         once = ApplyOnce(app.get("spec") or {})
         # One aggregated event per application counts the state-keep passes (tests observe
@@ -601,7 +593,6 @@ class ApplicationController(Controller):
         out = []
         healthy = True
         for e in (rt or {}).get("spec", {}).get("managedResources") or []:
-            m = e.get("raw") or {}
             if not e.get("workload"):
                 continue
             k = kinds.by_kind(e["apiVersion"], e["kind"])

@@ -1,4 +1,4 @@
-"""Definitions and their schema ConfigMaps (reference/kubevela.md sections 2 and 3.1).
+"""Definitions and their schema ConfigMaps (``kv:pkg/controller/utils/capability.go@v1.10.9``).
 
 KubeVela's definition controllers write the OpenAPI v3 schema of a definition's CUE
 ``parameter`` block into a ConfigMap ``<type>-schema-<name>`` in the definition's namespace
@@ -10,18 +10,24 @@ annotation ``definition.oam.dev/appliedWorkloads``; owner: the definition;
 The stand-in has no CUE evaluator, so a definition carries its parameter schema as JSON in
 the annotation :data:`SCHEMA_ANNOTATION` (a JSON Schema object, what the ConfigMap then
 holds). The built-ins the stand-in renders are installed in ``vela-system`` with the
-schemas veladev bundles (``schemas/definitions/<kind>/<name>.json``). A definition without
-the annotation gets no ConfigMap, which is also what KubeVela does when schema generation
-fails.
+parameter schemas in ``builtin_schemas/<kind>/<name>.json`` (the JSON Schema of each
+definition's CUE ``parameter`` block; ``x-vela.source`` names the CUE file). They are the
+sandbox's own copy, not veladev's: the stand-in is the oracle veladev is tested against, so it
+must be able to disagree. A definition without the annotation gets no ConfigMap, which is also
+what KubeVela does when schema generation fails.
 """
 from __future__ import annotations
 
 import copy
+import functools
 import json
+from pathlib import Path
+from typing import Any
 
 from .. import kinds
 from ..controllers import Controller
 from ..errors import ApiError
+from ..parts import ControllerHost
 
 GROUP = "core.oam.dev"
 SYSTEM_NAMESPACE = "vela-system"
@@ -47,6 +53,19 @@ BUILTINS = {
     "workflowstep": ["deploy", "suspend", "notification", "step-group", "apply-component",
                      "print-message-in-status"],
 }
+#: Every workflow step type KubeVela v1.10 ships (``kv:vela-templates/definitions/internal/
+#: workflowstep/``): a step of one of these types that the stand-in does not run is "not
+#: emulated", any other type is "not found".
+KUBEVELA_WORKFLOW_STEPS = frozenset({
+    "apply-application", "apply-application-in-parallel", "apply-component", "apply-deployment", "apply-object",
+    "apply-remaining", "apply-terraform-config", "apply-terraform-provider", "build-push-image", "check-metrics",
+    "clean-jobs", "collect-service-endpoints", "create-config", "delete-config", "depends-on-app",
+    "deploy", "deploy-cloud-resource", "deploy2env", "deploy2runtime", "export-data", "export-service",
+    "export2config", "export2secret", "generate-jdbc-connection", "list-config", "notification",
+    "print-message-in-status", "read-config", "read-object", "request", "share-cloud-resource", "step-group",
+    "suspend", "vela-cli", "webhook", "webhook-notification",
+})
+_SCHEMAS = Path(__file__).resolve().parent / "builtin_schemas"
 _WORKLOADS = {"deployments.apps": ("apps/v1", "Deployment"), "jobs.batch": ("batch/v1", "Job")}
 
 
@@ -54,18 +73,33 @@ def plural_for(prefix: str) -> str:
     return next(p for p, v in DEFINITION_KINDS.items() if v[0] == prefix)
 
 
-def published_schema(bundled: dict) -> dict:
-    """A bundled schema as the ConfigMap holds it (no $schema, no x-vela bookkeeping)."""
-    s = copy.deepcopy(bundled)
+@functools.cache
+def _read_schema(kind: str, name: str) -> dict[str, Any] | None:
+    path = _SCHEMAS / kind / f"{name}.json"
+    if name not in BUILTINS.get(kind, ()) or not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def builtin_schema(kind: str, name: str) -> dict[str, Any] | None:
+    """The parameter schema of a built-in the stand-in installs (a fresh copy), or None."""
+    schema = _read_schema(kind, name)
+    return copy.deepcopy(schema) if schema is not None else None
+
+
+def published_schema(builtin: dict) -> dict:
+    """A built-in's schema as the ConfigMap holds it (no $schema, no x-vela bookkeeping)."""
+    s = copy.deepcopy(builtin)
     s.pop("$schema", None)
     s.pop("x-vela", None)
     return s
 
 
-def builtin_definition(prefix: str, name: str, definition) -> dict:
-    meta = (definition.schema.get("x-vela") or {})
+def builtin_definition(prefix: str, name: str, schema: dict) -> dict:
+    meta = (schema.get("x-vela") or {})
+    description = schema.get("description") or meta.get("description") or ""
     kind = DEFINITION_KINDS[plural_for(prefix)][1]
-    spec: dict = {"schematic": {"cue": {"template": "// rendered natively by velasandbox (veladev.spec.render)\n"}}}
+    spec: dict = {"schematic": {"cue": {"template": "// rendered natively by velasandbox (velasandbox.kubevela.render)\n"}}}
     if prefix == "component":
         wl = meta.get("workload") or "deployments.apps"
         api, k = _WORKLOADS.get(wl, ("apps/v1", "Deployment"))
@@ -75,29 +109,29 @@ def builtin_definition(prefix: str, name: str, definition) -> dict:
         spec["podDisruptive"] = name not in ("scaler",)
     return {"apiVersion": f"{GROUP}/v1beta1", "kind": kind,
             "metadata": {"name": name, "namespace": SYSTEM_NAMESPACE,
-                         "annotations": {"definition.oam.dev/description": definition.description or "",
-                                         SCHEMA_ANNOTATION: json.dumps(published_schema(definition.schema),
+                         "annotations": {"definition.oam.dev/description": description,
+                                         SCHEMA_ANNOTATION: json.dumps(published_schema(schema),
                                                                        sort_keys=True)}},
             "spec": spec}
 
 
-def install_builtins(store, catalog):
+def install_builtins(store):
     """Create vela-system and the built-in definitions (idempotent; never overwrites)."""
     if not store.namespace_exists(SYSTEM_NAMESPACE):
         store.create(kinds.lookup("", "v1", "namespaces"), {"metadata": {"name": SYSTEM_NAMESPACE}})
     for prefix, names in BUILTINS.items():
         k = kinds.lookup(GROUP, "v1beta1", plural_for(prefix))
         for name in names:
-            d = catalog.get(prefix, name)
-            if d is None or store.try_get(k, SYSTEM_NAMESPACE, name) is not None:
+            schema = _read_schema(prefix, name)
+            if schema is None or store.try_get(k, SYSTEM_NAMESPACE, name) is not None:
                 continue
-            store.create(k, builtin_definition(prefix, name, d))
+            store.create(k, builtin_definition(prefix, name, schema))
 
 
 class DefinitionController(Controller):
     """Publishes a definition's schema ConfigMap. One instance per definition kind."""
 
-    def __init__(self, sandbox, plural: str):
+    def __init__(self, sandbox: ControllerHost, plural: str):
         super().__init__(sandbox)
         self.primary = (GROUP, plural)
         self.prefix = DEFINITION_KINDS[plural][0]

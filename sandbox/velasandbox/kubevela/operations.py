@@ -1,4 +1,4 @@
-"""Workflow operations as KubeVela 1.9/1.10 performs them (reference/kubevela.md 4.2, 4.3).
+"""Workflow operations as KubeVela 1.9/1.10 performs them (kv:pkg/workflow/operation/operation.go@v1.10.9).
 
 ``kv:pkg/workflow/operation/operation.go``: change ``status.workflow`` in memory, then send
 the whole Application as a JSON merge patch on the ``status`` subresource (the body carries
@@ -42,7 +42,7 @@ def resume(store, namespace: str, name: str, step: str | None = None, cli_checks
     """``ResumeWorkflow``: suspend=false, and each ``suspending`` step (or the named one) -> running.
 
     ``cli_checks``: refuse a terminated workflow as ``vela workflow resume`` does; VelaUX calls
-    the low-level function without that check (section 4.2)."""
+    the low-level function without that check (ux:pkg/server/domain/service/workflow.go)."""
     app = store.get(_kind(), namespace, name)
     wf = (app.get("status") or {}).get("workflow")
     if not wf:

@@ -1,11 +1,12 @@
-"""The workflow engine of the KubeVela stand-in (reference/kubevela.md sections 1.1, 2.2, 4).
+"""The workflow engine of the KubeVela stand-in (after wf:pkg/executor/workflow.go
+and kv:pkg/workflow/step/generator.go; wf is kubevela/workflow, kv kubevela/kubevela).
 
 Pure bookkeeping over ``status.workflow``: the controller hands it a :class:`Run` whose
 ``status`` is the Application's ``status.workflow`` (mutated in place) and whose ``vars``
 is the workflow context (suspend timestamps, kept in the ConfigMap
 ``workflow-<app>-context`` as KubeVela does), plus callbacks that deploy.
 
-Suspend follows workflow v0.5+/KubeVela 1.8-1.10 (section 4.2): the first run of a suspend
+Suspend follows workflow v0.5+/KubeVela 1.8-1.10 (wf:pkg/providers/builtin/workspace.go): the first run of a suspend
 step records ``suspendTimeStamp`` in the context and sets the step ``suspending`` and the run
 ``suspend: true``. On a later run, a step whose phase was turned back to ``running`` (the
 resume operation) finds the timestamp and succeeds; a step still ``suspending`` suspends
@@ -18,8 +19,9 @@ import random
 import re
 import string
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..store import now_iso
 
@@ -349,7 +351,7 @@ def _timed_out(run: Run, spec: dict, st: dict | None) -> bool:
         return False
     try:
         limit = parse_duration(spec["timeout"])
-        first = _dt.datetime.strptime(st["firstExecuteTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.timezone.utc)
+        first = _dt.datetime.strptime(st["firstExecuteTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.UTC)
     except ValueError:
         return False
     left = first.timestamp() + limit - time.time()
@@ -395,7 +397,7 @@ def wf_status(run: Run) -> None:
 
 
 def app_phase(wf: dict | None, healthy: bool) -> str:
-    """status.status from the run state (application_controller.go mapping, section 4.1)."""
+    """status.status from the run state (the mapping in kv:application_controller.go)."""
     if not wf:
         return "runningWorkflow"
     s = wf.get("status")
@@ -406,7 +408,7 @@ def app_phase(wf: dict | None, healthy: bool) -> str:
 
 
 def generated_steps(spec: dict) -> list[dict]:
-    """KubeVela's default workflow when spec.workflow has no steps (section 1.1)."""
+    """KubeVela's default workflow when spec.workflow has no steps (kv:pkg/workflow/step/generator.go)."""
     policies = spec.get("policies") or []
     topo = [p for p in policies if p.get("type") == "topology"]
     over = [p.get("name", "") for p in policies if p.get("type") == "override"]

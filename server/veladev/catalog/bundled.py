@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-from importlib import resources
-from pathlib import Path
 
+from ..packaged import packaged_dir
 from ..spec.definitions import KINDS, Catalog, Definition
 
 
 def schemas_root():
-    try:
-        return resources.files("veladev.schemas")
-    except ModuleNotFoundError:
-        # An editable install maps only server/; the schemas then sit at the repository root.
-        return Path(__file__).resolve().parents[3] / "schemas"
+    return packaged_dir("schemas")
 
 
 @functools.lru_cache(maxsize=1)

@@ -3,7 +3,7 @@
 KubeVela stores the OpenAPI v3 schema of every definition's `parameter` block in a ConfigMap
 `<kind>-schema-<name>` (key `openapi-v3-json-schema`, label `definition.oam.dev=schema`), in
 the definition's namespace (`vela-system` for built-ins); `-v<N>` copies are per revision.
-(../shared/reference/kubevela.md section 3.1.)
+(`kubevela/kubevela: pkg/controller/utils/capability.go@v1.10.9`, `CreateOrUpdateConfigMap`.)
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 VelaUX's custom trigger (`POST /api/v1/webhook/{token}`) takes `upgrade` keyed by component
 name, merges each object into that component's properties, and deploys a new publishVersion
-(../shared/reference/kubevela.md section 5.1). The token is a credential: it never appears in
+(`kubevela/velaux: pkg/server/interfaces/api/webhook.go@v1.9.5`). The token is a credential: it never appears in
 a message or a log.
 """
 

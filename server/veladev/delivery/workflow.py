@@ -1,7 +1,7 @@
 """KubeVela workflow state as the editor shows it, and the resume operation. Pure.
 
-Resume follows KubeVela 1.9/1.10 exactly (kv:pkg/workflow/operation/operation.go
-`ResumeWorkflow`, ../shared/reference/kubevela.md section 4.2): `suspend` becomes false and
+Resume follows KubeVela 1.9/1.10 exactly (`ResumeWorkflow` in `kubevela/kubevela:
+pkg/workflow/operation/operation.go@v1.10.9`): `suspend` becomes false and
 every `suspending` step (or only the named one) becomes `running`; the engine then marks the
 suspend step succeeded. Flipping only `suspend` is not enough: a step still `suspending`
 suspends the run again.

@@ -76,7 +76,7 @@ if ! stamp_ok "$CACHE/vsix.stamp" "$ext_hash" || [ ! -f "$VSIX" ]; then
 fi
 
 # ---------------------------------------------------------------- 3. code-server + playwright-core
-# Four workarounds for code-server on this kind of machine (shared/reference/feasibility.md, probe 4):
+# Four workarounds code-server needs on a machine like CI's (root, no downloads of prebuilt binaries):
 # root needs npm_config_unsafe_perm; native modules build against /usr/include/node; @vscode/ripgrep
 # cannot download its binary, so its cache is seeded with Debian's rg; node-pty's npx needs yes=true.
 HARNESS_SRC="$ROOT/tests/editors/harness"
