@@ -110,8 +110,8 @@ class DevHost:
         if found is not None:
             return found
         # The editor's text when the file is open: what the user sees, saved or not.
-        open_doc = self.ls.workspace.text_documents.get(target.uri)
-        text = open_doc.source if open_doc is not None else None
+        open_doc = self.ls.documents.get(target.uri)
+        text = open_doc.text if open_doc is not None else None
         api = connect(ClusterConfig(self.ls.settings.kubeconfig, self.ls.settings.context))
         notifier = _Notifier(self, target)
         try:
