@@ -12,6 +12,7 @@ from .definitions import GO_DURATION, WORKLOAD_SERVICE_TYPE, Catalog, Definition
 from .findings import Severity
 from .model import AppModel, Item
 from .report import Reporter, did_you_mean
+from .schema_keywords import brief
 
 NOCALHOST_ALIASES = ("go", "java", "python", "node", "ruby")
 NOCALHOST_SYNC_TYPES = ("send", "sendReceive")
@@ -164,7 +165,7 @@ def _suspend_duration(rep: Reporter, step: Item) -> None:
     path = (*step.path, "properties", "duration")
     if not isinstance(d, str) or not GO_DURATION.match(d):
         rep.add("invalid-duration", Severity.ERROR,
-                f"suspend duration {d!r} is not a Go duration (use e.g. 30s, 5m, 1h30m; days are not accepted)",
+                f"suspend duration {brief(d)} is not a Go duration (use e.g. 30s, 5m, 1h30m; days are not accepted)",
                 rep.value_span(path))
 
 
@@ -221,7 +222,7 @@ def _nocalhost_sync(rep: Reporter, props: dict, base: tuple) -> None:
     s = did_you_mean(str(value), NOCALHOST_SYNC_TYPES) if isinstance(value, str) else None
     fix = rep.replace_value_fix(path, s) if s else None
     rep.add("nocalhost-sync-type", Severity.ERROR,
-            f"nocalhost sync type must be exactly 'send' or 'sendReceive' (Nocalhost rejects {value!r})"
+            f"nocalhost sync type must be exactly 'send' or 'sendReceive' (Nocalhost rejects {brief(value)})"
             + (f"; did you mean '{s}'?" if s else ""), rep.value_span(path), [fix] if fix else [])
 
 
@@ -235,12 +236,12 @@ def _nocalhost_ports(rep: Reporter, props: dict, base: tuple) -> None:
         m = PORT_FORWARD.match(entry) if isinstance(entry, str) else None
         if m is None or not all(1 <= int(g) <= 65535 for g in m.groups()):
             rep.add("nocalhost-port-forward", Severity.ERROR,
-                    f"portForward entry {entry!r} must be \"local:remote\" with both ports between 1 and 65535",
+                    f"portForward entry {brief(entry)} must be \"local:remote\" with both ports between 1 and 65535",
                     rep.value_span((*base, "portForward", i)))
     debug = props.get("debug")
     if isinstance(debug, dict) and "remoteDebugPort" in debug and not _valid_port(debug["remoteDebugPort"]):
         rep.add("nocalhost-debug-port", Severity.ERROR,
-                f"debug.remoteDebugPort {debug['remoteDebugPort']!r} must be a port number between 1 and 65535",
+                f"debug.remoteDebugPort {brief(debug['remoteDebugPort'])} must be a port number between 1 and 65535",
                 rep.value_span((*base, "debug", "remoteDebugPort")))
 
 
