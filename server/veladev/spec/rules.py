@@ -291,7 +291,12 @@ def _nocalhost_port_declared(rep: Reporter, props: dict, base: tuple, comp: Item
 
 
 def _nocalhost_service_conflict(rep: Reporter, props: dict, base: tuple, comp: Item) -> None:
-    """webservice's Service for `expose: true` ports and the trait's Service share the name."""
+    """webservice's Service for `expose: true` ports and the trait's Service share the name.
+
+    KubeVela applies both outputs to the one Service `<component>` (they collapse into one
+    object: kubevela/kubevela#2393), so whichever is applied last wins. That only matters when
+    the two differ in what they serve; a port's name alone changes nothing for traffic.
+    """
     port = props.get("port")
     if comp.type != "webservice" or not _valid_port(port):
         return
@@ -299,18 +304,16 @@ def _nocalhost_service_conflict(rep: Reporter, props: dict, base: tuple, comp: I
     exposed = [p for p in cprops.get("ports") or () if isinstance(p, dict) and p.get("expose") is True and _valid_port(p.get("port"))]
     if not exposed:
         return
-    # As rendered by KubeVela v1.10: webservice.cue `webserviceExpose`, nocalhost.cue `nocalhostService`.
-    web = {
-        "type": cprops.get("exposeType", "ClusterIP"),
-        "ports": [{"port": p["port"], "targetPort": p["port"], "name": p.get("name", f"port-{p['port']}")} for p in exposed],
-    }
-    for port_spec in web["ports"]:
-        if port_spec["name"] == "":
-            del port_spec["name"]  # an empty name is no name to the API server
-    dev = {"type": "ClusterIP", "ports": [{"port": port, "targetPort": port}]}
+    # As rendered by KubeVela v1.10: webservice.cue `webserviceExpose` (targetPort is the
+    # containerPort when given), nocalhost.cue `nocalhostService`; both select the component's pods.
+    web = (cprops.get("exposeType", "ClusterIP"),
+           {(p["port"], p["containerPort"] if _valid_port(p.get("containerPort")) else p["port"], p.get("protocol", "TCP"))
+            for p in exposed})
+    dev = ("ClusterIP", {(port, port, "TCP")})
     if web != dev:
         rep.add("nocalhost-service-conflict", Severity.WARNING,
                 f"the nocalhost trait creates Service '{comp.name}' (port {port}), and webservice creates a different "
-                f"Service '{comp.name}' for its expose: true ports; KubeVela would apply two specs to one object. "
-                "Remove `expose: true` (the trait's Service serves the port) or make them identical",
+                f"Service '{comp.name}' for its expose: true ports; KubeVela applies both to one object, so the "
+                "last applied wins. Remove `expose: true` (the trait's Service serves the port) or make them serve "
+                "the same ports",
                 rep.value_span((*base, "port")))
