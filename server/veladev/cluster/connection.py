@@ -11,6 +11,10 @@ class ClusterError(Exception):
     """A cluster problem, worded for the user (never containing credentials)."""
 
 
+class NoKubeconfig(ClusterError):
+    """No kubeconfig file where one was looked for; each front end says how to name one."""
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterConfig:
     kubeconfig: str = ""  # empty: $KUBECONFIG, then ~/.kube/config
@@ -27,7 +31,7 @@ def connect(config: ClusterConfig):
     """A `kubernetes.client.ApiClient` for the configured cluster."""
     path = config.path()
     if not path.is_file():
-        raise ClusterError(f"no kubeconfig at {path}; set veladev.kubeconfig to your cluster's kubeconfig")
+        raise NoKubeconfig(f"no kubeconfig at {path}")
     from kubernetes import config as kube_config
     from kubernetes.config.config_exception import ConfigException
 
@@ -38,3 +42,6 @@ def connect(config: ClusterConfig):
         raise ClusterError(f"cannot use kubeconfig {path}: {exc}") from None
     except (OSError, ValueError) as exc:
         raise ClusterError(f"cannot read kubeconfig {path}: {type(exc).__name__}") from None
+    except Exception as exc:  # noqa: BLE001 - any other file (text, binary) makes the client fail oddly
+        # Only the type: the exception's text may quote the file, credentials included.
+        raise ClusterError(f"{path} is not a kubeconfig file ({type(exc).__name__} while reading it)") from None

@@ -90,8 +90,16 @@ def check_item(rep: Reporter, item: Item, catalog: Catalog, remember: bool = Tru
     validator = catalog.validator(d.schema)
     supplied = _input_paths(item)
     errors = catalog.errors(validator, _with_inputs(props or {}, supplied), remember)
-    report_schema_errors(rep, errors, base, f"{label} '{t}'", definition=d, item=item,
+    report_schema_errors(rep, errors, base, item_label(item), definition=d, item=item,
                          skip=lambda p: rules.owns(d, p) or any(p[: len(s)] == s for s in supplied))
+
+
+def item_label(item: Item) -> str:
+    """How a message names an item: by its name, with its type (a trait: by its component)."""
+    label, t = KIND_LABEL[item.kind], item.type
+    if item.kind == "trait" and item.parent is not None and item.parent.name:
+        return f"{label} '{t}' of component '{item.parent.name}'"
+    return f"{label} '{item.name}' ({t})" if item.name else f"{label} '{t}'"
 
 
 def deprecation_message(d: Definition, used: str) -> str:
