@@ -39,6 +39,7 @@ def alias_bomb(shape: str, levels: int = 9, width: int = 9) -> str:
 
 
 def deep_nesting(depth: int, flow: bool = True) -> str:
+    """`depth` nested sequences (flow), or mappings each indented one more (block: depth² chars)."""
     if flow:
         return APP_HEAD + "spec:\n  components: " + "[" * depth + "]" * depth + "\n"
     return APP_HEAD + "spec:\n" + "".join(" " * (2 + i) + f"k{i}:\n" for i in range(depth)) + " " * (2 + depth) + "x: 1\n"

@@ -310,8 +310,15 @@ def parse(text: str) -> ParseResult:
     lines = split_lines(text)
     error: Finding | None = None
     constructor = _Constructor()
-    # Only text with an anchor can hold an alias; libyaml's own composer is a little faster.
-    loader = _AliasLoader(text) if "&" in text else _Loader(text)
+    try:
+        # Only text with an anchor can hold an alias; libyaml's own composer is a little faster.
+        loader = _AliasLoader(text) if "&" in text else _Loader(text)
+    except UnicodeEncodeError as exc:  # a lone surrogate (an editor can send one): libyaml reads UTF-8
+        line = text.count("\n", 0, exc.start)
+        col = exc.start - (text.rfind("\n", 0, exc.start) + 1)
+        return ParseResult([], Finding("yaml-syntax", Severity.ERROR, "YAML syntax error: the text holds a lone "
+                                       "surrogate (U+D800 to U+DFFF), which is not a character",
+                                       Span.of(line, col, line, col + 1)), lines)
     try:
         i = -1
         while loader.check_node():
@@ -320,8 +327,8 @@ def parse(text: str) -> ParseResult:
             duplicates: list[tuple[ScalarNode, ScalarNode]] = []
             try:
                 value = to_value(node, constructor, duplicates, text) if node is not None else None
-            except (yaml.YAMLError, TypeError, ValueError) as exc:
-                # A node that cannot become a value (an unhashable key, a bad !!int) breaks
+            except (yaml.YAMLError, TypeError, ValueError, IndexError, ArithmeticError) as exc:
+                # A node that cannot become a value (an unhashable key, an empty !!int) breaks
                 # only this document.
                 error = _syntax_finding(exc, lines)
                 docs.append(YamlDocument(i, None, None))
