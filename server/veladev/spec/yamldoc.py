@@ -77,13 +77,7 @@ class AliasMappingNode(MappingNode):
 
 
 _ALIAS_TYPES = {ScalarNode: AliasScalarNode, SequenceNode: AliasSequenceNode, MappingNode: AliasMappingNode}
-ALIAS_NODES = tuple(_ALIAS_TYPES.values())
-
-
-_ALIAS_CLASSES = frozenset(ALIAS_NODES)
-
-def is_alias(node: Node | None) -> bool:
-    return type(node) in _ALIAS_CLASSES
+_ALIAS_CLASSES = frozenset(_ALIAS_TYPES.values())
 
 # go-yaml's decoder (used by Kubernetes through sigs.k8s.io/yaml) refuses a document whose
 # nodes come mostly from alias expansion: gopkg.in/yaml.v2 decode.go `allowedAliasRatio`.
@@ -156,7 +150,7 @@ class _AliasLoader(Composer, _Loader):
         else:
             node = _ALIAS_TYPES[type(target)](target.tag, target.value, event.start_mark, event.end_mark,
                                               target.flow_style)
-        node.anchor_node, node.anchor_name, node.size = target, event.anchor, target.size
+        node.anchor_node, node.size = target, target.size
         self._last_alias = event
         self._count(target.size, target.size)
         return node
