@@ -216,6 +216,12 @@ def cmd_down(a) -> int:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if not _alive(pid):
+            # Exited; give its parent a moment to reap it (a parent that never does, e.g. a
+            # program that embeds the sandbox and is still running, must not hold us up).
+            for _ in range(50):
+                if not os.path.exists(f"/proc/{pid}"):
+                    break
+                time.sleep(0.1)
             print("velasandbox stopped")
             return 0
         time.sleep(0.1)
