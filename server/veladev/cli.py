@@ -42,6 +42,12 @@ def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def _why_unreadable(exc: OSError | UnicodeDecodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    return exc.strerror or type(exc).__name__
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from .catalog import bundled_catalog
     from .spec.findings import Severity
@@ -55,8 +61,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             text = _read(path)
         except (OSError, UnicodeDecodeError) as exc:
-            reason = f"not UTF-8 text ({exc.reason} at byte {exc.start})" if isinstance(exc, UnicodeDecodeError) \
-                else (exc.strerror or type(exc).__name__)
+            reason = _why_unreadable(exc)
             print(f"{name}: cannot read: {reason}", file=sys.stderr)
             errors += 1
             results.append((name, None, f"cannot read: {reason}"))
@@ -199,8 +204,7 @@ def _check_demo_app(path: Path) -> None:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or type(exc).__name__)
-        raise UsageError(f"cannot read --app {path}: {reason}") from None
+        raise UsageError(f"cannot read --app {path}: {_why_unreadable(exc)}") from None
     parsed = parse(text)
     if parsed.error is not None:
         return  # the demo's check step shows the syntax error at its line
