@@ -6,7 +6,7 @@
 One `veladev lsp` process gets --edits full-text changes (default 10,000) spread over a few open
 documents, each drawn at random from:
 
-* mutations of the corpus files (examples/ and every --corpus DIR): lines deleted, duplicated,
+* mutations of the corpus files (examples/, tests/corpus/ and every --corpus DIR): lines deleted, duplicated,
   re-indented, truncated, characters and YAML tokens (`&a`, `*a`, `<<: *a`, `[`, `{`, `:`)
   inserted;
 * alias bombs ("billion laughs") of every shape in hostile_inputs.py, 3 to 12 levels deep;
@@ -66,7 +66,7 @@ class Stats:
 
 def corpus_texts(dirs: list[Path]) -> list[str]:
     texts = []
-    for d in [EXAMPLE.parent.parent, *dirs]:
+    for d in [EXAMPLE.parent.parent, REPO / "tests" / "corpus", *dirs]:
         for p in sorted(d.rglob("*")):
             if p.suffix.lower() in (".yaml", ".yml") and p.is_file():
                 try:

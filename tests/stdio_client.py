@@ -14,17 +14,30 @@ from typing import Any
 
 
 class StdioClient:
-    def __init__(self, cmd: list[str] | None = None):
+    def __init__(self, cmd: list[str] | None = None, stderr=subprocess.DEVNULL):
         self.proc = subprocess.Popen(cmd or [sys.executable, "-m", "veladev", "lsp"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.PIPE, stderr=stderr)
         self._buf = b""
         self._next_id = 0
         self.notifications: list[dict[str, Any]] = []
 
     def send(self, msg: dict[str, Any]) -> None:
         body = json.dumps({"jsonrpc": "2.0", **msg}).encode()
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def send_raw(self, data: bytes) -> None:
+        """Bytes as they are: for frames a well-behaved client would never send."""
+        self.proc.stdin.write(data)
         self.proc.stdin.flush()
+
+    def response(self, rid: Any, timeout: float = 20) -> dict[str, Any]:
+        """The whole response message (result or error) with id `rid`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self.read(max(deadline - time.monotonic(), 0.01))
+            if "method" not in msg and msg.get("id") == rid:
+                return msg
+            self._handle(msg)
 
     def notify(self, method: str, params: Any) -> None:
         self.send({"method": method, "params": params})

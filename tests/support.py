@@ -10,7 +10,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "frontend" / "vela-app.yaml"
-CORPUS = ROOT.parent / "shared" / "corpus" / "kubevela-apps"
+# Real Applications written by others, with what a correct validator reports (tests/corpus/README.md).
+CORPUS = ROOT / "tests" / "corpus" / "kubevela-apps"
+MUTATIONS = ROOT / "tests" / "corpus" / "MUTATIONS.tsv"
 
 
 @dataclass

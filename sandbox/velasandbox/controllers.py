@@ -65,11 +65,16 @@ class Controller:
     async def reconcile(self, namespace: str, name: str) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def wants_update(self, old: dict, new: dict) -> bool:
+        """Whether an update of a primary object is reconciled (controller-runtime's
+        UpdateFunc predicate); creations and deletions always are."""
+        return True
+
     def requeue(self, namespace: str, name: str, after: float = 0.0):
         self.manager.enqueue(self, namespace, name, after)
 
-    def event(self, obj: dict, reason: str, message: str, type_: str = "Normal"):
-        self.sb.record_event(obj, reason, message, type_, component=type(self).__name__)
+    def event(self, obj: dict, reason: str, message: str, type_: str = "Normal", aggregate: bool = False):
+        self.sb.record_event(obj, reason, message, type_, component=type(self).__name__, aggregate=aggregate)
 
     async def start(self):
         pass
@@ -152,7 +157,7 @@ class ControllerManager:
     def on_event(self, ev: Event):
         md = ev.obj.get("metadata", {})
         for c in self.controllers:
-            if ev.key == c.primary:
+            if ev.key == c.primary and (ev.type != "MODIFIED" or ev.old is None or c.wants_update(ev.old, ev.obj)):
                 self.enqueue(c, md.get("namespace", ""), md.get("name"))
             if ev.key in c.owns:
                 for ref in md.get("ownerReferences") or []:

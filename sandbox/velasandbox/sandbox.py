@@ -3,6 +3,7 @@ controllers, the pod runtime and the HTTP API server, plus the fault hooks."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -227,13 +228,26 @@ class Sandbox:
 
     # ------------------------------------------------------------------ helpers
     def record_event(self, obj: dict, reason: str, message: str, type_: str = "Normal",
-                     component: str = "velasandbox"):
+                     component: str = "velasandbox", aggregate: bool = False):
+        """A v1 Event about `obj`. With `aggregate`, a repeat of the same event (object, reason,
+        message, type) counts up `count` on one Event, as client-go's EventCorrelator does."""
         md = obj.get("metadata", {})
         ns = md.get("namespace") or "default"
         if not self.store.namespace_exists(ns):
             return
         now = now_iso()
-        ev = {"metadata": {"name": f"{md.get('name', 'x')}.{rand_suffix(10)}", "namespace": ns},
+        kind = kinds.lookup("", "v1", "events")
+        suffix = rand_suffix(10)
+        if aggregate:
+            same = "|".join(str(x) for x in (md.get("uid"), reason, message, type_))
+            suffix = hashlib.sha256(same.encode()).hexdigest()[:10]
+            seen = self.store.try_get(kind, ns, f"{md.get('name', 'x')}.{suffix}")
+            if seen is not None:
+                seen["count"] = int(seen.get("count") or 1) + 1
+                seen["lastTimestamp"] = now
+                self.store.update(kind, seen, require_rv=False)
+                return
+        ev = {"metadata": {"name": f"{md.get('name', 'x')}.{suffix}", "namespace": ns},
               "involvedObject": {"kind": obj.get("kind"), "apiVersion": obj.get("apiVersion"),
                                  "name": md.get("name"), "namespace": ns, "uid": md.get("uid"),
                                  "resourceVersion": md.get("resourceVersion")},
@@ -242,7 +256,7 @@ class Sandbox:
               "source": {"component": component, "host": "velasandbox"},
               "reportingComponent": component, "reportingInstance": "velasandbox"}
         try:
-            self.store.create(kinds.lookup("", "v1", "events"), ev)
+            self.store.create(kind, ev)
         except ApiError:
             pass
 

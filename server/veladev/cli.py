@@ -88,7 +88,11 @@ def cmd_lsp(args: argparse.Namespace) -> int:
     from .lsp.server import build_server
 
     # stdout carries the protocol; the log goes to stderr, which editors show as the server log.
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = getattr(logging, args.log_level.upper())
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pygls logs every message it sends at INFO (megabytes for one large outline): only its
+    # warnings, unless the whole exchange is asked for.
+    logging.getLogger("pygls").setLevel(level if level <= logging.DEBUG else max(level, logging.WARNING))
 
     server = build_server()
     if args.tcp:
@@ -235,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("lsp", help="run the language server (stdio by default)")
     p.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     p.add_argument("--tcp", metavar="HOST:PORT", type=_host_port, help="listen on a TCP port instead")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="warning",
+                   help="what the server logs to stderr (default: warning; debug includes every message)")
     p.set_defaults(func=cmd_lsp)
 
     p = sub.add_parser("demo", help="the main job: check, deploy, trigger and promote the example on a local sandbox")

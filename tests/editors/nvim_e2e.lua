@@ -114,9 +114,23 @@ local function scenario()
           return a.title == FIX
         end,
       })
-    elseif fix_action and fix_action.edit then
-      -- 0.7's code_action() has no filter/apply: apply the server's edit as its menu would.
-      vim.lsp.util.apply_workspace_edit(fix_action.edit, client.offset_encoding)
+    elseif fix_action then
+      -- 0.7's code_action() has no filter/apply: it offers the actions through vim.ui.select
+      -- (items are {client_id, action}); pick the fix there, as a user would in the menu.
+      local select = vim.ui.select
+      vim.ui.select = function(items, opts, on_choice)
+        vim.ui.select = select
+        out.menu = {}
+        for i, item in ipairs(items) do
+          local action = item.action or item[2]
+          table.insert(out.menu, action.title)
+          if action.title == FIX then
+            return on_choice(item, i)
+          end
+        end
+        on_choice(nil, nil)
+      end
+      vim.lsp.buf.code_action({ only = { "quickfix" } })
     end
     applied = vim.wait(20000, function()
       local line = vim.api.nvim_buf_get_lines(buf, d.lnum, d.lnum + 1, false)[1] or ""
@@ -236,11 +250,17 @@ local function scenario()
   step("settings synced")
 
   -- 7. a plain Kubernetes YAML file is not given to the server
+  -- The plugin decides on FileType, buffer by buffer: once an Application opened after the
+  -- plain file is attached, the decision about the plain file has been made.
   vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("VELADEV_PLAIN")))
   local plain = vim.api.nvim_get_current_buf()
-  vim.wait(2000, function()
-    return false
-  end, 100)
+  local second = vim.fn.fnamemodify(os.getenv("VELADEV_PLAIN"), ":h") .. "/second-app.yaml"
+  vim.fn.writefile(vim.api.nvim_buf_get_lines(buf, 0, -1, false), second)
+  vim.cmd("edit " .. vim.fn.fnameescape(second))
+  local app2 = vim.api.nvim_get_current_buf()
+  assert(vim.wait(60000, function()
+    return #clients_for(app2) > 0
+  end, 100), "an Application opened after the plain file was not attached")
   out.plain_filetype = vim.bo[plain].filetype
   out.plain_attached = #clients_for(plain)
   step("plain yaml checked")

@@ -56,6 +56,8 @@ def test_neovim_diagnostic_quick_fix_and_completion(series, broken_app, veladev_
     assert (d["lnum"] + 1, d["col"] + 1) == (broken_app.bad_line, broken_app.bad_col), d
     assert d["severity"] == 1, d  # error
     assert FIX_TITLE in result["code_actions"], result["code_actions"]
+    if series == "0.7":  # the fix was picked in the editor's code-action menu (vim.ui.select)
+        assert FIX_TITLE in result["menu"], result.get("menu")
     assert result["fixed_line"].strip() == GOOD_SYNC
     assert broken_app.path.read_text() == EXAMPLE.read_text(), "the written file is not the corrected example"
     assert BAD_SYNC not in broken_app.path.read_text()

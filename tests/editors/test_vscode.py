@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -49,9 +50,13 @@ class CodeServer:
         self.base, self.workspace, self.logs = base, workspace, logs
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/?folder={workspace}"
-        self.env = dict(os.environ)
+        self.env = dict(os.environ, HOME=str(base / "home"))
         for var in ("CONFIG", "DATA", "CACHE", "STATE"):
             self.env[f"XDG_{var}_HOME"] = str(base / "xdg" / var.lower())
+        # VS Code's IPC sockets (vscode-ipc-*.sock) go to XDG_RUNTIME_DIR, else to the system temp
+        # folder, where nobody removes them. A short path: socket paths are limited to 107 bytes.
+        self.runtime = Path(tempfile.mkdtemp(prefix="vsrun-"))
+        self.env.update(XDG_RUNTIME_DIR=str(self.runtime), TMPDIR=str(self.runtime))
         self.env.pop("VSCODE_IPC_HOOK_CLI", None)
         self.config = base / "config.yaml"
         self.config.write_text(f"bind-addr: 127.0.0.1:{self.port}\nauth: none\ncert: false\n")
@@ -123,6 +128,7 @@ class CodeServer:
         # Keep the workbench and extension-host logs (the veladev output channel is among them).
         if (self.user_data / "logs").exists():
             shutil.copytree(self.user_data / "logs", self.logs / "code-server-logs", dirs_exist_ok=True)
+        shutil.rmtree(self.runtime, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +157,9 @@ def drive(cs: CodeServer, scenario: str, **options) -> dict:
     out = cs.logs / f"{scenario}.json"
     opts = {"url": cs.url, "harness": str(HARNESS), "chromium": str(CHROMIUM), "shots": str(cs.logs),
             "out": str(out), **options}
+    # cs.env: Chromium's profile and crash reports go to the code-server's own folders too.
     proc = subprocess.run(["node", str(DRIVER), scenario, json.dumps(opts)], capture_output=True, text=True,
-                          timeout=600, stdin=subprocess.DEVNULL, cwd=ROOT)
+                          timeout=600, stdin=subprocess.DEVNULL, cwd=ROOT, env=cs.env)
     (cs.logs / f"{scenario}.driver.log").write_text(proc.stdout + proc.stderr)
     assert out.exists(), proc.stdout + proc.stderr
     result = json.loads(out.read_text())

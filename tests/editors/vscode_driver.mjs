@@ -69,6 +69,9 @@ const editorText = (page) =>
     return el ? el.innerText.replace(/\u00a0/g, " ") : "";
   });
 
+/** The text editor (not a panel) has the keyboard focus. */
+const editorFocused = (page) => page.evaluate(() => !!document.activeElement?.closest(".editor-group-container .monaco-editor"));
+
 async function problemRows(page) {
   return page.$$eval(".markers-panel .monaco-list-row", (rows) =>
     rows.map((r) => ({ text: r.innerText.replace(/\u00a0/g, " "), aria: r.getAttribute("aria-label") || "" })));
@@ -138,7 +141,7 @@ async function scenarioQuickfix(page) {
     const row = page.locator(".markers-panel .monaco-list-row", { hasText: wanted }).first();
     await row.click();
     await page.keyboard.press("Enter"); // opens the location with the editor focused
-    await sleep(500);
+    await waitFor("the editor focused", () => editorFocused(page), { timeout: 10000, interval: 100 });
     await page.keyboard.press("Control+.");
   }, async () => {
     const items = await page.$$eval(".action-widget .monaco-list-row, .context-view .monaco-list-row",
@@ -163,7 +166,9 @@ async function scenarioQuickfix(page) {
         (r) => r.map((x) => x.innerText).join("\n"));
       if (focused.includes(fixTitle)) break;
       await page.keyboard.press("ArrowDown");
-      await sleep(200);
+      await waitFor("the menu focus to move", async () => (await page.$$eval(
+        ".action-widget .monaco-list-row.focused, .context-view .monaco-list-row.focused",
+        (r) => r.map((x) => x.innerText).join("\n"))) !== focused, { timeout: 5000, interval: 50 }).catch(() => {});
     }
     await page.keyboard.press("Enter");
   }, async () => (await editorText(page)).includes(opts.fixedText), { tries: 4, timeout: 15000 });
@@ -283,7 +288,6 @@ async function scenarioCommands(page) {
     await page.keyboard.type("veladev: Run a Server Command", { delay: 20 });
     await waitFor("the palette entry", async () => (await quickRows(page)).some((t) => t.includes("Run a Server Command")), { timeout: 10000 });
     await page.keyboard.press("Enter");
-    if (i > 2) await sleep(2000);
   }, async () => {
     const rows = await quickRows(page);
     return rows.some((t) => t.includes(opts.serverCommand)) ? rows : false;
@@ -292,7 +296,8 @@ async function scenarioCommands(page) {
   });
   log(`server commands: ${JSON.stringify(result.serverCommands)}`);
   await page.keyboard.type(opts.serverCommandTitle, { delay: 20 });
-  await sleep(500);
+  await waitFor("the command first in the list", async () => (await quickRows(page))[0]?.includes(opts.serverCommandTitle),
+    { timeout: 10000, interval: 100 });
   await page.keyboard.press("Enter");
   result.notification = await waitFor("the command's message", async () => {
     const t = await page.$$eval(".notifications-toasts .notification-list-item, .notifications-center .notification-list-item",
@@ -322,10 +327,14 @@ async function scenarioSettings(page) {
       (await page.$$eval(".quick-input-list .monaco-list-row", (r) => r.map((x) => x.innerText)))[0]?.includes("Open User Settings"), { timeout: 10000 });
     await page.keyboard.press("Enter");
     await page.waitForSelector(".settings-editor", { timeout: 20000 });
-    await sleep(1000);
+    await waitFor("the settings search focused", async () => page.evaluate(
+      () => !!document.activeElement?.closest(".settings-editor .settings-header")), { timeout: 10000, interval: 100 });
     await page.keyboard.type("veladev.kubeconfig", { delay: 20 });
     // code-server keeps machine-overridable settings (paths) on the "Remote" tab.
-    await sleep(1000);
+    // The search has run once the editor reports its count ("N Settings Found", "No Settings Found").
+    await waitFor("the search applied", async () => page.evaluate(
+      () => /Found/.test(document.querySelector(".settings-editor .settings-count-widget")?.innerText ?? "")),
+    { timeout: 10000, interval: 100 });
     const remote = page.locator(".settings-editor .settings-tabs-widget .action-label", { hasText: "Remote" }).first();
     if (await remote.count()) await remote.click();
   }, async () => (await row().count()) === 1);

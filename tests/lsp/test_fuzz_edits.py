@@ -1,6 +1,10 @@
 """Random edits of real Applications, sent as incremental didChange: the server never crashes,
-always answers, and every range it reports lies inside the document."""
+always answers, and publishes exactly the findings of the final text, with columns in UTF-16
+units (computed here from the text the test holds, independently of the server's conversion).
 
+More examples: VELADEV_FUZZ_EXAMPLES=5000 ./dev test tests/lsp/test_fuzz_edits.py (a long run)."""
+
+import os
 import re
 
 import pytest
@@ -9,8 +13,13 @@ from hypothesis import strategies as st
 
 from stdio_client import StdioClient
 from support import CORPUS, EXAMPLE
+from veladev.catalog import bundled_catalog
+from veladev.spec.validate import check_text
 
-FILES = sorted(CORPUS.glob("*.yaml")) + [EXAMPLE] if CORPUS.exists() else [EXAMPLE]
+FILES = sorted(CORPUS.glob("*.yaml")) + [EXAMPLE]
+assert len(FILES) > 40, f"corpus missing at {CORPUS}"
+# CI runs more examples than a contributor's quick run; the env variable sets any number.
+EXAMPLES = int(os.environ.get("VELADEV_FUZZ_EXAMPLES") or (400 if os.environ.get("CI") == "true" else 100))
 TEXTS = {p.name: p.read_bytes().decode("utf-8") for p in FILES}
 # Characters that make YAML interesting: structure, quotes, tabs, non-ASCII (2 and 4 UTF-8
 # bytes, 1 and 2 UTF-16 units), CR.
@@ -46,11 +55,35 @@ def lsp_lines(text: str) -> list[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
+def utf16_len(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+def expected_diagnostics(text: str) -> list[tuple]:
+    """The validator's findings for `text`, as the server must publish them: code-point columns
+    turned into UTF-16 units of the LSP line."""
+    lines = lsp_lines(text)
+
+    def pos(p) -> tuple[int, int]:
+        return p.line, utf16_len(lines[p.line][:p.col])
+
+    return sorted((pos(f.span.start), pos(f.span.end), int(f.severity), f.code, f.message)
+                  for f in check_text(text, bundled_catalog()))
+
+
+def published(diags: list[dict]) -> list[tuple]:
+    def pos(p) -> tuple[int, int]:
+        return p["line"], p["character"]
+
+    return sorted((pos(d["range"]["start"]), pos(d["range"]["end"]), d["severity"], d["code"], d["message"])
+                  for d in diags)
+
+
 edit = st.tuples(st.floats(0, 1), st.integers(0, 12), st.lists(ALPHABET, max_size=4).map("".join))
 counter = iter(range(10**9))
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(sorted(TEXTS)), edits=st.lists(edit, min_size=1, max_size=6))
 def test_random_edits_never_break_the_server(server, name, edits):
     n = next(counter)
@@ -76,6 +109,8 @@ def test_random_edits_never_break_the_server(server, name, edits):
             assert 0 <= pos["character"] <= len(lines[pos["line"]].encode("utf-16-le")) // 2, d
         assert (d["range"]["start"]["line"], d["range"]["start"]["character"]) <= \
                (d["range"]["end"]["line"], d["range"]["end"]["character"])
+    # Exactly the findings of the text the server should now hold (incremental sync applied right).
+    assert published(diags) == expected_diagnostics(text)
     # It still answers requests on the edited document.
     server.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
     server.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})

@@ -1,11 +1,13 @@
 """The language server end to end, over stdio, as an editor drives it."""
 
 import asyncio
+import re
 
 import pytest
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
+from stdio_client import StdioClient
 from support import EXAMPLE
 
 URI = "file:///work/app.yaml"
@@ -67,6 +69,22 @@ async def test_sync_type_error_and_quick_fix(client: LanguageClient):
     assert await diagnostics_for(client, version=2) == []
 
 
+async def test_columns_count_utf16_units_after_an_emoji_on_the_same_line(client: LanguageClient):
+    # The emoji is one code point and two UTF-16 units; "名" and "é" are one of each.
+    text, n = re.subn(r"sync:\n(?: {14}.*\n)+", 'sync: {filePattern: ["😀名é"], type: sendreceive}\n', EXAMPLE.read_text())
+    assert n == 1
+    open_doc(client, text)
+    diags = await diagnostics_for(client)
+    assert [d.code for d in diags] == ["nocalhost-sync-type"]
+    line = line_of(text, "type: sendreceive")
+    prefix = text.splitlines()[line].split("sendreceive")[0]
+    col = len(prefix.encode("utf-16-le")) // 2
+    assert col == len(prefix) + 1
+    assert (diags[0].range.start, diags[0].range.end) == (lsp.Position(line, col), lsp.Position(line, col + len("sendreceive")))
+    actions = await code_actions(client, diags)
+    assert actions[0].edit.changes[URI][0].range == diags[0].range
+
+
 async def code_actions(client: LanguageClient, diags: list[lsp.Diagnostic]) -> list[lsp.CodeAction]:
     """The quick fixes the server offers for the first of `diags`, as an editor asks for them."""
     return await client.text_document_code_action_async(lsp.CodeActionParams(
@@ -126,15 +144,36 @@ async def test_other_yaml_is_ignored(client: LanguageClient):
     assert await diagnostics_for(client) == []
 
 
-async def test_burst_of_edits_ends_with_latest_version(client: LanguageClient):
+def test_burst_of_edits_ends_with_latest_version():
+    """Eleven quick edits: the last version's diagnostics arrive, and nothing older after them.
+    The raw client keeps every notification in arrival order; a further edit is the barrier."""
     text = EXAMPLE.read_text()
-    open_doc(client, text)
-    await diagnostics_for(client, version=1)
-    for v in range(2, 12):
-        change_doc(client, text.replace("port: 80\n            image: node", f"port: {v}\n            image: node"), v)
-    change_doc(client, example_with("type: sendReceive", "type: sendreceive"), 12)
-    diags = await diagnostics_for(client, version=12)
-    assert [d.code for d in diags] == ["nocalhost-sync-type"]
+    uri = "file:///work/burst.yaml"
+    server = StdioClient()
+    try:
+        server.initialize({"textDocument": {"publishDiagnostics": {"versionSupport": True}}})
+        server.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}})
+        server.wait_notification("textDocument/publishDiagnostics", lambda p: p["uri"] == uri and p["version"] == 1)
+
+        def change(version: int, new_text: str) -> None:
+            server.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
+                                                     "contentChanges": [{"text": new_text}]})
+
+        for v in range(2, 12):
+            change(v, text.replace("port: 80\n            image: node", f"port: {v}\n            image: node"))
+        change(12, example_with("type: sendReceive", "type: sendreceive"))
+        latest = server.wait_notification("textDocument/publishDiagnostics", lambda p: p["uri"] == uri and p["version"] == 12)
+        assert [d["code"] for d in latest["diagnostics"]] == ["nocalhost-sync-type"]
+        server.notifications.clear()
+        change(13, text)
+        assert server.wait_notification("textDocument/publishDiagnostics",
+                                        lambda p: p["uri"] == uri and p["version"] == 13)["diagnostics"] == []
+        stale = [n["params"]["version"] for n in server.notifications
+                 if n["method"] == "textDocument/publishDiagnostics" and n["params"]["uri"] == uri
+                 and n["params"]["version"] < 12]
+        assert stale == [], f"older versions published after version 12: {stale}"
+    finally:
+        server.close()
 
 
 async def test_completion_offers_trait_parameters(client: LanguageClient):
@@ -231,12 +270,20 @@ async def test_pull_diagnostics_and_bad_settings(puller: LanguageClient):
     assert any("veladev.context" in m.message for m in puller.messages)
 
 
-@pytest.mark.parametrize("text", ["", "---\n", "apiVersion: core.oam.dev/v1beta1\nkind: Application\n",
-                                  "apiVersion: core.oam.dev/v1beta1\nkind: Application\nspec: 3\n"])
-async def test_degenerate_documents(client: LanguageClient, text: str):
+APP_HEAD = "apiVersion: core.oam.dev/v1beta1\nkind: Application\n"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", []),
+    ("---\n", []),
+    (APP_HEAD, [(0, 0, "missing-field")]),
+    (APP_HEAD + "spec: 3\n", [(0, 0, "missing-field"), (2, 6, "wrong-type")]),
+], ids=["empty", "empty-document", "no-spec", "spec-not-a-mapping"])
+async def test_degenerate_documents(client: LanguageClient, text: str, expected: list):
     open_doc(client, text)
     diags = await diagnostics_for(client)
-    assert all(d.range.start.line <= max(text.count("\n"), 0) for d in diags)
+    assert sorted((d.range.start.line, d.range.start.character, d.code) for d in diags) == expected
+    assert all(d.severity == lsp.DiagnosticSeverity.Error for d in diags)
 
 
 async def test_reload_catalog_command_without_cluster(client: LanguageClient):

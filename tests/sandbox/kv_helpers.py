@@ -57,14 +57,32 @@ class Apps:
                          f"phase {phase}", timeout)
 
     def resume(self, ns, name):
-        """KubeVela 1.9/1.10 ResumeWorkflow: the whole Application, with suspend=false and each
-        suspending step set to running, as a merge patch on /status (section 4.2). The status
-        change is veladev's own (veladev.delivery.workflow), so these tests also check it."""
-        from veladev.delivery.workflow import resumed_workflow_status
-
+        """KubeVela 1.9/1.10 ResumeWorkflow, written here from KubeVela's
+        pkg/workflow/operation/operation.go (not veladev's code, which these tests would otherwise
+        check against itself): the whole Application as a merge patch on /status, with
+        suspend=false and every suspending step and sub-step set to running."""
         app = self.get(ns, name)
-        app["status"]["workflow"] = resumed_workflow_status(app["status"]["workflow"])
+        wf = app["status"]["workflow"]
+        wf["suspend"] = False
+        for step in wf.get("steps") or []:
+            for st in [step, *(step.get("subSteps") or [])]:
+                if st.get("phase") == "suspending":
+                    st["phase"] = "running"
         return self.patch_status(ns, name, app)
+
+
+def event_count(apps, ns, name, reason):
+    """How many times the stand-in recorded `reason` for Application `name` (aggregated events)."""
+    return sum(e.count or 1 for e in apps.core.list_namespaced_event(ns).items
+               if e.involved_object.name == name and e.involved_object.kind == "Application" and e.reason == reason)
+
+
+def wait_for_passes(apps, ns, name, reason, passes=2):
+    """Wait until the controller has visited the app `passes` more times (evidence that a resync
+    ran), so that a check after it proves something happened, or did not, in those passes."""
+    start = event_count(apps, ns, name, reason)
+    apps.sb.wait_for(lambda: event_count(apps, ns, name, reason) >= start + passes, timeout=60,
+                     what=f"{passes} more {reason} passes on {ns}/{name}")
 
 
 def steps_of(app):

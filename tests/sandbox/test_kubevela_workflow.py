@@ -338,14 +338,25 @@ def test_step_timeout_fails_the_step_and_skips_the_rest(apps, sandbox_ns):
     assert wf_of(a)["finished"] is True
 
 
-def test_terminate_skips_the_remaining_steps_and_flipping_a_suspend_step_alone_resumes(apps, sandbox_ns):
+def test_terminate_skips_the_remaining_steps_and_a_step_set_running_alone_does_not_resume(apps, sandbox_ns):
     steps = [{"name": "hold", "type": "suspend"},
              {"name": "after", "type": "print-message-in-status", "properties": {"message": "x"}}]
     apps.create(sandbox_ns, app_obj("t2", COMP, steps))
     a = apps.wait_phase(sandbox_ns, "t2", "workflowSuspending")
-    # checkWorkflowSuspended: a suspend step set back to running runs although suspend=true
+    # A status patch that sets the suspend step back to running but keeps suspend=true is
+    # ignored by KubeVela's update filter (only workflow steps changed): nothing resumes.
     a["status"]["workflow"]["steps"][0]["phase"] = "running"
     apps.patch_status(sandbox_ns, "t2", a)
+    # A barrier: the controller reconciles in order, so once an Application created after the
+    # patch has suspended, a reconcile the patch might have caused has run too.
+    apps.create(sandbox_ns, app_obj("t2-barrier", COMP, [{"name": "hold", "type": "suspend"}]))
+    apps.wait_phase(sandbox_ns, "t2-barrier", "workflowSuspending")
+    a = apps.get(sandbox_ns, "t2")
+    assert a["status"]["status"] == "workflowSuspending" and wf_of(a)["suspend"] is True
+    assert "after" not in steps_of(a)
+    # The next reconcile for another reason (here an annotation) runs the engine, which
+    # (checkWorkflowSuspended) runs a suspend step found running: the workflow goes on.
+    apps.patch(sandbox_ns, "t2", {"metadata": {"annotations": {"touch": "1"}}})
     a = apps.wait_phase(sandbox_ns, "t2", "running")
     assert step_phase(a, "after") == "succeeded" and wf_of(a)["suspend"] is False
     # terminate a fresh run: the step after the terminated one is skipped

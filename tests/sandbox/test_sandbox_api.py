@@ -128,7 +128,13 @@ def test_crud_and_every_patch_type(sandbox, sandbox_ns):
         # scale subresource
         sc = apps.read_namespaced_deployment_scale("web", ns)
         assert sc.spec.replicas == 0
-        apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": 0}})
+        gen = apps.read_namespaced_deployment("web", ns).metadata.generation
+        sc = apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": 2}})
+        assert sc.spec.replicas == 2
+        scaled = apps.read_namespaced_deployment("web", ns)
+        assert scaled.spec.replicas == 2 and scaled.metadata.generation == gen + 1
+        assert apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": 0}}).spec.replicas == 0
+        assert apps.read_namespaced_deployment("web", ns).spec.replicas == 0
         # 422 Invalid
         with pytest.raises(ApiException) as ei:
             apps.create_namespaced_deployment(ns, {"metadata": {}, "spec": deployment("x")["spec"]})

@@ -33,7 +33,7 @@ def sandbox_state(tmp_path):
 
 
 @pytest.mark.parametrize("args,code,needle", [
-    (("veladev", "promote", "frontend", "--kubeconfig", "/etc/hostname"), 1, "/etc/hostname is not a kubeconfig file"),
+    (("veladev", "promote", "frontend", "--kubeconfig", "/etc/hostname"), 1, "cannot read kubeconfig /etc/hostname: it is not a valid kubeconfig"),
     (("veladev", "lsp", "--tcp", "foo"), 2, "'foo' is not HOST:PORT"),
     (("veladev", "lsp", "--tcp", "127.0.0.1:99999"), 2, "port between 1 and 65535"),
     (("veladev", "demo", "--app", "/nonexistent.yaml"), 2, "cannot read --app /nonexistent.yaml: No such file"),

@@ -3,6 +3,7 @@
 import textwrap
 
 import pytest
+import yaml
 
 from veladev.catalog import bundled_catalog
 from veladev.spec.findings import Severity
@@ -134,6 +135,8 @@ def test_dependency_cycle_reported_on_each_edge():
     text = text.replace("    - name: web\n      type: webservice", "    - name: web\n      dependsOn: [db]\n      type: webservice", 1)
     cycles = [f for f in findings(text) if f.code == "dependency-cycle"]
     assert len(cycles) == 2 and all("web -> db -> web" in f.message or "db -> web -> db" in f.message for f in cycles)
+    # Each edge at its own dependsOn entry: `[db]` under web, `[web]` under db.
+    assert sorted(f.span.start for f in cycles) == [at_pos(text, "db]", 0), at_pos(text, "web]", 0)]
 
 
 WAIT_STEP = """      - name: wait
@@ -192,6 +195,12 @@ def test_syntax_error_is_a_finding_at_the_parser_position():
     text = BASE.replace("  name: demo\n", "  name: [demo\n", 1)
     fs = findings(text)
     assert [f.code for f in fs] == ["yaml-syntax"]
+    # The position and problem PyYAML's libyaml parser itself reports, not somewhere near.
+    with pytest.raises(yaml.MarkedYAMLError) as parser:
+        list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+    mark = parser.value.problem_mark
+    assert (fs[0].span.start.line, fs[0].span.start.col) == (mark.line, mark.column)
+    assert parser.value.problem in fs[0].message
 
 
 def test_non_applications_are_ignored_in_multidoc():
@@ -208,9 +217,14 @@ def test_workflow_ref_and_steps():
 
 
 def test_utf8_columns_are_code_points():
-    text = BASE.replace("  name: demo\n", "  name: demo\n  labels: {owner: \"名前\"}\n", 1).replace("type: send\n", "type: sendx\n")
-    f = [f for f in findings(text) if f.code == "nocalhost-sync-type"][0]
-    assert f.span.start == at_pos(text, "sendx", 0)
+    # Non-ASCII (2, 3 and 4 UTF-8 bytes) before the finding on the same line: the column counts
+    # code points, so an emoji is one column here (the LSP layer makes it two UTF-16 units).
+    text = BASE.replace("            sync:\n              type: send\n",
+                        '            sync: {filePattern: ["é名😀"], type: sendx}\n', 1)
+    f = only(text, "nocalhost-sync-type")
+    line = text.splitlines()[f.span.start.line]
+    assert f.span.start == at_pos(text, "sendx", 0) and line[f.span.start.col:].startswith("sendx")
+    assert f.span.start.col == len(line.split("sendx")[0]) < len(line.split("sendx")[0].encode())
 
 
 def test_identical_services_are_not_a_conflict():

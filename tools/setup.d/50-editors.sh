@@ -94,7 +94,10 @@ if ! stamp_ok "$CACHE/harness.stamp" "$h_hash" || [ ! -x "$HARNESS/node_modules/
   tar czf "$rgdir/ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz" -C "$CACHE/tmp/rgseed" rg
   run env -C "$HARNESS" TMPDIR="$CACHE/tmp" npm_config_yes=true npm_config_unsafe_perm=true npm_config_nodedir=/usr \
     timeout 1200 npm ci --no-audit --no-fund
-  run "$HARNESS/node_modules/.bin/code-server" --help
+  # Its own HOME and XDG folders: code-server writes config.yaml (with a generated password) on
+  # its first run, which must not land in ~/.config/code-server.
+  run env HOME="$CACHE/home" XDG_CONFIG_HOME="$CACHE/home/.config" XDG_DATA_HOME="$CACHE/home/.local/share" \
+    "$HARNESS/node_modules/.bin/code-server" --help
   echo "$h_hash" > "$CACHE/harness.stamp"
 fi
 

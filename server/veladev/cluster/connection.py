@@ -33,6 +33,7 @@ def connect(config: ClusterConfig):
     if not path.is_file():
         raise NoKubeconfig(f"no kubeconfig at {path}")
     from kubernetes import config as kube_config
+    import yaml
     from kubernetes.config.config_exception import ConfigException
 
     try:
@@ -42,6 +43,10 @@ def connect(config: ClusterConfig):
         raise ClusterError(f"cannot use kubeconfig {path}: {exc}") from None
     except (OSError, ValueError) as exc:
         raise ClusterError(f"cannot read kubeconfig {path}: {type(exc).__name__}") from None
-    except Exception as exc:  # noqa: BLE001 - any other file (text, binary) makes the client fail oddly
-        # Only the type: the exception's text may quote the file, credentials included.
-        raise ClusterError(f"{path} is not a kubeconfig file ({type(exc).__name__} while reading it)") from None
+    except (yaml.YAMLError, TypeError, KeyError, AttributeError, IndexError) as exc:  # a malformed file
+        # Only the type and the place: the parser's message quotes the file, credentials included.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ClusterError(f"cannot read kubeconfig {path}: it is not a valid kubeconfig{where}") from None
+    except Exception as exc:  # noqa: BLE001 - anything else the client trips on: a message, not a traceback
+        raise ClusterError(f"cannot read kubeconfig {path}: {type(exc).__name__}") from None

@@ -36,7 +36,13 @@ class PublishedSchema:
     applies_to: tuple[str, ...] = ()
 
 
-def fetch_published_schemas(api_client, namespace: str = "") -> list[PublishedSchema]:
+#: (connect, read) seconds for each call: a cluster that never answers must not hold the
+#: language server's catalog reload (or its shutdown) forever.
+REQUEST_TIMEOUT = (5.0, 20.0)
+
+
+def fetch_published_schemas(api_client, namespace: str = "",
+                            timeout: tuple[float, float] = REQUEST_TIMEOUT) -> list[PublishedSchema]:
     """Every definition schema the cluster publishes (all namespaces, else `vela-system`)."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
@@ -45,14 +51,17 @@ def fetch_published_schemas(api_client, namespace: str = "") -> list[PublishedSc
     core = client.CoreV1Api(api_client)
     try:
         if namespace:
-            items = core.list_namespaced_config_map(namespace, label_selector=SCHEMA_LABEL).items
+            items = core.list_namespaced_config_map(namespace, label_selector=SCHEMA_LABEL,
+                                                    _request_timeout=timeout).items
         else:
             try:
-                items = core.list_config_map_for_all_namespaces(label_selector=SCHEMA_LABEL).items
+                items = core.list_config_map_for_all_namespaces(label_selector=SCHEMA_LABEL,
+                                                                _request_timeout=timeout).items
             except ApiException as exc:
                 if exc.status != 403:
                     raise
-                items = core.list_namespaced_config_map("vela-system", label_selector=SCHEMA_LABEL).items
+                items = core.list_namespaced_config_map("vela-system", label_selector=SCHEMA_LABEL,
+                                                        _request_timeout=timeout).items
     except ApiException as exc:
         raise ClusterError(f"cannot list definition schemas: {exc.status} {exc.reason}") from None
     except (HTTPError, OSError) as exc:
@@ -75,21 +84,25 @@ def fetch_published_schemas(api_client, namespace: str = "") -> list[PublishedSc
             continue
         if isinstance(schema, dict):
             found[(kind, name)] = PublishedSchema(kind, name, cm.metadata.namespace, schema)
-    return _with_workloads(api_client, list(found.values()))
+    return _with_workloads(api_client, list(found.values()), timeout)
 
 
-def _with_workloads(api_client, schemas: list[PublishedSchema]) -> list[PublishedSchema]:
+def _with_workloads(api_client, schemas: list[PublishedSchema], timeout: tuple[float, float]) -> list[PublishedSchema]:
     """Adds what ComponentDefinitions render and where TraitDefinitions apply, when readable."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     custom = client.CustomObjectsApi(api_client)
     facts: dict[tuple[str, str], dict[str, Any]] = {}
     for kind, plural in _DEFINITION_PLURALS.items():
         try:
-            objs = custom.list_cluster_custom_object("core.oam.dev", "v1beta1", plural).get("items", [])
+            objs = custom.list_cluster_custom_object("core.oam.dev", "v1beta1", plural,
+                                                     _request_timeout=timeout).get("items", [])
         except ApiException:
-            continue  # the facts are optional; without them the related checks are skipped
+            continue
+        except (HTTPError, OSError) as exc:
+            raise ClusterError(f"cannot reach the cluster: {type(exc).__name__}") from None  # the facts are optional; without them the related checks are skipped
         for obj in objs:
             facts[(kind, obj.get("metadata", {}).get("name", ""))] = obj.get("spec") or {}
     out = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from lsprotocol import types as lsp
 
@@ -17,6 +18,17 @@ from .server import VelaLanguageServer
 log = logging.getLogger("veladev.lsp.catalog")
 
 RELOAD_COMMAND = "veladev.reloadCatalog"
+#: Bound of a whole reload in seconds, unless $VELADEV_CLUSTER_TIMEOUT says otherwise (each
+#: cluster call has its own timeout too, see cluster/definitions.py).
+RELOAD_TIMEOUT_S = 60.0
+
+
+def reload_timeout() -> float:
+    try:
+        value = float(os.environ.get("VELADEV_CLUSTER_TIMEOUT", RELOAD_TIMEOUT_S))
+    except ValueError:
+        return RELOAD_TIMEOUT_S
+    return value if value > 0 else RELOAD_TIMEOUT_S
 
 
 async def refresh_catalog(ls: VelaLanguageServer) -> str:
@@ -30,9 +42,12 @@ async def refresh_catalog(ls: VelaLanguageServer) -> str:
         from ..catalog.live import load_live_catalog
 
         config = ClusterConfig(settings.kubeconfig, settings.context)
+        timeout = reload_timeout()
         try:
-            catalog = await asyncio.to_thread(load_live_catalog, bundled_catalog(), config)
-        except ClusterError as exc:
+            catalog = await asyncio.wait_for(asyncio.to_thread(load_live_catalog, bundled_catalog(), config), timeout)
+        except (ClusterError, asyncio.TimeoutError) as exc:
+            if isinstance(exc, asyncio.TimeoutError):
+                exc = ClusterError(f"no answer from the cluster in {timeout:g} s")
             hint = "; set veladev.kubeconfig to your cluster's kubeconfig" if isinstance(exc, NoKubeconfig) else ""
             message = f"veladev: could not load the cluster's definitions ({exc}{hint}); using the bundled definitions"
             ls.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Warning, message))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from lsprotocol import types as lsp
 
 from .server import VelaLanguageServer
@@ -9,12 +11,14 @@ from .server import VelaLanguageServer
 
 def register(server: VelaLanguageServer) -> None:
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[":", "[", ",", "\""]))
-    def completion(ls: VelaLanguageServer, params: lsp.CompletionParams) -> lsp.CompletionList | None:
+    async def completion(ls: VelaLanguageServer, params: lsp.CompletionParams) -> lsp.CompletionList | None:
         from ..spec.complete import complete
 
-        analysis, _ = ls.analysis(params.text_document.uri)
+        analysis, _ = await ls.analysis(params.text_document.uri)
         conv = ls.converter(analysis)
-        result = complete(analysis.lines, conv.position_in(params.position), ls.catalog)
+        # Completion re-parses the text around the cursor: in a worker thread, like analyses.
+        result = await asyncio.get_running_loop().run_in_executor(
+            ls.executor, complete, analysis.lines, conv.position_in(params.position), ls.catalog)
         if not result.items:
             return None
         return lsp.CompletionList(is_incomplete=False,

@@ -1,7 +1,7 @@
 """All translation between veladev's findings and positions and LSP types lives here.
 
 The spec layer counts columns in code points; clients count in the negotiated position
-encoding (UTF-16 by default). pygls's PositionCodec converts, given the document's lines.
+encoding (UTF-16 by default). documents.Positions converts, given the document's lines.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
-from pygls.workspace import PositionCodec
 
 from ..spec.findings import Finding, Fix, Position, Span
+from .documents import Positions
 
 if TYPE_CHECKING:
     from ..spec.complete import CompletionItem
@@ -38,21 +38,17 @@ _SYMBOL_KIND = {
 class Converter:
     """Converts for one document (its lines) and one client (its position encoding)."""
 
-    def __init__(self, codec: PositionCodec, lines: list[str]):
-        self.codec = codec
-        # The codec wants lines with their endings; the last line of a file has none.
-        self.lines = [ln + "\n" for ln in lines]
+    def __init__(self, lines: list[str], encoding: str | None):
+        self.positions = Positions(lines, encoding)
 
     def range(self, span: Span) -> lsp.Range:
-        r = lsp.Range(lsp.Position(span.start.line, span.start.col), lsp.Position(span.end.line, span.end.col))
-        return self.codec.range_to_client_units(self.lines, r)
+        return self.positions.range_out(span)
 
     def position_in(self, pos: lsp.Position) -> Position:
-        p = self.codec.position_from_client_units(self.lines, pos)
-        return Position(p.line, p.character)
+        return self.positions.position_in(pos)
 
     def span_in(self, rng: lsp.Range) -> Span:
-        return Span(self.position_in(rng.start), self.position_in(rng.end))
+        return self.positions.span_in(rng)
 
     def diagnostic(self, f: Finding) -> lsp.Diagnostic:
         return lsp.Diagnostic(

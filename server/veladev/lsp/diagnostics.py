@@ -1,8 +1,10 @@
 """Diagnostics: pushed after every change (pulled instead where the client pulls).
 
-Bursts of edits are coalesced without a timer: a validation starts at once when none is
-running for the document; edits that arrive meanwhile only mark it dirty, and one more run
-then covers the latest version. So an edit after a pause is validated immediately.
+Bursts of edits are coalesced without a timer: an analysis starts at once when none is
+running for the document; edits that arrive meanwhile are applied to the text and only mark
+the document dirty, and when the analysis ends it is not published but followed by one of
+the newest text. So an edit after a pause is validated immediately, and a burst costs at
+most the analysis in progress plus one more.
 """
 
 from __future__ import annotations
@@ -47,42 +49,52 @@ class DiagnosticsFeature:
 
     async def _run(self, uri: str) -> None:
         try:
-            # Let changes already read from the stream apply first: one run covers them all.
-            await asyncio.sleep(0)
             while True:
                 self.dirty.discard(uri)
-                self.publish(uri)
-                await asyncio.sleep(0)
-                if uri not in self.dirty:
-                    break
+                doc = self.server.documents.get(uri)
+                if doc is None:
+                    return
+                revision = doc.revision
+                analysis = await self.server.analysis_of(doc)
+                if uri in self.dirty or doc.revision != revision:
+                    continue  # edited meanwhile: analyse the newest text instead
+                if self.server.documents.get(uri) is not doc:
+                    return  # closed (or reopened, which scheduled its own run)
+                conv = self.server.converter(analysis)
+                self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
+                    uri=uri, version=doc.version, diagnostics=[conv.diagnostic(f) for f in analysis.findings]))
+                return
         finally:
             self.running.discard(uri)
 
-    def publish(self, uri: str) -> None:
-        if uri not in self.server.workspace.text_documents:
-            return
-        analysis, version = self.server.analysis(uri)
-        conv = self.server.converter(analysis)
-        self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
-            uri=uri, version=version, diagnostics=[conv.diagnostic(f) for f in analysis.findings]))
+    def catalog_changed(self) -> None:
+        """Findings may differ under the new catalog: re-validate, or ask pulling clients to."""
+        self.server.docs.clear()
+        if self.client_pulls:
+            caps = self.server.client_capabilities.workspace
+            if caps and caps.diagnostics and caps.diagnostics.refresh_support:
+                self.server.workspace_diagnostic_refresh(None)
+        else:
+            for doc in self.server.documents:
+                self.schedule(doc.uri)
 
     def clear(self, uri: str) -> None:
         self.server.forget(uri)
         if not self.client_pulls:
             self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
-    def pull(self, uri: str, previous: str | None) -> lsp.DocumentDiagnosticReport:
-        analysis, version = self.server.analysis(uri)
-        result_id = f"{version}"
-        if previous is not None and previous == result_id:
+    async def pull(self, uri: str, previous: str | None) -> lsp.DocumentDiagnosticReport:
+        analysis, doc = await self.server.analysis(uri)
+        # The findings are a function of the text and the catalog: the id names both.
+        result_id = f"{self.server.instance}.{doc.revision}.{self.server.catalog_generation}"
+        if previous is not None and previous == result_id and doc.revision >= 0:
             return lsp.UnchangedDocumentDiagnosticReport(result_id=result_id)
         conv = self.server.converter(analysis)
         return lsp.FullDocumentDiagnosticReport(items=[conv.diagnostic(f) for f in analysis.findings], result_id=result_id)
 
 
-def register(server: VelaLanguageServer) -> None:
+def register(server: VelaLanguageServer) -> DiagnosticsFeature:
     feature = DiagnosticsFeature(server)
-    server.diagnostics = feature  # type: ignore[attr-defined]
 
     def validate(ls: VelaLanguageServer, params) -> None:
         feature.schedule(params.text_document.uri)
@@ -97,5 +109,7 @@ def register(server: VelaLanguageServer) -> None:
 
     @server.feature(lsp.TEXT_DOCUMENT_DIAGNOSTIC,
                     lsp.DiagnosticOptions(identifier="veladev", inter_file_dependencies=False, workspace_diagnostics=False))
-    def pull(ls: VelaLanguageServer, params: lsp.DocumentDiagnosticParams) -> lsp.DocumentDiagnosticReport:
-        return feature.pull(params.text_document.uri, params.previous_result_id)
+    async def pull(ls: VelaLanguageServer, params: lsp.DocumentDiagnosticParams) -> lsp.DocumentDiagnosticReport:
+        return await feature.pull(params.text_document.uri, params.previous_result_id)
+
+    return feature

@@ -15,8 +15,8 @@ def _navigate():
 
 def register(server: VelaLanguageServer) -> None:
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
-    def hover(ls: VelaLanguageServer, params: lsp.HoverParams) -> lsp.Hover | None:
-        analysis, _ = ls.analysis(params.text_document.uri)
+    async def hover(ls: VelaLanguageServer, params: lsp.HoverParams) -> lsp.Hover | None:
+        analysis, _ = await ls.analysis(params.text_document.uri)
         conv = ls.converter(analysis)
         info = _navigate().hover(analysis, conv.position_in(params.position), ls.catalog)
         if info is None:
@@ -24,15 +24,15 @@ def register(server: VelaLanguageServer) -> None:
         return lsp.Hover(contents=lsp.MarkupContent(lsp.MarkupKind.Markdown, info.markdown), range=conv.range(info.span))
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-    def symbols(ls: VelaLanguageServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol] | None:
-        analysis, _ = ls.analysis(params.text_document.uri)
+    async def symbols(ls: VelaLanguageServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol] | None:
+        analysis, _ = await ls.analysis(params.text_document.uri)
         conv = ls.converter(analysis)
         return [conv.symbol(s) for s in _navigate().outline(analysis)] or None
 
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
-    def definition(ls: VelaLanguageServer, params: lsp.DefinitionParams) -> lsp.Location | None:
+    async def definition(ls: VelaLanguageServer, params: lsp.DefinitionParams) -> lsp.Location | None:
         uri = params.text_document.uri
-        analysis, _ = ls.analysis(uri)
+        analysis, _ = await ls.analysis(uri)
         conv = ls.converter(analysis)
         span = _navigate().definition(analysis, conv.position_in(params.position))
         return lsp.Location(uri, conv.range(span)) if span is not None else None

@@ -1,7 +1,9 @@
 """The language server: state shared by the features, and their registration.
 
 Handlers stay thin: each feature module gets the document's analysis, calls one function of
-the spec layer and converts the result (lsp/convert.py).
+the spec layer and converts the result (lsp/convert.py). Analyses run in worker threads, so
+the event loop keeps reading edits and answering requests for other documents while a large
+document is analysed; only the newest text of a document is ever analysed next.
 """
 
 from __future__ import annotations
@@ -9,42 +11,77 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__
 from .convert import Converter
+from .documents import Documents, TextDocument
+from .jsonrpc import VelaProtocol, flush_std_streams, serve_stdio, serve_tcp
 
 if TYPE_CHECKING:  # the validator (jsonschema, the schemas) loads after start-up
     from ..spec.analysis import Analysis
     from ..spec.definitions import Catalog
+    from .diagnostics import DiagnosticsFeature
 
 log = logging.getLogger("veladev.lsp")
+
+#: Worker threads for analyses: one large document never queues the others behind it.
+ANALYSIS_WORKERS = 4
 
 
 @dataclass(slots=True)
 class DocState:
+    key: tuple[int, int]  # (document revision, catalog generation)
     version: int | None
     analysis: "Analysis"
 
 
 class VelaLanguageServer(LanguageServer):
+    #: Pushes or serves diagnostics; told when the catalog changes (set by build_server).
+    diagnostics: "DiagnosticsFeature | None"
+
     def __init__(self) -> None:
-        super().__init__("veladev", __version__)
+        super().__init__("veladev", __version__, protocol_cls=VelaProtocol)
+        self.documents = Documents()
+        self.diagnostics = None
         self._catalog: "Catalog | None" = None
+        self._catalog_loading: asyncio.Future | None = None
+        #: Changes with every catalog switch: part of each analysis's cache key.
+        self.catalog_generation = 0
+        #: Distinguishes result ids of this process from those of an earlier one.
+        self.instance = uuid.uuid4().hex[:8]
         self.docs: dict[str, DocState] = {}
+        self._pending: dict[tuple[str, tuple[int, int]], asyncio.Future] = {}
+        self.executor = ThreadPoolExecutor(ANALYSIS_WORKERS, thread_name_prefix="veladev-analysis")
         # Replaced analyses, freed after the diagnostics went out: dropping a large file's
         # node tree takes milliseconds that should not delay the answer.
         self.retired: list[DocState] = []
         self._full_collect: asyncio.TimerHandle | None = None
+        # Garbage-collector policy of the server process (the spec layer has none): an
+        # analysis makes tens of thousands of short-lived objects, few in cycles, and a
+        # collection in the middle of an edit would scan a large file's fresh node tree.
+        # Young generations are collected after each publish, a full collection once the
+        # editor has been idle for a moment (release_retired).
         gc.disable()
         gc.freeze()  # what start-up loaded lives as long as the process: never scan it
+        # The loop answers while analyses run in threads: hand it the interpreter often.
+        sys.setswitchinterval(0.001)
         from .settings import Settings
 
         self.settings = Settings()
+
+    # --- the catalog ----------------------------------------------------------------------
 
     @property
     def catalog(self) -> "Catalog":
@@ -55,21 +92,85 @@ class VelaLanguageServer(LanguageServer):
             self._catalog = bundled_catalog()
         return self._catalog
 
-    def analysis(self, uri: str) -> "tuple[Analysis, int | None]":
-        """The analysis of the document's current text (cached per version)."""
-        from ..spec.analysis import analyze
+    def warm_up(self) -> "asyncio.Future[Catalog]":
+        """Load the validator and the bundled catalog in a worker thread (right after start-up).
 
-        doc = self.workspace.get_text_document(uri)
-        state = self.docs.get(uri)
-        if state is None or state.version != doc.version or doc.version is None:
-            if state is not None:
-                self._retire(state)
-            state = DocState(doc.version, analyze(doc.source, self.catalog))
-            self.docs[uri] = state
-        return state.analysis, state.version
+        The thread only loads; the catalog is handed over on the event loop, where catalog
+        switches happen too, so a switch made meanwhile is never overwritten.
+        """
+        if self._catalog_loading is None:
+            loop = asyncio.get_running_loop()
+            self._catalog_loading = loop.run_in_executor(self.executor, _load_validator)
+            self._catalog_loading.add_done_callback(self._loaded)
+        return self._catalog_loading
+
+    def _loaded(self, future: asyncio.Future) -> None:
+        if self._catalog is None and not future.cancelled() and future.exception() is None:
+            self._catalog = future.result()
+
+    async def ready_catalog(self) -> "Catalog":
+        if self._catalog is None:
+            await asyncio.shield(self.warm_up())
+        return self.catalog
+
+    def set_catalog(self, catalog: "Catalog") -> None:
+        """Switch catalogs and re-validate every open document against the new one."""
+        self._catalog = catalog
+        self.catalog_generation += 1
+        if self.diagnostics is not None:
+            self.diagnostics.catalog_changed()
+
+    # --- documents and their analyses -----------------------------------------------------
+
+    def document(self, uri: str) -> TextDocument:
+        """The open document; an unopened one is read from disk, else the request fails."""
+        doc = self.documents.get(uri)
+        if doc is not None:
+            return doc
+        parsed = urlparse(uri)
+        path = Path(unquote(parsed.path)) if parsed.scheme == "file" else None
+        try:
+            if path is None:
+                raise OSError
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError, ValueError):
+            raise JsonRpcInvalidParams(f"{uri} is not open and cannot be read") from None
+        return TextDocument(uri, text, None, -1)
+
+    async def analysis(self, uri: str) -> "tuple[Analysis, TextDocument]":
+        """The analysis of the document's current text, computed in a worker thread."""
+        doc = self.document(uri)
+        return await self.analysis_of(doc), doc
+
+    async def analysis_of(self, doc: TextDocument) -> "Analysis":
+        catalog = await self.ready_catalog()
+        key = (doc.revision, self.catalog_generation)
+        state = self.docs.get(doc.uri)
+        if state is not None and state.key == key and doc.revision >= 0:
+            return state.analysis
+        pending = self._pending.get((doc.uri, key))
+        if pending is None:
+            from ..spec.analysis import analyze
+
+            pending = asyncio.get_running_loop().run_in_executor(self.executor, analyze, doc.text, catalog)
+            self._pending[(doc.uri, key)] = pending
+            pending.add_done_callback(lambda f, d=doc, k=key: self._analysed(d, k, f))
+        return await asyncio.shield(pending)
+
+    def _analysed(self, doc: TextDocument, key: tuple[int, int], future: asyncio.Future) -> None:
+        self._pending.pop((doc.uri, key), None)
+        if future.cancelled() or future.exception() is not None or doc.revision < 0:
+            return
+        current = self.documents.get(doc.uri)
+        if current is not doc or doc.revision != key[0] or self.catalog_generation != key[1]:
+            return  # superseded while it ran
+        old = self.docs.get(doc.uri)
+        if old is not None:
+            self._retire(old)
+        self.docs[doc.uri] = DocState(key, doc.version, future.result())
 
     def converter(self, analysis: "Analysis") -> Converter:
-        return Converter(self.workspace.position_codec, analysis.lines)
+        return Converter(analysis.lines, self.workspace.position_encoding)
 
     def forget(self, uri: str) -> None:
         state = self.docs.pop(uri, None)
@@ -87,46 +188,47 @@ class VelaLanguageServer(LanguageServer):
         self.retired.append(state)
 
     def release_retired(self) -> None:
-        """Free replaced analyses and collect young garbage, once an answer has gone out.
-
-        The server runs with automatic garbage collection off: a collection triggered in the
-        middle of an edit would scan a large file's fresh node tree and delay diagnostics.
-        Young generations are collected here, after the publish; a full collection runs once
-        the editor has been idle for a moment.
-        """
+        """Free replaced analyses and collect young garbage, once an answer has gone out."""
         self.retired.clear()
         gc.collect(1)
         if self._full_collect is not None:
             self._full_collect.cancel()
         self._full_collect = asyncio.get_running_loop().call_later(2.0, gc.collect)
 
-    def warm_up(self) -> None:
-        """Load the validator and the catalog (run in a worker thread right after start-up)."""
-        from ..spec import analysis, complete, navigate  # noqa: F401 - imported for their cost
+    # --- transport and process ------------------------------------------------------------
 
-        self.catalog
+    def start_io(self, stdin=None, stdout=None) -> None:  # type: ignore[override]
+        """Serve over stdio; the process ends at `exit` or at the end of input."""
+        stdin = stdin or sys.stdin.buffer
+        serve_stdio(self.protocol, stdin.fileno(), stdout or sys.stdout.buffer, lambda: self.terminate(1), self._ended)
 
-    def set_catalog(self, catalog: "Catalog") -> None:
-        """Switch catalogs and re-validate every open document against the new one."""
-        self._catalog = catalog
-        self.docs.clear()
-        diagnostics = getattr(self, "diagnostics", None)
-        if diagnostics is None:
-            return
-        if diagnostics.client_pulls:
-            caps = self.client_capabilities.workspace
-            if caps and caps.diagnostics and caps.diagnostics.refresh_support:
-                self.workspace_diagnostic_refresh(None)
-        else:
-            for uri in list(self.workspace.text_documents):
-                diagnostics.schedule(uri)
+    def start_tcp(self, host: str, port: int) -> None:
+        serve_tcp(self.protocol, host, port, lambda: self.terminate(1), self._ended)
+
+    def _ended(self) -> None:
+        # The input ended: an orderly end if `shutdown` came first (LSP: exit code 0), else 1.
+        self.terminate(0 if self.protocol._shutdown else 1)
+
+    def terminate(self, code: int) -> None:
+        """End the process now: a thread still waiting for a cluster must not keep it alive."""
+        log.info("exiting with %d", code)
+        flush_std_streams()
+        os._exit(code)
+
+
+def _load_validator() -> "Catalog":
+    from ..catalog import bundled_catalog
+    from ..spec import analysis, complete, navigate  # noqa: F401 - imported for their cost
+
+    return bundled_catalog()
 
 
 def build_server() -> VelaLanguageServer:
     from . import catalog_sync, code_actions, completion, diagnostics, navigation, settings
 
     server = VelaLanguageServer()
-    for feature in (diagnostics, completion, navigation, code_actions, settings, catalog_sync):
+    server.diagnostics = diagnostics.register(server)
+    for feature in (completion, navigation, code_actions, settings, catalog_sync):
         feature.register(server)
     return server
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, fields
 from typing import Any
@@ -64,7 +63,7 @@ def register(server) -> None:
     @server.feature(lsp.INITIALIZED)
     async def initialized(ls, params: lsp.InitializedParams) -> None:
         # The validator loads in a worker thread while the editor finishes its start-up.
-        asyncio.get_running_loop().run_in_executor(None, ls.warm_up)
+        ls.warm_up()
         await refresh(ls)
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)

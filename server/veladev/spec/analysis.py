@@ -6,7 +6,6 @@ navigation and quick fixes reuse the parse that diagnostics already paid for.
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,18 +37,6 @@ class Analysis:
 
 
 def analyze(text: str, catalog: Catalog) -> Analysis:
-    # A large file makes tens of thousands of short-lived objects, none in cycles; the
-    # cyclic collector would only add pauses, so it waits until the analysis is done.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _analyze(text, catalog)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _analyze(text: str, catalog: Catalog) -> Analysis:
     parsed = parse(text)
     findings: list[Finding] = [parsed.error] if parsed.error is not None else []
     apps = []

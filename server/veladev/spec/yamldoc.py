@@ -7,6 +7,8 @@ YAML 1.1 rules, as Kubernetes' YAML library reads them, except that timestamps s
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Union
@@ -290,8 +292,67 @@ class ParseResult:
 
 
 def split_lines(text: str) -> list[str]:
-    # Same line breaks as the YAML scanner: \r\n, \r and \n.
+    # The line breaks of LSP (and of most editors): \r\n, \r and \n only.
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+#: Characters libyaml (YAML 1.1) takes as line breaks and LSP clients do not.
+_YAML_ONLY_BREAKS = ("\u2028", "\u2029", "\x85")
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _relocated(mark, starts: list[int]):
+    """`mark` with line and column recomputed from its character index."""
+    line = bisect_right(starts, mark.index) - 1
+    return yaml.Mark(mark.name, mark.index, line, mark.index - starts[line], None, None)
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
+
+
+def _relocate_marks(root: Node, starts: list[int]) -> None:
+    """Recompute every mark's line and column with the line breaks of split_lines (libyaml
+    also breaks lines at U+2028, U+2029 and U+0085)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        n.start_mark, n.end_mark = _relocated(n.start_mark, starts), _relocated(n.end_mark, starts)
+        if isinstance(n, SequenceNode):
+            stack.extend(n.value)
+        elif isinstance(n, MappingNode):
+            for k, v in n.value:
+                stack.extend((k, v))
+
+
+#: Deeper nesting is refused with a finding: every later step (values, validation, outline)
+#: walks the tree recursively, and no Application needs a fraction of this.
+MAX_DEPTH = 100
+
+
+def _too_deep(root: Node) -> Node | None:
+    """The first node nested deeper than MAX_DEPTH, if any (iterative: any depth is safe)."""
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    seen: set[int] = set()
+    while stack:
+        n, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return n
+        if id(n) in seen:  # an alias: its anchor's subtree is walked once
+            continue
+        seen.add(id(n))
+        if isinstance(n, SequenceNode):
+            stack.extend((item, depth + 1) for item in n.value if not isinstance(item, ScalarNode))
+        elif isinstance(n, MappingNode):
+            stack.extend((v, depth + 1) for _, v in n.value if not isinstance(v, ScalarNode))
+            stack.extend((k, depth + 1) for k, _ in n.value if not isinstance(k, ScalarNode))
+    return None
 
 
 def span_of(node: Node) -> Span:
@@ -304,6 +365,7 @@ def parse(text: str) -> ParseResult:
     lines = split_lines(text)
     error: Finding | None = None
     constructor = _Constructor()
+    starts = _line_starts(text) if any(c in text for c in _YAML_ONLY_BREAKS) else None
     try:
         # Only text with an anchor can hold an alias; libyaml's own composer is a little faster.
         loader = _AliasLoader(text) if "&" in text else _Loader(text)
@@ -319,6 +381,13 @@ def parse(text: str) -> ParseResult:
             node = loader.get_node()
             i += 1
             duplicates: list[tuple[ScalarNode, ScalarNode]] = []
+            if node is not None and starts is not None:
+                _relocate_marks(node, starts)
+            deep = _too_deep(node) if node is not None else None
+            if deep is not None:
+                error = _depth_finding(deep)
+                docs.append(YamlDocument(i, None, None))
+                continue
             try:
                 value = to_value(node, constructor, duplicates, text) if node is not None else None
             except (yaml.YAMLError, TypeError, ValueError, IndexError, ArithmeticError) as exc:
@@ -332,9 +401,15 @@ def parse(text: str) -> ParseResult:
     except ExcessiveAliasing as exc:
         # Like Kubernetes, the document is refused whole; what came before it stays.
         start, end = exc.problem_mark, exc.end_mark
+        if starts is not None:
+            start, end = _relocated(start, starts), _relocated(end, starts)
         error = Finding("excessive-aliasing", Severity.ERROR, exc.problem,
                         Span.of(start.line, start.column, end.line, end.column))
     except yaml.YAMLError as exc:
+        if starts is not None:
+            for attr in ("problem_mark", "context_mark"):
+                if getattr(exc, attr, None) is not None:
+                    setattr(exc, attr, _relocated(getattr(exc, attr), starts))
         error = _syntax_finding(exc, lines)
     except RecursionError:  # Python's composer (text with an anchor) on extreme nesting
         error = Finding("yaml-syntax", Severity.ERROR, "YAML syntax error: the document nests too deeply",
@@ -342,6 +417,11 @@ def parse(text: str) -> ParseResult:
     finally:
         loader.dispose()
     return ParseResult(docs, error, lines)
+
+
+def _depth_finding(node: Node) -> Finding:
+    return Finding("yaml-syntax", Severity.ERROR, f"YAML syntax error: nesting deeper than {MAX_DEPTH} levels",
+                   Span(span_of(node).start, Position(node.start_mark.line, node.start_mark.column + 1)))
 
 
 def _syntax_finding(exc: BaseException, lines: list[str]) -> Finding:
@@ -366,7 +446,18 @@ def mapping_items(node: Node | None) -> Iterator[tuple[ScalarNode, Node]]:
                 yield k, v
 
 
+#: Mappings with more entries than this get a key index on first lookup, so that many
+#: findings in one large mapping cost linear time overall, not quadratic.
+_INDEX_ABOVE = 8
+
+
 def mapping_get(node: Node | None, key: str) -> tuple[ScalarNode, Node] | None:
+    if isinstance(node, MappingNode) and len(node.value) > _INDEX_ABOVE:
+        index = node.__dict__.get("_key_index")
+        if index is None:
+            # The last one wins, as in the constructed value.
+            index = node.__dict__["_key_index"] = {k.value: (k, v) for k, v in mapping_items(node)}
+        return index.get(key)
     found = None
     for k, v in mapping_items(node):
         if k.value == key:
