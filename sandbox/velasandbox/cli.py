@@ -97,6 +97,9 @@ class Announcement:
             self._previous = signal.signal(signal.SIGTERM, self._terminate)
 
     def _terminate(self, signum, frame):
+        # Once: the program now stops its sandbox; a second SIGTERM ends it at once.
+        signal.signal(signal.SIGTERM, self._previous if self._previous is not None else signal.SIG_DFL)
+        self._previous = None
         self.terminated = True
         raise KeyboardInterrupt
 
