@@ -21,17 +21,28 @@ def default_state_dir() -> str:
     return os.path.join(base, "velasandbox")
 
 
+#: Sandboxes run inside another program (`veladev demo`) announce their state directory here,
+#: under the default state directory, so that `status` and `down` find them too.
+EMBEDDED = "embedded"
+
+
 def _pid(state_dir: str) -> int | None:
     try:
         with open(os.path.join(state_dir, "server.pid")) as f:
             pid = int(f.read().strip())
     except (FileNotFoundError, ValueError):
         return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs; a process that exited but was not yet reaped by its parent does not."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    return pid
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
 
 
 def _admin(state_dir: str, path: str, body: dict | None = None, timeout: float = 5.0):
@@ -49,6 +60,89 @@ def _admin(state_dir: str, path: str, body: dict | None = None, timeout: float =
         return json.loads(r.read())
 
 
+def _write_server_files(state_dir: str, port: int) -> None:
+    """What `status` and `down` read: the API port and the pid of the process serving it."""
+    with open(os.path.join(state_dir, "port"), "w") as f:
+        f.write(str(port))
+    with open(os.path.join(state_dir, "server.pid"), "w") as f:
+        f.write(str(os.getpid()))
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class Announcement:
+    """A sandbox served by this process, visible to `velasandbox status` and `velasandbox down`.
+
+    `down` sends SIGTERM, which here sets `terminated` and raises KeyboardInterrupt in the main
+    thread, so the program stops its sandbox as on Ctrl-C. `close()` (or `with`) withdraws it.
+    """
+
+    def __init__(self, sandbox, registry: str | None = None):
+        self.state_dir = sandbox.state_dir
+        _write_server_files(self.state_dir, sandbox.port)
+        embedded = os.path.join(registry or default_state_dir(), EMBEDDED)
+        os.makedirs(embedded, exist_ok=True)
+        self.entry = os.path.join(embedded, str(os.getpid()))
+        with open(self.entry, "w") as f:
+            f.write(self.state_dir)
+        #: Set once `velasandbox down` asked this process to stop: it should not linger.
+        self.terminated = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._terminate)
+
+    def _terminate(self, signum, frame):
+        # Once: the program now stops its sandbox; a second SIGTERM ends it at once.
+        signal.signal(signal.SIGTERM, self._previous if self._previous is not None else signal.SIG_DFL)
+        self._previous = None
+        self.terminated = True
+        raise KeyboardInterrupt
+
+    def close(self) -> None:
+        _remove(self.entry)
+        _remove(os.path.join(self.state_dir, "server.pid"))
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _embedded_state_dirs(registry: str) -> list[str]:
+    """State directories of running embedded sandboxes (stale entries are removed)."""
+    found = []
+    embedded = os.path.join(registry, EMBEDDED)
+    for name in sorted(os.listdir(embedded)) if os.path.isdir(embedded) else ():
+        entry = os.path.join(embedded, name)
+        try:
+            with open(entry) as f:
+                state_dir = f.read().strip()
+        except OSError:
+            continue
+        if name.isdigit() and _pid(state_dir) == int(name):
+            found.append(state_dir)
+        else:
+            _remove(entry)
+    return found
+
+
+def _running_state_dir(a) -> str:
+    """The state directory given, or else the default one, or else a running embedded sandbox's."""
+    if a.state_dir_given or _pid(a.state_dir):
+        return a.state_dir
+    embedded = _embedded_state_dirs(a.state_dir)
+    return embedded[0] if embedded else a.state_dir
+
+
 def cmd_serve(a) -> int:
     import logging
     logging.basicConfig(level=logging.INFO if a.verbose else logging.WARNING,
@@ -60,10 +154,7 @@ def cmd_serve(a) -> int:
         print(f"velasandbox: {reason}; the API runs but pods will stay Pending", file=sys.stderr)
     sb = Sandbox(a.state_dir, port=a.port, pods=reason is None, extensions=a.extension or [])
     sb.start()
-    with open(os.path.join(a.state_dir, "port"), "w") as f:
-        f.write(str(sb.port))
-    with open(os.path.join(a.state_dir, "server.pid"), "w") as f:
-        f.write(str(os.getpid()))
+    _write_server_files(a.state_dir, sb.port)
     print(f"velasandbox serving {sb.server_url}; kubeconfig {sb.kubeconfig}", flush=True)
     print(f"VelaUX stand-in {sb.velaux.url} (user admin, password in {sb.velaux.dir}/admin-password)", flush=True)
     stop = threading.Event()
@@ -72,10 +163,7 @@ def cmd_serve(a) -> int:
     while not stop.wait(0.5):
         pass
     sb.stop()
-    try:
-        os.unlink(os.path.join(a.state_dir, "server.pid"))
-    except FileNotFoundError:
-        pass
+    _remove(os.path.join(a.state_dir, "server.pid"))
     return 0
 
 
@@ -122,6 +210,7 @@ def cmd_up(a) -> int:
 
 
 def cmd_down(a) -> int:
+    a.state_dir = _running_state_dir(a)
     pid = _pid(a.state_dir)
     if not pid:
         print("velasandbox is not running")
@@ -129,9 +218,13 @@ def cmd_down(a) -> int:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):
+            # Exited; give its parent a moment to reap it (a parent that never does, e.g. a
+            # program that embeds the sandbox and is still running, must not hold us up).
+            for _ in range(50):
+                if not os.path.exists(f"/proc/{pid}"):
+                    break
+                time.sleep(0.1)
             print("velasandbox stopped")
             return 0
         time.sleep(0.1)
@@ -140,6 +233,7 @@ def cmd_down(a) -> int:
 
 
 def cmd_status(a) -> int:
+    a.state_dir = _running_state_dir(a)
     pid = _pid(a.state_dir)
     if not pid:
         print(f"velasandbox: not running (state {a.state_dir})")
@@ -158,28 +252,53 @@ def cmd_status(a) -> int:
 
 def cmd_register_repo(a) -> int:
     from .images import ImageRegistry
-    ImageRegistry(os.path.join(a.state_dir, "registry")).register_repo(a.name, a.path)
+    if not os.path.isdir(a.path):
+        return _usage(a, f"{a.path} is not a directory (give a git repository's path)")
+    try:
+        ImageRegistry(os.path.join(a.state_dir, "registry")).register_repo(a.name, a.path)
+    except subprocess.CalledProcessError:
+        return _usage(a, f"{a.path} is not a git repository (run `git init` there first)")
     print(f"registered {a.name} -> {os.path.abspath(a.path)}; use image sandbox.local/{a.name}:<commit>")
     return 0
 
 
 def cmd_add_image(a) -> int:
     from .images import ImageRegistry
-    env = dict(kv.split("=", 1) for kv in a.env or [])
+    if a.files is not None and not os.path.isdir(a.files):
+        return _usage(a, f"--files {a.files} is not a directory")
     ref = ImageRegistry(os.path.join(a.state_dir, "registry")).add_image(
-        a.ref, files=a.files, entrypoint=a.entrypoint, env=env, working_dir=a.workdir)
+        a.ref, files=a.files, entrypoint=a.entrypoint, env=dict(a.env or []), working_dir=a.workdir)
     print(f"added image {ref}")
     return 0
 
 
+def _usage(a, message: str) -> int:
+    print(f"velasandbox {a.cmd}: {message}", file=sys.stderr)
+    return 2
+
+
+def _key_value(value: str) -> tuple[str, str]:
+    key, eq, val = value.partition("=")
+    if not eq or not key:
+        raise argparse.ArgumentTypeError(f"{value!r} is not KEY=VALUE")
+    return key, val
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """A usage error is one line (what is wrong, and where help is), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="velasandbox",
-                                description="Local stand-in Kubernetes API with real pods (test/demo only).")
-    sub = p.add_subparsers(dest="cmd", required=True)
+    p = _OneLineErrorParser(prog="velasandbox",
+                            description="Local stand-in Kubernetes API with real pods (test/demo only).")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_OneLineErrorParser)
 
     def add(name, fn, help_):
         sp = sub.add_parser(name, help=help_)
-        sp.add_argument("--state-dir", default=default_state_dir())
+        sp.add_argument("--state-dir", default=None, help=f"default: {default_state_dir()}")
         sp.set_defaults(fn=fn)
         return sp
     ext_help = "MODULE:FUNCTION called with the Sandbox before it serves (repeatable)"
@@ -199,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("ref")
     sp.add_argument("--files", help="directory copied into the container's working directory")
     sp.add_argument("--workdir", default="/app")
-    sp.add_argument("--env", action="append", help="KEY=VALUE")
+    sp.add_argument("--env", action="append", type=_key_value, help="KEY=VALUE")
     sp.add_argument("entrypoint", nargs="*")
     sp = add("kubeconfig", lambda a: print(os.path.join(a.state_dir, "kubeconfig")) or 0, "print the kubeconfig path")
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -212,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.cmd != "add-image":
             p.error("'--' is only used by add-image")
         a.entrypoint = list(a.entrypoint or []) + rest
-    a.state_dir = os.path.abspath(a.state_dir)
+    a.state_dir_given = a.state_dir is not None
+    a.state_dir = os.path.abspath(a.state_dir or default_state_dir())
     return a.fn(a)
 
 

@@ -5,23 +5,47 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
+import urllib.parse
 from pathlib import Path
 
 from . import __version__
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
+#: The path that stands for standard input, as in most command-line tools.
+STDIN = "-"
+
+
+class UsageError(Exception):
+    """A mistake in the command line: one sentence, exit code 2."""
+
 
 def _iter_files(targets: list[str]) -> list[Path]:
     files: list[Path] = []
     for t in targets:
         p = Path(t)
-        if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.suffix in YAML_SUFFIXES and f.is_file()))
+        if t != STDIN and p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in YAML_SUFFIXES and f.is_file())
+            if not found:
+                raise UsageError(f"no .yaml or .yml files under {t}")
+            files.extend(found)
         else:
             files.append(p)
     return files
+
+
+def _read(path: Path) -> str:
+    if str(path) == STDIN:
+        return sys.stdin.buffer.read().decode("utf-8")
+    return path.read_text(encoding="utf-8")
+
+
+def _why_unreadable(exc: OSError | UnicodeDecodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    return exc.strerror or type(exc).__name__
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -33,23 +57,27 @@ def cmd_check(args: argparse.Namespace) -> int:
     results = []
     errors = 0
     for path in _iter_files(args.paths):
+        name = "<stdin>" if str(path) == STDIN else str(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = _read(path)
         except (OSError, UnicodeDecodeError) as exc:
-            print(f"{path}: cannot read: {exc}", file=sys.stderr)
+            reason = _why_unreadable(exc)
+            print(f"{name}: cannot read: {reason}", file=sys.stderr)
             errors += 1
+            results.append((name, None, f"cannot read: {reason}"))
             continue
         findings = check_text(text, catalog)
         errors += sum(1 for f in findings if f.severity == Severity.ERROR)
-        results.append((path, findings))
+        results.append((name, findings, None))
     if args.format == "json":
-        json.dump([{"path": str(p), "findings": [f.to_json() for f in fs]} for p, fs in results], sys.stdout, indent=2)
+        json.dump([{"path": p, "findings": [f.to_json() for f in fs or ()], **({"error": e} if e else {})}
+                   for p, fs, e in results], sys.stdout, indent=2)
         print()
     else:
-        for path, findings in results:
-            for f in findings:
-                print(f.format(str(path)))
-        n = sum(len(fs) for _, fs in results)
+        for name, findings, _ in results:
+            for f in findings or ():
+                print(f.format(name))
+        n = sum(len(fs or ()) for _, fs, _ in results)
         print(f"{len(results)} file(s) checked, {n} finding(s), {errors} error(s)", file=sys.stderr)
     return 1 if errors else 0
 
@@ -68,8 +96,8 @@ def cmd_lsp(args: argparse.Namespace) -> int:
 
     server = build_server()
     if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
+        host, port = args.tcp
+        server.start_tcp(host, port)
     else:
         server.start_io()
     return 0
@@ -81,16 +109,46 @@ def _cluster(args: argparse.Namespace):
     return connect(ClusterConfig(args.kubeconfig or "", args.context or ""))
 
 
+#: Kubernetes object names: a namespace is an RFC 1123 label, an Application name a subdomain.
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
 def _app_ref(ref: str) -> tuple[str, str]:
-    ns, _, name = ref.rpartition("/")
-    return ns or "default", name
+    """NAMESPACE/NAME (or NAME, in namespace default), as argparse's type for the argument."""
+    ns, slash, name = ref.rpartition("/")
+    ns = ns if slash else "default"
+    if not _DNS_LABEL.fullmatch(ns) or not _DNS_SUBDOMAIN.fullmatch(name):
+        raise argparse.ArgumentTypeError(
+            f"{ref!r} is not NAMESPACE/NAME or NAME (lowercase letters, digits and '-', e.g. default/frontend)")
+    return ns, name
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, colon, port = value.rpartition(":")
+    if not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not HOST:PORT with a port between 1 and 65535 "
+                                         "(e.g. 127.0.0.1:2087)")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _http_url(value: str) -> str:
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError when the port is not a number in range
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        # The value is not echoed: a URL may carry a password.
+        raise argparse.ArgumentTypeError("not an http:// or https:// address (e.g. http://127.0.0.1:8000)")
+    return value
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from .cluster.apps import get_application
     from .delivery.workflow import read_workflow
 
-    ns, name = _app_ref(args.app)
+    ns, name = args.app
     api = _cluster(args)
     try:
         state = read_workflow(get_application(api, ns, name))
@@ -108,7 +166,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_promote(args: argparse.Namespace) -> int:
     from .delivery.promote import promote
 
-    ns, name = _app_ref(args.app)
+    ns, name = args.app
     api = _cluster(args)
     try:
         state = promote(api, ns, name, args.step)
@@ -137,6 +195,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The main job: the seed's delivery flow on a local sandbox cluster."""
     from . import demo
 
+    if args.app:
+        _check_demo_app(Path(args.app))
     return demo.run(Path(args.app) if args.app else None, keep=args.keep)
 
 
@@ -243,19 +303,45 @@ def _batch_text(batch) -> str:
     return ("initial sync: " if batch.full else "") + "; ".join(parts)
 
 
+def _check_demo_app(path: Path) -> None:
+    """The demo deploys the file's Application: refuse, before a sandbox starts, a file without one."""
+    from .spec.model import is_application, read_model
+    from .spec.yamldoc import parse
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read --app {path}: {_why_unreadable(exc)}") from None
+    parsed = parse(text)
+    if parsed.error is not None:
+        return  # the demo's check step shows the syntax error at its line
+    apps = [d.value for d in parsed.documents if is_application(d.value)]
+    model = read_model(apps[0]) if len(apps) == 1 and len(parsed.documents) == 1 else None
+    if model is None or not model.name or not model.components or not model.components[0].name:
+        raise UsageError(f"--app {path} must hold one KubeVela Application (apiVersion: core.oam.dev/v1beta1, "
+                         "kind: Application) with metadata.name and a named component")
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """A usage error is one line (what is wrong, and where help is), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="veladev", description="Editor tooling for KubeVela Applications")
+    parser = OneLineErrorParser(prog="veladev", description="Editor tooling for KubeVela Applications")
     parser.add_argument("--version", action="version", version=f"veladev {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
 
     p = sub.add_parser("check", help="validate Application YAML files (exit 1 when any error is found)")
-    p.add_argument("paths", nargs="+", help="files or directories")
+    p.add_argument("paths", nargs="+", help="files or directories (- reads standard input)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("lsp", help="run the language server (stdio by default)")
     p.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
-    p.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead")
+    p.add_argument("--tcp", metavar="HOST:PORT", type=_host_port, help="listen on a TCP port instead")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="warning",
                    help="what the server logs to stderr (default: warning; debug includes every message)")
     p.set_defaults(func=cmd_lsp)
@@ -272,16 +358,16 @@ def main(argv: list[str] | None = None) -> int:
         return p
 
     p = cluster_parser("status", "show an Application's phase and each workflow step's state")
-    p.add_argument("app", help="NAMESPACE/NAME (namespace default: default)")
+    p.add_argument("app", type=_app_ref, help="NAMESPACE/NAME (namespace default: default)")
     p.set_defaults(func=cmd_status)
 
     p = cluster_parser("promote", "resume the suspended workflow (as `vela workflow resume`)")
-    p.add_argument("app", help="NAMESPACE/NAME")
+    p.add_argument("app", type=_app_ref, help="NAMESPACE/NAME (namespace default: default)")
     p.add_argument("--step", help="resume only this suspended step")
     p.set_defaults(func=cmd_promote)
 
     p = sub.add_parser("trigger", help="trigger the workflow through VelaUX's webhook with a new image")
-    p.add_argument("--velaux", required=True, help="VelaUX address, e.g. http://127.0.0.1:8000")
+    p.add_argument("--velaux", required=True, type=_http_url, help="VelaUX address, e.g. http://127.0.0.1:8000")
     p.add_argument("--token-env", default="VELAUX_TRIGGER_TOKEN", help="environment variable holding the token")
     p.add_argument("--component", required=True, help="component to upgrade")
     p.add_argument("--image", required=True, help="new image of the component")
@@ -322,19 +408,28 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except UsageError as exc:
+        print(f"veladev {args.command}: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:
-        # Errors meant for the user are printed plainly; anything else is a bug: traceback.
+        # Errors meant for the user are printed plainly. Anything else is a bug, shown as its
+        # type only: its text may quote a token or a kubeconfig; VELADEV_DEBUG=1 shows it all.
         # (Imported here so that `veladev lsp` does not pay for the cluster modules.)
-        from .cluster import ClusterError
+        from .cluster import ClusterError, NoKubeconfig
         from .delivery.trigger import TriggerError
         from .delivery.workflow import WorkflowError
         from .devmode.errors import DevModeError
 
         if isinstance(exc, (ClusterError, TriggerError, WorkflowError, DevModeError)):
             verb = f" {args.verb}" if args.command == "dev" else ""
-            print(f"veladev {args.command}{verb}: {exc}", file=sys.stderr)
+            hint = "; pass --kubeconfig FILE or set KUBECONFIG" if isinstance(exc, NoKubeconfig) else ""
+            print(f"veladev {args.command}{verb}: {exc}{hint}", file=sys.stderr)
             return 1
-        raise
+        if os.environ.get("VELADEV_DEBUG"):
+            raise
+        print(f"veladev {args.command}: internal error ({type(exc).__name__}); "
+              "run with VELADEV_DEBUG=1 to see the traceback", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -149,8 +149,11 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
         _say("sandbox", "the example frontend needs Node.js on this machine (apt-get install nodejs)")
         return 1
 
+    from velasandbox.cli import Announcement
+
     work = Path(tempfile.mkdtemp(prefix="veladev-demo-"))
     sandbox = Sandbox(str(work / "cluster")).start()
+    announcement = Announcement(sandbox)  # `velasandbox status` and `down` see this sandbox
     api = None
     try:
         _say("sandbox", f"local cluster at {sandbox.server_url} (kubeconfig {sandbox.kubeconfig}), VelaUX at {sandbox.velaux.url}")
@@ -204,12 +207,13 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
     finally:
         if api is not None:
             api.close()
-        if keep:
+        if keep and not announcement.terminated:
             _say("sandbox", f"left running: KUBECONFIG={sandbox.kubeconfig} (stop with Ctrl-C)")
             try:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
+        announcement.close()
         sandbox.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,40 @@ def test_demo_runs_the_flow_end_to_end_from_the_installed_package(installed_whee
     assert deployed < dev_on < dev_v1 < dev_v2 < reloaded < dev_end < restored < triggered < test_v2 < prod_v2
     assert sum(1 for l in lines if l == "[dev run] frontend listening on :80") >= 2  # started, then reloaded
     assert lines[-1] == "[done] test and prod run the pushed commit"
+
+
+def test_demo_keep_sandbox_is_seen_by_velasandbox_status_and_down(tmp_path):
+    """`velasandbox status` and `down` (no --state-dir) find the sandbox `veladev demo` runs."""
+    from velasandbox.runtime import namespace_support
+
+    from support import run_cli
+
+    reason = namespace_support()
+    if reason:
+        pytest.skip(reason)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", VELASANDBOX_STATE_DIR=str(tmp_path / "state"))
+    # Files, not pipes: nobody reads the demo's output while it runs, and a full pipe would block it.
+    out, err = (tmp_path / "demo.out").open("w+"), (tmp_path / "demo.err").open("w+")
+    demo = subprocess.Popen([sys.executable, "-m", "veladev", "demo", "--keep"], stdout=out, stderr=err, env=env)
+    try:
+        for _ in range(600):  # the demo says where its cluster is once the sandbox is up
+            if "[sandbox] local cluster at" in (tmp_path / "demo.out").read_text() or demo.poll() is not None:
+                break
+            time.sleep(0.5)
+        status = run_cli("velasandbox", "status", env=env, timeout=60)
+        assert status.returncode == 0, (status.stdout, status.stderr, demo.poll())
+        assert f"running (pid {demo.pid})" in status.stdout
+        down = run_cli("velasandbox", "down", env=env, timeout=120)
+        assert (down.returncode, down.stdout.strip()) == (0, "velasandbox stopped"), \
+            (down.stderr, (tmp_path / "demo.out").read_text(), (tmp_path / "demo.err").read_text()[-3000:])
+        # Stopped by `down` (SIGTERM) as by Ctrl-C: during the flow (130) or while kept at its end (0).
+        assert demo.wait(timeout=120) in (0, 130), (tmp_path / "demo.err").read_text()[-3000:]
+        after = run_cli("velasandbox", "status", env=env, timeout=60)
+        assert after.returncode == 3 and "not running" in after.stdout
+        assert not os.listdir(tmp_path / "state" / "embedded")
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        out.close()
+        err.close()

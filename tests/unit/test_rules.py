@@ -98,7 +98,8 @@ CASES = [
     ("port-forward", '["8080:80"]', '["8080:80", "80800:80"]', "nocalhost-port-forward", Severity.ERROR, ('"80800:80"', 0)),
     ("debug-port", "portForward:", "debug: {remoteDebugPort: 70000}\n            portForward:", "nocalhost-debug-port", Severity.ERROR, ("70000", 0)),
     ("port-undeclared", "            port: 80\n", "            port: 8080\n", "nocalhost-port-undeclared", Severity.WARNING, ("8080", 0)),
-    ("service-conflict", "          - port: 80\n", "          - port: 80\n            expose: true\n", "nocalhost-service-conflict", Severity.WARNING, ("80\n            image: node", 0)),
+    ("service-conflict", "          - port: 80\n", "          - port: 80\n            expose: true\n          - port: 443\n            expose: true\n",
+     "nocalhost-service-conflict", Severity.WARNING, ("80\n            image: node", 0)),
     ("unknown-property", "image: postgres:16", "image: postgres:16\n        imagePullPolicyy: Always", "unknown-property", Severity.WARNING, ("imagePullPolicyy", 0)),
     ("wrong-type", "enable: true", "enable: 'yes'", "wrong-type", Severity.ERROR, ("'yes'", 0)),
     ("missing-parameter", "        image: postgres:16\n", "        cmd: [run]\n", "missing-parameter", Severity.ERROR, ("properties:\n        cmd", 0)),
@@ -229,3 +230,25 @@ def test_utf8_columns_are_code_points():
 def test_identical_services_are_not_a_conflict():
     text = BASE.replace("          - port: 80\n", "          - port: 80\n            name: \"\"\n            expose: true\n", 1)
     assert [f.code for f in findings(text)] == []
+
+
+@pytest.mark.parametrize("port_entry", [
+    "- port: 80\n            expose: true",  # the seed's VelaUX setup: the names alone differ
+    "- port: 80\n            expose: true\n            protocol: TCP\n            name: http",
+    "- port: 80\n            expose: true\n            containerPort: 80",
+])
+def test_nocalhost_and_webservice_services_serving_the_same_port_agree(port_entry):
+    text = BASE.replace("- port: 80", port_entry, 1)
+    assert findings(text) == [], [f.format("app.yaml") for f in findings(text)]
+
+
+@pytest.mark.parametrize("change", [
+    ("- port: 80", "- port: 80\n            expose: true\n            containerPort: 8080"),
+    ("- port: 80", "- port: 80\n            expose: true\n            protocol: UDP"),
+    ("        ports:", "        exposeType: NodePort\n        ports:"),
+])
+def test_nocalhost_and_webservice_services_serving_differently_conflict(change):
+    text = BASE.replace(*change, 1)
+    if "exposeType" in text:
+        text = text.replace("- port: 80", "- port: 80\n            expose: true", 1)
+    assert "nocalhost-service-conflict" in [f.code for f in findings(text)], [f.format("app.yaml") for f in findings(text)]

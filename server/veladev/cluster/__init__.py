@@ -5,6 +5,6 @@ validates YAML with no cluster at all. Every call here blocks: callers in the la
 run them in worker threads.
 """
 
-from .connection import ClusterConfig, ClusterError, connect
+from .connection import ClusterConfig, ClusterError, NoKubeconfig, connect
 
-__all__ = ["ClusterConfig", "ClusterError", "connect"]
+__all__ = ["ClusterConfig", "ClusterError", "NoKubeconfig", "connect"]

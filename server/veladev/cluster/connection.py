@@ -11,6 +11,10 @@ class ClusterError(Exception):
     """A cluster problem, worded for the user (never containing credentials)."""
 
 
+class NoKubeconfig(ClusterError):
+    """No kubeconfig file where one was looked for; each front end says how to name one."""
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterConfig:
     kubeconfig: str = ""  # empty: $KUBECONFIG, then ~/.kube/config
@@ -27,7 +31,7 @@ def connect(config: ClusterConfig):
     """A `kubernetes.client.ApiClient` for the configured cluster."""
     path = config.path()
     if not path.is_file():
-        raise ClusterError(f"no kubeconfig at {path}; set veladev.kubeconfig to your cluster's kubeconfig")
+        raise NoKubeconfig(f"no kubeconfig at {path}")
     from kubernetes import config as kube_config
     import yaml
     from kubernetes.config.config_exception import ConfigException
@@ -44,3 +48,5 @@ def connect(config: ClusterConfig):
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ClusterError(f"cannot read kubeconfig {path}: it is not a valid kubeconfig{where}") from None
+    except Exception as exc:  # noqa: BLE001 - anything else the client trips on: a message, not a traceback
+        raise ClusterError(f"cannot read kubeconfig {path}: {type(exc).__name__}") from None

@@ -12,7 +12,7 @@ import os
 
 from lsprotocol import types as lsp
 
-from ..cluster import ClusterConfig, ClusterError
+from ..cluster import ClusterConfig, ClusterError, NoKubeconfig
 from .server import VelaLanguageServer
 
 log = logging.getLogger("veladev.lsp.catalog")
@@ -48,7 +48,8 @@ async def refresh_catalog(ls: VelaLanguageServer) -> str:
         except (ClusterError, asyncio.TimeoutError) as exc:
             if isinstance(exc, asyncio.TimeoutError):
                 exc = ClusterError(f"no answer from the cluster in {timeout:g} s")
-            message = f"veladev: could not load the cluster's definitions ({exc}); using the bundled definitions"
+            hint = "; set veladev.kubeconfig to your cluster's kubeconfig" if isinstance(exc, NoKubeconfig) else ""
+            message = f"veladev: could not load the cluster's definitions ({exc}{hint}); using the bundled definitions"
             ls.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Warning, message))
             return message
         cluster_defs = sum(1 for d in catalog.definitions.values() if d.origin == "cluster")

@@ -17,6 +17,8 @@ from typing import Any, Iterable
 import jsonschema
 from jsonschema import Draft202012Validator, ValidationError
 
+from .schema_keywords import BRIEF_KEYWORDS
+
 KINDS = ("component", "trait", "policy", "workflowstep")
 
 #: How the Application spells the kinds in messages.
@@ -80,7 +82,7 @@ def _is_go_duration(value: object) -> bool:
     return not isinstance(value, str) or bool(GO_DURATION.match(value))
 
 
-VelaValidator = jsonschema.validators.extend(Draft202012Validator, {"deprecated": _deprecated_keyword})
+VelaValidator = jsonschema.validators.extend(Draft202012Validator, {**BRIEF_KEYWORDS, "deprecated": _deprecated_keyword})
 
 
 @dataclass
@@ -97,11 +99,13 @@ class Catalog:
     #: How many validation results are kept (a few per component of the largest apps).
     ERROR_CACHE_SIZE = 8192
 
-    def errors(self, validator, instance: Any) -> list[ValidationError]:
-        """The validator's errors for `instance`, remembered by content.
+    def errors(self, validator, instance: Any, remember: bool = True) -> list[ValidationError]:
+        """The validator's errors for `instance`, remembered by content unless not to `remember`.
 
         Editing one component of a large application then re-validates that component only.
         """
+        if not remember:
+            return list(validator.iter_errors(instance))
         try:
             # marshal is a faithful, C-fast serialisation (1 and True differ, as they must);
             # format 2 has no back-references, so equal values give equal bytes.

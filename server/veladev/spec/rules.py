@@ -12,6 +12,7 @@ from .definitions import GO_DURATION, WORKLOAD_SERVICE_TYPE, Catalog, Definition
 from .findings import Severity
 from .model import AppModel, Item
 from .report import Reporter, did_you_mean
+from .schema_keywords import brief
 
 NOCALHOST_ALIASES = ("go", "java", "python", "node", "ruby")
 NOCALHOST_SYNC_TYPES = ("send", "sendReceive")
@@ -164,7 +165,7 @@ def _suspend_duration(rep: Reporter, step: Item) -> None:
     path = (*step.path, "properties", "duration")
     if not isinstance(d, str) or not GO_DURATION.match(d):
         rep.add("invalid-duration", Severity.ERROR,
-                f"suspend duration {d!r} is not a Go duration (use e.g. 30s, 5m, 1h30m; days are not accepted)",
+                f"suspend duration {brief(d)} is not a Go duration (use e.g. 30s, 5m, 1h30m; days are not accepted)",
                 rep.value_span(path))
 
 
@@ -221,7 +222,7 @@ def _nocalhost_sync(rep: Reporter, props: dict, base: tuple) -> None:
     s = did_you_mean(str(value), NOCALHOST_SYNC_TYPES) if isinstance(value, str) else None
     fix = rep.replace_value_fix(path, s) if s else None
     rep.add("nocalhost-sync-type", Severity.ERROR,
-            f"nocalhost sync type must be exactly 'send' or 'sendReceive' (Nocalhost rejects {value!r})"
+            f"nocalhost sync type must be exactly 'send' or 'sendReceive' (Nocalhost rejects {brief(value)})"
             + (f"; did you mean '{s}'?" if s else ""), rep.value_span(path), [fix] if fix else [])
 
 
@@ -235,12 +236,12 @@ def _nocalhost_ports(rep: Reporter, props: dict, base: tuple) -> None:
         m = PORT_FORWARD.match(entry) if isinstance(entry, str) else None
         if m is None or not all(1 <= int(g) <= 65535 for g in m.groups()):
             rep.add("nocalhost-port-forward", Severity.ERROR,
-                    f"portForward entry {entry!r} must be \"local:remote\" with both ports between 1 and 65535",
+                    f"portForward entry {brief(entry)} must be \"local:remote\" with both ports between 1 and 65535",
                     rep.value_span((*base, "portForward", i)))
     debug = props.get("debug")
     if isinstance(debug, dict) and "remoteDebugPort" in debug and not _valid_port(debug["remoteDebugPort"]):
         rep.add("nocalhost-debug-port", Severity.ERROR,
-                f"debug.remoteDebugPort {debug['remoteDebugPort']!r} must be a port number between 1 and 65535",
+                f"debug.remoteDebugPort {brief(debug['remoteDebugPort'])} must be a port number between 1 and 65535",
                 rep.value_span((*base, "debug", "remoteDebugPort")))
 
 
@@ -290,7 +291,12 @@ def _nocalhost_port_declared(rep: Reporter, props: dict, base: tuple, comp: Item
 
 
 def _nocalhost_service_conflict(rep: Reporter, props: dict, base: tuple, comp: Item) -> None:
-    """webservice's Service for `expose: true` ports and the trait's Service share the name."""
+    """webservice's Service for `expose: true` ports and the trait's Service share the name.
+
+    KubeVela applies both outputs to the one Service `<component>` (they collapse into one
+    object: kubevela/kubevela#2393), so whichever is applied last wins. That only matters when
+    the two differ in what they serve; a port's name alone changes nothing for traffic.
+    """
     port = props.get("port")
     if comp.type != "webservice" or not _valid_port(port):
         return
@@ -298,18 +304,16 @@ def _nocalhost_service_conflict(rep: Reporter, props: dict, base: tuple, comp: I
     exposed = [p for p in cprops.get("ports") or () if isinstance(p, dict) and p.get("expose") is True and _valid_port(p.get("port"))]
     if not exposed:
         return
-    # As rendered by KubeVela v1.10: webservice.cue `webserviceExpose`, nocalhost.cue `nocalhostService`.
-    web = {
-        "type": cprops.get("exposeType", "ClusterIP"),
-        "ports": [{"port": p["port"], "targetPort": p["port"], "name": p.get("name", f"port-{p['port']}")} for p in exposed],
-    }
-    for port_spec in web["ports"]:
-        if port_spec["name"] == "":
-            del port_spec["name"]  # an empty name is no name to the API server
-    dev = {"type": "ClusterIP", "ports": [{"port": port, "targetPort": port}]}
+    # As rendered by KubeVela v1.10: webservice.cue `webserviceExpose` (targetPort is the
+    # containerPort when given), nocalhost.cue `nocalhostService`; both select the component's pods.
+    web = (cprops.get("exposeType", "ClusterIP"),
+           {(p["port"], p["containerPort"] if _valid_port(p.get("containerPort")) else p["port"], p.get("protocol", "TCP"))
+            for p in exposed})
+    dev = ("ClusterIP", {(port, port, "TCP")})
     if web != dev:
         rep.add("nocalhost-service-conflict", Severity.WARNING,
                 f"the nocalhost trait creates Service '{comp.name}' (port {port}), and webservice creates a different "
-                f"Service '{comp.name}' for its expose: true ports; KubeVela would apply two specs to one object. "
-                "Remove `expose: true` (the trait's Service serves the port) or make them identical",
+                f"Service '{comp.name}' for its expose: true ports; KubeVela applies both to one object, so the "
+                "last applied wins. Remove `expose: true` (the trait's Service serves the port) or make them serve "
+                "the same ports",
                 rep.value_span((*base, "port")))

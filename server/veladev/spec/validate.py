@@ -14,6 +14,7 @@ from .definitions import KIND_LABEL, Catalog, Definition, describe_type
 from .findings import Finding, Severity
 from .model import AppModel, Item, read_model
 from .report import Reporter, did_you_mean
+from .schema_keywords import brief
 from .yamldoc import Path, span_of
 
 _JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object", type(None): "null"}
@@ -30,8 +31,14 @@ def check_text(text: str, catalog: Catalog) -> list[Finding]:
 
 
 def check_application(root, value: dict[str, Any], lines: list[str], catalog: Catalog,
-                      duplicates: Iterable[tuple] = ()) -> list[Finding]:
+                      duplicates: Iterable[tuple] = (), aliased: bool = False) -> list[Finding]:
+    """The findings of one Application document.
+
+    With `aliased`, the value shares aliased content: results are not remembered, since a key
+    made from the content would expand every alias.
+    """
     rep = Reporter(root, lines)
+    remember = not aliased
     for first, again in duplicates:
         rep.add("duplicate-key", Severity.ERROR,
                 f"duplicate key '{again.value}' (first at line {first.start_mark.line + 1}); only the last one counts",
@@ -43,15 +50,16 @@ def check_application(root, value: dict[str, Any], lines: list[str], catalog: Ca
     if isinstance(components, list):
         per_component = catalog.component_validator()
         for i, comp in enumerate(components):
-            report_schema_errors(rep, catalog.errors(per_component, comp), ("spec", "components", i), "Application")
+            report_schema_errors(rep, catalog.errors(per_component, comp, remember), ("spec", "components", i),
+                                 "Application")
     model = read_model(value)
     for item in model.items():
-        check_item(rep, item, catalog)
+        check_item(rep, item, catalog, remember)
     rules.check(rep, model, catalog)
     return rep.findings
 
 
-def check_item(rep: Reporter, item: Item, catalog: Catalog) -> None:
+def check_item(rep: Reporter, item: Item, catalog: Catalog, remember: bool = True) -> None:
     """The item's type against the catalog, and its properties against the type's schema."""
     t = item.type
     if t is None:
@@ -81,9 +89,17 @@ def check_item(rep: Reporter, item: Item, catalog: Catalog) -> None:
     base = (*item.path, "properties")
     validator = catalog.validator(d.schema)
     supplied = _input_paths(item)
-    errors = catalog.errors(validator, _with_inputs(props or {}, supplied))
-    report_schema_errors(rep, errors, base, f"{label} '{t}'", definition=d, item=item,
+    errors = catalog.errors(validator, _with_inputs(props or {}, supplied), remember)
+    report_schema_errors(rep, errors, base, item_label(item), definition=d, item=item,
                          skip=lambda p: rules.owns(d, p) or any(p[: len(s)] == s for s in supplied))
+
+
+def item_label(item: Item) -> str:
+    """How a message names an item: by its name, with its type (a trait: by its component)."""
+    label, t = KIND_LABEL[item.kind], item.type
+    if item.kind == "trait" and item.parent is not None and item.parent.name:
+        return f"{label} '{t}' of component '{item.parent.name}'"
+    return f"{label} '{item.name}' ({t})" if item.name else f"{label} '{t}'"
 
 
 def deprecation_message(d: Definition, used: str) -> str:
@@ -202,7 +218,7 @@ def report_schema_errors(rep: Reporter, errors: Iterable[ValidationError], base:
                 f = rep.replace_value_fix(path, s) if s else None
                 fixes = [f] if f else []
             shown = ", ".join(repr(a) if isinstance(a, str) else str(a) for a in allowed)
-            rep.add("invalid-value", Severity.ERROR, f"{_where(label, where_rel)} must be one of {shown}, not {err.instance!r}",
+            rep.add("invalid-value", Severity.ERROR, f"{_where(label, where_rel)} must be one of {shown}, not {brief(err.instance)}",
                     rep.value_span(path), fixes)
         elif v == "format" and err.validator_value == "go-duration":
             rep.add("invalid-duration", Severity.ERROR,
@@ -276,7 +292,7 @@ def _plain_message(err: ValidationError) -> str:
     if v == "maximum":
         return f"{err.instance} is above the maximum {err.validator_value}"
     if v == "pattern":
-        return f"{err.instance!r} does not match the pattern {err.validator_value}"
+        return f"{brief(err.instance)} does not match the pattern {err.validator_value}"
     if v in ("minItems", "maxItems", "minLength", "maxLength"):
         return err.message
     return err.message

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Union
 
 import yaml
+from yaml.composer import Composer, ComposerError
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .findings import Finding, Position, Severity, Span
@@ -44,6 +46,8 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             return tag
         return super().resolve(kind, value, implicit)
 
+    aliased = 0  # nodes expanded from aliases: none in text without an anchor
+
     def descend_resolver(self, current_node, current_index):
         pass  # no path resolvers in the safe loader
 
@@ -52,6 +56,113 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
 
 PathSeg = Union[str, int]
 Path = tuple[PathSeg, ...]
+
+
+# --- aliases: where each is used, and how much they expand ------------------------------------
+#
+# libyaml's composer hands back the anchored node itself for an alias, so the place of use is
+# lost and nothing counts the expansion. A document with an anchor is composed in Python from
+# libyaml's events instead: each alias becomes a node of its own (the alias's range, the anchored
+# node's children shared, not copied), and the expansion is bounded as Kubernetes bounds it.
+
+
+class AliasScalarNode(ScalarNode):
+    """`*name` standing for an anchored scalar: its range is the alias, its value the anchor's."""
+
+
+class AliasSequenceNode(SequenceNode):
+    """`*name` standing for an anchored sequence; `value` is the anchored node's item list."""
+
+
+class AliasMappingNode(MappingNode):
+    """`*name` standing for an anchored mapping; `value` is the anchored node's pair list."""
+
+
+_ALIAS_TYPES = {ScalarNode: AliasScalarNode, SequenceNode: AliasSequenceNode, MappingNode: AliasMappingNode}
+_ALIAS_CLASSES = frozenset(_ALIAS_TYPES.values())
+
+# go-yaml's decoder (used by Kubernetes through sigs.k8s.io/yaml) refuses a document whose
+# nodes come mostly from alias expansion: gopkg.in/yaml.v2 decode.go `allowedAliasRatio`.
+# Counting nodes as it does (every node of an expanded alias, keys included), up to 400,000
+# expanded nodes may be 99% aliased; from there the allowed share falls to 10% at 4,000,000.
+_ALIAS_RATIO_LOW, _ALIAS_RATIO_HIGH = 400_000, 4_000_000
+
+
+def allowed_alias_ratio(expanded: int) -> float:
+    if expanded <= _ALIAS_RATIO_LOW:
+        return 0.99
+    if expanded >= _ALIAS_RATIO_HIGH:
+        return 0.10
+    return 0.99 - 0.89 * (expanded - _ALIAS_RATIO_LOW) / (_ALIAS_RATIO_HIGH - _ALIAS_RATIO_LOW)
+
+
+def excessive_aliasing(expanded: int, aliased: int) -> bool:
+    return aliased > 100 and expanded > 1000 and aliased / expanded > allowed_alias_ratio(expanded)
+
+
+class ExcessiveAliasing(ComposerError):
+    """A document whose aliases expand beyond the bound: reported at the alias that crossed it."""
+
+    def __init__(self, alias: str, expanded: int, aliased: int, start_mark, end_mark):
+        super().__init__(None, None, f"alias *{alias} brings the document to {expanded:,} nodes, "
+                                     f"{aliased * 100 // expanded}% of them from aliases; Kubernetes "
+                                     "refuses such excessive aliasing", start_mark)
+        self.end_mark = end_mark
+
+
+class _AliasLoader(Composer, _Loader):
+    """libyaml's parser with Python's composer, which knows each alias and counts expansions."""
+
+    def __init__(self, stream):
+        _Loader.__init__(self, stream)
+        Composer.__init__(self)
+
+    def compose_document(self):
+        # As go-yaml counts: every node decoded, and those decoded through an alias.
+        self._expanded = self.aliased = 0
+        self._last_alias = None
+        self._open: set[str] = set()  # anchors whose node is still being composed
+        return super().compose_document()
+
+    def compose_node(self, parent, index):
+        if self.check_event(AliasEvent):
+            return self._compose_alias(self.get_event())
+        anchor = self.peek_event().anchor
+        if anchor is not None:
+            self._open.add(anchor)
+        node = super().compose_node(parent, index)
+        self._open.discard(anchor)
+        if isinstance(node, ScalarNode):
+            node.size = 1
+        elif isinstance(node, SequenceNode):
+            node.size = 1 + sum(item.size for item in node.value)
+        else:
+            node.size = 1 + sum(k.size + v.size for k, v in node.value)
+        self._count(1, 0)
+        return node
+
+    def _compose_alias(self, event) -> Node:
+        target = self.anchors.get(event.anchor)
+        if target is None:
+            raise ComposerError(None, None, f"found undefined alias {event.anchor!r}", event.start_mark)
+        if event.anchor in self._open:
+            raise ComposerError(None, None, f"alias *{event.anchor} is used inside its own anchor", event.start_mark)
+        if isinstance(target, ScalarNode):
+            node = AliasScalarNode(target.tag, target.value, event.start_mark, event.end_mark, target.style)
+        else:
+            node = _ALIAS_TYPES[type(target)](target.tag, target.value, event.start_mark, event.end_mark,
+                                              target.flow_style)
+        node.anchor_node, node.size = target, target.size
+        self._last_alias = event
+        self._count(target.size, target.size)
+        return node
+
+    def _count(self, nodes: int, aliased: int) -> None:
+        self._expanded += nodes
+        self.aliased += aliased
+        if self.aliased > 100 and excessive_aliasing(self._expanded, self.aliased):
+            alias = self._last_alias
+            raise ExcessiveAliasing(alias.anchor, self._expanded, self.aliased, alias.start_mark, alias.end_mark)
 
 
 class _Constructor(yaml.constructor.SafeConstructor):
@@ -111,6 +222,8 @@ def to_value(node: Node, constructor: _Constructor | None = None,
                 value = constructor.construct_yaml_float(n)
             else:
                 value = constructor.construct_document(n)
+        elif type(n) in _ALIAS_CLASSES:
+            value = build(n.anchor_node)
         elif key in active:
             raise yaml.constructor.ConstructorError(None, None, "recursive alias", n.start_mark)
         elif text is not None and _MEMO_MIN_CHARS <= n.end_mark.index - n.start_mark.index <= _MEMO_MAX_CHARS:
@@ -167,6 +280,8 @@ class YamlDocument:
     root: Node | None
     value: Any
     duplicates: list[tuple[ScalarNode, ScalarNode]] = field(default_factory=list)
+    #: Whether the value holds aliased content (shared, so an expanded walk costs more).
+    aliased: bool = False
 
 
 @dataclass(slots=True)
@@ -252,7 +367,19 @@ def parse(text: str) -> ParseResult:
     constructor = _Constructor()
     starts = _line_starts(text) if any(c in text for c in _YAML_ONLY_BREAKS) else None
     try:
-        for i, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
+        # Only text with an anchor can hold an alias; libyaml's own composer is a little faster.
+        loader = _AliasLoader(text) if "&" in text else _Loader(text)
+    except UnicodeEncodeError as exc:  # a lone surrogate (an editor can send one): libyaml reads UTF-8
+        line = text.count("\n", 0, exc.start)
+        col = exc.start - (text.rfind("\n", 0, exc.start) + 1)
+        return ParseResult([], Finding("yaml-syntax", Severity.ERROR, "YAML syntax error: the text holds a lone "
+                                       "surrogate (U+D800 to U+DFFF), which is not a character",
+                                       Span.of(line, col, line, col + 1)), lines)
+    try:
+        i = -1
+        while loader.check_node():
+            node = loader.get_node()
+            i += 1
             duplicates: list[tuple[ScalarNode, ScalarNode]] = []
             if node is not None and starts is not None:
                 _relocate_marks(node, starts)
@@ -263,20 +390,32 @@ def parse(text: str) -> ParseResult:
                 continue
             try:
                 value = to_value(node, constructor, duplicates, text) if node is not None else None
-            except (yaml.YAMLError, TypeError, ValueError) as exc:
-                # A node that cannot become a value (an unhashable key, a bad !!int) breaks
+            except (yaml.YAMLError, TypeError, ValueError, IndexError, ArithmeticError) as exc:
+                # A node that cannot become a value (an unhashable key, an empty !!int) breaks
                 # only this document.
                 error = _syntax_finding(exc, lines)
                 docs.append(YamlDocument(i, None, None))
                 constructor = _Constructor()
                 continue
-            docs.append(YamlDocument(i, node, value, duplicates))
+            docs.append(YamlDocument(i, node, value, duplicates, loader.aliased > 0))
+    except ExcessiveAliasing as exc:
+        # Like Kubernetes, the document is refused whole; what came before it stays.
+        start, end = exc.problem_mark, exc.end_mark
+        if starts is not None:
+            start, end = _relocated(start, starts), _relocated(end, starts)
+        error = Finding("excessive-aliasing", Severity.ERROR, exc.problem,
+                        Span.of(start.line, start.column, end.line, end.column))
     except yaml.YAMLError as exc:
         if starts is not None:
             for attr in ("problem_mark", "context_mark"):
                 if getattr(exc, attr, None) is not None:
                     setattr(exc, attr, _relocated(getattr(exc, attr), starts))
         error = _syntax_finding(exc, lines)
+    except RecursionError:  # Python's composer (text with an anchor) on extreme nesting
+        error = Finding("yaml-syntax", Severity.ERROR, "YAML syntax error: the document nests too deeply",
+                        Span.of(0, 0, 0, 0))
+    finally:
+        loader.dispose()
     return ParseResult(docs, error, lines)
 
 
@@ -331,10 +470,17 @@ def seq_items(node: Node | None) -> list[Node]:
 
 
 def _walk(root: Node | None, path: Path) -> tuple[ScalarNode | None, Node | None, bool]:
-    """The deepest (key, value) pair along `path`, and whether the whole path exists."""
+    """The deepest (key, value) pair along `path`, and whether the whole path exists.
+
+    A path through an alias ends at the alias.
+    """
     key: ScalarNode | None = None
     node = root
     for seg in path:
+        if type(node) in _ALIAS_CLASSES:
+            # Inside an alias: the place of use, not the shared anchored text, is what a finding
+            # names, and an edit there would change every use, so the path stops here.
+            return key, node, False
         if isinstance(seg, int):
             items = seq_items(node)
             if not 0 <= seg < len(items):
