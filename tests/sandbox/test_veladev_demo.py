@@ -26,14 +26,17 @@ def installed_wheel(tmp_path_factory) -> Path:
     # A copy, because setuptools writes build/ and *.egg-info next to the sources it builds.
     source = shutil.copytree(ROOT, work / "source", ignore=shutil.ignore_patterns(
         ".git", ".venv", "node_modules", ".cache", "artifacts", "build", "*.egg-info", "__pycache__", ".*_cache"))
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-cache-dir"]
+    # pip runs `rustc --version` for its user agent, and rustup's proxy writes ~/.rustup/settings.toml:
+    # pip gets a home of its own here, so nothing lands in the (test session's) home folder.
+    pip_env = dict(os.environ, HOME=str(work / "pip-home"))
     built = subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(work / "dist"), str(source)],
-                           capture_output=True, text=True, timeout=600)
+                           capture_output=True, text=True, timeout=600, env=pip_env)
     assert built.returncode == 0, built.stdout + built.stderr
     (wheel,) = (work / "dist").glob("veladev-*.whl")
     target = work / "site"
     installed = subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)],
-                               capture_output=True, text=True, timeout=600)
+                               capture_output=True, text=True, timeout=600, env=pip_env)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     return target
 
