@@ -128,7 +128,8 @@ def replace_status(api_client, namespace: str, name: str, change: Callable[[dict
 
 
 def watch_applications(api_client, namespace: str, on_event: Callable[[str, dict[str, Any]], None],
-                       stop: Callable[[], bool], name: str | None = None, poll: float = 5.0) -> None:
+                       stop: Callable[[], bool], name: str | None = None, poll: float = 5.0,
+                       on_synced: Callable[[], None] | None = None) -> None:
     """Call `on_event(type, app)` for the current Applications (type "ADDED") and every change
     until `stop()`; the watch is re-opened from the last resourceVersion when it ends (servers
     close watches after a while), and re-listed when that version is too old (410)."""
@@ -146,6 +147,8 @@ def watch_applications(api_client, namespace: str, on_event: Callable[[str, dict
                 for app in listed.get("items", []):
                     on_event("ADDED", app)
                 version = listed.get("metadata", {}).get("resourceVersion", "")
+                if on_synced is not None:
+                    on_synced()
             w = watch.Watch()
             for event in w.stream(api.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL,
                                   field_selector=selector, resource_version=version, timeout_seconds=int(poll),

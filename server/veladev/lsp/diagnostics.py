@@ -64,7 +64,7 @@ class DiagnosticsFeature:
         analysis, version = self.server.analysis(uri)
         conv = self.server.converter(analysis)
         self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
-            uri=uri, version=version, diagnostics=[conv.diagnostic(f) for f in analysis.findings]))
+            uri=uri, version=version, diagnostics=[conv.diagnostic(f) for f in self.server.findings(uri, analysis)]))
 
     def clear(self, uri: str) -> None:
         self.server.forget(uri)
@@ -73,11 +73,12 @@ class DiagnosticsFeature:
 
     def pull(self, uri: str, previous: str | None) -> lsp.DocumentDiagnosticReport:
         analysis, version = self.server.analysis(uri)
-        result_id = f"{version}"
+        result_id = f"{version}.{self.server.findings_generation}"
         if previous is not None and previous == result_id:
             return lsp.UnchangedDocumentDiagnosticReport(result_id=result_id)
         conv = self.server.converter(analysis)
-        return lsp.FullDocumentDiagnosticReport(items=[conv.diagnostic(f) for f in analysis.findings], result_id=result_id)
+        return lsp.FullDocumentDiagnosticReport(items=[conv.diagnostic(f) for f in self.server.findings(uri, analysis)],
+                                                result_id=result_id)
 
 
 def register(server: VelaLanguageServer) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import gc
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
@@ -21,6 +21,7 @@ from .convert import Converter
 if TYPE_CHECKING:  # the validator (jsonschema, the schemas) loads after start-up
     from ..spec.analysis import Analysis
     from ..spec.definitions import Catalog
+    from ..spec.findings import Finding
 
 log = logging.getLogger("veladev.lsp")
 
@@ -45,6 +46,12 @@ class VelaLanguageServer(LanguageServer):
         from .settings import Settings
 
         self.settings = Settings()
+        # Called when the cluster settings change (the live-state watch reconnects).
+        self.cluster_listeners: list[Callable[[], None]] = []
+        # Findings beyond the file's own (the drift hint compares with the live cluster);
+        # `findings_generation` changes whenever one of them may have changed.
+        self.finding_sources: list[Callable[[str, "Analysis"], list["Finding"]]] = []
+        self.findings_generation = 0
 
     @property
     def catalog(self) -> "Catalog":
@@ -67,6 +74,11 @@ class VelaLanguageServer(LanguageServer):
             state = DocState(doc.version, analyze(doc.source, self.catalog))
             self.docs[uri] = state
         return state.analysis, state.version
+
+    def findings(self, uri: str, analysis: "Analysis") -> "list[Finding]":
+        """The document's findings, with those of the other sources (live cluster state)."""
+        extra = [f for source in self.finding_sources for f in source(uri, analysis)]
+        return [*analysis.findings, *extra] if extra else analysis.findings
 
     def converter(self, analysis: "Analysis") -> Converter:
         return Converter(self.workspace.position_codec, analysis.lines)
@@ -110,6 +122,10 @@ class VelaLanguageServer(LanguageServer):
         """Switch catalogs and re-validate every open document against the new one."""
         self._catalog = catalog
         self.docs.clear()
+        self.refresh_diagnostics()
+
+    def refresh_diagnostics(self) -> None:
+        """Diagnostics of every open document again (asked of the client when it pulls)."""
         diagnostics = getattr(self, "diagnostics", None)
         if diagnostics is None:
             return
@@ -123,10 +139,10 @@ class VelaLanguageServer(LanguageServer):
 
 
 def build_server() -> VelaLanguageServer:
-    from . import catalog_sync, code_actions, completion, diagnostics, navigation, settings
+    from . import catalog_sync, code_actions, completion, delivery, diagnostics, lenses, navigation, settings
 
     server = VelaLanguageServer()
-    for feature in (diagnostics, completion, navigation, code_actions, settings, catalog_sync):
+    for feature in (diagnostics, completion, navigation, code_actions, settings, catalog_sync, lenses, delivery):
         feature.register(server)
     return server
 
