@@ -228,6 +228,94 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run(Path(args.app) if args.app else None, keep=args.keep)
 
 
+def _dev_session(args: argparse.Namespace, api, **callbacks):
+    from .devmode.session import DevSession
+
+    return DevSession(api, Path(args.app_file), args.component, args.namespace, Path(args.dir) if args.dir else None,
+                      **callbacks)
+
+
+def _dev_progress(text: str) -> None:
+    print(f"  {text}", file=sys.stderr, flush=True)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """`veladev dev VERB`: the dev-mode engine from a terminal."""
+    from .devmode.workload import list_dev_workloads
+
+    if args.verb != "status" and not Path(args.app_file).is_file():
+        print(f"veladev dev {args.verb}: no Application file at {args.app_file}", file=sys.stderr)
+        return 2
+    api = _cluster(args)
+    try:
+        if args.verb == "status":
+            rows = list_dev_workloads(api)
+            if not rows:
+                print("no workload is in dev mode")
+            for r in rows:
+                s = r.state
+                print(f"{r.ref.namespace}/{r.ref.name} ({r.ref.kind}): application {s.app_namespace}/{s.app} "
+                      f"component {s.component}, held by {s.holder} since {s.since}")
+            return 0
+        session = _dev_session(args, api, on_output=_print_output)
+        if args.verb == "start":
+            pod = session.start(takeover=args.takeover, progress=_dev_progress)
+            print(f"dev mode on: {session.workload.ref}, dev pod {pod.name} (work dir {pod.work_dir})")
+            return 0
+        if args.verb == "end":
+            session.end(takeover=args.takeover, progress=_dev_progress)
+            print(f"dev mode ended: {session.workload.ref} is restored")
+            return 0
+        if args.verb == "terminal":
+            from .devmode.remote import terminal
+
+            session.require_on()
+            return terminal(api, session.workload.resolver()(60), session.cfg.shell)
+        return _dev_foreground(args, session)
+    finally:
+        api.close()
+
+
+def _dev_foreground(args: argparse.Namespace, session) -> int:
+    """up / run / debug: work until Ctrl-C, which leaves the workload in dev mode."""
+    import threading
+
+    stop = threading.Event()
+    try:
+        if args.verb == "up":
+            forwards = session.up(takeover=args.takeover, progress=_dev_progress,
+                                  on_batch=lambda b: print(f"[sync] {_batch_text(b)}", flush=True))
+            for f in forwards:
+                print(f"[forward] {f}", flush=True)
+        else:
+            session.require_on()
+        debug = args.verb == "debug" or getattr(args, "debug", False)
+        if debug or args.verb == "run" or getattr(args, "run", False):
+            attach = session.run(debug=debug)
+            if attach is not None:
+                print(f"[debug] attach with: {json.dumps(attach)}", flush=True)
+        print("[dev] running; Ctrl-C stops here and leaves the workload in dev mode "
+              "(`veladev dev end` restores it)", flush=True)
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        session.stop()
+    return 0
+
+
+def _print_output(text: str) -> None:
+    print(text, end="" if text.endswith("\n") else "\n", flush=True)
+
+
+def _batch_text(batch) -> str:
+    sent = getattr(batch, "sent", None)
+    deleted = getattr(batch, "deleted", None)
+    if sent is None and deleted is None:
+        return str(batch)
+    return f"sent {len(sent or ())} file(s), deleted {len(deleted or ())}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="veladev", description="Editor tooling for KubeVela Applications")
     parser.add_argument("--version", action="version", version=f"veladev {__version__}")
@@ -309,6 +397,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--user")
     p.set_defaults(func=cmd_trigger)
 
+    p = sub.add_parser("dev", help="dev mode: develop a component live in the cluster, then restore it exactly")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    for verb, text in (("start", "swap the component to its dev container and wait until it is Ready"),
+                       ("up", "start if needed, then sync files and forward ports until Ctrl-C (dev mode stays on)"),
+                       ("run", "run the dev config's command.run in the dev container until Ctrl-C"),
+                       ("debug", "run command.debug, forward the debug port and print the attach configuration"),
+                       ("terminal", "an interactive shell in the dev container"),
+                       ("end", "restore the workload exactly as it was and resume the Application"),
+                       ("status", "list every workload in dev mode in the cluster")):
+        v = verbs.add_parser(verb, help=text)
+        v.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+        v.add_argument("--context", help="kubeconfig context (default: the current one)")
+        if verb == "status":
+            continue
+        v.add_argument("app_file", metavar="APP_FILE", help="the Application YAML file")
+        v.add_argument("component", metavar="COMPONENT", nargs="?",
+                       help="component to develop (default: the one with the nocalhost trait)")
+        v.add_argument("--namespace", help="where the workload runs (default: the first deploy target's namespace)")
+        v.add_argument("--dir", help="local folder to sync (default: the Application file's folder)")
+        if verb in ("start", "up", "end"):
+            v.add_argument("--takeover", action="store_true", help="take dev mode over from another developer")
+        if verb == "up":
+            mode = v.add_mutually_exclusive_group()
+            mode.add_argument("--run", action="store_true", help="also run command.run (hot reload if configured)")
+            mode.add_argument("--debug", action="store_true", help="also run command.debug")
+    p.set_defaults(func=cmd_dev)
+
     args = parser.parse_args(argv)
     try:
         return args.func(args)
@@ -323,12 +438,14 @@ def main(argv: list[str] | None = None) -> int:
         from .delivery.gitpush import PushError
         from .delivery.trigger import TriggerError
         from .delivery.workflow import WorkflowError
+        from .devmode.errors import DevModeError
 
+        verb = f" {args.verb}" if args.command == "dev" else ""
         if isinstance(exc, (UsageError, DeployError, CiError)):
-            print(f"veladev {args.command}: {exc}", file=sys.stderr)
+            print(f"veladev {args.command}{verb}: {exc}", file=sys.stderr)
             return 2
-        if isinstance(exc, (ClusterError, TriggerError, WorkflowError, PushError)):
-            print(f"veladev {args.command}: {exc}", file=sys.stderr)
+        if isinstance(exc, (ClusterError, TriggerError, WorkflowError, PushError, DevModeError)):
+            print(f"veladev {args.command}{verb}: {exc}", file=sys.stderr)
             return 1
         raise
 

@@ -59,6 +59,57 @@ def _show_workflow(app: dict) -> str:
     return f"{state.app_phase or 'starting'} | {steps}"
 
 
+def _local_get(url: str) -> str:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError):
+        return ""
+
+
+def _dev_mode(api, repo: Path, comp: str) -> None:
+    """Dev mode on the component in test: run it from the working copy, edit, see the edit
+    live through the forward (hot reload), end dev mode (the workload is restored)."""
+    from .devmode.session import DevSession
+
+    output: list[str] = []
+
+    def show(text: str) -> None:
+        output.append(text)
+        _say("dev run", text.rstrip())
+
+    session = DevSession(api, repo / "vela-app.yaml", comp, local_dir=repo, on_output=show)
+    pod = session.start(progress=lambda text: _say("dev", text))
+    _say("dev", f"dev mode on: {session.workload.ref}, dev pod {pod.name}")
+    try:
+        forwards = session.up()
+        session.sync.wait_idle(60)
+        _say("dev", f"synced {repo} to {pod.work_dir}; forwarding {', '.join(forwards)}")
+        session.run()
+        _wait("the run to listen", lambda: any("listening" in t for t in output), timeout=60, interval=0.05)
+        url = f"http://127.0.0.1:{session.forwards.local_port(80)}/"
+        page = _wait(f"{url} to serve v1.0.0", lambda: (lambda p: p if "v1.0.0" in p else None)(_local_get(url)),
+                     timeout=60, interval=0.1)
+        _say("dev", f"GET {url}: {page.strip()}")
+        (repo / "VERSION").write_text("v2.0.0\n")
+        edited = time.monotonic()
+        page = _wait(f"{url} to serve v2.0.0", lambda: (lambda p: p if "v2.0.0" in p else None)(_local_get(url)),
+                     timeout=60, interval=0.05)
+        _say("dev", f"edited VERSION to v2.0.0 in the working copy; GET {url} {time.monotonic() - edited:.2f} s "
+                    f"later: {page.strip()}")
+        _wait("the hot reload", lambda: session.process.restarts >= 1 and sum("listening" in t for t in output) >= 2,
+              timeout=60, interval=0.05)
+        page = _local_get(url)
+        _say("dev", f"hot reload restarted the run {time.monotonic() - edited:.2f} s after the edit; "
+                    f"GET {url}: {page.strip()}")
+    finally:
+        session.end(progress=lambda text: _say("dev", text))
+    _say("dev", f"dev end: {session.workload.ref} is restored and Application reconciliation resumed")
+
+
 def run(app_file: Path | None = None, keep: bool = False) -> int:
     from .catalog import bundled_catalog
     from .cluster import ClusterError
@@ -67,6 +118,7 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
     from .delivery.promote import promote
     from .delivery.trigger import TriggerError, trigger_webhook
     from .delivery.workflow import WorkflowError, read_workflow
+    from .devmode import DevModeError
     from .spec.findings import Severity
     from .spec.validate import check_text
 
@@ -121,7 +173,10 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
         page = _wait("test to serve the page", lambda: http_get(api, "test", ready_pod(api, "test", comp)))
         _say("test", f"serves: {page.strip()}")
 
-        (repo / "VERSION").write_text("v2.0.0\n")
+        _dev_mode(api, repo, comp)
+        page = _wait("test to serve the restored page", lambda: http_get(api, "test", ready_pod(api, "test", comp)))
+        _say("test", f"serves again: {page.strip()}")
+
         _git(repo, "commit", "-qam", "frontend v2.0.0")
         commit = _git(repo, "rev-parse", "HEAD")
         token = sandbox.velaux.create_trigger(name, ns)
@@ -140,7 +195,7 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
         _say("prod", f"serves: {http_get(api, 'prod', ready_pod(api, 'prod', comp)).strip()}  ({_show_workflow(done)})")
         _say("done", "test and prod run the pushed commit")
         return 0
-    except (ClusterError, TriggerError, WorkflowError, TimeoutError) as exc:
+    except (ClusterError, TriggerError, WorkflowError, DevModeError, TimeoutError) as exc:
         _say("failed", str(exc))
         return 1
     finally:

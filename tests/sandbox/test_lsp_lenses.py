@@ -155,7 +155,11 @@ async def test_lenses_follow_the_cluster_and_promote_runs_from_a_lens(live: Lang
     assert any(f"created application {sandbox_ns}/{name}" in (e.message or "") for e in ends)
 
     got = await wait_lenses(live, uri, lambda ls: "Promote" in titles(ls, gate), "the gate suspended")
-    assert live.lens_refreshes > refreshes  # the watch asked the client to refresh
+    for _ in range(300):  # the watch asks the client to refresh (coalesced, so shortly after)
+        if live.lens_refreshes > refreshes:
+            break
+        await asyncio.sleep(0.1)
+    assert live.lens_refreshes > refreshes
     assert "phase: workflowSuspending" in titles(got, kind)
     assert any(t.startswith("⏸ suspending") for t in titles(got, gate))
     announce = lines.index("      - name: announce")

@@ -148,6 +148,7 @@ class ApplicationController(Controller):
         self._due: dict[tuple, float] = {}
         self._polled: set[tuple] = set()
         self._last_keep: dict[tuple, tuple[str, float]] = {}   # app resourceVersion, time
+        self.paused_reconciles: dict[tuple, int] = {}   # (ns, name) -> visits while paused (for tests)
         self._catalog = None
 
     @property
@@ -192,6 +193,10 @@ class ApplicationController(Controller):
             self.cleanup(namespace, name)
             return
         if (app["metadata"].get("labels") or {}).get(PAUSE_LABEL) == "true":
+            # The informer's periodic resync still visits a paused app; it just does nothing.
+            key = (namespace, name)
+            self.paused_reconciles[key] = self.paused_reconciles.get(key, 0) + 1
+            self.schedule(namespace, name, self.resync_period)
             return
         if app["metadata"].get("deletionTimestamp"):
             return

@@ -34,7 +34,8 @@ def _status_message(exc) -> str:
 def _explain(exc, what: str) -> ClusterError:
     status = getattr(exc, "status", None)
     if status in (400, 409, 422) and _status_message(exc):
-        return ClusterError(f"{what}: {_status_message(exc)}")
+        # The code first: callers tell a conflict (409) from a refusal by it.
+        return ClusterError(f"{what}: {status} {_status_message(exc)}")
     if status == 404:
         return ClusterError(f"{what}: not found (is KubeVela installed, and does the application exist?)")
     if status in (401, 403):

@@ -102,7 +102,7 @@ def plan_actions(doc: AppDocument, uri: str, cluster: str, live: dict[str, Any] 
             args = {"uri": uri, "component": comp.name}
             d = dev.get(comp.name, DevState())
             if d.state in ("off", "error"):
-                out.append(Action(span, "Start dev mode", "veladev.dev.start", args))
+                out.append(Action(span, "Start dev mode", "veladev.dev.up", args))
                 if d.state == "error" and d.message:
                     out.append(Action(span, f"dev mode: {d.message[:80]}"))
             elif d.state in ("starting", "ending"):

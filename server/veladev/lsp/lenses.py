@@ -25,6 +25,7 @@ def register(server: VelaLanguageServer) -> None:
     live = LiveState(server)
     server.live = live  # type: ignore[attr-defined]
     server.cluster_listeners.append(live.reset)
+    server.shutdown_listeners.append(live.close)
     told: set[str] = set()
 
     def drift(uri: str, analysis) -> list:
@@ -38,10 +39,6 @@ def register(server: VelaLanguageServer) -> None:
         return out
 
     server.finding_sources.append(drift)
-
-    @server.feature(lsp.SHUTDOWN)
-    def shutdown(ls: VelaLanguageServer, params) -> None:
-        live.close()
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_LENS, lsp.CodeLensOptions(resolve_provider=False))
     def code_lens(ls: VelaLanguageServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens] | None:

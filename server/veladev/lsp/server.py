@@ -48,6 +48,8 @@ class VelaLanguageServer(LanguageServer):
         self.settings = Settings()
         # Called when the cluster settings change (the live-state watch reconnects).
         self.cluster_listeners: list[Callable[[], None]] = []
+        # Called (in a worker thread, in order) when the client shuts the server down.
+        self.shutdown_listeners: list[Callable[[], None]] = []
         # Findings beyond the file's own (the drift hint compares with the live cluster);
         # `findings_generation` changes whenever one of them may have changed.
         self.finding_sources: list[Callable[[str, "Analysis"], list["Finding"]]] = []
@@ -139,11 +141,22 @@ class VelaLanguageServer(LanguageServer):
 
 
 def build_server() -> VelaLanguageServer:
-    from . import catalog_sync, code_actions, completion, delivery, diagnostics, lenses, navigation, settings
+    from . import (catalog_sync, code_actions, completion, delivery, devmode, diagnostics, lenses, navigation,
+                   settings)
 
     server = VelaLanguageServer()
-    for feature in (diagnostics, completion, navigation, code_actions, settings, catalog_sync, lenses, delivery):
+    for feature in (diagnostics, completion, navigation, code_actions, settings, catalog_sync, lenses, delivery,
+                    devmode):
         feature.register(server)
+
+    @server.feature(lsp.SHUTDOWN)
+    async def shutdown(ls: VelaLanguageServer, params: None) -> None:
+        for listener in ls.shutdown_listeners:
+            try:
+                await asyncio.to_thread(listener)
+            except Exception:  # shutting down: one part failing must not keep the others running
+                log.exception("stopping %s", listener)
+
     return server
 
 

@@ -1,0 +1,358 @@
+"""Streams into pods: exec (stdin, stdout, stderr, exit status), tar over exec, port-forward.
+
+The only module that uses `kubernetes.stream`. Its `stream()` swaps `call_api` on the
+ApiClient it is given while it connects, so two threads sharing an ApiClient would race (and
+a plain API call on another thread could go out as a WebSocket). Every stream here is
+therefore opened on a private ApiClient per thread that shares the caller's configuration.
+
+Exit codes come from the status the API server sends on channel 3 once the command ended
+(a `metav1.Status`: `Success`, or `NonZeroExitCode` with the code in its causes). Closing
+stdin needs the v5 exec protocol (Kubernetes >= 1.30); with v4, `tar -x` still ends at the
+archive's end-of-archive blocks, which is all the callers below rely on.
+
+Everything has a timeout: connecting, writing, and waiting for the command's end.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .connection import ClusterError
+
+STDIN, STDOUT, STDERR, STATUS, RESIZE = 0, 1, 2, 3, 4
+CHUNK = 512 * 1024
+
+_local = threading.local()
+
+
+def _private_client(api_client):
+    """An ApiClient for this thread with the caller's configuration (see the module doc)."""
+    from kubernetes import client
+
+    cache = getattr(_local, "clients", None)
+    if cache is None:
+        cache = _local.clients = {}
+    key = id(api_client.configuration)
+    entry = cache.get(key)
+    if entry is None or entry[0] is not api_client.configuration:
+        entry = cache[key] = (api_client.configuration, client.ApiClient(configuration=api_client.configuration))
+    return entry[1]
+
+
+def _connect(api_client, what: str, method_name: str, name: str, namespace: str, timeout: float, **params):
+    from kubernetes import client
+    from kubernetes.stream import stream
+
+    core = client.CoreV1Api(_private_client(api_client))
+    try:
+        ws = stream(getattr(core, method_name), name, namespace, _preload_content=False, binary=True,
+                    _request_timeout=timeout, **params)
+    except Exception as exc:  # the client wraps every handshake failure in ApiException(status=0)
+        raise ClusterError(f"{what}: {_short_reason(exc)}") from None
+    ws.sock.settimeout(timeout)
+    return ws
+
+
+def _short_reason(exc: Exception) -> str:
+    text = str(getattr(exc, "reason", "") or exc) or type(exc).__name__
+    # websocket-client appends the response headers and body after " -+-+- "
+    return text.split(" -+-+- ")[0].strip().splitlines()[0][:300]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    code: int
+    stdout: bytes
+    stderr: bytes
+
+
+class ExecStream:
+    """One running exec session. Not thread-safe except `write`/`resize` against `poll`."""
+
+    def __init__(self, ws, what: str):
+        self._ws = ws
+        self._what = what
+        self._status: bytes = b""
+        self._send_lock = threading.Lock()
+
+    @property
+    def v5(self) -> bool:
+        return getattr(self._ws, "subprotocol", None) == "v5.channel.k8s.io"
+
+    def write(self, data: bytes) -> None:
+        try:
+            with self._send_lock:
+                for off in range(0, len(data), CHUNK):
+                    self._ws.write_channel(STDIN, data[off:off + CHUNK])
+        except (OSError, Exception) as exc:
+            raise ClusterError(f"{self._what}: the stream closed while sending ({type(exc).__name__})") from None
+
+    def close_stdin(self) -> None:
+        with self._send_lock:
+            try:
+                self._ws.close_channel(STDIN)
+            except Exception:  # the command may have ended already; its status says how
+                pass
+
+    def resize(self, columns: int, rows: int) -> None:
+        with self._send_lock:
+            try:
+                self._ws.write_channel(RESIZE, json.dumps({"Width": columns, "Height": rows}).encode())
+            except Exception:
+                pass
+
+    def is_open(self) -> bool:
+        return self._ws.is_open()
+
+    def poll(self, timeout: float) -> tuple[bytes, bytes]:
+        """Waits up to `timeout` for output; returns (stdout, stderr) received so far."""
+        try:
+            self._ws.update(timeout=timeout)
+        except Exception as exc:
+            self._ws.close()
+            raise ClusterError(f"{self._what}: the stream broke ({type(exc).__name__})") from None
+        status = self._ws.read_channel(STATUS)
+        if status:
+            self._status += status
+        return self._ws.read_channel(STDOUT), self._ws.read_channel(STDERR)
+
+    def exit_code(self) -> int:
+        """The command's exit code once the stream has ended; ClusterError if it ended without one."""
+        if not self._status:
+            raise ClusterError(f"{self._what}: the stream ended without an exit status (pod gone or connection lost)")
+        try:
+            status = json.loads(self._status)
+        except ValueError:
+            raise ClusterError(f"{self._what}: unreadable exit status") from None
+        if status.get("status") == "Success":
+            return 0
+        for cause in (status.get("details") or {}).get("causes") or ():
+            if cause.get("reason") == "ExitCode":
+                return int(cause.get("message", "1"))
+        raise ClusterError(f"{self._what}: {status.get('message') or status.get('reason') or 'failed'}")
+
+    def wait(self, timeout: float, on_output: Callable[[bytes, bytes], None] | None = None) -> int:
+        deadline = time.monotonic() + timeout
+        while self._ws.is_open():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise ClusterError(f"{self._what}: no result after {timeout:.0f}s")
+            out, err = self.poll(min(left, 1.0))
+            if on_output and (out or err):
+                on_output(out, err)
+        out, err = self.poll(0)
+        if on_output and (out or err):
+            on_output(out, err)
+        return self.exit_code()
+
+    def close(self) -> None:
+        try:
+            self._ws.close()
+        except Exception:
+            pass
+
+
+def open_exec(api_client, namespace: str, pod: str, container: str, command: Sequence[str], *,
+              stdin: bool = False, tty: bool = False, timeout: float = 30) -> ExecStream:
+    what = f"exec in {namespace}/{pod}"
+    ws = _connect(api_client, what, "connect_get_namespaced_pod_exec", pod, namespace, timeout,
+                  command=list(command), container=container or None, stdin=stdin, stdout=True,
+                  stderr=not tty, tty=tty)
+    return ExecStream(ws, what)
+
+
+def exec_run(api_client, namespace: str, pod: str, container: str, command: Sequence[str], *,
+             stdin: bytes | None = None, timeout: float = 60) -> ExecResult:
+    """Runs `command` to its end and returns its exit code and output."""
+    s = open_exec(api_client, namespace, pod, container, command, stdin=stdin is not None, timeout=timeout)
+    out, err = bytearray(), bytearray()
+
+    def collect(o: bytes, e: bytes) -> None:
+        out.extend(o)
+        err.extend(e)
+    try:
+        if stdin is not None:
+            s.write(stdin)
+            s.close_stdin()
+        code = s.wait(timeout, collect)
+    finally:
+        s.close()
+    return ExecResult(code, bytes(out), bytes(err))
+
+
+def sh(script: str, *args: str) -> list[str]:
+    """`sh -c script` with positional arguments $1.. (quoted by exec, never by a shell)."""
+    return ["sh", "-c", script, "sh", *args]
+
+
+class _StdinWriter(io.RawIOBase):
+    """A file object whose writes go to an exec's stdin, in CHUNK-sized frames."""
+
+    def __init__(self, s: ExecStream):
+        self._s, self._buf = s, bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._buf += data
+        if len(self._buf) >= CHUNK:
+            self._s.write(bytes(self._buf))
+            self._buf.clear()
+        return len(data)
+
+    def flush(self) -> None:
+        if self._buf:
+            self._s.write(bytes(self._buf))
+            self._buf.clear()
+
+
+def upload_tar(api_client, namespace: str, pod: str, container: str, directory: str,
+               write_archive: Callable[[io.RawIOBase], None], *, then: str = "", args: Sequence[str] = (),
+               timeout: float = 120) -> ExecResult:
+    """Extracts the tar that `write_archive(fileobj)` writes (streamed, never held whole in
+    memory) into `directory`, then runs the shell snippet `then` there with `args` as "$@"
+    (e.g. removals). Needs only `sh` and `tar` in the container; `-m` gives the files the
+    time of extraction (what file watchers in the container expect) and `-o` keeps the
+    container user as owner (GNU tar and busybox alike)."""
+    script = 'mkdir -p "$0" && cd "$0" && tar -xmof -'
+    if then:
+        script += f" && {{ {then}; }}"
+    s = open_exec(api_client, namespace, pod, container, ["sh", "-c", script, directory, *args],
+                  stdin=True, timeout=timeout)
+    out, err = bytearray(), bytearray()
+
+    def collect(o: bytes, e: bytes) -> None:
+        out.extend(o)
+        err.extend(e)
+    try:
+        w = _StdinWriter(s)
+        write_archive(w)
+        w.flush()
+        s.close_stdin()
+        code = s.wait(timeout, collect)
+    finally:
+        s.close()
+    return ExecResult(code, bytes(out), bytes(err))
+
+
+def download_tar(api_client, namespace: str, pod: str, container: str, directory: str, paths: Sequence[str], *,
+                 timeout: float = 120) -> bytes:
+    """A tar of `paths` (relative to `directory`) from the container; symlinks stay links."""
+    r = exec_run(api_client, namespace, pod, container,
+                 sh('cd "$1" && shift && tar -cf - -- "$@"', directory, *paths), timeout=timeout)
+    if r.code != 0:
+        raise ClusterError(f"download from {namespace}/{pod}:{directory} failed: "
+                           f"{r.stderr.decode(errors='replace').strip()[:300]}")
+    return r.stdout
+
+
+class PortStream:
+    """One port-forward connection to a pod's port, as a WebSocket (protocol v4.channel.k8s.io):
+    channel 0 carries data, channel 1 errors; the first frame on each names the port."""
+
+    def __init__(self, ws, port: int, what: str):
+        self._client = ws
+        self.ws = ws.sock            # websocket.WebSocket
+        self.raw = ws.sock.sock      # its socket (TLS or plain)
+        self.port = port
+        self.what = what
+        self.error = ""
+        self._headers_seen = {0: False, 1: False}
+
+    def send(self, data: bytes) -> None:
+        from websocket import ABNF
+
+        self.ws.send(b"\x00" + data, opcode=ABNF.OPCODE_BINARY)
+
+    def pending(self) -> bool:
+        return isinstance(self.raw, ssl.SSLSocket) and self.raw.pending() > 0
+
+    def recv(self) -> bytes | None:
+        """The next data from the pod's port: b"" for a frame with no data, None at the end."""
+        from websocket import ABNF, WebSocketException, WebSocketTimeoutException
+
+        try:
+            opcode, frame = self.ws.recv_data_frame(True)
+        except WebSocketTimeoutException:
+            raise TimeoutError(f"{self.what}: no data") from None
+        except (WebSocketException, OSError):
+            return None
+        if opcode == ABNF.OPCODE_CLOSE:
+            return None
+        if opcode != ABNF.OPCODE_BINARY or not frame.data:
+            return b""
+        channel, payload = frame.data[0], frame.data[1:]
+        if channel in self._headers_seen and not self._headers_seen[channel]:
+            self._headers_seen[channel] = True  # the port-number header
+            return b""
+        if channel == 1:
+            self.error += payload.decode(errors="replace")
+            return None
+        return payload
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except Exception:
+            pass
+
+
+def open_port(api_client, namespace: str, pod: str, port: int, timeout: float = 20) -> PortStream:
+    what = f"port-forward to {namespace}/{pod}:{port}"
+    ws = _connect(api_client, what, "connect_get_namespaced_pod_portforward", pod, namespace, timeout,
+                  ports=str(port))
+    return PortStream(ws, port, what)
+
+
+def pump(local: socket.socket, remote: PortStream, *, idle_after_eof: float = 10.0,
+         stop: threading.Event | None = None) -> str:
+    """Copies bytes both ways between a local socket and a pod's port until one side ends.
+    After the local side half-closes, the pod's answer is still delivered (for up to
+    `idle_after_eof` seconds of silence). Returns the pod side's error text, if any."""
+    local.setblocking(True)
+    local_open = True
+    quiet_since = 0.0
+    try:
+        while stop is None or not stop.is_set():
+            if remote.pending():
+                ready = [remote.raw]
+            else:
+                watch = [remote.raw] + ([local] if local_open else [])
+                ready, _, _ = select.select(watch, [], [], 1.0)
+            if not ready:
+                if not local_open and time.monotonic() - quiet_since > idle_after_eof:
+                    break
+                continue
+            if remote.raw in ready:
+                data = remote.recv()
+                if data is None:
+                    break
+                if data:
+                    local.sendall(data)
+                    quiet_since = time.monotonic()
+            if local_open and local in ready:
+                data = local.recv(CHUNK)
+                if data:
+                    remote.send(data)
+                else:
+                    local_open = False
+                    quiet_since = time.monotonic()
+    except OSError:
+        pass
+    finally:
+        remote.close()
+        try:
+            local.close()
+        except OSError:
+            pass
+    return remote.error

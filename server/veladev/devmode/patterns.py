@@ -1,0 +1,100 @@
+"""Which local paths dev-mode sync ships, from the trait's `filePattern` / `ignoreFilePattern`.
+
+Nocalhost hands these to syncthing as an ignore file (nhctl, `internal/nhctl/syncthing`):
+the ignore patterns first, then `!<filePattern>` lines, then `**`; so a path is synced when
+some filePattern matches it and no ignore pattern does, and ignore wins. Patterns use
+syncthing's syntax (`*`, `**`, `?`, `[...]`, `{a,b}`, a leading `(?i)`); nhctl turns `.` into
+`**` and a leading `./x` into `/x` (anchored at the root). A pattern without a leading `/`
+matches at any depth, and a pattern that matches a directory covers everything in it.
+`.git` is always ignored. Paths here are relative, with `/` separators.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+ALWAYS_IGNORED = (".git",)
+
+
+def _translate(glob: str) -> str:
+    out, i = [], 0
+    while i < len(glob):
+        c = glob[i]
+        if glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = glob.find("]", i + 1)
+            if end < 0:
+                out.append(re.escape(c))
+            else:
+                body = glob[i + 1:end]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = end + 1
+                continue
+        elif c == "{":
+            end = glob.find("}", i + 1)
+            if end < 0:
+                out.append(re.escape(c))
+            else:
+                out.append("(?:" + "|".join(_translate(alt) for alt in glob[i + 1:end].split(",")) + ")")
+                i = end + 1
+                continue
+        elif c == "\\" and i + 1 < len(glob):
+            out.append(re.escape(glob[i + 1]))
+            i += 2
+            continue
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str] | None:
+    """A regex matching a relative path (or any of its parent directories) that the
+    Nocalhost pattern selects; None for an empty pattern."""
+    p = pattern.strip()
+    flags = 0
+    if p.startswith("(?i)"):
+        flags, p = re.IGNORECASE, p[4:]
+    if p in (".", "./", "", "**", "/"):
+        return re.compile(r".*", flags) if pattern.strip() else None
+    if p.startswith("./"):
+        p = "/" + p[2:]
+    anchored = p.startswith("/")
+    p = p.strip("/")
+    if not p:
+        return re.compile(r".*", flags)
+    body = _translate(p)
+    prefix = "" if anchored else "(?:.*/)?"
+    # matching a directory covers its contents
+    return re.compile(rf"{prefix}{body}(?:/.*)?", flags)
+
+
+class PathFilter:
+    """`accepts(path)`: the path is synced (matched by a file pattern, by no ignore pattern)."""
+
+    def __init__(self, file_patterns: Iterable[str] = ("./",), ignore_patterns: Iterable[str] = ()):
+        files = [c for c in (compile_pattern(p) for p in file_patterns) if c]
+        self._files = files or [re.compile(r".*")]  # an empty list syncs everything (nhctl: `!**`)
+        self._ignores = [c for c in (compile_pattern(p) for p in (*ALWAYS_IGNORED, *ignore_patterns)) if c]
+
+    def ignored(self, path: str) -> bool:
+        return any(r.fullmatch(path) for r in self._ignores)
+
+    def accepts(self, path: str) -> bool:
+        if not path or path in (".",) or self.ignored(path):
+            return False
+        return any(r.fullmatch(path) for r in self._files)
+
+    def may_contain(self, directory: str) -> bool:
+        """Whether a directory walk should enter `directory` (it is not ignored as a whole)."""
+        return not self.ignored(directory)

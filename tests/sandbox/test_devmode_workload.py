@@ -1,0 +1,108 @@
+"""Dev mode's workload swap on real sandbox pods, through the engine: start swaps and pauses,
+end restores exactly; lock contention; an unpullable dev image; KubeVela's state-keep keeps
+running during dev mode and does not revert the swap."""
+import pytest
+
+from devmode_app_helpers import DEV_IMAGE, comparable, deployed, dev_state, frontend_image  # noqa: F401
+from kv_helpers import fast_resync  # noqa: F401
+
+from veladev.devmode import DevModeError
+from veladev.devmode.config import app_target, resolve_dev_config
+from veladev.devmode.workload import KEEP_ALIVE, PAUSE_LABEL, DevWorkload, Holder, list_dev_workloads
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
+
+
+def _engine(d, holder=None, namespace=None):
+    target = app_target(d.file, None, namespace)
+    return DevWorkload.locate(d.apps.api, target, lambda obj: resolve_dev_config(target, obj, d.folder, d.file),
+                              holder=holder)
+
+
+def test_start_swaps_and_pauses_then_end_restores_exactly(deployed):
+    d = deployed
+    original = d.deployment()
+    messages = []
+    pod = _engine(d).start(progress=messages.append, timeout=60)
+    assert pod.namespace == d.ns and pod.container == "frontend" and pod.work_dir == "/home/nocalhost-dev"
+    assert messages and messages[-1] == f"dev pod {pod.name} is ready"
+
+    dev = d.deployment()
+    c = dev["spec"]["template"]["spec"]["containers"][0]
+    assert (c["image"], c["command"], c["workingDir"]) == (DEV_IMAGE, KEEP_ALIVE, "/home/nocalhost-dev")
+    assert "readinessProbe" not in c and "args" not in c
+    assert dev["spec"]["replicas"] == 1 and dev["spec"]["strategy"] == {"type": "Recreate"}
+    assert {"name": "veladev-workdir", "mountPath": "/home/nocalhost-dev"} in c["volumeMounts"]
+    assert {"name": "veladev-workdir", "emptyDir": {}} in dev["spec"]["template"]["spec"]["volumes"]
+    assert c["resources"]["limits"] == {"memory": "2Gi", "cpu": "2"}  # the trait's default
+    state = dev_state(dev)
+    me = Holder.me()
+    assert (state["user"], state["host"], state["application"]) == (me.user, me.host, f"{d.ns}/frontend")
+    assert d.application()["metadata"]["labels"][PAUSE_LABEL] == "true"
+    [listed] = [i for i in list_dev_workloads(d.apps.api) if i.ref.namespace == d.ns]
+    assert (listed.ref.name, listed.state.holder, listed.state.app) == ("frontend", me, "frontend")
+
+    # starting again as the holder resumes (nothing changes)
+    again = _engine(d).start(timeout=60)
+    assert again.name == pod.name and d.deployment()["metadata"]["generation"] == dev["metadata"]["generation"]
+
+    _engine(d).end(timeout=60)
+    restored = d.deployment()
+    assert comparable(restored) == comparable(original)
+    assert PAUSE_LABEL not in (d.application()["metadata"].get("labels") or {})
+    assert not [i for i in list_dev_workloads(d.apps.api) if i.ref.namespace == d.ns]
+
+
+def test_a_second_developer_gets_the_holder_unless_taking_over(deployed):
+    d = deployed
+    alice, bob = Holder("alice", "laptop-a"), Holder("bob", "laptop-b")
+    _engine(d, alice).start(timeout=60)
+    with pytest.raises(DevModeError, match="in dev mode by alice@laptop-a since .*--takeover"):
+        _engine(d, bob).start(timeout=60)
+    with pytest.raises(DevModeError, match="in dev mode by alice@laptop-a"):
+        _engine(d, bob).end(timeout=60)
+    _engine(d, bob).start(takeover=True, timeout=60)
+    assert dev_state(d.deployment())["user"] == "bob"
+    with pytest.raises(DevModeError, match="by bob@laptop-b"):
+        _engine(d, alice).end(timeout=60)
+    _engine(d, bob).end(timeout=60)
+    assert dev_state(d.deployment()) is None
+
+
+def test_an_unpullable_dev_image_is_a_clear_error_and_the_workload_is_restored(deployed):
+    d = deployed
+    original = d.deployment()
+    d.app["spec"]["components"][0]["traits"][0]["properties"]["image"] = "registry.invalid/no/such-dev-image:1"
+    d.write()
+    with pytest.raises(DevModeError) as err:
+        _engine(d).start(timeout=60)
+    text = str(err.value)
+    assert "the dev image registry.invalid/no/such-dev-image:1 cannot be pulled (ErrImagePull" in text
+    assert "is restored" in text and "nocalhost trait's `image`" in text
+    assert comparable(d.deployment()) == comparable(original)
+    assert PAUSE_LABEL not in (d.application()["metadata"].get("labels") or {})
+
+
+def test_state_keep_runs_during_dev_mode_and_does_not_revert_the_swap(fast_resync, sandbox, deployed):
+    d = deployed
+    _engine(d).start(timeout=60)
+    controller = sandbox.kubevela
+    key = (d.ns, "frontend")
+    seen = controller.paused_reconciles.get(key, 0)
+    # KubeVela's resync still visits the paused app (three periods here) ...
+    sandbox.wait_for(lambda: controller.paused_reconciles.get(key, 0) >= seen + 3, timeout=30,
+                     what="three resyncs of the paused Application")
+    # ... and leaves the dev workload as dev mode made it
+    c = d.deployment()["spec"]["template"]["spec"]["containers"][0]
+    assert (c["image"], c["command"]) == (DEV_IMAGE, KEEP_ALIVE)
+    _engine(d).end(timeout=60)
+    # once dev mode ends, state-keep runs again: drift is reverted as before
+    d.apps.apps.patch_namespaced_deployment("frontend", d.ns, {"spec": {"template": {"spec": {"containers": [
+        {"name": "frontend", "image": "sandbox.local/toolchain"}]}}}})
+    sandbox.wait_for(lambda: d.deployment()["spec"]["template"]["spec"]["containers"][0]["image"]
+                     == "sandbox.local/frontend:v1.0.0", timeout=30, what="state-keep reverts drift")
+
+
+def test_a_component_that_is_not_deployed_says_what_to_do(deployed):
+    with pytest.raises(DevModeError, match="not deployed in namespace nowhere: deploy the Application"):
+        _engine(deployed, namespace="nowhere")
