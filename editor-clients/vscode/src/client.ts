@@ -57,7 +57,10 @@ export class VeladevClient implements vscode.Disposable {
       vscode.workspace.onDidOpenTextDocument((doc) => this.consider(doc)),
       vscode.workspace.onDidChangeTextDocument((e) => this.consider(e.document)),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration("veladev.server")) {
+        // Only a real change of the server's command restarts it: code-server also fires this
+        // event when a debug session starts, with the values unchanged.
+        if (e.affectsConfiguration("veladev.server") && this.startedWith
+          && JSON.stringify(this.serverCommand()) !== JSON.stringify(this.startedWith)) {
           this.output.appendLine("veladev.server settings changed: restarting the language server");
           void this.restart();
         }

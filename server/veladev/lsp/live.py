@@ -18,6 +18,16 @@ log = logging.getLogger("veladev.lsp.live")
 RETRY_SECONDS = 5.0
 
 
+def _shown(app: dict[str, Any]) -> tuple:
+    """What lenses and the drift hint show of an Application: the workflow's state and the images."""
+    from ..delivery.watch import state_key
+    from ..delivery.workflow import read_workflow
+
+    images = tuple((c.get("name"), (c.get("properties") or {}).get("image"))
+                   for c in (app.get("spec") or {}).get("components") or [] if isinstance(c, dict))
+    return state_key(read_workflow(app)), images
+
+
 class LiveState:
     def __init__(self, server: VelaLanguageServer):
         self.server = server
@@ -111,12 +121,15 @@ class LiveState:
                     with self._lock:
                         if stop.is_set():
                             return
+                        before = self.apps.get((namespace, name))
                         if kind == "DELETED":
                             self.apps.pop((namespace, name), None)
                         else:
                             self.apps[(namespace, name)] = app
                         self.problem = ""
-                    self._threadsafe_changed()
+                    # Controllers touch status often; the editor only hears of what it shows.
+                    if kind == "DELETED" or before is None or _shown(before) != _shown(app):
+                        self._threadsafe_changed()
 
                 def synced() -> None:
                     with self._lock:
