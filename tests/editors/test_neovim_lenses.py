@@ -15,34 +15,13 @@ import pytest
 
 from editors_support import ROOT, SETUP_FAILED
 
+sys.path.insert(0, str(ROOT / "tests" / "sandbox"))
+from test_lsp_lenses import gated_text  # noqa: E402 - one Application for both lens tests
+
 NVIMS = {"0.11": Path(sys.prefix) / "bin" / "nvim", "0.7": Path("/usr/bin/nvim")}
 SCRIPT = Path(__file__).with_name("nvim_lenses.lua")
 PLUGIN = ROOT / "editor-clients" / "neovim"
 
-APP = """apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: {name}
-  namespace: {ns}
-spec:
-  components:
-    - name: web
-      type: worker
-      properties:
-        image: sandbox.local/toolchain
-  workflow:
-    steps:
-      - name: gate
-        type: suspend
-      - name: announce
-        type: notification
-        properties:
-          slack:
-            url:
-              value: http://127.0.0.1:9/hook
-            message:
-              text: done
-"""
 
 
 @pytest.mark.sandbox
@@ -53,7 +32,7 @@ def test_neovim_lenses_and_promote(series, sandbox, sandbox_ns, veladev_cmd, art
         pytest.skip(f"no nvim {series} at {nvim}; run ./dev setup")
     name = f"nv-{uuid.uuid4().hex[:6]}"
     app = tmp_path / "app.yaml"
-    app.write_text(APP.format(name=name, ns=sandbox_ns))
+    app.write_text(gated_text(name, sandbox_ns))
     out = tmp_path / "result.json"
     env = dict(os.environ)
     for var in ("CONFIG", "DATA", "CACHE", "STATE"):

@@ -86,46 +86,47 @@ def list_applications(api_client, namespace: str) -> list[dict[str, Any]]:
                  ).get("items", [])
 
 
-def patch_application(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]],
-                      attempts: int = 5) -> dict[str, Any]:
-    """Merge-patch the Application with what `change(app)` returns (metadata and spec),
-    guarded by the resourceVersion it was computed from; a conflict re-reads and retries."""
+def _retrying(what: str, attempt: Callable[[], dict[str, Any]], attempts: int = 5) -> dict[str, Any]:
+    """`attempt()` (a read, then a write guarded by the read's resourceVersion), again on a 409."""
     from kubernetes.client.exceptions import ApiException
 
-    api = _api(api_client)
-    for attempt in range(attempts):
+    for n in range(attempts):
+        try:
+            return attempt()
+        except ApiException as exc:
+            if exc.status == 409 and n < attempts - 1:
+                time.sleep(0.05 * (n + 1))
+                continue
+            raise _explain(exc, what) from None
+    raise ClusterError(f"{what}: kept conflicting")  # pragma: no cover
+
+
+def patch_application(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+                      ) -> dict[str, Any]:
+    """Merge-patch the Application with what `change(app)` returns (metadata and spec),
+    guarded by the resourceVersion it was computed from; a conflict re-reads and retries."""
+
+    def attempt() -> dict[str, Any]:
         app = get_application(api_client, namespace, name)
         body = change(app)
         body.setdefault("metadata", {})["resourceVersion"] = app["metadata"]["resourceVersion"]
-        try:
-            return api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, body,
-                                                      _content_type=MERGE_PATCH)
-        except ApiException as exc:
-            if exc.status == 409 and attempt < attempts - 1:
-                time.sleep(0.05 * (attempt + 1))
-                continue
-            raise _explain(exc, f"update application {namespace}/{name}") from None
-    raise ClusterError(f"update application {namespace}/{name}: kept conflicting")  # pragma: no cover
+        return _api(api_client).patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, body,
+                                                               _content_type=MERGE_PATCH)
+
+    return _retrying(f"update application {namespace}/{name}", attempt)
 
 
-def replace_status(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]],
-                   attempts: int = 5) -> dict[str, Any]:
+def replace_status(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+                   ) -> dict[str, Any]:
     """PUT `/status` with the whole status `change(app)` returns (as controller-runtime's
     `Status().Update`), so fields left out are removed; a conflict re-reads and retries."""
-    from kubernetes.client.exceptions import ApiException
 
-    api = _api(api_client)
-    for attempt in range(attempts):
+    def attempt() -> dict[str, Any]:
         app = get_application(api_client, namespace, name)
-        body = {**app, "status": change(app)}
-        try:
-            return api.replace_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, body)
-        except ApiException as exc:
-            if exc.status == 409 and attempt < attempts - 1:
-                time.sleep(0.05 * (attempt + 1))
-                continue
-            raise _explain(exc, f"update status of {namespace}/{name}") from None
-    raise ClusterError(f"update status of {namespace}/{name}: kept conflicting")  # pragma: no cover
+        return _api(api_client).replace_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name,
+                                                                        {**app, "status": change(app)})
+
+    return _retrying(f"update status of {namespace}/{name}", attempt)
 
 
 def watch_applications(api_client, namespace: str, on_event: Callable[[str, dict[str, Any]], None],
@@ -172,23 +173,15 @@ def watch_applications(api_client, namespace: str, on_event: Callable[[str, dict
             raise _explain(exc, f"watch applications in {namespace}") from None
 
 
-def update_status(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]],
-                  attempts: int = 5) -> dict[str, Any]:
+def update_status(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+                  ) -> dict[str, Any]:
     """Merge-patch `/status` with what `change(app)` returns, guarded by the resourceVersion
     it was computed from (a conflict re-reads and tries again)."""
-    from kubernetes.client.exceptions import ApiException
 
-    api = _api(api_client)
-    for attempt in range(attempts):
+    def attempt() -> dict[str, Any]:
         app = get_application(api_client, namespace, name)
-        status = change(app)
-        body = {"metadata": {"resourceVersion": app["metadata"]["resourceVersion"]}, "status": status}
-        try:
-            return api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, body,
-                                                             _content_type=MERGE_PATCH)
-        except ApiException as exc:
-            if exc.status == 409 and attempt < attempts - 1:
-                time.sleep(0.05 * (attempt + 1))
-                continue
-            raise _explain(exc, f"update status of {namespace}/{name}") from None
-    raise ClusterError(f"update status of {namespace}/{name}: kept conflicting")  # pragma: no cover
+        body = {"metadata": {"resourceVersion": app["metadata"]["resourceVersion"]}, "status": change(app)}
+        return _api(api_client).patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, body,
+                                                                      _content_type=MERGE_PATCH)
+
+    return _retrying(f"update status of {namespace}/{name}", attempt)
