@@ -234,3 +234,45 @@ async def test_push_and_trigger_from_the_lens(live: LanguageClient, sandbox, san
     image = f"sandbox.local/frontend:{sha[:7]}-web"
     app = Apps(sandbox).get(sandbox_ns, name)
     assert app["spec"]["components"][0]["properties"]["image"] == image and result["via"] == "patch"
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def velaux_client(lsp_client: LanguageClient, sandbox, sandbox_ns, tmp_path):
+    name = f"vx-{uuid.uuid4().hex[:6]}"
+    token = sandbox.velaux.create_trigger(name, sandbox_ns)
+    (tmp_path / "token").write_text(token + "\n")
+    client = await started(lsp_client, {"kubeconfig": sandbox.kubeconfig, "velauxUrl": sandbox.velaux.url,
+                                        "velauxTokenFile": str(tmp_path / "token"),
+                                        "imageTemplate": "sandbox.local/frontend:{branch}-{short_commit}"})
+    client.app_name, client.token = name, token
+    yield client
+    await lsp_client.shutdown_session()
+
+
+async def test_push_and_trigger_through_velaux_never_shows_the_token(velaux_client: LanguageClient, sandbox,
+                                                                      sandbox_ns, tmp_path):
+    client = velaux_client
+    bare, work = tmp_path / "origin.git", tmp_path / "work"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    work.mkdir()
+    text = gated_text(client.app_name, sandbox_ns)
+    (work / "app.yaml").write_text(text)
+    git(str(work), "init", "-q", "-b", "main")
+    git(str(work), "add", "-A")
+    git(str(work), "commit", "-qm", "v1")
+    git(str(work), "remote", "add", "origin", str(bare))
+    git(str(work), "push", "-q", "-u", "origin", "main")
+    uri = open_doc(client, work / "app.yaml", text)
+    assert (await run(client, "veladev.deploy", [{"uri": uri}]))["ok"]
+    (work / "server.js").write_text("// v2\n")
+    git(str(work), "add", "-A")
+    git(str(work), "commit", "-qm", "v2")
+    sha = git(str(work), "rev-parse", "HEAD")
+
+    result = await run(client, "veladev.pushAndTrigger", [{"uri": uri, "component": "web"}])
+    assert result["ok"] and result["via"] == "velaux", result
+    assert "VelaUX started" in result["message"]
+    app = Apps(sandbox).get(sandbox_ns, client.app_name)
+    assert app["spec"]["components"][0]["properties"]["image"] == f"sandbox.local/frontend:main-{sha[:7]}"
+    shown = " ".join(m.message for m in client.messages) + " ".join(m.message for m in client.log_messages)
+    assert client.token not in shown and client.token not in str(result)
