@@ -57,13 +57,20 @@ export class VeladevClient implements vscode.Disposable {
       vscode.workspace.onDidOpenTextDocument((doc) => this.consider(doc)),
       vscode.workspace.onDidChangeTextDocument((e) => this.consider(e.document)),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        // Only a real change of the server's command restarts it: code-server also fires this
-        // event when a debug session starts, with the values unchanged.
-        if (e.affectsConfiguration("veladev.server") && this.startedWith
-          && JSON.stringify(this.serverCommand()) !== JSON.stringify(this.startedWith)) {
-          this.output.appendLine("veladev.server settings changed: restarting the language server");
-          void this.restart();
+        // Only a real change of the server's command restarts it.
+        if (!e.affectsConfiguration("veladev.server") || !this.startedWith) {
+          return;
         }
+        // code-server fires this when a debug session starts, and for a moment reads the
+        // settings without the user's values: decide on what they are a little later.
+        setTimeout(() => {
+          const now = this.serverCommand();
+          if (this.startedWith && JSON.stringify(now) !== JSON.stringify(this.startedWith)) {
+            const seen = vscode.workspace.getConfiguration("veladev.server").inspect("command");
+            this.output.appendLine(`veladev.server settings changed (${JSON.stringify(seen)}): restarting the language server`);
+            void this.restart();
+          }
+        }, 2000);
       }),
     );
   }
