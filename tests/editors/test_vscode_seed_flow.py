@@ -74,6 +74,11 @@ def test_seed_flow_from_the_vscode_ui(sandbox, sandbox_ns, need_pods, veladev_cm
                      "veladev.namespaces": [sandbox_ns], "terminal.integrated.gpuAcceleration": "off",
                      "editor.fontSize": 12, "workbench.editor.enablePreview": False})
     settings_file.write_text(json.dumps(settings, indent=2))
+    # veladev's settings are machine-overridable: in a remote window (code-server) VS Code takes
+    # them from the machine's settings once the configuration is re-read (it is, when a debug
+    # session starts), so they go there too, as a code-server user would put them.
+    (cs.user_data / "Machine").mkdir(exist_ok=True)
+    (cs.user_data / "Machine" / "settings.json").write_text(json.dumps(settings, indent=2))
     cs.install_extension()
     cs.start()
     server_js = (repo / "server.js").read_text()
@@ -100,7 +105,8 @@ def test_seed_flow_from_the_vscode_ui(sandbox, sandbox_ns, need_pods, veladev_cm
                              f"\nstatus: {result.get('statusAtFailure')}\ntoasts: {result.get('toastsAtFailure')}"
     shutil.copy(next(p for p in result["screenshots"] if "deployed-steps-and-view" in p), README_SHOT)
 
-    assert "Deploy" in result["lensesBefore"] and "phase: not deployed" in result["lensesBefore"]
+    before = "\n".join(result["lensesBefore"])
+    assert "Deploy" in before and "phase: not deployed" in before, before
     assert any("frontend" in r and "workflowSuspending" in r for r in result["viewSuspended"]), result["viewSuspended"]
     assert "sync idle" in result["statusDevOn"]
     assert opts["workDir"] in result["terminal"] and "server.js" in result["terminal"]

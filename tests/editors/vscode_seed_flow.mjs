@@ -240,7 +240,17 @@ async function seedFlow(page) {
   await clickLens(page, "Debug", L.component, async () => (await statusBar(page)).includes("debugging"));
   result.debug = {};
   try {
-    await waitFor("the debugger attached", async () => (await page.$$(".debug-toolbar")).length > 0, { timeout: 90000 });
+    const sidebar = () => page.$eval(".part.sidebar", (e) => e.innerText).catch(() => "");
+    const debugConsole = () => page.$$eval(".repl .monaco-list-row, .repl-tree .monaco-list-row", (r) => r.map((x) => x.innerText).join("\n"));
+    try {
+      await waitFor("the debugger attached", async () => (await page.$$(".debug-toolbar")).length > 0 ||
+        /call stack/i.test(await sidebar()), { timeout: 90000 });
+    } finally {
+      result.debug.sidebar = (await sidebar()).slice(0, 2000);
+      await page.keyboard.press("Control+Shift+Y").catch(() => {});
+      await sleep(1000);
+      result.debug.console = (await debugConsole()).slice(0, 4000);
+    }
     const pending = http(opts.forwardUrl).catch((e) => `error: ${e}`);
     result.debug.paused = await waitFor("paused on the breakpoint", async () => {
       const text = await page.$$eval(".debug-call-stack .monaco-list-row, .debug-pane .monaco-list-row", (r) => r.map((x) => x.innerText).join(" | "));
@@ -270,7 +280,7 @@ async function seedFlow(page) {
   await clickLens(page, "Push & trigger", L.component, async () => (await toasts(page)).some((t) => t.includes("Push & trigger") || t.includes("pushed")));
   result.pushMessage = await waitToast(page, "patched the Application", 180000);
   await gotoLine(page, L.approve);
-  await waitFor("the new run suspended", async () => (await lensTitles(page)).some((t) => t === "Promote"), { timeout: 240000 });
+  await waitFor("the new run suspended", async () => (await lensTitles(page)).some((t) => t.includes("Promote")), { timeout: 240000 });
   await shot(page, "pushed-and-triggered");
 
   // 10. Promote from the lens
@@ -280,7 +290,7 @@ async function seedFlow(page) {
   await gotoLine(page, L.deployProd);
   result.lensesDone = await waitFor("deploy-prod succeeded", async () => {
     const t = await lensTitles(page);
-    return t.some((x) => x.includes("succeeded")) && !t.includes("Promote") && t.some((x) => x.includes("phase: running")) ? t : false;
+    return t.some((x) => x.includes("succeeded")) && !t.some((x) => x.includes("Promote")) && t.some((x) => x.includes("phase: running")) ? t : false;
   }, { timeout: 240000 });
   await shot(page, "promoted");
 }
