@@ -2,7 +2,7 @@
 original pod Ready, through veladev's engine (the same calls as `veladev dev start|end`),
 median and p95 over several runs. Target (issue 8): start <= 3 s.
 
-Reproduce:  .venv/bin/python bench/bench_devmode_start.py [--runs N]
+Reproduce:  .venv/bin/python bench/bench_devmode_start.py [--runs N | --quick]
 (or ./dev bench).  Needs root or unprivileged user namespaces, and node (the example's server).
 """
 from __future__ import annotations
@@ -45,7 +45,10 @@ def _git(repo, *args):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10, help="start/end cycles to measure (default 10)")
+    ap.add_argument("--quick", action="store_true", help="2 cycles (a smoke run)")
     args = ap.parse_args()
+    if args.quick:
+        args.runs = 2
     reason = namespace_support()
     if reason:
         print(f"bench_devmode_start: cannot run pods here: {reason}")
@@ -87,15 +90,16 @@ def main() -> int:
         sb.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    def line(name, xs, target=None):
-        mark = "" if target is None else ("  (target <= %.1f s: %s)" % (target, "met" if statistics.median(xs) <= target
-                                                                       else "MISSED"))
-        return f"{name:<34} median {statistics.median(xs):.2f} s  p95 {pct(xs, 95):.2f} s  (n={len(xs)}){mark}"
+    def line(name, xs):
+        return f"{name:<36} {statistics.median(xs):>7.2f} {pct(xs, 95):>7.2f}"
 
-    print(f"\nveladev dev mode on velasandbox ({args.runs} runs)")
-    print(line("dev start -> dev pod Ready", starts, TARGET_START))
-    print(line("dev end -> original pod Ready", ends))
-    print(f"reproduce: {os.path.relpath(sys.executable, ROOT)} bench/bench_devmode_start.py --runs {args.runs}")
+    load = os.getloadavg()[0]
+    print(f"\nveladev dev mode on velasandbox, {args.runs} runs (load average {load:.1f})")
+    print(f"{'':<36} {'median':>7} {'p95':>7}")
+    print(line("dev start -> dev pod Ready (s)", starts)
+          + f"   target median <= {TARGET_START:.0f} s: {'met' if statistics.median(starts) <= TARGET_START else 'MISSED'}")
+    print(line("dev end -> original pod Ready (s)", ends))
+    print("reproduce: python bench/bench_devmode_start.py" + (" --quick" if args.quick else f" --runs {args.runs}"))
     return 0
 
 

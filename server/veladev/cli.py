@@ -277,10 +277,17 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def _dev_foreground(args: argparse.Namespace, session) -> int:
-    """up / run / debug: work until Ctrl-C, which leaves the workload in dev mode."""
+    """up: work until Ctrl-C; run / debug: until the command ends (its exit code) or Ctrl-C.
+    Ctrl-C leaves the workload in dev mode."""
     import threading
 
     stop = threading.Event()
+    exit_code: list[int | None] = []
+
+    def ended(code: int | None) -> None:
+        exit_code.append(code)
+        stop.set()
+
     try:
         if args.verb == "up":
             forwards = session.up(takeover=args.takeover, progress=_dev_progress,
@@ -291,17 +298,23 @@ def _dev_foreground(args: argparse.Namespace, session) -> int:
             session.require_on()
         debug = args.verb == "debug" or getattr(args, "debug", False)
         if debug or args.verb == "run" or getattr(args, "run", False):
-            attach = session.run(debug=debug)
+            # Under `up` the run restarts on hot reload: only `run`/`debug` end with it.
+            attach = session.run(debug=debug, on_exit=ended if args.verb != "up" else None)
             if attach is not None:
                 print(f"[debug] attach with: {json.dumps(attach)}", flush=True)
         print("[dev] running; Ctrl-C stops here and leaves the workload in dev mode "
               "(`veladev dev end` restores it)", flush=True)
         stop.wait()
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
         session.stop()
-    return 0
+    code = exit_code[0] if exit_code else 0
+    if code is None:
+        print(f"veladev dev {args.verb}: lost the connection to the dev pod; the command may still run there "
+              "(`veladev dev end` stops everything)", file=sys.stderr)
+        return 1
+    return code
 
 
 def _print_output(text: str) -> None:
@@ -309,11 +322,13 @@ def _print_output(text: str) -> None:
 
 
 def _batch_text(batch) -> str:
-    sent = getattr(batch, "sent", None)
-    deleted = getattr(batch, "deleted", None)
-    if sent is None and deleted is None:
-        return str(batch)
-    return f"sent {len(sent or ())} file(s), deleted {len(deleted or ())}"
+    """One line per synced batch: what went each way, and conflicts kept side by side."""
+    parts = [f"sent {len(batch.sent)} file(s), deleted {len(batch.deleted)}"]
+    if batch.received:
+        parts.append(f"received {len(batch.received)}")
+    if batch.conflicts:
+        parts.append(f"conflicts kept beside the local files: {', '.join(batch.conflicts)}")
+    return ("initial sync: " if batch.full else "") + "; ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,7 +70,7 @@ def _local_get(url: str) -> str:
         return ""
 
 
-def _dev_mode(api, repo: Path, comp: str) -> None:
+def _dev_mode(api, app_path: Path, repo: Path, comp: str) -> None:
     """Dev mode on the component in test: run it from the working copy, edit, see the edit
     live through the forward (hot reload), end dev mode (the workload is restored)."""
     from .devmode.session import DevSession
@@ -81,13 +81,15 @@ def _dev_mode(api, repo: Path, comp: str) -> None:
         output.append(text)
         _say("dev run", text.rstrip())
 
-    session = DevSession(api, repo / "vela-app.yaml", comp, local_dir=repo, on_output=show)
+    session = DevSession(api, app_path, comp, local_dir=repo, on_output=show)
     pod = session.start(progress=lambda text: _say("dev", text))
     _say("dev", f"dev mode on: {session.workload.ref}, dev pod {pod.name}")
     try:
-        forwards = session.up()
+        # On a shared machine 8080 may be taken: then any free port (the line below names it).
+        forwards = session.up(any_free_port=True)
         session.sync.wait_idle(60)
-        _say("dev", f"synced {repo} to {pod.work_dir}; forwarding {', '.join(forwards)}")
+        _say("dev", f"synced {repo} to {pod.work_dir}; forwarding {', '.join(forwards)}"
+                    + ("" if session.forwards.local_port(80) == 8080 else " (8080 is in use here)"))
         session.run()
         _wait("the run to listen", lambda: any("listening" in t for t in output), timeout=60, interval=0.05)
         url = f"http://127.0.0.1:{session.forwards.local_port(80)}/"
@@ -173,7 +175,7 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
         page = _wait("test to serve the page", lambda: http_get(api, "test", ready_pod(api, "test", comp)))
         _say("test", f"serves: {page.strip()}")
 
-        _dev_mode(api, repo, comp)
+        _dev_mode(api, app_path, repo, comp)
         page = _wait("test to serve the restored page", lambda: http_get(api, "test", ready_pod(api, "test", comp)))
         _say("test", f"serves again: {page.strip()}")
 

@@ -288,10 +288,13 @@ async function seedFlow(page) {
   await clickLens(page, "Promote", L.approve, async () => (await toasts(page)).some((t) => t.includes("promoted")));
   result.promoteMessage = await waitToast(page, "promoted");
   await gotoLine(page, L.deployProd);
-  result.lensesDone = await waitFor("deploy-prod succeeded", async () => {
+  result.lensesDone = await waitFor("every step succeeded", async () => {
     const t = await lensTitles(page);
-    return t.some((x) => x.includes("succeeded")) && !t.some((x) => x.includes("Promote")) && t.some((x) => x.includes("phase: running")) ? t : false;
-  }, { timeout: 240000 });
+    return t.filter((x) => x.includes("succeeded")).length >= 3 && !t.some((x) => x.includes("Promote")) ? t : false;
+  }, { timeout: 300000 });
+  await gotoLine(page, L.kind);
+  result.phaseDone = await waitFor("the app running", async () => (await lensTitles(page)).find((x) => x.includes("phase: running")),
+    { timeout: 120000 });
   await shot(page, "promoted");
 }
 

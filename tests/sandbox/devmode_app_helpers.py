@@ -10,21 +10,9 @@ import sys
 import pytest
 import yaml
 
-from kv_helpers import Apps, example_app, make_frontend_repo
+from kv_helpers import Apps, example_app, frontend_repo  # noqa: F401 - a fixture used below
 
 DEV_IMAGE = "nocalhost-docker.pkg.coding.net/nocalhost/dev-images/node:latest"
-
-
-@pytest.fixture(scope="module")
-def frontend_image(sandbox, tmp_path_factory):
-    """`sandbox.local/frontend:v1.0.0` from a git copy of examples/frontend."""
-    if getattr(sandbox, "pods_unsupported", None):
-        pytest.skip(sandbox.pods_unsupported)
-    if not shutil.which("node"):
-        pytest.skip("node not found on this host (the frontend example runs `node server.js`)")
-    repo = make_frontend_repo(str(tmp_path_factory.mktemp("frontend-repo")))
-    sandbox.register_repo("frontend", repo)
-    return repo
 
 
 class DeployedApp:
@@ -62,11 +50,11 @@ def example_in(ns):
 
 
 @pytest.fixture
-def deployed(sandbox, sandbox_ns, frontend_image, tmp_path):
+def deployed(sandbox, sandbox_ns, frontend_repo, tmp_path):
     """The example deployed to the test's namespace (workflow suspended before prod), with its
     folder (a copy of examples/frontend) and Application file; deleted afterwards."""
     folder = tmp_path / "frontend"
-    shutil.copytree(frontend_image, folder, ignore=shutil.ignore_patterns(".git"))
+    shutil.copytree(frontend_repo, folder, ignore=shutil.ignore_patterns(".git"))
     d = DeployedApp(sandbox, sandbox_ns, folder, example_in(sandbox_ns))
     d.write()
     d.apps.create(sandbox_ns, copy.deepcopy(d.app))

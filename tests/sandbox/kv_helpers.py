@@ -120,6 +120,18 @@ def make_frontend_repo(path):
     return path
 
 
+@pytest.fixture(scope="module")
+def frontend_repo(sandbox, tmp_path_factory):
+    """examples/frontend as a git repository registered as image `sandbox.local/frontend:<commit>`."""
+    if getattr(sandbox, "pods_unsupported", None):
+        pytest.skip(sandbox.pods_unsupported)
+    if not shutil.which("node"):
+        pytest.skip("node not found on this host (the frontend example runs `node server.js`)")
+    repo = make_frontend_repo(str(tmp_path_factory.mktemp("frontend-repo")))
+    sandbox.register_repo("frontend", repo)
+    return repo
+
+
 def commit_version(repo, version):
     with open(os.path.join(repo, "VERSION"), "w") as f:
         f.write(version + "\n")

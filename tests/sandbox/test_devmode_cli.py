@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from devmode_app_helpers import DEV_IMAGE, comparable, deployed, dev_state, frontend_image  # noqa: F401
+from devmode_app_helpers import (DEV_IMAGE, Foreground, comparable, deployed, dev_pod_name, dev_state,  # noqa: F401
+                                 frontend_repo, kubectl_sh, remote_file)
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 
@@ -82,3 +83,54 @@ def test_user_mistakes_are_one_sentence(deployed, tmp_path):
     usage = subprocess.run([sys.executable, "-m", "veladev", "dev", "start"], capture_output=True, text=True,
                            env=dict(os.environ))
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def test_terminal_run_and_a_port_in_use(deployed, sandbox):
+    d = deployed
+    assert d.cli("start", str(d.file)).returncode == 0
+    # terminal: a shell in the dev container, in the work dir (stdin here is a pipe, not a tty)
+    term = subprocess.run([sys.executable, "-m", "veladev", "dev", "terminal", str(d.file), "--kubeconfig",
+                           sandbox.kubeconfig], input="echo hello-$((40+2)); pwd; exit 3\n", capture_output=True,
+                          text=True, timeout=120)
+    assert term.returncode == 3, term.stderr
+    assert "hello-42" in term.stdout and "/home/nocalhost-dev" in term.stdout
+
+    # run: command.run in the dev container, its output here; Ctrl-C stops it (dev mode stays on)
+    (d.folder / "VERSION").write_text("v1.0.0\n")
+    sync = Foreground(d)  # the code must be in the pod first
+    sandbox.wait_for(lambda: remote_file(d, "server.js"), timeout=60, what="the initial sync")
+    assert sync.interrupt() == 0
+    run = subprocess.Popen([sys.executable, "-m", "veladev", "dev", "run", str(d.file), "--kubeconfig",
+                            sandbox.kubeconfig], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    lines = []
+    for line in run.stdout:
+        lines.append(line)
+        if "frontend listening on :80" in line:
+            break
+    run.send_signal(signal.SIGINT)
+    out, _ = run.communicate(timeout=60)
+    assert run.returncode == 0, "".join(lines) + out
+    pod = dev_pod_name(d)
+    # the run's process group is gone from the pod (looked up by the pid veladev recorded, not by name)
+    check = "p=$(cut -d' ' -f1 /tmp/veladev-run.pgid 2>/dev/null); [ -n \"$p\" ] && [ -d /proc/$p ] && echo alive || echo gone"
+    assert kubectl_sh(d, pod, check).strip() == "gone"
+    assert dev_state(d.deployment()) is not None
+
+    # run ends with its command, with the command's exit code
+    d.app["spec"]["components"][0]["traits"][0]["properties"]["command"]["run"] = ["sh", "-c", "echo ran-$((3*3)); exit 7"]
+    d.write()
+    done = d.cli("run", str(d.file), timeout=120)
+    assert done.returncode == 7 and "ran-9" in done.stdout, done.stdout + done.stderr
+
+    # a local port in use: one sentence naming it
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        d.app["spec"]["components"][0]["traits"][0]["properties"]["portForward"] = [f"{port}:80"]
+        d.write()
+        up = d.cli("up", str(d.file), timeout=120)
+    assert up.returncode == 1 and "Traceback" not in up.stderr
+    assert str(port) in up.stderr.strip().splitlines()[-1], up.stderr
+    assert d.cli("end", str(d.file)).returncode == 0

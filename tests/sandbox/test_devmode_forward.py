@@ -27,15 +27,17 @@ def get(port, path="/hello.txt", timeout=20):
         return r.status, r.read()
 
 
-def test_forwards_concurrent_connections_on_loopback_and_follows_a_new_pod(sandbox, web_dev):
+@pytest.mark.parametrize("use_tunnel", [True, False], ids=["spdy-tunnel", "websocket-per-connection"])
+def test_forwards_concurrent_connections_on_loopback_and_follows_a_new_pod(sandbox, web_dev, use_tunnel):
     errors = []
-    fw = PortForwards(web_dev.api, web_dev.resolve, ["0:8000"], on_error=errors.append)
+    fw = PortForwards(web_dev.api, web_dev.resolve, ["0:8000"], on_error=errors.append, use_tunnel=use_tunnel)
     fw.start()
     try:
         port = fw.local_port(8000)
         assert fw.addresses == [f"127.0.0.1:{port}->8000"]
         assert fw._listeners[0][0].getsockname()[0] == "127.0.0.1"
         sandbox.wait_for(lambda: get(port) == (200, b"served\n"), timeout=60, what="the server in the pod")
+        assert fw.mode == ("tunnel" if use_tunnel else "websocket")
         # a connection held open (its request unfinished) does not block the others
         held = socket.create_connection(("127.0.0.1", port), timeout=20)
         held.sendall(b"GET /hello.txt HTTP/1.0\r\n")
@@ -48,17 +50,26 @@ def test_forwards_concurrent_connections_on_loopback_and_follows_a_new_pod(sandb
             data += chunk
         held.close()
         assert data.startswith(b"HTTP/1.0 200") and data.endswith(b"served\n")
+        # every stream to the API server is cut: the next connections get through again
+
+        def through():
+            try:
+                return get(port, timeout=10) == (200, b"served\n")
+            except OSError:
+                return False
+        sandbox.drop_streams()
+        sandbox.wait_for(through, timeout=60, what="GET after the streams were dropped")
         # the pod is replaced: the same local port reaches the new one
         old = web_dev.pod_name
         sandbox.delete_pod(web_dev.ns, old)
         sandbox.wait_for(lambda: web_dev.resolve(60).name != old, timeout=90, what="a new pod")
 
         def through_new_pod():
-            try:
-                return get(port, timeout=10) == (200, b"served\n") and fw._pod.name != old
-            except OSError:
-                return False
+            return through() and fw._pod.name != old
         sandbox.wait_for(through_new_pod, timeout=90, what="GET through the forward to the new pod")
+        # and many connections at once there too
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            assert list(ex.map(lambda i: get(port, f"/hello.txt?{i}"), range(16))) == [(200, b"served\n")] * 16
     finally:
         fw.stop()
     # stopped: nothing listens any more
@@ -76,7 +87,7 @@ def test_closed_remote_port_is_reported_and_the_connection_ends(sandbox, web_dev
         assert s.recv(100) == b""
         s.close()
         sandbox.wait_for(lambda: errors, timeout=20, what="an error report")
-        assert "8001" in errors[0]
+        assert "error forwarding port 8001" in errors[0]
     finally:
         fw.stop()
 

@@ -6,18 +6,11 @@ import threading
 
 import pytest
 
-from devmode_helpers import WORK_DIR, DevTarget
+from devmode_helpers import WORK_DIR, dev  # noqa: F401 (dev is a fixture)
 from veladev.devmode.remote import RemoteProcess, terminal
 from veladev.devmode.sync import FileSync
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
-
-
-@pytest.fixture
-def dev(sandbox, sandbox_ns):
-    t = DevTarget(sandbox, sandbox_ns)
-    yield t
-    t.close()
 
 
 class Output:
@@ -114,3 +107,22 @@ def test_terminal_falls_back_to_bash_and_returns_the_exit_code(dev):
         os.close(fd)
     assert code == 3
     assert f"shell=bash dir={WORK_DIR} tty=yes" in text.decode()
+
+
+def test_launch_makes_its_own_group_when_the_exec_shell_does_not_lead_one(dev):
+    """velasandbox starts exec'd commands as session leaders; elsewhere the launcher goes
+    through setsid. Nesting it under another shell takes that path here."""
+    from veladev.cluster import streams
+    from veladev.devmode.remote import _LAUNCH
+
+    pod = dev.resolve(60)
+    r = streams.exec_run(dev.api, pod.namespace, pod.name, pod.container, [
+        "sh", "-c", 'sh -c "$0" "$0" "$@"; echo outer $(cut -d" " -f5 /proc/$$/stat); cat /tmp/nested.pgid',
+        _LAUNCH, "/tmp/nested.pgid", "tok", WORK_DIR,
+        "sh", "-c", 'echo inner $$ $(cut -d" " -f5 /proc/$$/stat) $(pwd) $VELADEV_RUN'])
+    assert r.code == 0, r.stderr
+    lines = r.stdout.decode().split("\n")
+    _, pid, pgid, cwd, token = lines[0].split()
+    assert pid == pgid and cwd == WORK_DIR and token == "tok"
+    assert lines[1].split()[1] != pgid          # not the exec'd shell's group
+    assert lines[2] == f"{pid} tok"             # the pid file names the new group

@@ -5,17 +5,10 @@ import threading
 
 import pytest
 
-from devmode_helpers import WORK_DIR, DevTarget
+from devmode_helpers import WORK_DIR, DevTarget, dev  # noqa: F401 (dev is a fixture)
 from veladev.devmode.sync import CONFLICT_SUFFIX, FileSync
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
-
-
-@pytest.fixture
-def dev(sandbox, sandbox_ns):
-    t = DevTarget(sandbox, sandbox_ns)
-    yield t
-    t.close()
 
 
 class Recorder:

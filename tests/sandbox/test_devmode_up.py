@@ -5,7 +5,7 @@ Ctrl-C leaves the workload in dev mode."""
 import pytest
 
 from devmode_app_helpers import (DEV_IMAGE, Foreground, comparable, deployed, dev_pod_name, dev_state,  # noqa: F401
-                                 frontend_image, kubectl_sh, local_get, remote_file)
+                                 frontend_repo, kubectl_sh, local_get, remote_file)
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 PAUSE = "controller.core.oam.dev/pause"
@@ -20,7 +20,8 @@ def test_up_killed_mid_dev_then_end_from_a_new_process_restores_exactly(deployed
         sandbox.wait_for(lambda: remote_file(d, "VERSION") == "v1.0.0\n", timeout=60, what="the initial sync")
         (d.folder / "VERSION").write_text("v1.1.0\n")
         sandbox.wait_for(lambda: remote_file(d, "VERSION") == "v1.1.0\n", timeout=60, what="the edit synced")
-        assert any(line.startswith("[sync] sent 1 file(s)") for line in up.lines), up.lines
+        assert any(line.startswith("[sync] sent 1 file(s), deleted 0") for line in up.lines), up.lines
+        assert any(line.startswith("[sync] initial sync: sent ") for line in up.lines), up.lines
     finally:
         up.kill()
     assert dev_state(d.deployment()) is not None  # killed: still in dev mode

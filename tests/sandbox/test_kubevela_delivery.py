@@ -3,28 +3,16 @@ suspends, resumes, deploys to `prod`; the VelaUX trigger ships a pushed commit t
 while `prod` keeps the old one until resume; state-keep reverts drift unless paused or
 covered by apply-once (../shared/reference/kubevela.md sections 4.2, 5.1, 7)."""
 import re
-import shutil
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
 from sandbox_helpers import WEB_IMAGE, ensure_web_image
-from kv_helpers import (Apps, app_obj, apps, commit_version, example_app, fast_resync, make_frontend_repo,  # noqa: F401
+from kv_helpers import (Apps, app_obj, apps, commit_version, example_app, fast_resync, frontend_repo,  # noqa: F401
                         ready_pod, serves, step_phase, steps_of, ux, ux_login, wf_of)
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 
-
-
-@pytest.fixture(scope="module")
-def frontend_repo(sandbox, tmp_path_factory):
-    if getattr(sandbox, "pods_unsupported", None):
-        pytest.skip(sandbox.pods_unsupported)
-    if not shutil.which("node"):
-        pytest.skip("node not found on this host (the frontend example runs `node server.js`)")
-    repo = make_frontend_repo(str(tmp_path_factory.mktemp("frontend-repo")))
-    sandbox.register_repo("frontend", repo)
-    return repo
 
 
 def _gone(fn):

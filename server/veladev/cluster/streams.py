@@ -15,14 +15,16 @@ Everything has a timeout: connecting, writing, and waiting for the command's end
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import queue
 import select
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .connection import ClusterError
@@ -170,18 +172,82 @@ def open_exec(api_client, namespace: str, pod: str, container: str, command: Seq
     return ExecStream(ws, what)
 
 
+class _StdinWriter(io.RawIOBase):
+    """A file object whose writes go to an exec's stdin, in CHUNK-sized frames. The frames
+    are sent by a second thread, so producing the data (reading files) and sending it (TLS)
+    overlap; at most QUEUED frames wait, which bounds memory."""
+
+    QUEUED = 8
+
+    def __init__(self, s: ExecStream):
+        self._s, self._buf = s, bytearray()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(self.QUEUED)
+        self._error: ClusterError | None = None
+        self._sender = threading.Thread(target=self._send, daemon=True, name="veladev-exec-stdin")
+        self._sender.start()
+
+    def writable(self) -> bool:
+        return True
+
+    def _send(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._s.write(data)
+                except ClusterError as exc:
+                    self._error = exc  # keep draining the queue so the producer never blocks
+
+    def _put(self, data: bytes | None) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(data)
+
+    def write(self, data) -> int:
+        self._buf += data
+        if len(self._buf) >= CHUNK:
+            self._put(bytes(self._buf))
+            self._buf.clear()
+        return len(data)
+
+    def close(self) -> None:
+        """Sends what is left and waits until everything went; raises the send's error."""
+        if not self.closed:
+            if self._buf:
+                self._put(bytes(self._buf))
+                self._buf.clear()
+            self._queue.put(None)
+            self._sender.join()
+            super().close()
+            if self._error is not None:
+                raise self._error
+
+
+MAX_OUTPUT = 64 * 1024 * 1024  # collected output of one command; more is an error, not memory
+
+
 def exec_run(api_client, namespace: str, pod: str, container: str, command: Sequence[str], *,
-             stdin: bytes | None = None, timeout: float = 60) -> ExecResult:
-    """Runs `command` to its end and returns its exit code and output."""
+             stdin: bytes | Callable[[io.RawIOBase], None] | None = None, timeout: float = 60,
+             max_output: int = MAX_OUTPUT) -> ExecResult:
+    """Runs `command` to its end and returns its exit code and output. `stdin` is bytes, or a
+    function that writes it to the file object it is given (streamed, in CHUNK frames)."""
     s = open_exec(api_client, namespace, pod, container, command, stdin=stdin is not None, timeout=timeout)
     out, err = bytearray(), bytearray()
 
     def collect(o: bytes, e: bytes) -> None:
         out.extend(o)
-        err.extend(e)
+        err.extend(e[:max(0, 65536 - len(err))])
+        if len(out) > max_output:
+            raise ClusterError(f"exec in {namespace}/{pod}: more than {max_output // 2**20} MiB of output")
     try:
         if stdin is not None:
-            s.write(stdin)
+            w = _StdinWriter(s)
+            try:
+                if callable(stdin):
+                    stdin(w)
+                else:
+                    w.write(stdin)
+            finally:
+                w.close()
             s.close_stdin()
         code = s.wait(timeout, collect)
     finally:
@@ -192,28 +258,6 @@ def exec_run(api_client, namespace: str, pod: str, container: str, command: Sequ
 def sh(script: str, *args: str) -> list[str]:
     """`sh -c script` with positional arguments $1.. (quoted by exec, never by a shell)."""
     return ["sh", "-c", script, "sh", *args]
-
-
-class _StdinWriter(io.RawIOBase):
-    """A file object whose writes go to an exec's stdin, in CHUNK-sized frames."""
-
-    def __init__(self, s: ExecStream):
-        self._s, self._buf = s, bytearray()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        self._buf += data
-        if len(self._buf) >= CHUNK:
-            self._s.write(bytes(self._buf))
-            self._buf.clear()
-        return len(data)
-
-    def flush(self) -> None:
-        if self._buf:
-            self._s.write(bytes(self._buf))
-            self._buf.clear()
 
 
 def upload_tar(api_client, namespace: str, pod: str, container: str, directory: str,
@@ -227,33 +271,54 @@ def upload_tar(api_client, namespace: str, pod: str, container: str, directory: 
     script = 'mkdir -p "$0" && cd "$0" && tar -xmof -'
     if then:
         script += f" && {{ {then}; }}"
-    s = open_exec(api_client, namespace, pod, container, ["sh", "-c", script, directory, *args],
-                  stdin=True, timeout=timeout)
-    out, err = bytearray(), bytearray()
+    return exec_run(api_client, namespace, pod, container, ["sh", "-c", script, directory, *args],
+                    stdin=write_archive, timeout=timeout)
 
-    def collect(o: bytes, e: bytes) -> None:
-        out.extend(o)
-        err.extend(e)
+
+class _StdoutReader(io.RawIOBase):
+    """An exec's stdout as a file object (for reading a tar as it arrives)."""
+
+    def __init__(self, s: ExecStream, timeout: float):
+        self._s, self._buf, self.err = s, bytearray(), bytearray()
+        self._deadline = time.monotonic() + timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            if time.monotonic() > self._deadline:
+                raise ClusterError(f"{self._s._what}: download took too long")
+            open_before = self._s.is_open()
+            out, err = self._s.poll(0.5 if open_before else 0)
+            self._buf += out
+            self.err += err[:max(0, 65536 - len(self.err))]
+            if not self._buf and not open_before:
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        del self._buf[:n]
+        return n
+
+
+@contextlib.contextmanager
+def download_tar(api_client, namespace: str, pod: str, container: str, directory: str, paths: Sequence[str], *,
+                 timeout: float = 120) -> Iterator[io.BufferedReader]:
+    """A tar of `paths` (relative to `directory`) from the container, read as it arrives
+    (bounded memory); symlinks stay links. Leaving the block checks the exit status."""
+    s = open_exec(api_client, namespace, pod, container,
+                  sh('cd "$1" && shift && tar -cf - -- "$@"', directory, *paths), timeout=timeout)
+    raw = _StdoutReader(s, timeout)
     try:
-        w = _StdinWriter(s)
-        write_archive(w)
-        w.flush()
-        s.close_stdin()
-        code = s.wait(timeout, collect)
+        yield io.BufferedReader(raw, CHUNK)
+        sink = bytearray(CHUNK)
+        while raw.readinto(sink):  # the rest (tar's end-of-archive padding)
+            pass
+        if s.exit_code() != 0:
+            raise ClusterError(f"download from {namespace}/{pod}:{directory} failed: "
+                               f"{raw.err.decode(errors='replace').strip()[:300]}")
     finally:
         s.close()
-    return ExecResult(code, bytes(out), bytes(err))
-
-
-def download_tar(api_client, namespace: str, pod: str, container: str, directory: str, paths: Sequence[str], *,
-                 timeout: float = 120) -> bytes:
-    """A tar of `paths` (relative to `directory`) from the container; symlinks stay links."""
-    r = exec_run(api_client, namespace, pod, container,
-                 sh('cd "$1" && shift && tar -cf - -- "$@"', directory, *paths), timeout=timeout)
-    if r.code != 0:
-        raise ClusterError(f"download from {namespace}/{pod}:{directory} failed: "
-                           f"{r.stderr.decode(errors='replace').strip()[:300]}")
-    return r.stdout
 
 
 class PortStream:

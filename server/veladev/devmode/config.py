@@ -67,12 +67,16 @@ class AppTarget:
     trait_config: dict[str, Any] | None  # the rendered service config, None without the trait
 
 
-def load_application(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise DevModeError(f"cannot read {path}: {exc.strerror or exc}") from None
+def load_application(path: Path, text: str | None = None) -> dict[str, Any]:
+    """The Application in the file (or in `text`, the editor's unsaved copy of it)."""
+    if text is not None:
+        data = text.encode()
+    else:
+        try:
+            with path.open("rb") as f:
+                data = f.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise DevModeError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise DevModeError(f"{path} is larger than 1 MB; is it an Application file?")
     try:
@@ -148,11 +152,11 @@ def _walk_steps(steps: list[Any]):
         yield from _walk_steps(s.get("subSteps") or [])
 
 
-def app_target(path: Path, component: str | None, namespace: str | None = None) -> AppTarget:
+def app_target(path: Path, component: str | None, namespace: str | None = None, text: str | None = None) -> AppTarget:
     from ..catalog import bundled_catalog
     from ..spec.render import nocalhost_dev_config
 
-    app = load_application(path)
+    app = load_application(path, text)
     comp = choose_component(app, component, path)
     name = str(comp.get("name") or "")
     md = app.get("metadata") or {}

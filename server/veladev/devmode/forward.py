@@ -1,11 +1,13 @@
 """Port-forwards from 127.0.0.1 to the dev pod, one per `portForward` entry (`local:remote`).
 
-Every accepted local connection gets its own port-forward stream to the pod's port (so any
-number of connections run at once, each in a thread that copies bytes both ways). The pod is
-asked from the PodResolver when a connection opens; if opening fails (the pod was replaced),
-the resolver is asked again for the new pod and the connection is retried once, so forwards
-follow a restarted pod by themselves. Connections open at the moment a pod dies end with it,
-as with `kubectl port-forward`.
+As `kubectl port-forward`, all connections share one tunnel to the pod (SPDY streams over
+one WebSocket, `cluster.tunnel`); a new connection costs a stream, not a TLS handshake. Where the API server does not offer that tunnel (Kubernetes < 1.30), each
+connection gets its own `v4.channel.k8s.io` WebSocket and thread instead.
+
+The pod comes from the PodResolver. When a connection reports an error, or the tunnel ends
+(the pod was deleted), the next connection asks the resolver again and opens a tunnel to the
+new pod, so forwards follow a restarted pod by themselves. Connections open at the moment a
+pod dies end with it, as with kubectl.
 
 Only 127.0.0.1 is bound: a dev pod's ports are not for the network.
 """
@@ -20,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..cluster import ClusterError
-from ..cluster import streams
+from ..cluster import streams, tunnel
 from .errors import DevModeError
 from .pod import DevPod, PodResolver
 
@@ -52,7 +54,7 @@ class PortForwards:
 
     def __init__(self, api_client, resolve_pod: PodResolver, specs: Iterable[str | int], *,
                  connect_timeout: float = 20, resolve_timeout: float = 60,
-                 on_error: Callable[[str], None] | None = None):
+                 on_error: Callable[[str], None] | None = None, use_tunnel: bool = True):
         self.api_client = api_client
         self.resolve_pod = resolve_pod
         self.specs = [ForwardSpec.parse(s) for s in specs]
@@ -64,6 +66,9 @@ class PortForwards:
         self._lock = threading.Lock()
         self._pod: DevPod | None = None
         self._stop = threading.Event()
+        self.use_tunnel = use_tunnel
+        self.mode = ""  # "tunnel" or "websocket" once a connection was made
+        self._wake: tuple[socket.socket, socket.socket] | None = None
 
     @property
     def addresses(self) -> list[str]:
@@ -88,6 +93,14 @@ class PortForwards:
                 sock.close()
             raise
         self._listeners = bound
+        if self.use_tunnel:
+            self._wake = socket.socketpair()
+            t = threading.Thread(target=tunnel.serve, daemon=True, name="veladev-forward",
+                                 args=([(sock, spec.remote) for sock, spec in bound], self._connect_tunnel,
+                                       self._stop, self._report, self._wake[0], self._fallback))
+            t.start()
+            self._threads.append(t)
+            return
         for sock, spec in bound:
             t = threading.Thread(target=self._accept_loop, args=(sock, spec), daemon=True,
                                  name=f"veladev-forward-{spec.local}")
@@ -96,9 +109,13 @@ class PortForwards:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._wake is not None:
+            self._wake[1].send(b"x")  # the tunnel thread ends its connections itself
+            for t in self._threads:
+                t.join(5)
         for sock, _ in self._listeners:
             try:
-                sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept()
             except OSError:
                 pass
             sock.close()
@@ -113,6 +130,10 @@ class PortForwards:
             t.join(5)
         self._threads.clear()
         self._listeners = []
+        if self._wake is not None:
+            for w in self._wake:
+                w.close()
+            self._wake = None
 
     def _listen(self, spec: ForwardSpec) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -131,6 +152,27 @@ class PortForwards:
             raise DevModeError(f"cannot listen on {BIND_HOST}:{spec.local}: {exc.strerror}") from None
         return sock
 
+    def _connect_tunnel(self, fresh: bool) -> tunnel.Tunnel:
+        pod = self._current_pod(fresh)
+        try:
+            t = tunnel.open_tunnel(self.api_client, pod.namespace, pod.name, self.connect_timeout)
+        except tunnel.TunnelUnsupported:
+            raise
+        except ClusterError:
+            pod = self._current_pod(fresh=True)  # replaced pod: ask again, once
+            t = tunnel.open_tunnel(self.api_client, pod.namespace, pod.name, self.connect_timeout)
+        self.mode = "tunnel"
+        return t
+
+    def _fallback(self, conn: socket.socket, remote: int) -> None:
+        spec = next(s for s in self.specs if s.remote == remote)
+        self.mode = "websocket"
+        conn.setblocking(True)
+        with self._lock:
+            self._active.add(conn)
+        threading.Thread(target=self._serve, args=(conn, spec), daemon=True,
+                         name=f"veladev-forward-{spec.local}-conn").start()
+
     def _accept_loop(self, listener: socket.socket, spec: ForwardSpec) -> None:
         while not self._stop.is_set():
             try:
@@ -138,6 +180,7 @@ class PortForwards:
             except OSError:
                 return  # closed by stop()
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.mode = "websocket"
             with self._lock:
                 self._active.add(conn)
             threading.Thread(target=self._serve, args=(conn, spec), daemon=True,

@@ -79,21 +79,28 @@ def compile_pattern(pattern: str) -> re.Pattern[str] | None:
     return re.compile(rf"{prefix}{body}(?:/.*)?", flags)
 
 
+def _union(patterns: list[re.Pattern[str]]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p.pattern})" if not p.flags & re.IGNORECASE else f"(?i:{p.pattern})"
+                               for p in patterns))
+
+
 class PathFilter:
     """`accepts(path)`: the path is synced (matched by a file pattern, by no ignore pattern)."""
 
     def __init__(self, file_patterns: Iterable[str] = ("./",), ignore_patterns: Iterable[str] = ()):
-        files = [c for c in (compile_pattern(p) for p in file_patterns) if c]
-        self._files = files or [re.compile(r".*")]  # an empty list syncs everything (nhctl: `!**`)
-        self._ignores = [c for c in (compile_pattern(p) for p in (*ALWAYS_IGNORED, *ignore_patterns)) if c]
+        # one alternation per list: a path is matched once, not once per pattern
+        files = [c for c in (compile_pattern(p) for p in file_patterns) if c] or [re.compile(r".*")]
+        ignores = [c for c in (compile_pattern(p) for p in (*ALWAYS_IGNORED, *ignore_patterns)) if c]
+        self._files = _union(files)  # an empty list syncs everything (nhctl: `!**`)
+        self._ignores = _union(ignores)
 
     def ignored(self, path: str) -> bool:
-        return any(r.fullmatch(path) for r in self._ignores)
+        return self._ignores.fullmatch(path) is not None
 
     def accepts(self, path: str) -> bool:
-        if not path or path in (".",) or self.ignored(path):
+        if not path or path == "." or self.ignored(path):
             return False
-        return any(r.fullmatch(path) for r in self._files)
+        return self._files.fullmatch(path) is not None
 
     def may_contain(self, directory: str) -> bool:
         """Whether a directory walk should enter `directory` (it is not ignored as a whole)."""

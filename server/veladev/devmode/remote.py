@@ -87,6 +87,7 @@ class RemoteProcess:
         self._reload_timer: threading.Timer | None = None
         self.exit_code: int | None = None
         self.restarts = 0
+        self._wanted = False  # started and not stopped since: hot reload may restart it
 
     @property
     def running(self) -> bool:
@@ -106,6 +107,7 @@ class RemoteProcess:
             except ClusterError as exc:
                 raise DevModeError(f"cannot start {self.name} in {pod.name}: {exc}") from None
             self._stream = s
+            self._wanted = True
             self.exit_code = None
             self._reader = threading.Thread(target=self._read, args=(s,), daemon=True, name=f"veladev-{self.name}")
             self._reader.start()
@@ -113,6 +115,7 @@ class RemoteProcess:
     def stop(self) -> bool:
         """Stops the process group (TERM, then KILL after `grace`); True when it is gone."""
         with self._lock:
+            self._wanted = False
             if self._reload_timer:
                 self._reload_timer.cancel()
             pod = self._pod or self.resolve_pod(self.timeout)
@@ -140,9 +143,11 @@ class RemoteProcess:
             self._reload_timer.start()
 
     def _reload(self) -> None:
+        if not self._wanted:
+            return  # stopped by the user: a sync does not start it again
         try:
             self.restart()
-        except (DevModeError, ClusterError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a timer thread: report, never die silently
             self._emit(f"veladev: hot reload failed: {exc}\n")
 
     def _stop_group(self, pod: DevPod) -> bool:
@@ -165,7 +170,7 @@ class RemoteProcess:
         code: int | None = None
         try:
             code = s.wait(float("inf"), lambda o, e: self._emit((o + e).decode(errors="replace")))
-        except ClusterError as exc:
+        except Exception as exc:  # noqa: BLE001 - the reader thread reports and ends
             self._emit(f"veladev: {self.name} output lost: {exc}\n")
         finally:
             s.close()

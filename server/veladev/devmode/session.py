@@ -38,10 +38,11 @@ def debug_language(cfg) -> str:
 
 
 def locate(api_client, app_file: Path, component: str | None = None, namespace: str | None = None,
-           local_dir: Path | None = None, holder: Holder | None = None) -> DevWorkload:
-    """The component's workload and dev config, checked against each other (blocking)."""
+           local_dir: Path | None = None, holder: Holder | None = None, app_text: str | None = None) -> DevWorkload:
+    """The component's workload and dev config, checked against each other (blocking).
+    `app_text`: the editor's (maybe unsaved) text of the Application file."""
     app_file = Path(app_file)
-    target = app_target(app_file, component, namespace)
+    target = app_target(app_file, component, namespace, app_text)
     folder = Path(local_dir) if local_dir else app_file.resolve().parent
     return DevWorkload.locate(api_client, target, lambda obj: resolve_dev_config(target, obj, folder, app_file),
                               holder=holder)
@@ -66,11 +67,11 @@ class DevSession:
     def __init__(self, api_client, app_file: Path, component: str | None = None, namespace: str | None = None,
                  local_dir: Path | None = None, holder: Holder | None = None,
                  on_state: Callable[[SessionState], None] | None = None,
-                 on_output: Callable[[str], None] | None = None):
+                 on_output: Callable[[str], None] | None = None, app_text: str | None = None):
         self.api = api_client
         self.app_file = Path(app_file)
         self.local_dir = Path(local_dir) if local_dir else self.app_file.resolve().parent
-        self.workload = locate(api_client, self.app_file, component, namespace, self.local_dir, holder)
+        self.workload = locate(api_client, self.app_file, component, namespace, self.local_dir, holder, app_text)
         self.cfg = self.workload.cfg
         self.state = SessionState()
         self._on_state = on_state
@@ -123,14 +124,14 @@ class DevSession:
 
     # -- sync and forwards
     def up(self, takeover: bool = False, progress: Progress | None = None,
-           on_batch: Callable[[Any], None] | None = None) -> list[str]:
+           on_batch: Callable[[Any], None] | None = None, any_free_port: bool = False) -> list[str]:
         """Start dev mode if needed, then file sync and port-forwards; returns the forwards."""
         if not self.is_on():
             self.start(takeover=takeover, progress=progress)
         else:
             self._set(dev="on")
         self.start_sync(on_batch)
-        return self.start_forwards()
+        return self.start_forwards(any_free_port)
 
     def start_sync(self, on_batch: Callable[[Any], None] | None = None) -> None:
         from .sync import FileSync
@@ -157,32 +158,51 @@ class DevSession:
                         "lastSync": last if last is None or isinstance(last, (str, int, float)) else str(last),
                         "error": getattr(status, "last_error", None)})
 
-    def start_forwards(self) -> list[str]:
-        from .forward import PortForwards
-
+    def start_forwards(self, any_free_port: bool = False) -> list[str]:
+        """The config's port-forwards; a local port in use is a DevModeError naming it, unless
+        `any_free_port`, which then forwards from free local ports instead."""
         with self._lock:
             if self.forwards is None and self.cfg.port_forwards:
-                self.forwards = PortForwards(self.api, self.workload.resolver(), list(self.cfg.port_forwards),
-                                             on_error=lambda text: self._set(message=text))
-                self.forwards.start()
+                self.forwards = self._open_forwards(list(self.cfg.port_forwards), any_free_port)
             addresses = [str(a) for a in (self.forwards.addresses if self.forwards is not None else [])]
         self._set(forwards=addresses)
         return addresses
 
+    def _open_forwards(self, specs: list[str], any_free_port: bool):
+        from .forward import ForwardSpec, PortForwards
+
+        attempts = [specs]
+        if any_free_port:
+            attempts.append([f"0:{ForwardSpec.parse(s).remote}" for s in specs])
+        for i, attempt in enumerate(attempts):
+            forwards = PortForwards(self.api, self.workload.resolver(), attempt,
+                                    on_error=lambda text: self._set(message=text))
+            try:
+                forwards.start()
+                return forwards
+            except DevModeError:
+                if i == len(attempts) - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # -- run and debug
-    def run(self, debug: bool = False) -> dict[str, Any] | None:
+    def run(self, debug: bool = False, on_exit: Callable[[int | None], None] | None = None) -> dict[str, Any] | None:
         """Start `command.run` (or `command.debug`) in the dev container, output to `on_output`,
         restarted after each synced batch settles when `hotReload` is on; with debug, also
-        forward the debug port and return the editor's attach configuration."""
+        forward the debug port and return the editor's attach configuration. `on_exit(code)`
+        when the process ends (None: the stream was lost)."""
         from .remote import RemoteProcess
 
         name = "debug" if debug else "run"
         command = self.cfg.debug if debug else self.cfg.run
         if not command:
             raise DevModeError(f"the dev config ({self.cfg.source}) has no command.{name}; add it to the nocalhost trait")
-        attach = self._debug_attach() if debug else None
+        # The previous run stops first: stop_run() also closes the debug forward, so it must
+        # not run after _debug_attach() has opened the new one.
         self.stop_run()
-        process = RemoteProcess(self.api, self.workload.resolver(), list(command), name=name, on_output=self._output)
+        attach = self._debug_attach() if debug else None
+        process = RemoteProcess(self.api, self.workload.resolver(), list(command), name=name, on_output=self._output,
+                                on_exit=on_exit)
         process.start()
         with self._lock:
             self.process = process
@@ -190,7 +210,6 @@ class DevSession:
         return attach
 
     def _debug_attach(self) -> dict[str, Any]:
-        from .forward import PortForwards
         from .remote import attach_configuration
 
         port = self.cfg.debug_port
@@ -200,10 +219,9 @@ class DevSession:
         language = debug_language(self.cfg)
         with self._lock:
             if self._debug_forward is None:
-                forward = PortForwards(self.api, self.workload.resolver(), [f"{port}:{port}"],
-                                       on_error=lambda text: self._set(message=text))
-                forward.start()
-                self._debug_forward = forward
+                # The same port locally when free (what a debugger expects), else any free one
+                # (the attach configuration names it).
+                self._debug_forward = self._open_forwards([f"{port}:{port}"], any_free_port=True)
             local = self._debug_forward.local_port(port)
         return attach_configuration(language, port=local, local_root=str(self.local_dir),
                                     remote_root=self.cfg.work_dir, name=f"veladev: {self.cfg.component}")
@@ -212,27 +230,25 @@ class DevSession:
         if self._on_output is not None:
             self._on_output(text)
 
-    def stop_run(self) -> None:
+    def _detach(self, *names: str) -> None:
+        """Stop the named parts (each has `stop()`), taken out under the lock, stopped outside it."""
         with self._lock:
-            process, self.process = self.process, None
-            debug_forward, self._debug_forward = self._debug_forward, None
-        if process is not None:
-            process.stop()
-        if debug_forward is not None:
-            debug_forward.stop()
+            parts = [getattr(self, n) for n in names]
+            for n in names:
+                setattr(self, n, None)
+        for part in parts:
+            if part is not None:
+                part.stop()
+
+    def stop_run(self) -> None:
+        self._detach("process", "_debug_forward")
         self._set(run="stopped")
 
     # -- stop and end
     def stop(self) -> None:
         """Stop run, sync and forwards; the workload stays in dev mode."""
         self.stop_run()
-        with self._lock:
-            sync, self.sync = self.sync, None
-            forwards, self.forwards = self.forwards, None
-        if forwards is not None:
-            forwards.stop()
-        if sync is not None:
-            sync.stop()
+        self._detach("forwards", "sync")
         self._set(forwards=[], sync={"state": "stopped", "pending": 0, "lastSync": None, "error": None})
 
     def end(self, takeover: bool = False, progress: Progress | None = None, wait: bool = True) -> None:

@@ -172,8 +172,7 @@ def _pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
 def snapshot(obj: dict[str, Any]) -> dict[str, Any]:
     """What `end` puts back: labels, annotations and spec."""
     md = obj["metadata"]
-    return {"metadata": {"labels": copy.deepcopy(md.get("labels") or {}),
-                         "annotations": copy.deepcopy(md.get("annotations") or {})},
+    return {"metadata": {k: copy.deepcopy(md[k]) for k in ("labels", "annotations") if md.get(k) is not None},
             "spec": copy.deepcopy(obj.get("spec") or {})}
 
 
@@ -411,11 +410,15 @@ class DevWorkload:
             time.sleep(POLL)
 
     def resolver(self) -> Callable[[float], DevPod]:
-        """A `PodResolver`: the current dev pod, or DevModeError once dev mode has ended."""
+        """A `PodResolver`: the current dev pod, or DevModeError once dev mode has ended or
+        another developer took it over (their sync, not ours, owns the pod then)."""
 
         def resolve(timeout: float) -> DevPod:
-            if self.state() is None:
+            state = self.state()
+            if state is None:
                 raise DevModeError(f"{self.ref} is no longer in dev mode")
+            if state.holder != self.holder:
+                raise DevModeError(f"{state.holder} took dev mode on {self.ref} over")
             return self.wait_dev_pod(timeout)
 
         return resolve

@@ -104,3 +104,23 @@ class Converter:
         return lsp.CodeLens(range=self.range(action.span),
                             command=lsp.Command(title=action.title, command=action.command,
                                                 arguments=[action.arguments] if action.command else None))
+
+# --- dev mode: the JSON the veladev/devState and veladev/runOutput notifications and the
+# veladev.dev.status command carry (the editor clients read these shapes).
+
+
+def dev_state_params(uri: str, component: str | None, namespace: str | None, state) -> dict:
+    """`state`: a `veladev.devmode.session.SessionState`."""
+    return {"uri": uri, "component": component, "namespace": namespace, "state": state.dev, "sync": state.sync,
+            "forwards": state.forwards, "run": state.run, "message": state.message}
+
+
+def run_output_params(uri: str, component: str | None, text: str) -> dict:
+    return {"uri": uri, "component": component, "text": text}
+
+
+def dev_status_entry(info) -> dict:
+    """`info`: a `veladev.devmode.workload.DevWorkloadInfo`."""
+    s = info.state
+    return {"application": f"{s.app_namespace}/{s.app}", "namespace": info.ref.namespace, "component": s.component,
+            "workload": info.ref.name, "holder": str(s.holder), "since": s.since}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
+from .convert import dev_state_params, dev_status_entry, run_output_params
 from .server import VelaLanguageServer
 
 log = logging.getLogger("veladev.lsp.devmode")
@@ -71,23 +73,23 @@ class _Notifier:
         return self.session.cfg.component, self.session.workload.ref.namespace
 
     def on_state(self, state) -> None:
-        component, namespace = self._names()
-        self.host.notify(DEV_STATE, {"uri": self.target.uri, "component": component, "namespace": namespace,
-                                     "state": state.dev, "sync": state.sync, "forwards": state.forwards,
-                                     "run": state.run, "message": state.message})
+        self.host.notify(DEV_STATE, dev_state_params(self.target.uri, *self._names(), state))
 
     def on_output(self, text: str) -> None:
-        self.host.notify(RUN_OUTPUT, {"uri": self.target.uri, "component": self._names()[0], "text": text})
+        self.host.notify(RUN_OUTPUT, run_output_params(self.target.uri, self._names()[0], text))
 
 
 class DevHost:
-    """The dev sessions of one editor, keyed by (uri, component, namespace) as the client names them."""
+    """The dev sessions of one editor, one per (file, component, namespace) as resolved, so a
+    command naming the component and one leaving it out reach the same session."""
 
     def __init__(self, ls: VelaLanguageServer):
         self.ls = ls
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's, set by the first command
-        self.sessions: dict[tuple[str, str, str], Any] = {}
-        self.clients: list[Any] = []
+        self.sessions: dict[tuple[str, str, str], Any] = {}  # resolved key -> DevSession
+        self.aliases: dict[tuple[str, str, str], tuple[str, str, str]] = {}  # as the client named it
+        self.clients: dict[tuple[str, str, str], Any] = {}  # resolved key -> its ApiClient
+        self._lock = threading.Lock()
 
     def notify(self, method: str, params: dict[str, Any]) -> None:
         """A notification, sent from the event loop whichever thread asks."""
@@ -97,42 +99,66 @@ class DevHost:
             if method == DEV_STATE and live is not None:
                 self.loop.call_soon_threadsafe(live.set_dev_state, params)
 
+    @staticmethod
+    def _alias(target: Target) -> tuple[str, str, str]:
+        return (target.uri, target.component or "", target.namespace or "")
+
     # -- sessions (blocking: call from worker threads)
     def session(self, target: Target):
         from ..cluster import ClusterConfig, connect
         from ..devmode.session import DevSession
 
-        key = (target.uri, target.component or "", target.namespace or "")
-        session = self.sessions.get(key)
-        if session is not None:
-            return session
+        with self._lock:
+            found = self.sessions.get(self.aliases.get(self._alias(target), ("", "", "")))
+        if found is not None:
+            return found
+        # The editor's text when the file is open: what the user sees, saved or not.
+        open_doc = self.ls.workspace.text_documents.get(target.uri)
+        text = open_doc.source if open_doc is not None else None
         api = connect(ClusterConfig(self.ls.settings.kubeconfig, self.ls.settings.context))
         notifier = _Notifier(self, target)
         try:
             session = DevSession(api, target.path, target.component, target.namespace,
-                                 on_state=notifier.on_state, on_output=notifier.on_output)
+                                 on_state=notifier.on_state, on_output=notifier.on_output, app_text=text)
         except Exception:
             api.close()
             raise
         notifier.session = session
-        self.sessions[key] = session
-        self.clients.append(api)
-        return session
+        key = (target.uri, session.cfg.component, session.workload.ref.namespace)
+        with self._lock:
+            self.aliases[self._alias(target)] = key
+            existing = self.sessions.get(key)
+            if existing is None:
+                self.sessions[key], self.clients[key] = session, api
+                return session
+        api.close()
+        return existing
 
     def forget(self, target: Target) -> None:
-        self.sessions.pop((target.uri, target.component or "", target.namespace or ""), None)
+        """Drop the target's session (after `end`, which stopped its parts)."""
+        with self._lock:
+            key = self.aliases.get(self._alias(target))
+            self.sessions.pop(key, None)
+            api = self.clients.pop(key, None)
+            for alias in [a for a, k in self.aliases.items() if k == key]:
+                del self.aliases[alias]
+        if api is not None:
+            api.close()
 
     def stop_all(self) -> None:
         """Stop what the server hosts (sync, forwards, runs); workloads stay in dev mode."""
-        for session in list(self.sessions.values()):
+        with self._lock:
+            sessions, clients = list(self.sessions.values()), list(self.clients.values())
+            self.sessions.clear()
+            self.clients.clear()
+            self.aliases.clear()
+        for session in sessions:
             try:
                 session.stop()
             except Exception as exc:  # noqa: BLE001 - shutting down: log and go on
                 log.warning("stopping a dev session: %s", exc)
-        self.sessions.clear()
-        for api in self.clients:
+        for api in clients:
             api.close()
-        self.clients.clear()
 
 
 async def _in_thread(ls: VelaLanguageServer, title: str, work: Callable[[Callable[[str], None]], Any]) -> Any:
@@ -251,9 +277,7 @@ def register(server: VelaLanguageServer) -> None:
 
             api = connect(ClusterConfig(ls.settings.kubeconfig, ls.settings.context))
             try:
-                return [{"application": f"{i.state.app_namespace}/{i.state.app}", "namespace": i.ref.namespace,
-                         "component": i.state.component, "workload": i.ref.name, "holder": str(i.state.holder),
-                         "since": i.state.since} for i in list_dev_workloads(api)]
+                return [dev_status_entry(i) for i in list_dev_workloads(api)]
             finally:
                 api.close()
 

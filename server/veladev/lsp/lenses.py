@@ -43,6 +43,7 @@ def register(server: VelaLanguageServer) -> None:
     @server.feature(lsp.TEXT_DOCUMENT_CODE_LENS, lsp.CodeLensOptions(resolve_provider=False))
     def code_lens(ls: VelaLanguageServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens] | None:
         uri = params.text_document.uri
+        live.lenses_asked = True
         analysis, _ = ls.analysis(uri)
         if not analysis.apps:
             return None

@@ -40,6 +40,7 @@ class LiveState:
         self._refresh: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
+        self.lenses_asked = False  # a client that never asked for lenses needs no refresh
 
     # ---------------------------------------------------------------- configuration
 
@@ -169,6 +170,6 @@ class LiveState:
         ls = self.server
         ls.findings_generation += 1
         caps = ls.client_capabilities.workspace if ls.client_capabilities else None
-        if caps and caps.code_lens and caps.code_lens.refresh_support:
+        if self.lenses_asked and caps and caps.code_lens and caps.code_lens.refresh_support:
             ls.workspace_code_lens_refresh(None)
         ls.refresh_diagnostics()
