@@ -55,6 +55,20 @@ spec:
 """
 
 
+def pushed_repo(tmp_path: Path, app_text: str) -> tuple[Path, Path]:
+    """A clone holding app.yaml, its branch main pushed to a local bare repository (upstream set)."""
+    bare, work = tmp_path / "origin.git", tmp_path / "work"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    work.mkdir()
+    (work / "app.yaml").write_text(app_text)
+    git(str(work), "init", "-q", "-b", "main")
+    git(str(work), "add", "-A")
+    git(str(work), "commit", "-qm", "v1")
+    git(str(work), "remote", "add", "origin", str(bare))
+    git(str(work), "push", "-q", "-u", "origin", "main")
+    return bare, work
+
+
 async def started(client: LanguageClient, settings: dict) -> LanguageClient:
     client.set_configuration(settings, section="veladev")
     client.lens_refreshes = 0
@@ -206,17 +220,9 @@ async def test_drift_hint_offers_the_live_image(live: LanguageClient, sandbox, s
 
 
 async def test_push_and_trigger_from_the_lens(live: LanguageClient, sandbox, sandbox_ns, tmp_path):
-    bare, work = tmp_path / "origin.git", tmp_path / "work"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
-    work.mkdir()
     name = f"push-{uuid.uuid4().hex[:6]}"
     text = gated_text(name, sandbox_ns)
-    (work / "app.yaml").write_text(text)
-    git(str(work), "init", "-q", "-b", "main")
-    git(str(work), "add", "-A")
-    git(str(work), "commit", "-qm", "v1")
-    git(str(work), "remote", "add", "origin", str(bare))
-    git(str(work), "push", "-q", "-u", "origin", "main")
+    bare, work = pushed_repo(tmp_path, text)
     uri = open_doc(live, work / "app.yaml", text)
     assert (await run(live, "veladev.deploy", [{"uri": uri}]))["ok"]
 
@@ -252,16 +258,8 @@ async def velaux_client(lsp_client: LanguageClient, sandbox, sandbox_ns, tmp_pat
 async def test_push_and_trigger_through_velaux_never_shows_the_token(velaux_client: LanguageClient, sandbox,
                                                                       sandbox_ns, tmp_path):
     client = velaux_client
-    bare, work = tmp_path / "origin.git", tmp_path / "work"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
-    work.mkdir()
     text = gated_text(client.app_name, sandbox_ns)
-    (work / "app.yaml").write_text(text)
-    git(str(work), "init", "-q", "-b", "main")
-    git(str(work), "add", "-A")
-    git(str(work), "commit", "-qm", "v1")
-    git(str(work), "remote", "add", "origin", str(bare))
-    git(str(work), "push", "-q", "-u", "origin", "main")
+    bare, work = pushed_repo(tmp_path, text)
     uri = open_doc(client, work / "app.yaml", text)
     assert (await run(client, "veladev.deploy", [{"uri": uri}]))["ok"]
     (work / "server.js").write_text("// v2\n")

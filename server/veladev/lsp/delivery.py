@@ -100,6 +100,15 @@ def _app(ls: VelaLanguageServer, a: dict[str, Any]) -> tuple[dict[str, Any], str
     return app, ns, app["metadata"]["name"], path
 
 
+def _component(app: dict[str, Any], a: dict[str, Any]) -> str:
+    """The component named in the arguments, or the Application's only one."""
+    comps = [c.get("name") for c in (app.get("spec") or {}).get("components") or [] if isinstance(c, dict)]
+    component = a.get("component") or (comps[0] if len(comps) == 1 else None)
+    if component not in comps:
+        raise CommandError(f"name the component (the Application has: {', '.join(map(str, comps)) or 'none'})")
+    return component
+
+
 def _ref(ls: VelaLanguageServer, a: dict[str, Any]) -> tuple[str, str]:
     """(namespace, name) from explicit arguments, else from the file."""
     if isinstance(a.get("application"), str) and a.get("application") and isinstance(a.get("namespace"), str):
@@ -146,10 +155,7 @@ def register(server: VelaLanguageServer) -> None:
 
             a = _arg(args)
             app, ns, name, path = _app(ls, a)
-            comps = [c.get("name") for c in app["spec"].get("components") or [] if isinstance(c, dict)]
-            component = a.get("component") or (comps[0] if len(comps) == 1 else None)
-            if component not in comps:
-                raise CommandError(f"name the component to push (the Application has: {', '.join(map(str, comps))})")
+            component = _component(app, a)
             s = ls.settings
             if not s.imageTemplate:
                 raise CommandError("set veladev.imageTemplate (e.g. registry.example.com/app:{short_commit}) first")
@@ -240,8 +246,7 @@ def register(server: VelaLanguageServer) -> None:
 
             a = _arg(args)
             app, _, _, path = _app(ls, a)
-            comps = [c.get("name") for c in app["spec"].get("components") or [] if isinstance(c, dict)]
-            component = a.get("component") or comps[0]
+            component = _component(app, a)
             template = ls.settings.imageTemplate or "registry.example.com/" + str(component) + ":{short_commit}"
             target = a.get("target") or "gitlab"
             written = write_ci(path.parent, target, component, template, a.get("branch") or "main",
