@@ -125,3 +125,9 @@ def test_seed_flow_from_the_vscode_ui(sandbox, sandbox_ns, need_pods, veladev_cm
         api.close()
     assert "v2.0.0" in page
     (logs / "debug.json").write_text(json.dumps(result.get("debug"), indent=2))
+    # Debug: VS Code's JavaScript debugger (shipped with code-server) attached with the server's
+    # configuration, paused on the breakpoint in server.js, and the request finished on continue.
+    debug = result["debug"]
+    assert "error" not in debug, debug
+    assert "paused on breakpoint" in debug["paused"].lower(), debug
+    assert "v2.0.0" in debug["bodyAfterContinue"], debug

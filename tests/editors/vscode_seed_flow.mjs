@@ -251,11 +251,18 @@ async function seedFlow(page) {
       await sleep(1000);
       result.debug.console = (await debugConsole()).slice(0, 4000);
     }
-    const pending = http(opts.forwardUrl).catch((e) => `error: ${e}`);
-    result.debug.paused = await waitFor("paused on the breakpoint", async () => {
-      const text = await page.$$eval(".debug-call-stack .monaco-list-row, .debug-pane .monaco-list-row", (r) => r.map((x) => x.innerText).join(" | "));
-      return /paused on breakpoint/i.test(text) || text.toLowerCase().includes("server.js") ? text : false;
-    }, { timeout: 90000 });
+    // A request runs server.js's handler: the breakpoint there pauses it. The breakpoints are
+    // bound a moment after the attach, so a request that got through unpaused is sent again.
+    const callStack = () => page.$$eval(".debug-call-stack .monaco-list-row, .debug-pane .monaco-list-row",
+      (r) => r.map((x) => x.innerText.replace(/\n/g, " ")).join(" | "));
+    let pending;
+    result.debug.paused = await retry("paused on the breakpoint", async () => {
+      pending = http(opts.forwardUrl).catch((e) => `error: ${e}`);
+    }, async () => {
+      const text = await callStack();
+      return /paused on breakpoint/i.test(text) ? text : false;
+    }, { tries: 5, timeout: 20000 });
+    result.debug.editorAtPause = (await editorText(page)).slice(0, 1500);
     await shot(page, "debug-breakpoint-hit");
     await page.keyboard.press("F5");
     result.debug.bodyAfterContinue = await pending;
