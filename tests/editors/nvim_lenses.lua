@@ -97,6 +97,14 @@ local function scenario()
   wait_lens(bufnr, function(t) return t.title:find("succeeded", 1, true) and t.line > promote.line end,
     "a succeeded step after the gate")
   out.titles_done = lens_titles(bufnr)
+  vim.wait(60000, function()
+    for _, m in ipairs(out.messages) do
+      if m:find("promoted", 1, true) then
+        return true
+      end
+    end
+    return false
+  end, 100)
   out.progress = require("veladev.actions").progress
   step("promoted from the lens")
 end
