@@ -146,33 +146,121 @@ def _http_url(value: str) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from .cluster.apps import get_application
+    from .delivery.watch import describe, watch_workflow
     from .delivery.workflow import read_workflow
 
     ns, name = args.app
     api = _cluster(args)
     try:
-        state = read_workflow(get_application(api, ns, name))
+        if not args.watch:
+            print("\n".join(describe(ns, name, read_workflow(get_application(api, ns, name)))))
+            return 0
+        get_application(api, ns, name)  # a clear "not found" before waiting on a watch
+        import time
+
+        deadline = time.monotonic() + args.timeout if args.timeout else None
+
+        def show(state) -> None:
+            print(f"--- {time.strftime('%H:%M:%S')}")
+            print("\n".join(describe(ns, name, state)), flush=True)
+
+        watch_workflow(api, ns, name, show, lambda: deadline is not None and time.monotonic() > deadline)
     finally:
         api.close()
-    print(f"{ns}/{name}: {state.app_phase or 'no status yet'} (workflow {state.run_status or '-'}"
-          f"{', suspended' if state.suspended else ''}{', terminated' if state.terminated else ''})")
-    for step in state.steps:
-        print(f"  {step.name:<24} {step.type:<14} {step.phase:<11} {step.message}".rstrip())
-        for sub in step.sub_steps:
-            print(f"    {sub.name:<22} {sub.type:<14} {sub.phase:<11} {sub.message}".rstrip())
     return 0
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    from .delivery.promote import promote
+    args.operation = "resume"
+    return cmd_workflow(args)
+
+
+def cmd_workflow(args: argparse.Namespace) -> int:
+    from .delivery import operations
 
     ns, name = args.app
     api = _cluster(args)
     try:
-        state = promote(api, ns, name, args.step)
+        if args.operation == "resume":
+            state = operations.resume(api, ns, name, args.step)
+            print(f"{ns}/{name}: resumed; workflow {state.run_status or 'running'}")
+        elif args.operation == "terminate":
+            state = operations.terminate(api, ns, name)
+            print(f"{ns}/{name}: terminated; workflow {state.run_status or 'terminated'}")
+        else:
+            operations.restart(api, ns, name)
+            print(f"{ns}/{name}: workflow restarted from the first step")
     finally:
         api.close()
-    print(f"{ns}/{name}: resumed; workflow {state.run_status or 'running'}")
+    return 0
+
+
+def _read_app_file(path: str) -> dict:
+    from .delivery.deploy import application_from_text
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return application_from_text(text)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from .delivery.deploy import deploy
+
+    app = _read_app_file(args.file)
+    api = _cluster(args)
+    try:
+        result = deploy(api, app, args.namespace)
+    finally:
+        api.close()
+    print(result.summary() if not result.changes else
+          f"updated application {result.namespace}/{result.name}:\n" + "\n".join(f"  {c}" for c in result.changes))
+    return 0
+
+
+def _component(app: dict, wanted: str | None) -> str:
+    comps = [c.get("name") for c in (app.get("spec") or {}).get("components") or [] if isinstance(c, dict)]
+    if wanted:
+        if wanted not in comps:
+            raise UsageError(f"the Application has no component {wanted} (it has: {', '.join(map(str, comps)) or 'none'})")
+        return wanted
+    if len(comps) != 1:
+        raise UsageError(f"the Application has {len(comps)} components; name one with --component")
+    return comps[0]
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from .delivery.pushtrigger import check_image_template, push_and_trigger, read_token
+    from .delivery.trigger import TriggerError
+
+    try:
+        check_image_template(args.image_template)
+    except TriggerError as exc:
+        raise UsageError(str(exc)) from None
+    app = _read_app_file(args.file)
+    component = _component(app, args.component)
+    ns = args.namespace or app["metadata"].get("namespace") or "default"
+    token = read_token(args.token_env, args.token_file) if args.velaux else ""
+    api = None if args.velaux else _cluster(args)
+    try:
+        shipped = push_and_trigger(Path(args.repo or Path(args.file).resolve().parent), api, ns, app["metadata"]["name"],
+                                   component, args.image_template, args.velaux or "", token, push=not args.no_push)
+    finally:
+        if api is not None:
+            api.close()
+    print(shipped.summary())
+    return 0
+
+
+def cmd_ci(args: argparse.Namespace) -> int:
+    from .delivery.ci import write_ci
+
+    app = _read_app_file(args.file)
+    component = _component(app, args.component)
+    repo = Path(args.repo or Path(args.file).resolve().parent)
+    path = write_ci(repo, args.target, component, args.image_template, args.branch, args.overwrite)
+    print(f"wrote {path}; set the CI secret variable VELAUX_WEBHOOK_URL to <VelaUX>/api/v1/webhook/<token>")
     return 0
 
 
@@ -359,7 +447,43 @@ def main(argv: list[str] | None = None) -> int:
 
     p = cluster_parser("status", "show an Application's phase and each workflow step's state")
     p.add_argument("app", type=_app_ref, help="NAMESPACE/NAME (namespace default: default)")
+    p.add_argument("--watch", "-w", action="store_true", help="keep printing the state each time it changes")
+    p.add_argument("--timeout", type=float, default=0, help="with --watch: stop after this many seconds (0: never)")
     p.set_defaults(func=cmd_status)
+
+    p = cluster_parser("workflow", "resume, terminate or restart the workflow (as `vela workflow ...`)")
+    p.add_argument("operation", choices=("resume", "terminate", "restart"))
+    p.add_argument("app", type=_app_ref, help="NAMESPACE/NAME (namespace default: default)")
+    p.add_argument("--step", help="resume: only this suspended step")
+    p.set_defaults(func=cmd_workflow)
+
+    p = cluster_parser("deploy", "create or update the Application from a file (as `vela up -f`) and say what changed")
+    p.add_argument("file", help="Application YAML file")
+    p.add_argument("--namespace", "-n", help="namespace (default: the file's, else default)")
+    p.set_defaults(func=cmd_deploy)
+
+    p = cluster_parser("push", "git push the current branch, then move the component to the pushed commit's image")
+    p.add_argument("file", help="Application YAML file")
+    p.add_argument("--component", help="component to upgrade (default: the only one)")
+    p.add_argument("--namespace", "-n", help="namespace of the Application (default: the file's)")
+    p.add_argument("--image-template", required=True,
+                   help="image of the pushed commit: {commit} {short_commit} {branch} {component}")
+    p.add_argument("--repo", help="git repository (default: the file's folder)")
+    p.add_argument("--velaux", help="VelaUX address: trigger through its webhook instead of patching the Application")
+    p.add_argument("--token-env", default="VELAUX_TRIGGER_TOKEN", help="environment variable holding the trigger token")
+    p.add_argument("--token-file", default="", help="file holding the trigger token (when the variable is unset)")
+    p.add_argument("--no-push", action="store_true", help="trigger the commit the upstream already has, without pushing")
+    p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser("ci", help="write a CI job that calls the VelaUX trigger after a push")
+    p.add_argument("target", choices=("gitlab", "github"))
+    p.add_argument("file", help="Application YAML file")
+    p.add_argument("--component", help="component to upgrade (default: the only one)")
+    p.add_argument("--image-template", required=True, help="image of the built commit: {commit} {short_commit} {branch} {component}")
+    p.add_argument("--repo", help="repository to write into (default: the file's folder)")
+    p.add_argument("--branch", default="main", help="branch that triggers (GitHub Actions)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_ci)
 
     p = cluster_parser("promote", "resume the suspended workflow (as `vela workflow resume`)")
     p.add_argument("app", type=_app_ref, help="NAMESPACE/NAME (namespace default: default)")
@@ -416,12 +540,18 @@ def main(argv: list[str] | None = None) -> int:
         # type only: its text may quote a token or a kubeconfig; VELADEV_DEBUG=1 shows it all.
         # (Imported here so that `veladev lsp` does not pay for the cluster modules.)
         from .cluster import ClusterError, NoKubeconfig
+        from .delivery.ci import CiError
+        from .delivery.deploy import DeployError
+        from .delivery.gitpush import PushError
         from .delivery.trigger import TriggerError
         from .delivery.workflow import WorkflowError
         from .devmode.errors import DevModeError
 
-        if isinstance(exc, (ClusterError, TriggerError, WorkflowError, DevModeError)):
-            verb = f" {args.verb}" if args.command == "dev" else ""
+        verb = f" {args.verb}" if args.command == "dev" else ""
+        if isinstance(exc, (DeployError, CiError)):
+            print(f"veladev {args.command}{verb}: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, (ClusterError, TriggerError, WorkflowError, PushError, DevModeError)):
             hint = "; pass --kubeconfig FILE or set KUBECONFIG" if isinstance(exc, NoKubeconfig) else ""
             print(f"veladev {args.command}{verb}: {exc}{hint}", file=sys.stderr)
             return 1

@@ -23,6 +23,8 @@ import {
 } from "./serverCommand";
 
 export const CLIENT_ID = "veladev";
+/** SecretStorage key of the VelaUX trigger token. */
+export const VELAUX_TOKEN_SECRET = "veladev.velauxTriggerToken";
 
 /** Provider middlewares whose first argument is the document (or its URI): answered only for Applications. */
 const GATED_PROVIDERS = [
@@ -43,7 +45,9 @@ export class VeladevClient implements vscode.Disposable {
   private readonly attached = new Set<string>();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly stateListeners: Array<(client: LanguageClient | undefined) => void> = [];
+  private readonly resultListeners = new Map<string, Array<(result: unknown, args: unknown[]) => void>>();
   private lastError: string | undefined;
+  private startedWith: ServerCommand | undefined;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -53,10 +57,20 @@ export class VeladevClient implements vscode.Disposable {
       vscode.workspace.onDidOpenTextDocument((doc) => this.consider(doc)),
       vscode.workspace.onDidChangeTextDocument((e) => this.consider(e.document)),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration("veladev.server")) {
-          this.output.appendLine("veladev.server settings changed: restarting the language server");
-          void this.restart();
+        // Only a real change of the server's command restarts it.
+        if (!e.affectsConfiguration("veladev.server") || !this.startedWith) {
+          return;
         }
+        // code-server fires this when a debug session starts, and for a moment reads the
+        // settings without the user's values: decide on what they are a little later.
+        setTimeout(() => {
+          const now = this.serverCommand();
+          if (this.startedWith && JSON.stringify(now) !== JSON.stringify(this.startedWith)) {
+            const seen = vscode.workspace.getConfiguration("veladev.server").inspect("command");
+            this.output.appendLine(`veladev.server settings changed (${JSON.stringify(seen)}): restarting the language server`);
+            void this.restart();
+          }
+        }, 2000);
       }),
     );
   }
@@ -72,6 +86,30 @@ export class VeladevClient implements vscode.Disposable {
 
   onDidChangeClient(listener: (client: LanguageClient | undefined) => void): void {
     this.stateListeners.push(listener);
+  }
+
+  /** The command the running server was started with (its `veladev` runs dev terminals). */
+  get serverCommandLine(): ServerCommand | undefined {
+    return this.startedWith;
+  }
+
+  /**
+   * Calls `listener` with the result of every run of server command `command`, however it was
+   * started (a code lens, the palette, the view): Debug and Terminal act on what they return.
+   */
+  onCommandResult(command: string, listener: (result: unknown, args: unknown[]) => void): void {
+    const list = this.resultListeners.get(command) ?? [];
+    list.push(listener);
+    this.resultListeners.set(command, list);
+  }
+
+  /** The object argument server commands take, for the active Application editor. */
+  activeApplicationArgument(): { uri: string } | undefined {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor || !this.client || !this.isAttached(editor.document.uri)) {
+      return undefined;
+    }
+    return { uri: this.client.code2ProtocolConverter.asUri(editor.document.uri) };
   }
 
   /** Starts the server if an already-open document is an Application. */
@@ -153,10 +191,14 @@ export class VeladevClient implements vscode.Disposable {
     }
     this.output.appendLine(`Starting ${server.command} ${server.args.join(" ")} (veladev ${verdict.version}, from ${server.origin})`);
 
+    // The VelaUX trigger token lives in SecretStorage and reaches the server through its
+    // environment only: never a setting, never in the protocol (so never in a trace).
+    const token = await this.context.secrets.get(VELAUX_TOKEN_SECRET);
     const serverOptions: ServerOptions = {
       command: server.command,
       args: server.args,
       transport: TransportKind.stdio,
+      options: token ? { env: { ...process.env, VELAUX_TRIGGER_TOKEN: token } } : undefined,
     };
     const documentSelector = YAML_LANGUAGE_IDS.flatMap((language) => SCHEMES.map((scheme) => ({ language, scheme })));
     const clientOptions: LanguageClientOptions = {
@@ -173,6 +215,7 @@ export class VeladevClient implements vscode.Disposable {
       }
     });
     this.client = client;
+    this.startedWith = server;
     try {
       await client.start();
     } catch (err) {
@@ -237,6 +280,20 @@ export class VeladevClient implements vscode.Disposable {
       didSave: async (doc, next) => (attached.has(doc.uri.toString()) ? next(doc) : undefined),
       willSave: async (event, next) => (attached.has(event.document.uri.toString()) ? next(event) : undefined),
       willSaveWaitUntil: (event, next) => (attached.has(event.document.uri.toString()) ? next(event) : Promise.resolve([])),
+      executeCommand: async (command, args, next) => {
+        // From the palette a command has no argument: it acts on the active Application.
+        const active = this.activeApplicationArgument();
+        const sent = args.length === 0 && active ? [active] : args;
+        const result: unknown = await next(command, sent);
+        for (const listener of this.resultListeners.get(command) ?? []) {
+          try {
+            listener(result, sent);
+          } catch (err) {
+            this.output.appendLine(`handling the result of ${command}: ${String(err)}`);
+          }
+        }
+        return result;
+      },
     };
     const gated = middleware as Record<string, unknown>;
     for (const name of GATED_PROVIDERS) {

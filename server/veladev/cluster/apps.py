@@ -18,8 +18,24 @@ def _api(api_client):
     return client.CustomObjectsApi(api_client)
 
 
+def _status_message(exc) -> str:
+    """The message of the Kubernetes Status object in an error body (admission and validation
+    errors say what is wrong there); it names fields, never credentials."""
+    import json
+
+    try:
+        body = json.loads(getattr(exc, "body", None) or "{}")
+    except (TypeError, ValueError):
+        return ""
+    message = body.get("message") if isinstance(body, dict) else None
+    return message[:500] if isinstance(message, str) else ""
+
+
 def _explain(exc, what: str) -> ClusterError:
     status = getattr(exc, "status", None)
+    if status in (400, 409, 422) and _status_message(exc):
+        # The code first: callers tell a conflict (409) from a refusal by it.
+        return ClusterError(f"{what}: {status} {_status_message(exc)}")
     if status == 404:
         return ClusterError(f"{what}: not found (is KubeVela installed, and does the application exist?)")
     if status in (401, 403):
@@ -64,23 +80,108 @@ def apply_application(api_client, app: dict[str, Any], namespace: str | None = N
                                                             _content_type=MERGE_PATCH))
 
 
-def update_status(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]],
-                  attempts: int = 5) -> dict[str, Any]:
-    """Merge-patch `/status` with what `change(app)` returns, guarded by the resourceVersion
-    it was computed from (a conflict re-reads and tries again)."""
+def list_applications(api_client, namespace: str) -> list[dict[str, Any]]:
+    return _call(f"list applications in {namespace}",
+                 lambda: _api(api_client).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+                 ).get("items", [])
+
+
+def _retrying(what: str, attempt: Callable[[], dict[str, Any]], attempts: int = 5) -> dict[str, Any]:
+    """`attempt()` (a read, then a write guarded by the read's resourceVersion), again on a 409."""
     from kubernetes.client.exceptions import ApiException
 
-    api = _api(api_client)
-    for attempt in range(attempts):
-        app = get_application(api_client, namespace, name)
-        status = change(app)
-        body = {"metadata": {"resourceVersion": app["metadata"]["resourceVersion"]}, "status": status}
+    for n in range(attempts):
         try:
-            return api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, body,
-                                                             _content_type=MERGE_PATCH)
+            return attempt()
         except ApiException as exc:
-            if exc.status == 409 and attempt < attempts - 1:
-                time.sleep(0.05 * (attempt + 1))
+            if exc.status == 409 and n < attempts - 1:
+                time.sleep(0.05 * (n + 1))
                 continue
-            raise _explain(exc, f"update status of {namespace}/{name}") from None
-    raise ClusterError(f"update status of {namespace}/{name}: kept conflicting")  # pragma: no cover
+            raise _explain(exc, what) from None
+    raise ClusterError(f"{what}: kept conflicting")  # pragma: no cover
+
+
+def patch_application(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+                      ) -> dict[str, Any]:
+    """Merge-patch the Application with what `change(app)` returns (metadata and spec),
+    guarded by the resourceVersion it was computed from; a conflict re-reads and retries."""
+
+    def attempt() -> dict[str, Any]:
+        app = get_application(api_client, namespace, name)
+        body = change(app)
+        body.setdefault("metadata", {})["resourceVersion"] = app["metadata"]["resourceVersion"]
+        return _api(api_client).patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, body,
+                                                               _content_type=MERGE_PATCH)
+
+    return _retrying(f"update application {namespace}/{name}", attempt)
+
+
+def replace_status(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+                   ) -> dict[str, Any]:
+    """PUT `/status` with the whole status `change(app)` returns (as controller-runtime's
+    `Status().Update`), so fields left out are removed; a conflict re-reads and retries."""
+
+    def attempt() -> dict[str, Any]:
+        app = get_application(api_client, namespace, name)
+        return _api(api_client).replace_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name,
+                                                                        {**app, "status": change(app)})
+
+    return _retrying(f"update status of {namespace}/{name}", attempt)
+
+
+def watch_applications(api_client, namespace: str, on_event: Callable[[str, dict[str, Any]], None],
+                       stop: Callable[[], bool], name: str | None = None, poll: float = 5.0,
+                       on_synced: Callable[[], None] | None = None) -> None:
+    """Call `on_event(type, app)` for the current Applications (type "ADDED") and every change
+    until `stop()`; the watch is re-opened from the last resourceVersion when it ends (servers
+    close watches after a while), and re-listed when that version is too old (410)."""
+    from kubernetes import watch
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    api = _api(api_client)
+    selector = f"metadata.name={name}" if name else None
+    version = ""
+    while not stop():
+        try:
+            if not version:
+                listed = api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, field_selector=selector)
+                for app in listed.get("items", []):
+                    on_event("ADDED", app)
+                version = listed.get("metadata", {}).get("resourceVersion", "")
+                if on_synced is not None:
+                    on_synced()
+            w = watch.Watch()
+            for event in w.stream(api.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL,
+                                  field_selector=selector, resource_version=version, timeout_seconds=int(poll),
+                                  _request_timeout=poll + 5):
+                obj = event["object"]
+                if event["type"] == "ERROR":
+                    version = ""
+                    break
+                version = obj.get("metadata", {}).get("resourceVersion", version)
+                on_event(event["type"], obj)
+                if stop():
+                    w.stop()
+                    return
+        except ApiException as exc:
+            if exc.status == 410:
+                version = ""
+                continue
+            raise _explain(exc, f"watch applications in {namespace}") from None
+        except (HTTPError, OSError) as exc:
+            raise _explain(exc, f"watch applications in {namespace}") from None
+
+
+def update_status(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+                  ) -> dict[str, Any]:
+    """Merge-patch `/status` with what `change(app)` returns, guarded by the resourceVersion
+    it was computed from (a conflict re-reads and tries again)."""
+
+    def attempt() -> dict[str, Any]:
+        app = get_application(api_client, namespace, name)
+        body = {"metadata": {"resourceVersion": app["metadata"]["resourceVersion"]}, "status": change(app)}
+        return _api(api_client).patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, body,
+                                                                      _content_type=MERGE_PATCH)
+
+    return _retrying(f"update status of {namespace}/{name}", attempt)

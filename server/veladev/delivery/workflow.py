@@ -89,3 +89,35 @@ def resumed_workflow_status(workflow: dict[str, Any] | None, step: str | None = 
     if not found:
         raise WorkflowError(f"can not find step {step}")
     return wf
+
+
+def _unfinished(phase: str | None) -> bool:
+    return phase in ("running", "suspending")
+
+
+def terminated_workflow_status(workflow: dict[str, Any] | None) -> dict[str, Any]:
+    """The `status.workflow` after TerminateWorkflow (kv:pkg/workflow/operation/operation.go):
+    terminated, not suspended; running or suspending steps fail with reason Terminate, and
+    failed ones take that reason unless they failed after retries or timed out."""
+    if not workflow:
+        raise WorkflowError("the application has no workflow status yet; nothing to terminate")
+    if workflow.get("terminated"):
+        raise WorkflowError("the workflow is already terminated")
+    if workflow.get("finished"):
+        raise WorkflowError(f"the workflow has already finished ({workflow.get('status') or 'done'}); nothing to terminate")
+    wf = copy.deepcopy(workflow)
+    wf["terminated"] = True
+    wf["suspend"] = False
+    for top in wf.get("steps") or ():
+        for s in (top, *(top.get("subSteps") or ())):
+            if _unfinished(s.get("phase")):
+                s["phase"], s["reason"] = "failed", "Terminate"
+            elif s.get("phase") == "failed" and s.get("reason") not in ("FailedAfterRetries", "Timeout"):
+                s["reason"] = "Terminate"
+    return wf
+
+
+def settled(state: WorkflowState) -> bool:
+    """The workflow waits for nobody but a person: finished, suspended or terminated."""
+    return state.finished or state.terminated or bool(state.suspending_steps()) or state.run_status in (
+        "succeeded", "failed", "terminated", "suspending")

@@ -197,8 +197,10 @@ class DevSession:
         command = self.cfg.debug if debug else self.cfg.run
         if not command:
             raise DevModeError(f"the dev config ({self.cfg.source}) has no command.{name}; add it to the nocalhost trait")
-        attach = self._debug_attach() if debug else None
+        # The previous run stops first: stop_run() also closes the debug forward, so it must
+        # not run after _debug_attach() has opened the new one.
         self.stop_run()
+        attach = self._debug_attach() if debug else None
         process = RemoteProcess(self.api, self.workload.resolver(), list(command), name=name, on_output=self._output,
                                 on_exit=on_exit)
         process.start()

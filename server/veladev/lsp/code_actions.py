@@ -16,6 +16,6 @@ def register(server: VelaLanguageServer) -> None:
         conv = ls.converter(analysis)
         wanted = conv.span_in(params.range)
         actions = [conv.code_action(uri, f, fix)
-                   for f in analysis.findings if f.fixes and f.span.overlaps(wanted)
+                   for f in ls.findings(uri, analysis) if f.fixes and f.span.overlaps(wanted)
                    for fix in f.fixes]
         return actions or None

@@ -14,6 +14,7 @@ from ..spec.findings import Finding, Fix, Position, Span
 from .documents import Positions
 
 if TYPE_CHECKING:
+    from ..delivery.actions import Action
     from ..spec.complete import CompletionItem
     from ..spec.navigate import Symbol
 
@@ -93,6 +94,12 @@ class Converter:
             children=[self.symbol(c) for c in s.children] or None,
         )
 
+    def code_lens(self, action: "Action") -> lsp.CodeLens:
+        # A lens without a command still needs one to show its title; an empty command id
+        # makes clients render it as a label (VS Code and LSP4IJ do).
+        return lsp.CodeLens(range=self.range(action.span),
+                            command=lsp.Command(title=action.title, command=action.command,
+                                                arguments=[action.arguments] if action.command else None))
 
 # --- dev mode: the JSON the veladev/devState and veladev/runOutput notifications and the
 # veladev.dev.status command carry (the editor clients read these shapes).

@@ -95,6 +95,9 @@ class DevHost:
         """A notification, sent from the event loop whichever thread asks."""
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self.ls.protocol.notify, method, params)
+            live = getattr(self.ls, "live", None)  # the code lenses show the dev state too
+            if method == DEV_STATE and live is not None:
+                self.loop.call_soon_threadsafe(live.set_dev_state, params)
 
     @staticmethod
     def _alias(target: Target) -> tuple[str, str, str]:
@@ -280,6 +283,4 @@ def register(server: VelaLanguageServer) -> None:
 
         return await _in_thread(ls, "veladev: dev status", work)
 
-    @server.feature(lsp.SHUTDOWN)
-    async def shutdown(ls: VelaLanguageServer, params: None) -> None:
-        await asyncio.to_thread(host.stop_all)
+    server.shutdown_listeners.append(host.stop_all)

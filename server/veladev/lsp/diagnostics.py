@@ -62,14 +62,18 @@ class DiagnosticsFeature:
                     return  # closed (or reopened, which scheduled its own run)
                 conv = self.server.converter(analysis)
                 self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
-                    uri=uri, version=doc.version, diagnostics=[conv.diagnostic(f) for f in analysis.findings]))
+                    uri=uri, version=doc.version, diagnostics=[conv.diagnostic(f) for f in self.server.findings(uri, analysis)]))
                 return
         finally:
             self.running.discard(uri)
 
     def catalog_changed(self) -> None:
-        """Findings may differ under the new catalog: re-validate, or ask pulling clients to."""
+        """Findings may differ under the new catalog: drop the analyses, then refresh."""
         self.server.docs.clear()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Diagnostics of every open document again, or ask pulling clients to pull again."""
         if self.client_pulls:
             caps = self.server.client_capabilities.workspace
             if caps and caps.diagnostics and caps.diagnostics.refresh_support:
@@ -85,12 +89,15 @@ class DiagnosticsFeature:
 
     async def pull(self, uri: str, previous: str | None) -> lsp.DocumentDiagnosticReport:
         analysis, doc = await self.server.analysis(uri)
-        # The findings are a function of the text and the catalog: the id names both.
-        result_id = f"{self.server.instance}.{doc.revision}.{self.server.catalog_generation}"
+        # The findings are a function of the text, the catalog and the live cluster's state
+        # (drift hints): the id names all three.
+        result_id = (f"{self.server.instance}.{doc.revision}.{self.server.catalog_generation}"
+                     f".{self.server.findings_generation}")
         if previous is not None and previous == result_id and doc.revision >= 0:
             return lsp.UnchangedDocumentDiagnosticReport(result_id=result_id)
         conv = self.server.converter(analysis)
-        return lsp.FullDocumentDiagnosticReport(items=[conv.diagnostic(f) for f in analysis.findings], result_id=result_id)
+        return lsp.FullDocumentDiagnosticReport(items=[conv.diagnostic(f) for f in self.server.findings(uri, analysis)],
+                                                result_id=result_id)
 
 
 def register(server: VelaLanguageServer) -> DiagnosticsFeature:

@@ -17,7 +17,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types as lsp
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the validator (jsonschema, the schemas) loads after start-u
     from ..spec.analysis import Analysis
     from ..spec.definitions import Catalog
     from .diagnostics import DiagnosticsFeature
+    from ..spec.findings import Finding
 
 log = logging.getLogger("veladev.lsp")
 
@@ -80,6 +81,14 @@ class VelaLanguageServer(LanguageServer):
         from .settings import Settings
 
         self.settings = Settings()
+        # Called when the cluster settings change (the live-state watch reconnects).
+        self.cluster_listeners: list[Callable[[], None]] = []
+        # Called (in a worker thread, in order) when the client shuts the server down.
+        self.shutdown_listeners: list[Callable[[], None]] = []
+        # Findings beyond the file's own (the drift hint compares with the live cluster);
+        # `findings_generation` changes whenever one of them may have changed.
+        self.finding_sources: list[Callable[[str, "Analysis"], list["Finding"]]] = []
+        self.findings_generation = 0
 
     # --- the catalog ----------------------------------------------------------------------
 
@@ -169,6 +178,11 @@ class VelaLanguageServer(LanguageServer):
             self._retire(old)
         self.docs[doc.uri] = DocState(key, doc.version, future.result())
 
+    def findings(self, uri: str, analysis: "Analysis") -> "list[Finding]":
+        """The document's findings, with those of the other sources (live cluster state)."""
+        extra = [f for source in self.finding_sources for f in source(uri, analysis)]
+        return [*analysis.findings, *extra] if extra else analysis.findings
+
     def converter(self, analysis: "Analysis") -> Converter:
         return Converter(analysis.lines, self.workspace.position_encoding)
 
@@ -222,14 +236,29 @@ def _load_validator() -> "Catalog":
 
     return bundled_catalog()
 
+    def refresh_diagnostics(self) -> None:
+        """Diagnostics of every open document again (asked of the client when it pulls)."""
+        if self.diagnostics is not None:
+            self.diagnostics.refresh()
+
 
 def build_server() -> VelaLanguageServer:
-    from . import catalog_sync, code_actions, completion, devmode, diagnostics, navigation, settings
+    from . import (catalog_sync, code_actions, completion, delivery, devmode, diagnostics, lenses, navigation,
+                   settings)
 
     server = VelaLanguageServer()
     server.diagnostics = diagnostics.register(server)
-    for feature in (completion, navigation, code_actions, settings, catalog_sync, devmode):
+    for feature in (completion, navigation, code_actions, settings, catalog_sync, lenses, delivery, devmode):
         feature.register(server)
+
+    @server.feature(lsp.SHUTDOWN)
+    async def shutdown(ls: VelaLanguageServer, params: None) -> None:
+        for listener in ls.shutdown_listeners:
+            try:
+                await asyncio.to_thread(listener)
+            except Exception:  # shutting down: one part failing must not keep the others running
+                log.exception("stopping %s", listener)
+
     return server
 
 

@@ -17,6 +17,12 @@ class Settings:
     kubeconfig: str = ""
     #: kubeconfig context to use (default: the current context).
     context: str = ""
+    #: Image of a pushed commit for Push & trigger: {commit} {short_commit} {branch} {component}.
+    imageTemplate: str = ""
+    #: VelaUX address; when set, Push & trigger calls its webhook instead of patching the app.
+    velauxUrl: str = ""
+    #: File holding the VelaUX trigger token (else $VELAUX_TRIGGER_TOKEN; never a setting value).
+    velauxTokenFile: str = ""
 
     @classmethod
     def parse(cls, raw: Any) -> tuple["Settings", list[str]]:
@@ -58,6 +64,8 @@ def register(server) -> None:
         if cluster_changed:
             from .catalog_sync import refresh_catalog
 
+            for listener in ls.cluster_listeners:
+                listener()
             await refresh_catalog(ls)
 
     @server.feature(lsp.INITIALIZED)

@@ -9,6 +9,7 @@
 -- Neovim 0.8+ uses vim.lsp.start (one client per root, reused); 0.7 falls back to
 -- vim.lsp.start_client + vim.lsp.buf_attach_client.
 local detect = require("veladev.detect")
+local actions = require("veladev.actions")
 
 local M = {}
 
@@ -67,7 +68,13 @@ local function client_config(bufnr)
     root_dir = root_dir(bufnr),
     settings = wire_settings(M.config.settings),
     capabilities = capabilities(),
-    on_attach = M.config.on_attach,
+    handlers = actions.handlers(M.config.cmd),
+    on_attach = function(client, buf)
+      actions.attach_lenses(buf)
+      if M.config.on_attach then
+        M.config.on_attach(client, buf)
+      end
+    end,
   }
 end
 
@@ -150,20 +157,25 @@ function M.server_commands()
   return names
 end
 
---- Run a server-announced command with the current buffer's URI as its argument.
-function M.run_command(name, bufnr)
+--- Run a server-announced command with {uri = <buffer's URI>, ...extra} as its argument.
+function M.run_command(name, bufnr, extra)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
   local client = client_for(bufnr)
   if not client then
     vim.notify("veladev: the language server is not running (open a KubeVela Application)", vim.log.levels.WARN)
     return
   end
-  local params = { command = name, arguments = { vim.uri_from_bufnr(bufnr) } }
-  client.request("workspace/executeCommand", params, function(err, result)
+  local arg = vim.tbl_extend("force", { uri = vim.uri_from_bufnr(bufnr) }, extra or {})
+  local params = { command = name, arguments = { arg } }
+  local handler = client.handlers and client.handlers["workspace/executeCommand"]
+  client.request("workspace/executeCommand", params, function(err, result, ctx, config)
     if err then
       vim.notify(("veladev: %s failed: %s"):format(name, err.message or vim.inspect(err)), vim.log.levels.ERROR)
-    elseif result ~= nil and result ~= vim.NIL then
-      vim.notify(("veladev: %s: %s"):format(name, vim.inspect(result)))
+    elseif result ~= nil and result ~= vim.NIL and type(result) ~= "table" then
+      vim.notify(("veladev: %s: %s"):format(name, vim.inspect(result))) -- tables: the server showed a message
+    end
+    if handler and not err then
+      handler(err, result, ctx or { params = params, client_id = client.id, bufnr = bufnr }, config)
     end
   end, bufnr)
 end
@@ -232,6 +244,7 @@ function M.setup(opts)
     end,
   })
   create_user_commands()
+  actions.create_user_commands(M.run_command)
   for _, buf in ipairs(vim.api.nvim_list_bufs()) do
     if vim.api.nvim_buf_is_loaded(buf) then
       M.attach(buf)

@@ -3,9 +3,12 @@
 // delivery: status items, terminals, debugging) add theirs to this list.
 import * as vscode from "vscode";
 import { VeladevClient } from "../client";
+import { devMode } from "./devMode";
+import { kubevelaView } from "./kubevelaView";
 import { restartServer } from "./restartServer";
 import { serverCommands } from "./serverCommands";
 import { serverLog } from "./serverLog";
+import { velauxToken } from "./velauxToken";
 
 export interface ExtraContext {
   extension: vscode.ExtensionContext;
@@ -18,4 +21,4 @@ export interface Extra {
   activate(ctx: ExtraContext): vscode.Disposable[];
 }
 
-export const EXTRAS: readonly Extra[] = [serverLog, restartServer, serverCommands];
+export const EXTRAS: readonly Extra[] = [serverLog, restartServer, serverCommands, devMode, kubevelaView, velauxToken];

@@ -1,0 +1,136 @@
+"""Which one-click actions an Application file offers, given the live state. Pure: the file's
+analysis, the live Application and dev states in; positions, titles and commands out. The
+language server turns them into code lenses; other front ends could use them too."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..spec.analysis import AppDocument
+from ..spec.findings import Span
+from ..spec.yamldoc import locate_exact, span_of
+from .workflow import StepState, read_workflow
+
+NOCALHOST = "nocalhost"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    span: Span
+    title: str
+    command: str = ""  # empty: a label only (state, not an action)
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DevState:
+    """What dev mode reports for one component (veladev/devState)."""
+
+    state: str = "off"  # off | starting | on | ending | error
+    sync: str = ""
+    run: str = "stopped"  # stopped | running | debugging
+    message: str = ""
+
+
+def app_identity(doc: AppDocument) -> tuple[str, str]:
+    meta = doc.value.get("metadata") if isinstance(doc.value.get("metadata"), dict) else {}
+    ns = meta.get("namespace") if isinstance(meta.get("namespace"), str) else "default"
+    return ns, doc.model.name or ""
+
+
+def _start(doc: AppDocument, path: tuple) -> Span:
+    found = locate_exact(doc.root, path)
+    node = found[1] if found else doc.root
+    s = span_of(node)
+    return Span(s.start, s.start)
+
+
+def age(since: str | None, now: float | None = None) -> str:
+    """'5s', '3m', '2h', '4d' since an RFC 3339 time; '' when unknown."""
+    if not since:
+        return ""
+    try:
+        t = time.mktime(time.strptime(since[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    except (ValueError, OverflowError):
+        return ""
+    secs = max(0, int((now if now is not None else time.time()) - t))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs // size}{unit}"
+    return f"{secs}s"
+
+
+def _step_times(live: dict[str, Any] | None) -> dict[str, str]:
+    steps = (((live or {}).get("status") or {}).get("workflow") or {}).get("steps") or []
+    out = {}
+    for s in steps:
+        for x in (s, *(s.get("subSteps") or ())):
+            if isinstance(x, dict) and x.get("name"):
+                out[x["name"]] = x.get("lastExecuteTime") or x.get("firstExecuteTime") or ""
+    return out
+
+
+_PHASE_ICON = {"succeeded": "✓", "failed": "✗", "running": "…", "suspending": "⏸", "pending": "·", "skipped": "–"}
+
+
+def plan_actions(doc: AppDocument, uri: str, cluster: str, live: dict[str, Any] | None,
+                 dev: dict[str, DevState], now: float | None = None) -> list[Action]:
+    """The actions for one Application document.
+
+    `cluster` is "" when a cluster is reachable, else a sentence saying why not (shown once, on
+    the Application line, instead of live state). `live` is the Application in the cluster
+    (None: not deployed yet). `dev` maps component names to their dev state.
+    """
+    ns, name = app_identity(doc)
+    base = {"uri": uri, "namespace": ns, "application": name}
+    top = _start(doc, ("kind",))
+    out = [Action(top, "Deploy", "veladev.deploy", base)]
+    if cluster:
+        out.append(Action(top, cluster))
+    else:
+        state = read_workflow(live) if live else None
+        phase = "not deployed" if live is None else (state.app_phase or "no status yet")
+        out.append(Action(top, f"phase: {phase}", "veladev.status", base))
+
+    for comp in doc.model.components:
+        if not comp.name:
+            continue
+        span = _start(doc, comp.path)
+        if any(t.type == NOCALHOST for t in comp.children):
+            args = {"uri": uri, "component": comp.name}
+            d = dev.get(comp.name, DevState())
+            if d.state in ("off", "error"):
+                out.append(Action(span, "Start dev mode", "veladev.dev.up", args))
+                if d.state == "error" and d.message:
+                    out.append(Action(span, f"dev mode: {d.message[:80]}"))
+            elif d.state in ("starting", "ending"):
+                out.append(Action(span, f"dev mode {d.state}…"))
+            else:
+                running = d.run in ("running", "debugging")
+                out += [Action(span, "Stop run" if running else "Run", "veladev.dev.stopRun" if running else "veladev.dev.run", args),
+                        Action(span, "Debug", "veladev.dev.debug", args),
+                        Action(span, "Terminal", "veladev.dev.terminal", args),
+                        Action(span, f"sync: {d.sync or 'idle'}"),
+                        Action(span, "End dev mode", "veladev.dev.end", args)]
+        out.append(Action(span, "Push & trigger", "veladev.pushAndTrigger", {**base, "component": comp.name}))
+
+    if cluster or live is None:
+        return out
+    states: dict[str, StepState] = {s.name: s for top_step in read_workflow(live).steps
+                                    for s in (top_step, *top_step.sub_steps)}
+    times = _step_times(live)
+    for step in doc.model.all_steps():
+        if not step.name:
+            continue
+        span = _start(doc, step.path)
+        st = states.get(step.name)
+        if st is None:
+            out.append(Action(span, "not run yet"))
+            continue
+        when = age(times.get(step.name), now)
+        out.append(Action(span, f"{_PHASE_ICON.get(st.phase, '')} {st.phase}{' · ' + when + ' ago' if when else ''}".strip()))
+        if st.phase == "suspending":
+            out.append(Action(span, "Promote", "veladev.promote", {**base, "step": step.name}))
+    return out
