@@ -102,6 +102,7 @@ class StdioClient:
             self.request("shutdown", None, timeout=5)
             self.notify("exit", None)
             self.proc.wait(timeout=5)
-        except Exception:
+        except (RuntimeError, TimeoutError, EOFError, OSError, ValueError, subprocess.TimeoutExpired):
+            # no clean shutdown (error reply, no answer, server gone): stop it the hard way
             self.proc.kill()
             self.proc.wait()

@@ -8,9 +8,7 @@ import subprocess
 import sys
 
 import pytest
-
-from devmode_app_helpers import (DEV_IMAGE, Foreground, comparable, deployed, dev_pod_name, dev_state,  # noqa: F401
-                                 frontend_repo, kubectl_sh, remote_file)
+from devmode_app_helpers import DEV_IMAGE, Foreground, comparable, dev_pod_name, dev_state, kubectl_sh, remote_file
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 

@@ -2,10 +2,9 @@
 end restores exactly; lock contention; an unpullable dev image; KubeVela's state-keep keeps
 running during dev mode and does not revert the swap."""
 import pytest
+from devmode_app_helpers import DEV_IMAGE, comparable, dev_state
 
-from devmode_app_helpers import DEV_IMAGE, comparable, deployed, dev_state, frontend_repo  # noqa: F401
-from kv_helpers import fast_resync, wait_for_passes  # noqa: F401
-
+from kv_helpers import wait_for_passes
 from veladev.devmode import DevModeError
 from veladev.devmode.config import app_target, resolve_dev_config
 from veladev.devmode.workload import KEEP_ALIVE, PAUSE_LABEL, DevWorkload, Holder, list_dev_workloads, pvc_name

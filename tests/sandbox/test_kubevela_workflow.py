@@ -7,7 +7,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kv_helpers import Apps, app_obj, apps, step_phase, steps_of, wf_of  # noqa: F401
+from kv_helpers import app_obj, step_phase, steps_of, wf_of
 
 pytestmark = pytest.mark.sandbox
 

@@ -7,7 +7,6 @@ import pytest
 import yaml
 
 from support import EXAMPLE
-
 from veladev.devmode import DevModeError
 from veladev.devmode.config import app_target, first_deploy_namespace, resolve_dev_config
 from veladev.devmode.workload import KEEP_ALIVE, WorkloadRef, dev_spec, pvc_name
