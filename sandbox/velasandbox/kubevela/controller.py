@@ -54,7 +54,7 @@ def _resync_default() -> float:
 
 
 def K(plural: str, group: str = GROUP, version: str = "v1beta1") -> kinds.Kind:
-    return kinds.lookup(group, version, plural)
+    return kinds.builtin(group, version, plural)
 
 
 def spec_hash(spec: dict) -> str:
@@ -599,8 +599,8 @@ class ApplicationController(Controller):
             live = self.store.try_get(k, e["namespace"] or None, e["name"]) if k else None
             ok, msg = workload_health(live)
             healthy = healthy and ok
-            comp = next((c for c in (app.get("spec") or {}).get("components") or []
-                         if c.get("name") == e.get("component")), {})
+            comp: dict = next((c for c in (app.get("spec") or {}).get("components") or []
+                               if c.get("name") == e.get("component")), {})
             svc = {"name": e.get("component", ""), "namespace": e["namespace"], "cluster": "local", "env": "",
                    "workloadDefinition": {"apiVersion": e["apiVersion"], "kind": e["kind"]},
                    "healthy": ok}
