@@ -72,6 +72,7 @@ class Foreground:
         self.sb = d.sb
 
     def _read(self):
+        assert self.proc.stdout is not None, "started with stdout=PIPE"
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
 

