@@ -629,15 +629,7 @@ class JobController(Controller):
                 for p in active:
                     store.delete(K("", "pods"), namespace, p["metadata"]["name"])
             else:
-                want = min(parallelism, completions - succeeded) - len(active)
-                tmpl = spec.get("template", {})
-                for _ in range(max(0, want)):
-                    pod = new_pod_from_template(j, tmpl, f"{name}-{rand_suffix()}",
-                                                {"job-name": name, "batch.kubernetes.io/job-name": name,
-                                                 "controller-uid": j["metadata"]["uid"]})
-                    pod["spec"].setdefault("restartPolicy", "Never")
-                    store.create(K("", "pods"), pod)
-                    self.event(j, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
+                self._start_pods(j, min(parallelism, completions - succeeded) - len(active))
         active = [p for p in owned_pods(store, j) if pod_active(p)]
         st["active"] = len(active)
         st["succeeded"] = succeeded
@@ -652,6 +644,19 @@ class JobController(Controller):
             c = store.get(self.kind, namespace, name)
             c["status"] = st
             store.update(self.kind, c, subresource="status", require_rv=False)
+
+
+    def _start_pods(self, j: dict, want: int) -> None:
+        """Starts `want` more pods of the Job (restartPolicy Never unless its template says otherwise)."""
+        name = j["metadata"]["name"]
+        tmpl = j.get("spec", {}).get("template", {})
+        for _ in range(max(0, want)):
+            pod = new_pod_from_template(j, tmpl, f"{name}-{rand_suffix()}",
+                                        {"job-name": name, "batch.kubernetes.io/job-name": name,
+                                         "controller-uid": j["metadata"]["uid"]})
+            pod["spec"].setdefault("restartPolicy", "Never")
+            self.store.create(K("", "pods"), pod)
+            self.event(j, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
 
 
 class ServiceController(Controller):

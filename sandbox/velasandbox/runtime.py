@@ -776,8 +776,8 @@ class PodRuntime(Controller):
         if remove:
             self.store.remove_now(self.kind, run.ns, run.name)
 
-    async def _destroy(self, run: PodRun):
-        """Kill everything in the pod's namespaces, the holder, then remove the pod dir."""
+    async def _kill_processes(self, run: PodRun):
+        """SIGKILL to the containers' process groups and to whatever else runs in the pod's namespaces."""
         for c in list(run.containers.values()) + run.init_containers:
             if c.proc is not None:
                 self._kill_group(c.proc.pid, signal.SIGKILL)
@@ -787,12 +787,13 @@ class PodRuntime(Controller):
             if not self._kill_namespace(run, signal.SIGKILL):
                 break
             await asyncio.sleep(0.02)
+
+    async def _destroy(self, run: PodRun):
+        """Kill everything in the pod's namespaces, the holder, then remove the pod dir."""
+        await self._kill_processes(run)
         for c in list(run.containers.values()) + run.init_containers:
             if c.proc is not None:
-                try:
-                    await asyncio.wait_for(c.proc.wait(), 5)
-                except TimeoutError:
-                    pass
+                await _reaped(c.proc)
         if run.task is not None and not run.task.done():
             run.task.cancel()
             try:
@@ -804,10 +805,7 @@ class PodRuntime(Controller):
                 run.holder.kill()
             except ProcessLookupError:
                 pass
-            try:
-                await asyncio.wait_for(run.holder.wait(), 5)
-            except TimeoutError:
-                pass
+            await _reaped(run.holder)
         self.runs.pop(run.uid, None)
         await asyncio.get_running_loop().run_in_executor(None, self._remove_pod_dir, run.dir, run.mntns)
 
@@ -971,3 +969,11 @@ class NullRuntime:
 
     def log_file(self, pod, container, previous):
         raise bad_request(f"pods do not run in this sandbox: {namespace_support()}")
+
+
+async def _reaped(proc: asyncio.subprocess.Process, timeout: float = 5) -> None:
+    """Waits up to `timeout` for a killed process to be reaped."""
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        pass
