@@ -30,6 +30,7 @@ import time
 
 from bench_sandbox_streams import SERVER, pct  # the same echo / "send N bytes" servers
 from devmode_bench_setup import WORK_DIR, start_dev_pod, stop
+
 from veladev.devmode import DevPod
 from veladev.devmode.forward import PortForwards
 
@@ -91,7 +92,8 @@ def start_kubectl(kubectl: str, sb, pod: str, cache: str):
     proc = subprocess.Popen([kubectl, f"--kubeconfig={sb.kubeconfig}", f"--cache-dir={cache}", "port-forward",
                              "-n", NS, f"pod/{pod}", ":7000", ":7001"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ports = {}
+    assert proc.stdout is not None and proc.stderr is not None
+    ports: dict[int, int] = {}
     while len(ports) < 2:
         line = proc.stdout.readline()
         if not line:
@@ -118,6 +120,7 @@ def serve_forwards(kubeconfig: str, pod: str) -> int:
 def start_veladev(sb, pod: str):
     proc = subprocess.Popen([sys.executable, __file__, "--serve-forward", sb.kubeconfig, pod],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdin is not None
     line = proc.stdout.readline().split()
     if not line or line[0] != "ports":
         raise SystemExit("the veladev forward process did not start")
@@ -150,7 +153,7 @@ def main() -> int:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
-        res = {who: {"new": [], "keep": [], "mbps": [], "conc": []} for who in ports}
+        res: dict[str, dict[str, list[float]]] = {who: {"new": [], "keep": [], "mbps": [], "conc": []} for who in ports}
         for _ in range(rounds):
             for who, p in ports.items():
                 res[who]["new"] += [new_connection_request(p[7000]) for _ in range(reqs)]

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import yaml
 
@@ -22,11 +23,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 EXAMPLE = os.path.join(ROOT, "examples", "frontend")
 
-from velasandbox.runtime import namespace_support  # noqa: E402
-from velasandbox.testing import start_sandbox  # noqa: E402
-
-from veladev.cluster.apps import apply_application, get_application  # noqa: E402
-from veladev.devmode.session import locate  # noqa: E402
+from veladev.cluster.apps import apply_application, get_application  # noqa: E402 - after the sys.path set-up above
+from veladev.devmode.session import locate  # noqa: E402 - after the sys.path set-up above
+from velasandbox.runtime import namespace_support  # noqa: E402 - after the sys.path set-up above
+from velasandbox.testing import start_sandbox  # noqa: E402 - after the sys.path set-up above
 
 TARGET_START = 3.0
 
@@ -73,7 +73,7 @@ def main() -> int:
         apply_application(api, app, "default")
         sb.wait_for(lambda: (get_application(api, "default", "frontend").get("status") or {}).get("status")
                     == "workflowSuspending", timeout=120, what="the example deployed to test")
-        dev = locate(api, app_file)
+        dev = locate(api, Path(app_file))
         dev.wait_restored(120)
         starts, ends = [], []
         for i in range(args.runs):

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from bench_sandbox_streams import pct
 from devmode_bench_setup import WORK_DIR, start_dev_pod, stop
+
 from veladev.cluster import streams
 from veladev.cluster.pods import wait_ready_pod
 from veladev.devmode import DevPod
@@ -50,7 +51,7 @@ def make_tree(root: Path, files: int, total_bytes: int) -> None:
 
 def clear_pod(api, pod: DevPod, path: str) -> None:
     r = streams.exec_run(api, pod.namespace, pod.name, pod.container,
-                         ["sh", "-c", f'rm -rf "$0"/* "$0"/.[!.]* 2>/dev/null; mkdir -p "$0"', path])
+                         ["sh", "-c", 'rm -rf "$0"/* "$0"/.[!.]* 2>/dev/null; mkdir -p "$0"', path])
     assert r.code == 0, r
 
 
@@ -123,7 +124,11 @@ def main() -> int:
         # 2. initial sync / no-op re-sync / kubectl cp of the same folder
         tree = tmp / "tree"
         make_tree(tree, files, total)
-        init, noop, kcp, init_cpu, kcp_cpu = [], [], [], [], []
+        init: list[float] = []
+        noop: list[float] = []
+        kcp: list[float] = []
+        init_cpu: list[float] = []
+        kcp_cpu: list[float] = []
 
         # every copy goes into a new, empty directory of the same file system (the work
         # dir's): emptying a directory first would leave its deletions to slow the next copy

@@ -28,8 +28,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_lsp import (EXAMPLE, SERVERS, VELADEV, LspClient, generate_large_app, find_target,  # noqa: E402
-                       median, p95, veladev_spec, yls_spec)
+from bench_lsp import (  # noqa: E402 - after the sys.path set-up above
+    EXAMPLE,
+    SERVERS,
+    VELADEV,
+    LspClient,
+    find_target,
+    generate_large_app,
+    median,
+    p95,
+    veladev_spec,
+    yls_spec,
+)
 
 MID = "frontend-055"
 BURST_MARGIN_MS = 100.0

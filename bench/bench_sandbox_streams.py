@@ -16,17 +16,17 @@ import statistics
 import sys
 import tarfile
 import tempfile
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "sandbox"))
 
-from kubernetes import client  # noqa: E402
-from kubernetes.stream import portforward, stream  # noqa: E402
+from kubernetes import client  # noqa: E402 - after the sys.path set-up above
+from kubernetes.stream import portforward, stream  # noqa: E402 - after the sys.path set-up above
 
-from velasandbox.runtime import namespace_support  # noqa: E402
-from velasandbox.testing import start_sandbox  # noqa: E402
+from velasandbox.runtime import namespace_support  # noqa: E402 - after the sys.path set-up above
+from velasandbox.testing import start_sandbox  # noqa: E402 - after the sys.path set-up above
 
 SERVER = r'''
 import asyncio
@@ -60,9 +60,8 @@ def pct(xs, p):
 def direct_socket(holder_pid: int, port: int) -> socket.socket:
     """Connect inside the pod's network namespace directly (setns in a helper thread)."""
     libc = ctypes.CDLL(None, use_errno=True)
-    out = {}
 
-    def run():
+    def run() -> socket.socket:
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         target = os.open(f"/proc/{holder_pid}/ns/net", os.O_RDONLY)
         try:
@@ -70,18 +69,13 @@ def direct_socket(holder_pid: int, port: int) -> socket.socket:
                 raise OSError(ctypes.get_errno(), "setns")
             s = socket.create_connection(("127.0.0.1", port))
             libc.setns(own, 0x40000000)
-            out["s"] = s
-        except Exception as e:  # noqa: BLE001
-            out["e"] = e
+            return s
         finally:
             os.close(own)
             os.close(target)
-    t = threading.Thread(target=run)
-    t.start()
-    t.join()
-    if "e" in out:
-        raise out["e"]
-    return out["s"]
+    # a thread of its own: setns changes the calling thread's namespace; its error is raised here
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
 
 
 def recv_exact(s, n):
@@ -129,8 +123,9 @@ def kubectl_port_forward(sb, n_ping, mb):
     proc = subprocess.Popen([exe, f"--kubeconfig={sb.kubeconfig}", f"--cache-dir={sb.state_dir}/kc",
                              "port-forward", "pod/bench", ":7000", ":7001"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
     try:
-        ports = {}
+        ports: dict[int, int] = {}
         while len(ports) < 2:
             m = re.search(r"127\.0\.0\.1:(\d+) -> (\d+)", proc.stdout.readline())
             if m:
@@ -230,8 +225,13 @@ def main():
         sb.stop()
         import shutil
         shutil.rmtree(sb.state_dir, ignore_errors=True)
-    ms = lambda x: f"{x * 1000:.2f} ms"  # noqa: E731
-    us = lambda x: f"{x * 1e6:.0f} us"  # noqa: E731
+
+    def ms(x: float) -> str:
+        return f"{x * 1000:.2f} ms"
+
+    def us(x: float) -> str:
+        return f"{x * 1e6:.0f} us"
+
     print("velasandbox stream benchmarks"
           f" (kubernetes client {__import__('kubernetes').__version__}, {os.cpu_count()} CPUs)")
     print(f"  exec round trip (`true`, n={n_exec}):        median {ms(statistics.median(lat))}, p95 {ms(pct(lat, 95))}")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
 
-from kubernetes import client  # noqa: E402
+from kubernetes import client  # noqa: E402 - after the sys.path set-up above
 
-from velasandbox.runtime import namespace_support  # noqa: E402
-from velasandbox.testing import start_sandbox  # noqa: E402
-from veladev.cluster.pods import wait_ready_pod  # noqa: E402
+from veladev.cluster.pods import wait_ready_pod  # noqa: E402 - after the sys.path set-up above
+from velasandbox.runtime import namespace_support  # noqa: E402 - after the sys.path set-up above
+from velasandbox.testing import start_sandbox  # noqa: E402 - after the sys.path set-up above
 
 DEV_IMAGE = "nocalhost-docker.pkg.coding.net/nocalhost/dev-images/python:3.9"
 WORK_DIR = "/home/nocalhost-dev"

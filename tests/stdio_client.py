@@ -27,8 +27,10 @@ class StdioClient:
 
     def send_raw(self, data: bytes) -> None:
         """Bytes as they are: for frames a well-behaved client would never send."""
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
+        stdin = self.proc.stdin
+        assert stdin is not None, "started with stdin=PIPE"
+        stdin.write(data)
+        stdin.flush()
 
     def response(self, rid: Any, timeout: float = 20) -> dict[str, Any]:
         """The whole response message (result or error) with id `rid`."""
@@ -84,9 +86,11 @@ class StdioClient:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("no message from the server")
-            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            stdout = self.proc.stdout
+            assert stdout is not None, "started with stdout=PIPE"
+            ready, _, _ = select.select([stdout], [], [], left)
             if ready:
-                chunk = os.read(self.proc.stdout.fileno(), 65536)
+                chunk = os.read(stdout.fileno(), 65536)
                 if not chunk:
                     raise EOFError(f"server exited with {self.proc.wait()}")
                 self._buf += chunk
@@ -102,6 +106,7 @@ class StdioClient:
             self.request("shutdown", None, timeout=5)
             self.notify("exit", None)
             self.proc.wait(timeout=5)
-        except Exception:
+        except (RuntimeError, TimeoutError, EOFError, OSError, ValueError, subprocess.TimeoutExpired):
+            # no clean shutdown (error reply, no answer, server gone): stop it the hard way
             self.proc.kill()
             self.proc.wait()

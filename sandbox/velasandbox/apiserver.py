@@ -28,7 +28,42 @@ VERSION_INFO = {
     "compiler": "gc", "platform": "linux/amd64",
 }
 
-_TRUE = lambda v: v is not None and v.lower() not in ("", "0", "false")  # noqa: E731
+def _is_true(v: str | None) -> bool:
+    return v is not None and v.lower() not in ("", "0", "false")
+
+
+async def _watch_response(request: web.Request) -> web.StreamResponse:
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    return resp
+
+
+async def _next_event(queue: asyncio.Queue, deadline: float | None):
+    """The next (type, object) of a watch; None once it ends or `deadline` (loop time) has passed."""
+    remaining = None if deadline is None else deadline - asyncio.get_running_loop().time()
+    if remaining is not None and remaining <= 0:
+        return None
+    try:
+        return await asyncio.wait_for(queue.get(), remaining)
+    except TimeoutError:
+        return None
+
+
+def _subresource(k: kinds.Kind, sub: str) -> dict:
+    """The discovery entry of a kind's subresource."""
+    sr = {"name": f"{k.plural}/{sub}", "singularName": "", "namespaced": k.namespaced,
+          "kind": k.kind, "verbs": ["get", "patch", "update"]}
+    if sub == "scale":
+        sr.update(group="autoscaling", version="v1", kind="Scale")
+    elif sub in ("exec", "portforward", "attach"):
+        sr.update(kind="PodExecOptions" if sub != "portforward" else "PodPortForwardOptions",
+                  verbs=["create", "get"])
+    elif sub == "log":
+        sr.update(kind="Pod", verbs=["get"])
+    elif sub == "finalize":
+        sr.update(verbs=["update"])
+    return sr
 
 
 def _json(obj, status=200) -> web.Response:
@@ -55,7 +90,7 @@ class Query:
         return [b for a, b in self.pairs if a == k]
 
     def flag(self, k) -> bool:
-        return _TRUE(self.get(k))
+        return _is_true(self.get(k))
 
 
 class Target:
@@ -156,7 +191,7 @@ class ApiServer:
             raise
         except (ConnectionResetError, asyncio.CancelledError):
             raise
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - any bug answers 500, as the API server's panic recovery does
             log.exception("internal error on %s %s", request.method, request.path)
             return error_response(errors.internal(str(e)))
 
@@ -178,20 +213,27 @@ class ApiServer:
             return _json(self._openapi_v3_gv(path[len("/openapi/v3/"):]))
         if path.startswith("/sandbox/") or path == "/sandbox":
             return await self.parts.admin(request, path, q)
-        segs = [s for s in path.split("/") if s]
-        if segs and segs[0] == "api" and len(segs) == 2:
-            return _json(self._resource_list("", segs[1]))
-        if segs and segs[0] == "apis" and len(segs) == 2:
-            g = self._group(segs[1])
-            if g is None:
-                raise ApiError(404, "NotFound", "the server could not find the requested resource")
-            return _json(g)
-        if segs and segs[0] == "apis" and len(segs) == 3:
-            return _json(self._resource_list(segs[1], segs[2]))
+        discovery = self._discovery(path)
+        if discovery is not None:
+            return _json(discovery)
         t = parse_resource_path(path)
         if t is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         return await self.handle_resource(request, t, q)
+
+    def _discovery(self, path: str) -> dict | None:
+        """The discovery document at /api/<version>, /apis/<group>, /apis/<group>/<version>; None for other paths."""
+        segs = [s for s in path.split("/") if s]
+        if segs and segs[0] == "api" and len(segs) == 2:
+            return self._resource_list("", segs[1])
+        if segs and segs[0] == "apis" and len(segs) == 2:
+            g = self._group(segs[1])
+            if g is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            return g
+        if segs and segs[0] == "apis" and len(segs) == 3:
+            return self._resource_list(segs[1], segs[2])
+        return None
 
     # ------------------------------------------------------------------ openapi (minimal)
     # kubectl create/apply with the default --validate=strict asks /openapi/v3 whether PATCH
@@ -264,19 +306,7 @@ class ApiServer:
             if k.categories:
                 r["categories"] = k.categories
             res.append(r)
-            for sub in k.subresources:
-                sr = {"name": f"{k.plural}/{sub}", "singularName": "", "namespaced": k.namespaced,
-                      "kind": k.kind, "verbs": ["get", "patch", "update"]}
-                if sub == "scale":
-                    sr.update(group="autoscaling", version="v1", kind="Scale")
-                elif sub in ("exec", "portforward", "attach"):
-                    sr.update(kind="PodExecOptions" if sub != "portforward" else "PodPortForwardOptions",
-                              verbs=["create", "get"])
-                elif sub == "log":
-                    sr.update(kind="Pod", verbs=["get"])
-                elif sub == "finalize":
-                    sr.update(verbs=["update"])
-                res.append(sr)
+            res += [_subresource(k, sub) for sub in k.subresources]
         if not found:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         gv = f"{group}/{version}" if group else version
@@ -483,31 +513,18 @@ class ApiServer:
         except ApiError as e:
             if e.code != 410:
                 raise
-            resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-            resp.enable_chunked_encoding()
-            await resp.prepare(request)
+            resp = await _watch_response(request)
             await resp.write((json.dumps({"type": "ERROR", "object": e.status()}) + "\n").encode())
             await resp.write_eof()
             return resp
-        resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
+        resp = await _watch_response(request)
         self.open_watches.add(w)
         as_table = tables.wants_table(request.headers.get("Accept", ""))
         first_table = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + float(timeout) if timeout else None
         try:
-            while True:
-                remaining = None if deadline is None else deadline - loop.time()
-                if remaining is not None and remaining <= 0:
-                    break
-                try:
-                    item = await asyncio.wait_for(w.queue.get(), remaining)
-                except TimeoutError:
-                    break
-                if item is None:
-                    break
+            while (item := await _next_event(w.queue, deadline)) is not None:
                 typ, obj = item
                 if as_table and typ in ("ADDED", "MODIFIED", "DELETED"):
                     obj = tables.to_table(t.kind.kind, [obj])
@@ -522,6 +539,6 @@ class ApiServer:
             self.open_watches.discard(w)
         try:
             await resp.write_eof()
-        except Exception:  # noqa: BLE001
+        except (OSError, RuntimeError):  # the client has gone
             pass
         return resp

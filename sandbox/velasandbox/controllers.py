@@ -68,6 +68,7 @@ class Controller:
         return True
 
     def requeue(self, namespace: str, name: str, after: float = 0.0):
+        assert self.manager is not None, "requeued before the manager started this controller"
         self.manager.enqueue(self, namespace, name, after)
 
     def event(self, obj: dict, reason: str, message: str, type_: str = "Normal", aggregate: bool = False):
@@ -119,13 +120,13 @@ class ControllerManager:
         self.running = False
         if self.on_event in self.sb.store.listeners:
             self.sb.store.listeners.remove(self.on_event)
-        for t in self.timers:
-            t.cancel()
-        for t in self.tasks:
-            t.cancel()
-        for t in self.tasks:
+        for h in self.timers:
+            h.cancel()
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
             try:
-                await t
+                await task
             except asyncio.CancelledError:
                 pass
             except Exception:  # noqa: BLE001 - a worker's bug is logged, and must not stop the others stopping
@@ -170,12 +171,13 @@ class ControllerManager:
 
     async def _worker(self, ctrl: Controller):
         q = self.queues[ctrl]
-        failures: dict = {}
+        failures: dict[tuple[str, str], int] = {}
         while True:
             key = await q.get()
+            ns, name = key
             self.pending[ctrl].discard(key)
             try:
-                await ctrl.reconcile(*key)
+                await ctrl.reconcile(ns, name)
                 failures.pop(key, None)
             except asyncio.CancelledError:
                 raise
@@ -183,11 +185,11 @@ class ControllerManager:
                 if e.code not in (404, 409):
                     log.warning("%s reconcile %s: %s", type(ctrl).__name__, key, e)
                 n = failures[key] = failures.get(key, 0) + 1
-                self.enqueue(ctrl, *key, after=min(0.05 * 2 ** n, 2.0))
-            except Exception:  # noqa: BLE001
+                self.enqueue(ctrl, ns, name, after=min(0.05 * 2 ** n, 2.0))
+            except Exception:  # noqa: BLE001 - a controller bug is logged and retried with back-off, as controller-runtime does
                 log.exception("%s reconcile %s failed", type(ctrl).__name__, key)
                 n = failures[key] = failures.get(key, 0) + 1
-                self.enqueue(ctrl, *key, after=min(0.1 * 2 ** n, 5.0))
+                self.enqueue(ctrl, ns, name, after=min(0.1 * 2 ** n, 5.0))
 
 
 # ---------------------------------------------------------------------------------------
@@ -244,29 +246,12 @@ class NamespaceController(Controller):
         if ns is None:
             return
         if not ns["metadata"].get("deletionTimestamp"):
-            if ns.get("status", {}).get("phase") != "Active":
-                ns["status"] = {"phase": "Active"}
-                self.store.update(self.kind, ns, subresource="status", require_rv=False)
-            sa = K("", "serviceaccounts")
-            if self.store.try_get(sa, name, "default") is None:
-                self.store.create(sa, {"metadata": {"name": "default", "namespace": name}})
+            self._activate(ns, name)
             return
         if ns.get("status", {}).get("phase") != "Terminating":
             ns["status"] = {"phase": "Terminating"}
             self.store.update(self.kind, ns, subresource="status", require_rv=False)
-        remaining = 0
-        for k in kinds.all_kinds():
-            if not k.namespaced:
-                continue
-            for obj in list(self.store.iter_raw(k)):
-                if obj["metadata"].get("namespace") == name:
-                    remaining += 1
-                    if not obj["metadata"].get("deletionTimestamp"):
-                        try:
-                            self.store.delete(k, name, obj["metadata"]["name"])
-                        except ApiError:
-                            pass
-        if remaining:
+        if self._delete_contents(name):
             self.requeue("", name, after=0.2)
             return
         ns = self.store.get(self.kind, None, name)
@@ -275,6 +260,32 @@ class NamespaceController(Controller):
         self.store.update(self.kind, ns, require_rv=False)
         self.store.remove_now(self.kind, None, name)
 
+    def _activate(self, ns: dict, name: str) -> None:
+        """A live namespace: phase Active, and its `default` ServiceAccount."""
+        if ns.get("status", {}).get("phase") != "Active":
+            ns["status"] = {"phase": "Active"}
+            self.store.update(self.kind, ns, subresource="status", require_rv=False)
+        sa = K("", "serviceaccounts")
+        if self.store.try_get(sa, name, "default") is None:
+            self.store.create(sa, {"metadata": {"name": "default", "namespace": name}})
+
+    def _delete_contents(self, name: str) -> int:
+        """Deletes what the namespace still holds; how many objects are left in it."""
+        remaining = 0
+        for k in kinds.all_kinds():
+            if not k.namespaced:
+                continue
+            for obj in list(self.store.iter_raw(k)):
+                if obj["metadata"].get("namespace") != name:
+                    continue
+                remaining += 1
+                if not obj["metadata"].get("deletionTimestamp"):
+                    try:
+                        self.store.delete(k, name, obj["metadata"]["name"])
+                    except ApiError:
+                        pass
+        return remaining
+
 
 def namespace_defaults(obj):
     obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
@@ -282,7 +293,7 @@ def namespace_defaults(obj):
     obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
 
 
-kinds.lookup("", "v1", "namespaces").defaults = namespace_defaults
+kinds.builtin("", "v1", "namespaces").defaults = namespace_defaults
 
 
 # ---------------------------------------------------------------------------------------
@@ -393,42 +404,53 @@ class DeploymentController(Controller):
         def delete_pod(p, why):
             store.delete(K("", "pods"), namespace, p["metadata"]["name"])
 
-        if not paused:
-            if strategy == "Recreate":
-                if old:
-                    for p in old:
-                        delete_pod(p, "recreate")
-                    self.event(d, "ScalingReplicaSet", f"Scaled down old pods of {name} to 0")
-                elif not terminating or all(t["metadata"].get("labels", {}).get("pod-template-hash") == h for t in terminating):
-                    self._scale_new(d, new, replicas, create_pod, delete_pod)
-            else:
-                ru = (spec.get("strategy") or {}).get("rollingUpdate") or {}
-                surge = _int_or_percent(ru.get("maxSurge", "25%"), replicas, True)
-                unavail = _int_or_percent(ru.get("maxUnavailable", "25%"), replicas, False)
-                if surge == 0 and unavail == 0:
-                    unavail = 1
-                if not old:
-                    self._scale_new(d, new, replicas, create_pod, delete_pod)
-                else:
-                    total = len(new) + len(old)
-                    # scale up new within the surge budget
-                    can_add = max(0, min(replicas + surge - total, replicas - len(new)))
-                    for _ in range(can_add):
-                        create_pod()
-                    # scale down old while keeping replicas - maxUnavailable ready
-                    ready = sum(1 for p in new + old if pod_ready(p))
-                    min_avail = replicas - unavail
-                    removable = ready - min_avail
-                    # old pods that are not ready can always go
-                    for p in sorted(old, key=pod_ready):
-                        if not pod_ready(p):
-                            delete_pod(p, "unready old")
-                        elif removable > 0:
-                            delete_pod(p, "rolling")
-                            removable -= 1
-                    if len(new) > replicas:
-                        self._scale_new(d, new, replicas, create_pod, delete_pod)
-        # status
+        if not paused and strategy == "Recreate":
+            self._recreate(d, h, new, old, terminating, replicas, create_pod, delete_pod)
+        elif not paused:
+            self._rolling_update(d, new, old, replicas, create_pod, delete_pod)
+        self._write_status(d, h, replicas)
+
+    def _recreate(self, d, h, new, old, terminating, replicas, create_pod, delete_pod):
+        """Recreate: all old pods go first; the new ones start once none of the old is left."""
+        if old:
+            for p in old:
+                delete_pod(p, "recreate")
+            self.event(d, "ScalingReplicaSet", f"Scaled down old pods of {d['metadata']['name']} to 0")
+        elif not terminating or all(t["metadata"].get("labels", {}).get("pod-template-hash") == h for t in terminating):
+            self._scale_new(d, new, replicas, create_pod, delete_pod)
+
+    def _rolling_update(self, d, new, old, replicas, create_pod, delete_pod):
+        """RollingUpdate: new pods within maxSurge, old ones removed while maxUnavailable allows."""
+        ru = (d.get("spec", {}).get("strategy") or {}).get("rollingUpdate") or {}
+        surge = _int_or_percent(ru.get("maxSurge", "25%"), replicas, True)
+        unavail = _int_or_percent(ru.get("maxUnavailable", "25%"), replicas, False)
+        if surge == 0 and unavail == 0:
+            unavail = 1
+        if not old:
+            self._scale_new(d, new, replicas, create_pod, delete_pod)
+            return
+        total = len(new) + len(old)
+        # scale up new within the surge budget
+        can_add = max(0, min(replicas + surge - total, replicas - len(new)))
+        for _ in range(can_add):
+            create_pod()
+        # scale down old while keeping replicas - maxUnavailable ready
+        ready = sum(1 for p in new + old if pod_ready(p))
+        removable = ready - (replicas - unavail)
+        # old pods that are not ready can always go
+        for p in sorted(old, key=pod_ready):
+            if not pod_ready(p):
+                delete_pod(p, "unready old")
+            elif removable > 0:
+                delete_pod(p, "rolling")
+                removable -= 1
+        if len(new) > replicas:
+            self._scale_new(d, new, replicas, create_pod, delete_pod)
+
+    def _write_status(self, d, h, replicas):
+        """Counts and conditions from the pods as they are now; written only when they changed."""
+        store = self.store
+        namespace, name = d["metadata"].get("namespace", ""), d["metadata"]["name"]
         pods = [p for p in owned_pods(store, d) if pod_active(p)]
         newp = [p for p in pods if p["metadata"].get("labels", {}).get("pod-template-hash") == h]
         ready = sum(1 for p in pods if pod_ready(p))
@@ -484,25 +506,7 @@ class StatefulSetController(Controller):
         replicas = int(spec.get("replicas", 1))
         rev = f"{name}-{template_hash(spec.get('template', {}))}"
         pods = {p["metadata"]["name"]: p for p in owned_pods(store, s)}
-        busy = False
-        for i in range(replicas):
-            pn = f"{name}-{i}"
-            p = pods.get(pn)
-            if p is None:
-                pod = new_pod_from_template(s, spec.get("template", {}), pn,
-                                            {"controller-revision-hash": rev,
-                                             "statefulset.kubernetes.io/pod-name": pn,
-                                             "apps.kubernetes.io/pod-index": str(i)})
-                pod["spec"].setdefault("hostname", pn)
-                store.create(K("", "pods"), pod)
-                busy = True
-                break   # OrderedReady: one at a time
-            if p["metadata"].get("deletionTimestamp"):
-                busy = True
-                break
-            if not pod_ready(p) and p.get("status", {}).get("phase") != "Running":
-                busy = True
-                break
+        busy = self._start_next(s, pods, replicas, rev)
         if not busy:
             for i in reversed(range(replicas)):
                 p = pods.get(f"{name}-{i}")
@@ -527,6 +531,28 @@ class StatefulSetController(Controller):
             cur = store.get(self.kind, namespace, name)
             cur["status"] = st
             store.update(self.kind, cur, subresource="status", require_rv=False)
+
+
+    def _start_next(self, s: dict, pods: dict[str, dict], replicas: int, rev: str) -> bool:
+        """OrderedReady, one at a time: creates the first missing pod; whether one was created or
+        one is still stopping or starting."""
+        name = s["metadata"]["name"]
+        for i in range(replicas):
+            pn = f"{name}-{i}"
+            p = pods.get(pn)
+            if p is None:
+                pod = new_pod_from_template(s, s.get("spec", {}).get("template", {}), pn,
+                                            {"controller-revision-hash": rev,
+                                             "statefulset.kubernetes.io/pod-name": pn,
+                                             "apps.kubernetes.io/pod-index": str(i)})
+                pod["spec"].setdefault("hostname", pn)
+                self.store.create(K("", "pods"), pod)
+                return True
+            if p["metadata"].get("deletionTimestamp"):
+                return True
+            if not pod_ready(p) and p.get("status", {}).get("phase") != "Running":
+                return True
+        return False
 
 
 class DaemonSetController(Controller):
@@ -603,15 +629,7 @@ class JobController(Controller):
                 for p in active:
                     store.delete(K("", "pods"), namespace, p["metadata"]["name"])
             else:
-                want = min(parallelism, completions - succeeded) - len(active)
-                tmpl = spec.get("template", {})
-                for _ in range(max(0, want)):
-                    pod = new_pod_from_template(j, tmpl, f"{name}-{rand_suffix()}",
-                                                {"job-name": name, "batch.kubernetes.io/job-name": name,
-                                                 "controller-uid": j["metadata"]["uid"]})
-                    pod["spec"].setdefault("restartPolicy", "Never")
-                    store.create(K("", "pods"), pod)
-                    self.event(j, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
+                self._start_pods(j, min(parallelism, completions - succeeded) - len(active))
         active = [p for p in owned_pods(store, j) if pod_active(p)]
         st["active"] = len(active)
         st["succeeded"] = succeeded
@@ -626,6 +644,19 @@ class JobController(Controller):
             c = store.get(self.kind, namespace, name)
             c["status"] = st
             store.update(self.kind, c, subresource="status", require_rv=False)
+
+
+    def _start_pods(self, j: dict, want: int) -> None:
+        """Starts `want` more pods of the Job (restartPolicy Never unless its template says otherwise)."""
+        name = j["metadata"]["name"]
+        tmpl = j.get("spec", {}).get("template", {})
+        for _ in range(max(0, want)):
+            pod = new_pod_from_template(j, tmpl, f"{name}-{rand_suffix()}",
+                                        {"job-name": name, "batch.kubernetes.io/job-name": name,
+                                         "controller-uid": j["metadata"]["uid"]})
+            pod["spec"].setdefault("restartPolicy", "Never")
+            self.store.create(K("", "pods"), pod)
+            self.event(j, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
 
 
 class ServiceController(Controller):

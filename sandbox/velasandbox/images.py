@@ -54,7 +54,7 @@ class Image:
         """Copy the image's files into ``dest`` (an empty directory)."""
         if self.source == "registry" and self.files_dir and os.path.isdir(self.files_dir):
             shutil.copytree(self.files_dir, dest, dirs_exist_ok=True, symlinks=True)
-        elif self.source == "git":
+        elif self.source == "git" and self.repo and self.commit:
             arch = subprocess.run(["git", "-C", self.repo, "archive", "--format=tar", self.commit],
                                   check=True, capture_output=True).stdout
             subprocess.run(["tar", "-x", "-C", dest], input=arch, check=True, capture_output=True)

@@ -61,7 +61,7 @@ class RootBuilder:
     def __init__(self, root: str):
         self.root = root
         self.owned = {root}        # directories we may create entries in
-        self.host = set()          # bind mounts of host directories (read through, never written)
+        self.host: set[str] = set()  # bind mounts of host directories (read through, never written)
         self.seq = 0
 
     def base(self):
@@ -197,44 +197,55 @@ def serve_ctl(path: str):
         os.close(dfd)
     srv.listen(128)
 
-    def handle(conn: socket.socket):
+    threading.Thread(target=_accept_ctl, args=(srv,), daemon=True).start()
+
+
+def _accept_ctl(srv: socket.socket):
+    while True:
         try:
-            line = b""
-            while not line.endswith(b"\n"):
-                chunk = conn.recv(64)
-                if not chunk:
-                    return
-                line += chunk
-            cmd, _, arg = line.strip().partition(b" ")
-            if cmd != b"C":
-                conn.sendall(b"ER 22 bad command\n")
-                return
-            port = int(arg)
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.settimeout(5)
-            try:
-                s.connect(("127.0.0.1", port))
-            except OSError as e:
-                s.close()
-                conn.sendall(f"ER {e.errno or errno.ECONNREFUSED} {e.strerror or e}\n".encode())
-                return
-            s.settimeout(None)
-            socket.send_fds(conn, [b"OK\n"], [s.fileno()])
+            c, _ = srv.accept()
+        except OSError:
+            return
+        threading.Thread(target=_handle_ctl, args=(c,), daemon=True).start()
+
+
+def _read_line(conn: socket.socket) -> bytes | None:
+    """One request line, None if the connection ends before it does."""
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = conn.recv(64)
+        if not chunk:
+            return None
+        line += chunk
+    return line
+
+
+def _handle_ctl(conn: socket.socket):
+    """`C <port>`: a socket connected to the port inside the pod's network, passed back (SCM_RIGHTS)."""
+    try:
+        line = _read_line(conn)
+        if line is None:
+            return
+        cmd, _, arg = line.strip().partition(b" ")
+        if cmd != b"C":
+            conn.sendall(b"ER 22 bad command\n")
+            return
+        port = int(arg)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(5)
+        try:
+            s.connect(("127.0.0.1", port))
+        except OSError as e:
             s.close()
-        except Exception:  # noqa: BLE001
-            pass
-        finally:
-            conn.close()
-
-    def loop():
-        while True:
-            try:
-                c, _ = srv.accept()
-            except OSError:
-                return
-            threading.Thread(target=handle, args=(c,), daemon=True).start()
-
-    threading.Thread(target=loop, daemon=True).start()
+            conn.sendall(f"ER {e.errno or errno.ECONNREFUSED} {e.strerror or e}\n".encode())
+            return
+        s.settimeout(None)
+        socket.send_fds(conn, [b"OK\n"], [s.fileno()])
+        s.close()
+    except (OSError, ValueError):  # a broken request or connection ends only this request
+        pass
+    finally:
+        conn.close()
 
 
 def main():
@@ -272,7 +283,7 @@ def main():
 if __name__ == "__main__":
     try:
         main()
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001 - the parent reads any failure from this line
         sys.stdout.write(f"ERROR {e}\n")
         sys.stdout.flush()
         sys.exit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from .errors import ApiError, bad_request
@@ -60,34 +61,38 @@ def strategic_merge(original: Any, patch: Any, path: list[str] | None = None) ->
         return _DELETE
     result = copy.deepcopy(original) if isinstance(original, dict) else {}
     for k, v in patch.items():
-        if k.startswith("$"):
-            continue
-        if v is None:
+        if not k.startswith("$"):
+            _merge_field(result, k, v, path)
+    return _apply_list_directives(result, patch, path)
+
+
+def _merge_field(result: dict, k: str, v: Any, path: list[str]) -> None:
+    """Merges the patch's value `v` for field `k` into `result`."""
+    if v is None:
+        result.pop(k, None)
+    elif isinstance(v, dict):
+        r = strategic_merge(result.get(k), v, path + [k])
+        if r is _DELETE:
             result.pop(k, None)
-        elif isinstance(v, dict):
-            r = strategic_merge(result.get(k), v, path + [k])
-            if r is _DELETE:
-                result.pop(k, None)
-            else:
-                result[k] = r
-        elif isinstance(v, list):
-            key = _list_merge_key(path, k)
-            if key is None:
-                result[k] = _strip(v)
-            else:
-                result[k] = _merge_list(result.get(k) or [], v, key, path + [k])
         else:
-            result[k] = v
+            result[k] = r
+    elif isinstance(v, list):
+        key = _list_merge_key(path, k)
+        result[k] = _strip(v) if key is None else _merge_list(result.get(k) or [], v, key, path + [k])
+    else:
+        result[k] = v
+
+
+def _apply_list_directives(result: dict, patch: dict, path: list[str]) -> dict:
+    """$deleteFromPrimitiveList/, then $setElementOrder/, then $retainKeys, as kubectl sends them."""
     for k, v in patch.items():
-        if k.startswith("$deleteFromPrimitiveList/"):
-            f = k.split("/", 1)[1]
-            if isinstance(result.get(f), list):
-                result[f] = [x for x in result[f] if x not in v]
+        f = k.split("/", 1)[1] if k.startswith("$deleteFromPrimitiveList/") else None
+        if f is not None and isinstance(result.get(f), list):
+            result[f] = [x for x in result[f] if x not in v]
     for k, v in patch.items():
-        if k.startswith("$setElementOrder/"):
-            f = k.split("/", 1)[1]
-            if isinstance(result.get(f), list):
-                result[f] = _order(result[f], v, _list_merge_key(path, f))
+        f = k.split("/", 1)[1] if k.startswith("$setElementOrder/") else None
+        if f is not None and isinstance(result.get(f), list):
+            result[f] = _order(result[f], v, _list_merge_key(path, f))
     if "$retainKeys" in patch:
         keep = set(patch["$retainKeys"] or [])
         result = {k: v for k, v in result.items() if k in keep}
@@ -122,13 +127,17 @@ def _merge_list(orig: list, patch: list, key: str, path: list[str]) -> list:
             continue
         if key not in e:
             raise bad_request(f"map: {e} does not contain declared merge key: {key}")
-        for i, o in enumerate(out):
-            if isinstance(o, dict) and o.get(key) == e[key]:
-                out[i] = strategic_merge(o, e, path)
-                break
-        else:
-            out.append(_strip(e))
+        _merge_element(out, e, key, path)
     return out
+
+
+def _merge_element(out: list, e: dict, key: str, path: list[str]) -> None:
+    """Merges the patch's element `e` into the element of `out` with the same merge key, else appends it."""
+    for i, o in enumerate(out):
+        if isinstance(o, dict) and o.get(key) == e[key]:
+            out[i] = strategic_merge(o, e, path)
+            return
+    out.append(_strip(e))
 
 
 def merge_patch(original: Any, patch: Any) -> Any:
@@ -231,29 +240,49 @@ def json_patch(original: Any, ops: Any) -> Any:
             raise bad_request(f"invalid json patch operation {op!r}")
         kind = op["op"]
         tokens = _pointer(op.get("path", ""))
-        if kind == "add":
-            doc = _add(doc, tokens, copy.deepcopy(op.get("value")))
-        elif kind == "remove":
-            _remove(doc, tokens)
-        elif kind == "replace":
-            if not tokens:
-                doc = copy.deepcopy(op.get("value"))
-                continue
-            _get(doc, tokens)
-            par = _parent(doc, tokens)
-            if isinstance(par, list):
-                par[int(tokens[-1])] = copy.deepcopy(op.get("value"))
-            else:
-                par[tokens[-1]] = copy.deepcopy(op.get("value"))
-        elif kind in ("move", "copy"):
-            src = _pointer(op.get("from", ""))
-            val = copy.deepcopy(_get(doc, src))
-            if kind == "move":
-                _remove(doc, src)
-            doc = _add(doc, tokens, val)
-        elif kind == "test":
-            if _get(doc, tokens) != op.get("value"):
-                raise _jp_err(f"testing value {op.get('path')} failed")
-        else:
+        apply = _JSON_PATCH_OPS.get(kind) if isinstance(kind, str) else None
+        if apply is None:
             raise bad_request(f"Unexpected kind of json patch operation: {kind!r}")
+        doc = apply(doc, tokens, op)
     return doc
+
+
+def _op_add(doc: Any, tokens: list[str], op: dict) -> Any:
+    return _add(doc, tokens, copy.deepcopy(op.get("value")))
+
+
+def _op_remove(doc: Any, tokens: list[str], op: dict) -> Any:
+    _remove(doc, tokens)
+    return doc
+
+
+def _op_replace(doc: Any, tokens: list[str], op: dict) -> Any:
+    if not tokens:
+        return copy.deepcopy(op.get("value"))
+    _get(doc, tokens)
+    par = _parent(doc, tokens)
+    if isinstance(par, list):
+        par[int(tokens[-1])] = copy.deepcopy(op.get("value"))
+    else:
+        par[tokens[-1]] = copy.deepcopy(op.get("value"))
+    return doc
+
+
+def _op_move_or_copy(doc: Any, tokens: list[str], op: dict) -> Any:
+    src = _pointer(op.get("from", ""))
+    val = copy.deepcopy(_get(doc, src))
+    if op["op"] == "move":
+        _remove(doc, src)
+    return _add(doc, tokens, val)
+
+
+def _op_test(doc: Any, tokens: list[str], op: dict) -> Any:
+    if _get(doc, tokens) != op.get("value"):
+        raise _jp_err(f"testing value {op.get('path')} failed")
+    return doc
+
+
+_JSON_PATCH_OPS: dict[str, Callable[[Any, list[str], dict], Any]] = {
+    "add": _op_add, "remove": _op_remove, "replace": _op_replace, "move": _op_move_or_copy,
+    "copy": _op_move_or_copy, "test": _op_test,
+}

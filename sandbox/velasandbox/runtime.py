@@ -10,6 +10,7 @@ paths, and the host's toolchain everywhere else.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import json
 import logging
@@ -190,13 +191,7 @@ class PodRuntime(Controller):
         store = self.store
         pods = self.kind
         pod = store.try_get(pods, namespace, name)
-        live_uids = set()
-        if pod is not None:
-            live_uids.add(pod["metadata"]["uid"])
-        # runs whose pod object is gone (force-deleted or replaced)
-        for uid, stale in list(self.runs.items()):
-            if stale.ns == namespace and stale.name == name and uid not in live_uids and not stale.terminating:
-                asyncio.get_running_loop().create_task(self._terminate(stale, 0, remove=False))
+        self._stop_stale_runs(namespace, name, pod["metadata"]["uid"] if pod is not None else None)
         if pod is None:
             return
         md = pod["metadata"]
@@ -209,13 +204,7 @@ class PodRuntime(Controller):
                 asyncio.get_running_loop().create_task(self._terminate(run, grace, remove=True))
             return
         if not pod["spec"].get("nodeName"):
-            pod["spec"]["nodeName"] = NODE_NAME
-            pod = store.update(pods, pod, require_rv=False)
-            st = pod.setdefault("status", {})
-            st["phase"] = "Pending"
-            st["conditions"] = set_condition(st.get("conditions") or [], "PodScheduled", "True")
-            store.update(pods, pod, subresource="status", require_rv=False)
-            self.event(pod, "Scheduled", f"Successfully assigned {namespace}/{name} to {NODE_NAME}")
+            pod = self._schedule(pod)
         if run is None:
             if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
                 return   # finished before a sandbox restart: leave it
@@ -223,8 +212,26 @@ class PodRuntime(Controller):
             self.runs[run.uid] = run
             run.task = asyncio.get_running_loop().create_task(self._run_pod(run))
 
-    def event(self, obj, reason, message, type_="Normal"):
-        self.sb.record_event(obj, reason, message, type_, component="kubelet")
+    def _stop_stale_runs(self, namespace: str, name: str, live_uid: str | None) -> None:
+        """Stops the runs of a pod name whose pod object is gone (force-deleted or replaced)."""
+        for uid, stale in list(self.runs.items()):
+            if stale.ns == namespace and stale.name == name and uid != live_uid and not stale.terminating:
+                asyncio.get_running_loop().create_task(self._terminate(stale, 0, remove=False))
+
+    def _schedule(self, pod: dict) -> dict:
+        """Binds the pod to the sandbox's one node (PodScheduled), as the scheduler would."""
+        md = pod["metadata"]
+        pod["spec"]["nodeName"] = NODE_NAME
+        pod = self.store.update(self.kind, pod, require_rv=False)
+        st = pod.setdefault("status", {})
+        st["phase"] = "Pending"
+        st["conditions"] = set_condition(st.get("conditions") or [], "PodScheduled", "True")
+        self.store.update(self.kind, pod, subresource="status", require_rv=False)
+        self.event(pod, "Scheduled", f"Successfully assigned {md.get('namespace', '')}/{md['name']} to {NODE_NAME}")
+        return pod
+
+    def event(self, obj: dict, reason: str, message: str, type_: str = "Normal", aggregate: bool = False):
+        self.sb.record_event(obj, reason, message, type_, component="kubelet", aggregate=aggregate)
 
     # ------------------------------------------------------------------ pod lifecycle
     def _pod(self, run: PodRun) -> dict | None:
@@ -320,28 +327,27 @@ class PodRuntime(Controller):
         run.phase = "Succeeded" if all(x == 0 for x in codes) else "Failed"
         self._sync_status(run)
 
+    def _volume_dir(self, run: PodRun, v: dict) -> str:
+        """The host directory that serves a pod volume, made (and filled, for ConfigMaps and Secrets)."""
+        if "hostPath" in v:
+            path = v["hostPath"]["path"]
+            if v["hostPath"].get("type") in ("DirectoryOrCreate",):
+                os.makedirs(path, exist_ok=True)
+            return path
+        if "persistentVolumeClaim" in v:
+            d = os.path.join(self.sb.state_dir, "pvcs", run.ns, v["persistentVolumeClaim"]["claimName"])
+            os.makedirs(d, exist_ok=True)
+            return d
+        d = os.path.join(run.dir, "volumes", v["name"])
+        os.makedirs(d, exist_ok=True)
+        if (v.get("configMap") or v.get("secret")) is not None:
+            self._project(run, v, d)
+        return d
+
     def _prepare_dirs(self, run: PodRun, pod: dict):
         os.makedirs(os.path.join(run.dir, "rootfs"), exist_ok=True)
         os.makedirs(os.path.join(run.dir, "logs"), exist_ok=True)
-        vols = {}
-        for v in pod["spec"].get("volumes") or []:
-            name = v["name"]
-            d = os.path.join(run.dir, "volumes", name)
-            if "hostPath" in v:
-                vols[name] = v["hostPath"]["path"]
-                if v["hostPath"].get("type") in ("DirectoryOrCreate",):
-                    os.makedirs(vols[name], exist_ok=True)
-                continue
-            if "persistentVolumeClaim" in v:
-                d = os.path.join(self.sb.state_dir, "pvcs", run.ns, v["persistentVolumeClaim"]["claimName"])
-                os.makedirs(d, exist_ok=True)
-                vols[name] = d
-                continue
-            os.makedirs(d, exist_ok=True)
-            vols[name] = d
-            src = v.get("configMap") or v.get("secret")
-            if src is not None:
-                self._project(run, v, d)
+        vols = {v["name"]: self._volume_dir(run, v) for v in pod["spec"].get("volumes") or []}
         run_tmp = os.path.join(run.dir, "tmp")
         os.makedirs(run_tmp, exist_ok=True)
         os.chmod(run_tmp, 0o1777)
@@ -434,48 +440,56 @@ class PodRuntime(Controller):
         return pre + list(argv)
 
     def container_env(self, run: PodRun, c: ContainerRun) -> dict:
-        import base64
         env = {"PATH": os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
                "HOME": "/root", "HOSTNAME": run.name, "LANG": os.environ.get("LANG", "C.UTF-8"),
                "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.sb.port)}
         env.update(c.resolved_image.env or {})
-        pod = self._pod(run) or {}
-        cms = kinds.lookup("", "v1", "configmaps")
-        secs = kinds.lookup("", "v1", "secrets")
         for ef in c.spec.get("envFrom") or []:
-            pre = ef.get("prefix", "")
-            if "configMapRef" in ef:
-                o = self.store.try_get(cms, run.ns, ef["configMapRef"].get("name", "")) or {}
-                for k, v in (o.get("data") or {}).items():
-                    env[pre + k] = v
-            if "secretRef" in ef:
-                o = self.store.try_get(secs, run.ns, ef["secretRef"].get("name", "")) or {}
-                for k, v in (o.get("data") or {}).items():
-                    env[pre + k] = base64.b64decode(v).decode("utf-8", "replace")
+            env.update(self._env_from(run, ef))
+        pod = self._pod(run) or {}
         for e in c.spec.get("env") or []:
             if "value" in e:
                 env[e["name"]] = _expand(str(e["value"]), env)
             elif "valueFrom" in e:
-                vf = e["valueFrom"]
-                val = ""
-                if "configMapKeyRef" in vf:
-                    o = self.store.try_get(cms, run.ns, vf["configMapKeyRef"].get("name", "")) or {}
-                    val = (o.get("data") or {}).get(vf["configMapKeyRef"].get("key"), "")
-                elif "secretKeyRef" in vf:
-                    o = self.store.try_get(secs, run.ns, vf["secretKeyRef"].get("name", "")) or {}
-                    raw = (o.get("data") or {}).get(vf["secretKeyRef"].get("key"))
-                    val = base64.b64decode(raw).decode("utf-8", "replace") if raw else ""
-                elif "fieldRef" in vf:
-                    fp = vf["fieldRef"].get("fieldPath", "")
-                    val = {"metadata.name": run.name, "metadata.namespace": run.ns, "metadata.uid": run.uid,
-                           "status.podIP": run.pod_ip, "status.hostIP": "127.0.0.1",
-                           "spec.nodeName": NODE_NAME, "spec.serviceAccountName": "default"}.get(fp, "")
-                    if fp.startswith("metadata.labels['"):
-                        val = (pod.get("metadata", {}).get("labels") or {}).get(fp[17:-2], "")
-                env[e["name"]] = val
+                env[e["name"]] = self._value_from(run, pod, e["valueFrom"])
             else:
                 env[e["name"]] = ""
         return env
+
+    def _data_of(self, plural: str, ns: str, name: str) -> dict:
+        """The data of a ConfigMap or Secret, empty when there is none."""
+        obj = self.store.try_get(kinds.builtin("", "v1", plural), ns, name) or {}
+        return obj.get("data") or {}
+
+    def _env_from(self, run: PodRun, ef: dict) -> dict[str, str]:
+        """The variables of one envFrom entry (a ConfigMap's or a Secret's data, with its prefix)."""
+        pre = ef.get("prefix", "")
+        env = {}
+        if "configMapRef" in ef:
+            for k, v in self._data_of("configmaps", run.ns, ef["configMapRef"].get("name", "")).items():
+                env[pre + k] = v
+        if "secretRef" in ef:
+            for k, v in self._data_of("secrets", run.ns, ef["secretRef"].get("name", "")).items():
+                env[pre + k] = base64.b64decode(v).decode("utf-8", "replace")
+        return env
+
+    def _value_from(self, run: PodRun, pod: dict, vf: dict) -> str:
+        """An env var's valueFrom: a ConfigMap or Secret key, or a field of the pod."""
+        if "configMapKeyRef" in vf:
+            ref = vf["configMapKeyRef"]
+            return self._data_of("configmaps", run.ns, ref.get("name", "")).get(ref.get("key"), "")
+        if "secretKeyRef" in vf:
+            ref = vf["secretKeyRef"]
+            raw = self._data_of("secrets", run.ns, ref.get("name", "")).get(ref.get("key"))
+            return base64.b64decode(raw).decode("utf-8", "replace") if raw else ""
+        if "fieldRef" in vf:
+            fp = vf["fieldRef"].get("fieldPath", "")
+            if fp.startswith("metadata.labels['"):
+                return (pod.get("metadata", {}).get("labels") or {}).get(fp[17:-2], "")
+            return {"metadata.name": run.name, "metadata.namespace": run.ns, "metadata.uid": run.uid,
+                    "status.podIP": run.pod_ip, "status.hostIP": "127.0.0.1",
+                    "spec.nodeName": NODE_NAME, "spec.serviceAccountName": "default"}.get(fp, "")
+        return ""
 
     def container_argv(self, c: ContainerRun) -> list[str]:
         img = c.resolved_image
@@ -762,8 +776,8 @@ class PodRuntime(Controller):
         if remove:
             self.store.remove_now(self.kind, run.ns, run.name)
 
-    async def _destroy(self, run: PodRun):
-        """Kill everything in the pod's namespaces, the holder, then remove the pod dir."""
+    async def _kill_processes(self, run: PodRun):
+        """SIGKILL to the containers' process groups and to whatever else runs in the pod's namespaces."""
         for c in list(run.containers.values()) + run.init_containers:
             if c.proc is not None:
                 self._kill_group(c.proc.pid, signal.SIGKILL)
@@ -773,12 +787,13 @@ class PodRuntime(Controller):
             if not self._kill_namespace(run, signal.SIGKILL):
                 break
             await asyncio.sleep(0.02)
+
+    async def _destroy(self, run: PodRun):
+        """Kill everything in the pod's namespaces, the holder, then remove the pod dir."""
+        await self._kill_processes(run)
         for c in list(run.containers.values()) + run.init_containers:
             if c.proc is not None:
-                try:
-                    await asyncio.wait_for(c.proc.wait(), 5)
-                except TimeoutError:
-                    pass
+                await _reaped(c.proc)
         if run.task is not None and not run.task.done():
             run.task.cancel()
             try:
@@ -790,10 +805,7 @@ class PodRuntime(Controller):
                 run.holder.kill()
             except ProcessLookupError:
                 pass
-            try:
-                await asyncio.wait_for(run.holder.wait(), 5)
-            except TimeoutError:
-                pass
+            await _reaped(run.holder)
         self.runs.pop(run.uid, None)
         await asyncio.get_running_loop().run_in_executor(None, self._remove_pod_dir, run.dir, run.mntns)
 
@@ -957,3 +969,11 @@ class NullRuntime:
 
     def log_file(self, pod, container, previous):
         raise bad_request(f"pods do not run in this sandbox: {namespace_support()}")
+
+
+async def _reaped(proc: asyncio.subprocess.Process, timeout: float = 5) -> None:
+    """Waits up to `timeout` for a killed process to be reaped."""
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        pass

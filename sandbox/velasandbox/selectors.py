@@ -3,6 +3,8 @@ that clients use: =, ==, !=, in, notin, exists, !exists; field paths with =, ==,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from .errors import bad_request
 
@@ -30,41 +32,38 @@ def parse_label_selector(s: str | None):
     """Return a predicate on a labels dict."""
     if not s:
         return lambda labels: True
-    reqs = []
-    for part in _split_top(s):
-        m = _REQ.fullmatch(part)
-        if not m:
-            raise bad_request(f"unable to parse requirement: {part!r}")
-        neg, key, op, val = m.group(1), m.group(2), (m.group(3) or "").strip(), m.group(4)
-        if op in ("in", "notin"):
-            vals = {v.strip() for v in val.strip("()").split(",") if v.strip()}
-            reqs.append((key, op, vals))
-        elif op:
-            if neg:
-                raise bad_request(f"unable to parse requirement: {part!r}")
-            reqs.append((key, "!=" if op == "!=" else "=", val))
-        else:
-            reqs.append((key, "!exists" if neg else "exists", None))
+    reqs = [_requirement(part) for part in _split_top(s)]
 
     def pred(labels: dict | None) -> bool:
         labels = labels or {}
-        for key, op, val in reqs:
-            have = key in labels
-            v = labels.get(key)
-            if op == "=" and v != val:
-                return False
-            if op == "!=" and have and v == val:
-                return False
-            if op == "in" and (not have or v not in val):
-                return False
-            if op == "notin" and have and v in val:
-                return False
-            if op == "exists" and not have:
-                return False
-            if op == "!exists" and have:
-                return False
-        return True
+        return all(_CHECKS[op](key in labels, labels.get(key), val) for key, op, val in reqs)
     return pred
+
+
+# operator -> whether a label (present?, value) satisfies a requirement's value(s)
+_CHECKS: dict[str, Callable[[bool, Any, Any], bool]] = {
+    "=": lambda have, v, val: v == val,
+    "!=": lambda have, v, val: not (have and v == val),
+    "in": lambda have, v, val: have and v in val,
+    "notin": lambda have, v, val: not (have and v in val),
+    "exists": lambda have, v, val: have,
+    "!exists": lambda have, v, val: not have,
+}
+
+
+def _requirement(part: str) -> tuple[str, str, Any]:
+    """(key, operator, value or set of values) of one requirement of a label selector."""
+    m = _REQ.fullmatch(part)
+    if not m:
+        raise bad_request(f"unable to parse requirement: {part!r}")
+    neg, key, op, val = m.group(1), m.group(2), (m.group(3) or "").strip(), m.group(4)
+    if op in ("in", "notin"):
+        return key, op, {v.strip() for v in val.strip("()").split(",") if v.strip()}
+    if op:
+        if neg:
+            raise bad_request(f"unable to parse requirement: {part!r}")
+        return key, "!=" if op == "!=" else "=", val
+    return key, "!exists" if neg else "exists", None
 
 
 def match_labels_selector(selector: dict | None):
@@ -93,7 +92,7 @@ def match_labels_selector(selector: dict | None):
 
 
 def _field(obj: dict, path: str):
-    cur = obj
+    cur: Any = obj
     for p in path.split("."):
         if not isinstance(cur, dict):
             return None

@@ -144,7 +144,7 @@ class SpdyPortForward:
                 if s.writer is not None:
                     try:
                         s.writer.close()
-                    except Exception:  # noqa: BLE001
+                    except (OSError, RuntimeError):  # already closed, or its loop is gone
                         pass
             for t in list(self.tasks):
                 t.cancel()
@@ -153,50 +153,57 @@ class SpdyPortForward:
         flags = frame[4]
         payload = frame[8:]
         if frame[0] & 0x80:
-            type_ = int.from_bytes(frame[2:4], "big")
-            if type_ == SYN_STREAM:
-                sid = int.from_bytes(payload[0:4], "big") & 0x7FFFFFFF
-                headers = self._parse_headers(payload[10:])
-                await self._send(self._control(SYN_REPLY, 0, struct.pack(">I", sid) + self._header_block({})))
-                st = _Stream(sid, headers)
-                st.remote_fin = bool(flags & FLAG_FIN)
-                self.streams[sid] = st
-                await self._paired(st)
-            elif type_ == PING:
-                await self._send(self._control(PING, 0, payload[:4]))
-            elif type_ == RST_STREAM:
-                sid = int.from_bytes(payload[0:4], "big") & 0x7FFFFFFF
-                st = self.streams.pop(sid, None)
-                if st is not None and st.writer is not None:
-                    st.writer.close()
-            elif type_ == GOAWAY:
-                await self.ws.close()
-            elif type_ == HEADERS:
-                self._parse_headers(payload[4:])   # keep the compression context in step
-            # SETTINGS, WINDOW_UPDATE: ignored
+            await self._control_frame(int.from_bytes(frame[2:4], "big"), flags, payload)
             return
-        sid = int.from_bytes(frame[0:4], "big") & 0x7FFFFFFF
-        st = self.streams.get(sid)
+        st = self.streams.get(int.from_bytes(frame[0:4], "big") & 0x7FFFFFFF)
         if st is None:
             return
-        if st.headers.get("streamtype") == "data":
-            if st.writer is not None:
-                if payload:
-                    try:
-                        st.writer.write(payload)
-                        await st.writer.drain()
-                    except (ConnectionResetError, OSError):
-                        pass
-            elif payload:
-                st.pending.append(payload)
+        is_data = st.headers.get("streamtype") == "data"
+        if is_data:
+            await self._to_port(st, payload)
         if flags & FLAG_FIN:
             st.remote_fin = True
-            if st.writer is not None and st.headers.get("streamtype") == "data":
+            if st.writer is not None and is_data:
                 try:
                     if st.writer.can_write_eof():
                         st.writer.write_eof()
                 except (OSError, RuntimeError):
                     pass
+
+    async def _control_frame(self, type_: int, flags: int, payload: bytes):
+        if type_ == SYN_STREAM:
+            sid = int.from_bytes(payload[0:4], "big") & 0x7FFFFFFF
+            headers = self._parse_headers(payload[10:])
+            await self._send(self._control(SYN_REPLY, 0, struct.pack(">I", sid) + self._header_block({})))
+            st = _Stream(sid, headers)
+            st.remote_fin = bool(flags & FLAG_FIN)
+            self.streams[sid] = st
+            await self._paired(st)
+        elif type_ == PING:
+            await self._send(self._control(PING, 0, payload[:4]))
+        elif type_ == RST_STREAM:
+            reset = self.streams.pop(int.from_bytes(payload[0:4], "big") & 0x7FFFFFFF, None)
+            if reset is not None and reset.writer is not None:
+                reset.writer.close()
+        elif type_ == GOAWAY:
+            await self.ws.close()
+        elif type_ == HEADERS:
+            self._parse_headers(payload[4:])   # keep the compression context in step
+        # SETTINGS, WINDOW_UPDATE: ignored
+
+    @staticmethod
+    async def _to_port(st: _Stream, payload: bytes):
+        """Data for the pod's port: written once the port is connected, kept until then."""
+        if st.writer is None:
+            if payload:
+                st.pending.append(payload)
+            return
+        if payload:
+            try:
+                st.writer.write(payload)
+                await st.writer.drain()
+            except (ConnectionResetError, OSError):
+                pass
 
     async def _paired(self, st: _Stream):
         rid = st.headers.get("requestid", "")
@@ -239,7 +246,7 @@ class SpdyPortForward:
             await self._data(err.sid, b"", fin=True)
             try:
                 writer.close()
-            except Exception:  # noqa: BLE001
+            except (OSError, RuntimeError):  # already closed, or its loop is gone
                 pass
             self.streams.pop(data.sid, None)
             self.streams.pop(err.sid, None)

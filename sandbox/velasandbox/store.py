@@ -115,12 +115,14 @@ class Store:
         # (group, plural) -> fn(obj) -> bool: True means "deletion is deferred (graceful)"
         self.delete_hooks: dict[tuple[str, str], Callable[[dict], bool]] = {}
         self._dirty = False
-        self._flush_handle = None
+        self._flush_handle: asyncio.TimerHandle | None = None
         if path and os.path.exists(path):
             self.load()
 
     # ----------------------------------------------------------------- persistence
     def load(self):
+        if not self.path:
+            return
         with open(self.path) as f:
             data = json.load(f)
         self.rv = int(data.get("resourceVersion", 0))
@@ -255,6 +257,33 @@ class Store:
         self._emit("ADDED", kind, obj, None)
         return copy.deepcopy(obj)
 
+    @staticmethod
+    def _replaced(kind: Kind, obj: dict, old: dict, ns: str, name: str, keep_status: bool) -> dict:
+        """`obj` as the new version of `old` (PUT of the main resource): server-owned metadata
+        kept, the status kept unless written through its subresource, admitted, generation bumped
+        when the spec changed."""
+        new = obj
+        new["apiVersion"] = kind.api_version
+        new["kind"] = kind.kind
+        nmd = new["metadata"]
+        omd = old["metadata"]
+        for f in ("uid", "creationTimestamp", "namespace", "deletionTimestamp", "generation"):
+            if f in omd:
+                nmd[f] = omd[f]
+            else:
+                nmd.pop(f, None)
+        if kind.namespaced:
+            nmd["namespace"] = ns
+        if keep_status:
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        _admit(kind, name, new)
+        if kind.has_status and _spec_of(new) != _spec_of(old):
+            nmd["generation"] = int(omd.get("generation", 1)) + 1
+        return new
+
     def update(self, kind: Kind, obj: dict, subresource: str | None = None,
                require_rv: bool | None = None) -> dict:
         """PUT semantics. ``subresource='status'`` changes only .status."""
@@ -276,32 +305,9 @@ class Store:
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(kind, name)
         if subresource == "status":
-            new = copy.deepcopy(old)
-            if "status" in obj:
-                new["status"] = obj["status"]
-            else:
-                new.pop("status", None)
+            new = _with_status_of(obj, old)
         else:
-            new = obj
-            new["apiVersion"] = kind.api_version
-            new["kind"] = kind.kind
-            nmd = new["metadata"]
-            omd = old["metadata"]
-            for f in ("uid", "creationTimestamp", "namespace", "deletionTimestamp", "generation"):
-                if f in omd:
-                    nmd[f] = omd[f]
-                else:
-                    nmd.pop(f, None)
-            if kind.namespaced:
-                nmd["namespace"] = ns
-            if kind.has_status and subresource is None:
-                if "status" in old:
-                    new["status"] = copy.deepcopy(old["status"])
-                else:
-                    new.pop("status", None)
-            _admit(kind, name, new)
-            if kind.has_status and _spec_of(new) != _spec_of(old):
-                nmd["generation"] = int(omd.get("generation", 1)) + 1
+            new = self._replaced(kind, obj, old, ns, name, keep_status=kind.has_status and subresource is None)
         if _same(new, old):
             return copy.deepcopy(old)  # no-op writes do not bump the resourceVersion
         new["metadata"]["resourceVersion"] = self._next_rv()
@@ -389,6 +395,16 @@ class Store:
     def close_watchers(self):
         for w in list(self.watchers):
             w.close()
+
+
+def _with_status_of(obj: dict, old: dict) -> dict:
+    """`old` with the status of `obj` (PUT of the status subresource)."""
+    new = copy.deepcopy(old)
+    if "status" in obj:
+        new["status"] = obj["status"]
+    else:
+        new.pop("status", None)
+    return new
 
 
 def _spec_of(obj: dict) -> Any:

@@ -460,7 +460,7 @@ async def handle_portforward(pods: PodProcesses, open_streams: set, request: web
             if w is not None:
                 try:
                     w.close()
-                except Exception:  # noqa: BLE001
+                except (OSError, RuntimeError):  # already closed, or its loop is gone
                     pass
         for t in pumps:
             t.cancel()

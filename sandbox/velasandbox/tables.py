@@ -107,7 +107,6 @@ def to_table(kind: str, objs: list[dict], rv: str | None = None) -> dict:
         rows.append({"cells": _row(kind, o),
                      "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
                                 "metadata": md}})
-    t = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {}, "columnDefinitions": cols, "rows": rows}
-    if rv:
-        t["metadata"]["resourceVersion"] = rv
-    return t
+    metadata = {"resourceVersion": rv} if rv else {}
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": cols,
+            "rows": rows}

@@ -34,6 +34,7 @@ class TestSandbox(Sandbox):
     """A Sandbox with conveniences for tests."""
 
     __test__ = False
+    pods_unsupported: str | None = None  # why pods cannot run on this host (set by the `sandbox` fixture)
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 60) -> subprocess.CompletedProcess:
@@ -56,7 +57,7 @@ class TestSandbox(Sandbox):
         while time.monotonic() < deadline:
             try:
                 last = pred()
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001 - a predicate failing while polling is kept and retried
                 last = e
                 if isinstance(e, AssertionError):
                     raise
@@ -86,6 +87,8 @@ def sandbox(tmp_path_factory):
 @pytest.fixture
 def sandbox_ns(sandbox):
     from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
     name = "t-" + uuid.uuid4().hex[:8]
     with sandbox.api_client() as api:
         client.CoreV1Api(api).create_namespace({"metadata": {"name": name}})
@@ -93,7 +96,7 @@ def sandbox_ns(sandbox):
     with sandbox.api_client() as api:
         try:
             client.CoreV1Api(api).delete_namespace(name)
-        except Exception:  # noqa: BLE001
+        except (ApiException, HTTPError, OSError):  # teardown: the namespace may be gone with the sandbox
             pass
 
 

@@ -150,7 +150,7 @@ class VelaUX:
                 raise
             site = web.TCPSite(self.runner, self.host, 0, reuse_address=True)   # taken: any port
             await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.port = self.runner.addresses[0][1]  # the site that started (a failed one has no socket)
         with open(os.path.join(self.dir, "port"), "w") as f:
             f.write(str(self.port))
 

@@ -23,7 +23,7 @@ def run(script):
 
 def rows(out, labels):
     for label in labels:
-        line = next((l for l in out.splitlines() if l.startswith(label)), None)
+        line = next((row for row in out.splitlines() if row.startswith(label)), None)
         assert line is not None, f"row {label!r} missing:\n{out}"
         assert re.match(NUMBER, line[len(label):]), line
 

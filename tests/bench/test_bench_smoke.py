@@ -29,7 +29,7 @@ def test_bench_quick_veladev(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for row in ROWS:
-        line = next((l for l in proc.stdout.splitlines() if l.startswith(row)), None)
+        line = next((text for text in proc.stdout.splitlines() if text.startswith(row)), None)
         assert line is not None, f"row {row!r} missing:\n{proc.stdout}"
         # The veladev column holds a number (the first value after the label).
         assert re.match(r"\s+\d+(\.\d+)?\s", line[len(row):]), line

@@ -65,7 +65,7 @@ def make_broken_app(workspace: Path) -> BrokenApp:
     for line in lines[props_line - 1:]:
         if line.strip() and len(line) - len(line.lstrip()) < indent:
             break
-        m = re.match(r"^ {%d}([A-Za-z]+):" % indent, line)
+        m = re.match(rf"^ {{{indent}}}([A-Za-z]+):", line)
         if m:
             present.add(m.group(1))
     schema = json.loads(NOCALHOST_SCHEMA.read_text())

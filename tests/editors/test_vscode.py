@@ -20,8 +20,16 @@ from pathlib import Path
 import pytest
 
 from editors_support import (
+    BAD_SYNC,
+    CACHE,
+    DIAGNOSTIC_CODE,
+    EXAMPLE,
+    FIX_TITLE,
+    GOOD_SYNC,
+    ROOT,
     SETUP_FAILED,
-    BAD_SYNC, CACHE, DIAGNOSTIC_CODE, EXAMPLE, FIX_TITLE, GOOD_SYNC, ROOT, free_port, make_broken_app,
+    free_port,
+    make_broken_app,
 )
 
 HARNESS = CACHE / "harness"

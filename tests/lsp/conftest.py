@@ -1,9 +1,11 @@
 import sys
+
 import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from support import ROOT
+
 SERVER = [sys.executable, "-m", "veladev", "lsp"]
 
 

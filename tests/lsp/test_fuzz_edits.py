@@ -103,8 +103,8 @@ def test_random_edits_never_break_the_server(server, name, edits):
                                      lambda p: p["uri"] == uri and p.get("version") == version)["diagnostics"]
     lines = lsp_lines(text)
     for d in diags:
-        for end in ("start", "end"):
-            pos = d["range"][end]
+        for side in ("start", "end"):
+            pos = d["range"][side]
             assert 0 <= pos["line"] < len(lines), (d, len(lines))
             assert 0 <= pos["character"] <= len(lines[pos["line"]].encode("utf-16-le")) // 2, d
         assert (d["range"]["start"]["line"], d["range"]["start"]["character"]) <= \

@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+from collections.abc import Sequence
 
 import pytest
 from lsprotocol import types as lsp
@@ -61,8 +62,7 @@ async def test_sync_type_error_and_quick_fix(client: LanguageClient):
 
     actions = await code_actions(client, [d])
     assert actions and actions[0].title == "Change to 'sendReceive'"
-    edits = actions[0].edit.changes[URI]
-    fixed = apply_edits(text, edits)
+    fixed = apply_edits(text, edits_of(actions[0]))
     assert fixed == EXAMPLE.read_text()
 
     change_doc(client, fixed, 2)
@@ -82,13 +82,27 @@ async def test_columns_count_utf16_units_after_an_emoji_on_the_same_line(client:
     assert col == len(prefix) + 1
     assert (diags[0].range.start, diags[0].range.end) == (lsp.Position(line, col), lsp.Position(line, col + len("sendreceive")))
     actions = await code_actions(client, diags)
-    assert actions[0].edit.changes[URI][0].range == diags[0].range
+    assert edits_of(actions[0])[0].range == diags[0].range
 
 
 async def code_actions(client: LanguageClient, diags: list[lsp.Diagnostic]) -> list[lsp.CodeAction]:
     """The quick fixes the server offers for the first of `diags`, as an editor asks for them."""
-    return await client.text_document_code_action_async(lsp.CodeActionParams(
+    result = await client.text_document_code_action_async(lsp.CodeActionParams(
         lsp.TextDocumentIdentifier(URI), diags[0].range, lsp.CodeActionContext(diagnostics=diags)))
+    actions = [a for a in result or () if isinstance(a, lsp.CodeAction)]
+    assert len(actions) == len(result or ()), "code actions, not bare commands"
+    return actions
+
+
+def edits_of(action: lsp.CodeAction) -> list[lsp.TextEdit]:
+    """The edits a quick fix makes to the test document."""
+    assert action.edit is not None and action.edit.changes is not None
+    return list(action.edit.changes[URI])
+
+
+def labels_of(result: lsp.CompletionList | Sequence[lsp.CompletionItem] | None) -> set[str]:
+    assert isinstance(result, lsp.CompletionList)
+    return {i.label for i in result.items}
 
 
 def apply_edits(text: str, edits: list[lsp.TextEdit]) -> str:
@@ -112,7 +126,7 @@ async def test_missing_parameter_quick_fix_inserts_defaults(client: LanguageClie
     missing = [d for d in diags if d.code == "missing-parameter"]
     assert len(missing) == 1 and "'port'" in missing[0].message
     actions = await code_actions(client, missing)
-    fixed = apply_edits(text, actions[0].edit.changes[URI])
+    fixed = apply_edits(text, edits_of(actions[0]))
     change_doc(client, fixed, 2)
     remaining = await diagnostics_for(client, version=2)
     assert "missing-parameter" not in [d.code for d in remaining]
@@ -182,7 +196,7 @@ async def test_completion_offers_trait_parameters(client: LanguageClient):
     line = line_of(text, "hotReload: true") + 1
     result = await client.text_document_completion_async(lsp.CompletionParams(
         lsp.TextDocumentIdentifier(URI), lsp.Position(line, 12)))
-    labels = {i.label for i in result.items}
+    labels = labels_of(result)
     assert {"serviceType", "shell", "gitUrl", "resources"} <= labels
     assert "hotReload" not in labels  # already present
 
@@ -194,21 +208,21 @@ async def test_completion_of_enum_type_names_and_policy_refs(client: LanguageCli
     col = text.splitlines()[line].index("se") + 2
     result = await client.text_document_completion_async(lsp.CompletionParams(
         lsp.TextDocumentIdentifier(URI), lsp.Position(line, col)))
-    assert {i.label for i in result.items} == {"send", "sendReceive"}
+    assert labels_of(result) == {"send", "sendReceive"}
 
     text2 = example_with("- type: nocalhost", "- type: sca")
     change_doc(client, text2, 2)
     line = line_of(text2, "- type: sca")
     result = await client.text_document_completion_async(lsp.CompletionParams(
         lsp.TextDocumentIdentifier(URI), lsp.Position(line, text2.splitlines()[line].index("sca") + 3)))
-    assert "scaler" in {i.label for i in result.items} and "nocalhost" in {i.label for i in result.items}
+    assert {"scaler", "nocalhost"} <= labels_of(result)
 
     text3 = example_with('policies: ["target-prod"]', 'policies: ["target-')
     change_doc(client, text3, 3)
     line = next(i for i, ln in enumerate(text3.splitlines()) if ln.endswith('["target-'))
     result = await client.text_document_completion_async(lsp.CompletionParams(
         lsp.TextDocumentIdentifier(URI), lsp.Position(line, len(text3.splitlines()[line]))))
-    assert {i.label for i in result.items} == {"target-test", "target-prod"}
+    assert labels_of(result) == {"target-test", "target-prod"}
 
 
 async def hover_at(client: LanguageClient, text: str, line_needle: str, word: str) -> str:
@@ -216,6 +230,7 @@ async def hover_at(client: LanguageClient, text: str, line_needle: str, word: st
     line = line_of(text, line_needle)
     hover = await client.text_document_hover_async(lsp.HoverParams(
         lsp.TextDocumentIdentifier(URI), lsp.Position(line, text.splitlines()[line].index(word) + 1)))
+    assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
     return hover.contents.value
 
 
@@ -233,13 +248,15 @@ async def test_hover_shows_description_type_and_default(client: LanguageClient):
 async def test_document_symbols_outline(client: LanguageClient):
     open_doc(client, EXAMPLE.read_text())
     symbols = await client.text_document_document_symbol_async(lsp.DocumentSymbolParams(lsp.TextDocumentIdentifier(URI)))
+    assert symbols and all(isinstance(s, lsp.DocumentSymbol) for s in symbols)
     app = symbols[0]
+    assert isinstance(app, lsp.DocumentSymbol) and app.children is not None
     assert app.name == "frontend"
     names = [(c.name, c.detail) for c in app.children]
     assert names[:3] == [("frontend", "webservice"), ("target-test", "topology"), ("target-prod", "topology")]
-    assert [t.name for t in app.children[0].children] == ["nocalhost"]
+    assert [t.name for t in app.children[0].children or ()] == ["nocalhost"]
     workflow = app.children[3]
-    assert [s.name for s in workflow.children] == ["deploy-test", "approve-prod", "deploy-prod"]
+    assert [s.name for s in workflow.children or ()] == ["deploy-test", "approve-prod", "deploy-prod"]
     for s in [app, *app.children]:
         assert s.range.start <= s.selection_range.start and s.selection_range.end <= s.range.end or s is app
 
@@ -251,6 +268,7 @@ async def test_go_to_definition_of_policy_reference(client: LanguageClient):
     loc = await client.text_document_definition_async(lsp.DefinitionParams(
         lsp.TextDocumentIdentifier(URI), lsp.Position(line, text.splitlines()[line].index("target-prod") + 3)))
     target_line = line_of(text, "- name: target-prod")
+    assert isinstance(loc, lsp.Location)
     assert loc.range.start.line == target_line
     assert text.splitlines()[target_line][loc.range.start.character:loc.range.end.character] == "target-prod"
 
@@ -258,6 +276,7 @@ async def test_go_to_definition_of_policy_reference(client: LanguageClient):
 async def test_pull_diagnostics_and_bad_settings(puller: LanguageClient):
     open_doc(puller, example_with("type: sendReceive", "type: sendreceive"))
     report = await puller.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(lsp.TextDocumentIdentifier(URI)))
+    assert isinstance(report, lsp.RelatedFullDocumentDiagnosticReport)
     assert [d.code for d in report.items] == ["nocalhost-sync-type"]
     again = await puller.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
         lsp.TextDocumentIdentifier(URI), previous_result_id=report.result_id))
@@ -288,7 +307,7 @@ async def test_degenerate_documents(client: LanguageClient, text: str, expected:
 
 async def test_reload_catalog_command_without_cluster(client: LanguageClient):
     result = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="veladev.reloadCatalog"))
-    assert "bundled" in result
+    assert isinstance(result, str) and "bundled" in result
 
 
 async def test_unreachable_kubeconfig_is_reported_and_validation_goes_on(puller: LanguageClient):
@@ -299,4 +318,5 @@ async def test_unreachable_kubeconfig_is_reported_and_validation_goes_on(puller:
     assert any("no kubeconfig at /nonexistent/kubeconfig" in m.message for m in puller.messages)
     open_doc(puller, EXAMPLE.read_text())
     report = await puller.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(lsp.TextDocumentIdentifier(URI)))
+    assert isinstance(report, lsp.RelatedFullDocumentDiagnosticReport)
     assert list(report.items) == []

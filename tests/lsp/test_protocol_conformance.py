@@ -46,7 +46,8 @@ def diagnostics(c: StdioClient, uri: str, version: int | None = None, timeout: f
                                timeout)["diagnostics"]
 
 
-def raw_request(c: StdioClient, rid: int, method: str, params=None, **extra) -> dict:
+def raw_request(c: StdioClient, rid: int, method: object, params=None, **extra) -> dict:
+    """A request as written, with whatever `method` (the tests send invalid ones too)."""
     msg = {"jsonrpc": "2.0", "id": rid, "method": method, **extra}
     if params is not None:
         msg["params"] = params
@@ -304,6 +305,7 @@ def test_end_of_input_ends_the_process_even_with_a_hung_cluster(silent_api_serve
     c.initialize(CONFIGURED)
     c.send({"id": 70, "method": "workspace/executeCommand", "params": {"command": "veladev.reloadCatalog"}})
     c.request("textDocument/documentSymbol", {"textDocument": {"uri": EXAMPLE.as_uri()}})
+    assert c.proc.stdin is not None
     c.proc.stdin.close()
     assert c.proc.wait(timeout=20) == 1  # no shutdown came first
 
@@ -404,6 +406,7 @@ def test_a_request_on_an_unopened_missing_file_is_one_clear_error(server):
 def test_a_broken_output_ends_the_server():
     c = StdioClient()
     c.initialize(PUSH)
+    assert c.proc.stdout is not None
     c.proc.stdout.close()
     open_doc(c, "file:///work/app.yaml", BAD)  # the server's publish finds no reader
     assert c.proc.wait(timeout=30) == 1

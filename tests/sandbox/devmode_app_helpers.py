@@ -1,16 +1,13 @@
 """Helpers for the dev-mode tests: the example Application deployed to the test's own
 namespace (so tests never share a `test` namespace), its file on disk, and the veladev CLI."""
-import copy
 import json
 import os
-import shutil
 import subprocess
 import sys
 
-import pytest
 import yaml
 
-from kv_helpers import Apps, example_app, frontend_repo  # noqa: F401 - a fixture used below
+from kv_helpers import Apps, example_app
 
 DEV_IMAGE = "nocalhost-docker.pkg.coding.net/nocalhost/dev-images/node:latest"
 
@@ -49,27 +46,6 @@ def example_in(ns):
     return app
 
 
-@pytest.fixture
-def deployed(sandbox, sandbox_ns, frontend_repo, tmp_path):
-    """The example deployed to the test's namespace (workflow suspended before prod), with its
-    folder (a copy of examples/frontend) and Application file; deleted afterwards."""
-    folder = tmp_path / "frontend"
-    shutil.copytree(frontend_repo, folder, ignore=shutil.ignore_patterns(".git"))
-    d = DeployedApp(sandbox, sandbox_ns, folder, example_in(sandbox_ns))
-    d.write()
-    d.apps.create(sandbox_ns, copy.deepcopy(d.app))
-    d.apps.wait_phase(sandbox_ns, "frontend", "workflowSuspending", timeout=120)
-    sandbox.wait_for(lambda: (d.deployment().get("status") or {}).get("readyReplicas") == 1, timeout=60,
-                     what="frontend ready")
-    yield d
-    try:
-        d.apps.delete(sandbox_ns, "frontend")
-        sandbox.wait_for(lambda: not d.apps.core.list_namespaced_pod(sandbox_ns).items, timeout=60,
-                         what=f"pods of {sandbox_ns} gone")
-    finally:
-        d.apps.api.close()
-
-
 def comparable(obj):
     """What dev end must restore exactly: labels, annotations, spec."""
     md = obj["metadata"]
@@ -96,11 +72,12 @@ class Foreground:
         self.sb = d.sb
 
     def _read(self):
+        assert self.proc.stdout is not None, "started with stdout=PIPE"
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
 
     def wait_line(self, prefix, timeout=120):
-        return self.sb.wait_for(lambda: next((l for l in self.lines if l.startswith(prefix)), None), timeout=timeout,
+        return self.sb.wait_for(lambda: next((line for line in self.lines if line.startswith(prefix)), None), timeout=timeout,
                                 interval=0.05, what=f"a line starting {prefix!r} (output so far: {self.lines})")
 
     def local_port(self):

@@ -2,7 +2,6 @@
 velasandbox: the host toolchain, an empty /home/nocalhost-dev, `sleep infinity`)."""
 import shlex
 
-import pytest
 from kubernetes import client
 
 from veladev.cluster import ClusterError
@@ -58,9 +57,3 @@ class DevTarget:
         self.api.close()
 
 
-@pytest.fixture
-def dev(sandbox, sandbox_ns):
-    """A dev pod in the test's namespace (import this fixture into the test module)."""
-    t = DevTarget(sandbox, sandbox_ns)
-    yield t
-    t.close()

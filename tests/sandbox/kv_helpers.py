@@ -7,7 +7,6 @@ import subprocess
 import urllib.error
 import urllib.request
 
-import pytest
 import yaml
 from kubernetes import client
 
@@ -138,18 +137,6 @@ def make_frontend_repo(path):
     return path
 
 
-@pytest.fixture(scope="module")
-def frontend_repo(sandbox, tmp_path_factory):
-    """examples/frontend as a git repository registered as image `sandbox.local/frontend:<commit>`."""
-    if getattr(sandbox, "pods_unsupported", None):
-        pytest.skip(sandbox.pods_unsupported)
-    if not shutil.which("node"):
-        pytest.skip("node not found on this host (the frontend example runs `node server.js`)")
-    repo = make_frontend_repo(str(tmp_path_factory.mktemp("frontend-repo")))
-    sandbox.register_repo("frontend", repo)
-    return repo
-
-
 def commit_version(repo, version):
     with open(os.path.join(repo, "VERSION"), "w") as f:
         f.write(version + "\n")
@@ -173,6 +160,7 @@ def ready_pod(sb, core, ns, component, timeout=60):
 def http_get(sb, ns, pod, port=80, path="/"):
     """HTTP GET into a pod through the port-forward WebSocket."""
     from kubernetes.stream import portforward
+
     from sandbox_helpers import recv_all
     core = client.CoreV1Api(sb.api_client())   # portforward() patches the client: its own one
     pf = portforward(core.connect_get_namespaced_pod_portforward, pod, ns, ports=str(port))
@@ -218,30 +206,6 @@ def ux_login(sb):
     st, body = ux(sb, "POST", "/api/v1/auth/login", {"username": "admin", "password": sb.velaux.admin_password})
     assert st == 200, body
     return body["accessToken"]
-
-
-@pytest.fixture
-def apps(sandbox, sandbox_ns):
-    """Applications in the test's namespace; at the end they are deleted and their pods waited
-    for, so no pod of this test is still stopping while the next one runs."""
-    a = Apps(sandbox)
-    yield a
-    try:
-        for app in a.co.list_namespaced_custom_object(GROUP, VERSION, sandbox_ns, "applications")["items"]:
-            a.delete(sandbox_ns, app["metadata"]["name"])
-        sandbox.wait_for(lambda: not a.core.list_namespaced_pod(sandbox_ns).items, timeout=60,
-                         what=f"pods of {sandbox_ns} gone")
-    finally:
-        a.api.close()
-
-
-@pytest.fixture
-def fast_resync(sandbox):
-    """State-keep every second in this test (KubeVela's default is 5 minutes)."""
-    old = sandbox.kubevela.resync_period
-    sandbox.kubevela.resync_period = 1.0
-    yield 1.0
-    sandbox.kubevela.resync_period = old
 
 
 def deepcopy(x):

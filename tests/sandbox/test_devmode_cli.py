@@ -8,9 +8,7 @@ import subprocess
 import sys
 
 import pytest
-
-from devmode_app_helpers import (DEV_IMAGE, Foreground, comparable, deployed, dev_pod_name, dev_state,  # noqa: F401
-                                 frontend_repo, kubectl_sh, remote_file)
+from devmode_app_helpers import DEV_IMAGE, Foreground, comparable, dev_pod_name, dev_state, kubectl_sh, remote_file
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 
@@ -104,6 +102,7 @@ def test_terminal_run_and_a_port_in_use(deployed, sandbox):
                             sandbox.kubeconfig], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
     lines = []
+    assert run.stdout is not None
     for line in run.stdout:
         lines.append(line)
         if "frontend listening on :80" in line:

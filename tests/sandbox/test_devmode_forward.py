@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 
 from devmode_helpers import WORK_DIR, DevTarget
-from veladev.devmode import DevModeError
+from veladev.devmode import DevModeError, DevPod
 from veladev.devmode.forward import PortForwards
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
@@ -29,7 +29,7 @@ def get(port, path="/hello.txt", timeout=20):
 
 @pytest.mark.parametrize("use_tunnel", [True, False], ids=["spdy-tunnel", "websocket-per-connection"])
 def test_forwards_concurrent_connections_on_loopback_and_follows_a_new_pod(sandbox, web_dev, use_tunnel):
-    errors = []
+    errors: list[str] = []
     fw = PortForwards(web_dev.api, web_dev.resolve, ["0:8000"], on_error=errors.append, use_tunnel=use_tunnel)
     fw.start()
     try:
@@ -65,7 +65,7 @@ def test_forwards_concurrent_connections_on_loopback_and_follows_a_new_pod(sandb
         sandbox.wait_for(lambda: web_dev.resolve(60).name != old, timeout=90, what="a new pod")
 
         def through_new_pod():
-            return through() and fw._pod.name != old
+            return through() and fw._pod is not None and fw._pod.name != old
         sandbox.wait_for(through_new_pod, timeout=90, what="GET through the forward to the new pod")
         # and many connections at once there too
         with concurrent.futures.ThreadPoolExecutor(8) as ex:
@@ -78,7 +78,7 @@ def test_forwards_concurrent_connections_on_loopback_and_follows_a_new_pod(sandb
 
 
 def test_closed_remote_port_is_reported_and_the_connection_ends(sandbox, web_dev):
-    errors = []
+    errors: list[str] = []
     fw = PortForwards(web_dev.api, web_dev.resolve, ["0:8001"], on_error=errors.append)
     fw.start()
     try:
@@ -106,6 +106,10 @@ def test_local_port_in_use_is_a_clear_error_and_nothing_stays_bound(sandbox, web
         busy.close()
 
 
+def _never_resolved(timeout: float) -> DevPod:
+    raise AssertionError("a bad entry is refused before any pod is resolved")
+
+
 def test_bad_port_forward_entry_is_a_clear_error():
     with pytest.raises(DevModeError, match="not LOCAL:REMOTE"):
-        PortForwards(None, lambda t: None, ["80:http"])
+        PortForwards(None, _never_resolved, ["80:http"])

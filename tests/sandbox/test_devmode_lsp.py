@@ -5,13 +5,12 @@ import copy
 import sys
 
 import pytest
-import yaml
 import pytest_lsp
+import yaml
+from devmode_app_helpers import DEV_IMAGE, comparable
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
-
-from devmode_app_helpers import DEV_IMAGE, comparable, deployed, frontend_repo  # noqa: F401
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from devmode_helpers import WORK_DIR, dev  # noqa: F401 (dev is a fixture)
+from devmode_helpers import WORK_DIR
 from veladev.devmode.remote import RemoteProcess, terminal
 from veladev.devmode.sync import FileSync
 

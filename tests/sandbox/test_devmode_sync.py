@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from devmode_helpers import WORK_DIR, DevTarget, dev  # noqa: F401 (dev is a fixture)
+from devmode_helpers import WORK_DIR, DevTarget
 from veladev.devmode.sync import CONFLICT_SUFFIX, FileSync
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]

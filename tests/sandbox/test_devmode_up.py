@@ -3,9 +3,15 @@ process killed mid-dev, then `dev end` from a new process restores exactly; the 
 during dev mode (sync and forwards recover by themselves); ignored files never reach the pod;
 Ctrl-C leaves the workload in dev mode."""
 import pytest
-
-from devmode_app_helpers import (DEV_IMAGE, Foreground, comparable, deployed, dev_pod_name, dev_state,  # noqa: F401
-                                 frontend_repo, kubectl_sh, local_get, remote_file)
+from devmode_app_helpers import (
+    Foreground,
+    comparable,
+    dev_pod_name,
+    dev_state,
+    kubectl_sh,
+    local_get,
+    remote_file,
+)
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 PAUSE = "controller.core.oam.dev/pause"

@@ -2,10 +2,9 @@
 end restores exactly; lock contention; an unpullable dev image; KubeVela's state-keep keeps
 running during dev mode and does not revert the swap."""
 import pytest
+from devmode_app_helpers import DEV_IMAGE, comparable, dev_state
 
-from devmode_app_helpers import DEV_IMAGE, comparable, deployed, dev_state, frontend_repo  # noqa: F401
-from kv_helpers import fast_resync, wait_for_passes  # noqa: F401
-
+from kv_helpers import wait_for_passes
 from veladev.devmode import DevModeError
 from veladev.devmode.config import app_target, resolve_dev_config
 from veladev.devmode.workload import KEEP_ALIVE, PAUSE_LABEL, DevWorkload, Holder, list_dev_workloads, pvc_name
@@ -22,7 +21,7 @@ def _engine(d, holder=None, namespace=None):
 def test_start_swaps_and_pauses_then_end_restores_exactly(deployed):
     d = deployed
     original = d.deployment()
-    messages = []
+    messages: list[str] = []
     pod = _engine(d).start(progress=messages.append, timeout=60)
     assert pod.namespace == d.ns and pod.container == "frontend" and pod.work_dir == "/home/nocalhost-dev"
     assert messages and messages[-1] == f"dev pod {pod.name} is ready"
@@ -127,7 +126,9 @@ def test_statefulset_and_an_earlier_pause_label_are_restored(sandbox, sandbox_ns
                         "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 1}}]}}}}
     api = client.AppsV1Api(apps.api)
     api.create_namespaced_stateful_set(ns, sts)
-    read = lambda: apps.api.sanitize_for_serialization(api.read_namespaced_stateful_set("db", ns))  # noqa: E731
+
+    def read():
+        return apps.api.sanitize_for_serialization(api.read_namespaced_stateful_set("db", ns))
     sandbox.wait_for(lambda: (read().get("status") or {}).get("readyReplicas") == 2, timeout=60, what="db ready")
     original = read()
 

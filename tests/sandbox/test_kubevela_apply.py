@@ -9,7 +9,7 @@ from velasandbox import kinds
 from velasandbox.kubevela import apply as ap
 from velasandbox.kubevela.workflow import eval_if, generated_steps, parse_duration
 
-DEPLOY = kinds.lookup("apps", "v1", "deployments")
+DEPLOY = kinds.builtin("apps", "v1", "deployments")
 
 
 def rendered(image="img:1", env=(("A", "1"), ("B", "2"))):

@@ -7,9 +7,19 @@ import re
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from kv_helpers import (
+    app_obj,
+    commit_version,
+    example_app,
+    serves,
+    step_phase,
+    steps_of,
+    ux,
+    ux_login,
+    wait_for_passes,
+    wf_of,
+)
 from sandbox_helpers import WEB_IMAGE, ensure_web_image
-from kv_helpers import (Apps, app_obj, apps, commit_version, example_app, fast_resync, frontend_repo,  # noqa: F401
-                        ready_pod, serves, step_phase, steps_of, ux, ux_login, wait_for_passes, wf_of)
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 
@@ -93,9 +103,9 @@ def test_example_app_test_suspend_resume_prod_then_trigger_and_promote(sandbox, 
     # 6. deleting the Application deletes what it deployed
     apps.delete(ns, "frontend")
     for target in ("test", "prod"):
-        sandbox.wait_for(lambda: _gone(lambda: apps.apps.read_namespaced_deployment("frontend", target)),
+        sandbox.wait_for(lambda ns=target: _gone(lambda: apps.apps.read_namespaced_deployment("frontend", ns)),
                          what=f"frontend removed from {target}")
-        sandbox.wait_for(lambda: not core.list_namespaced_pod(target).items, timeout=60,
+        sandbox.wait_for(lambda ns=target: not core.list_namespaced_pod(ns).items, timeout=60,
                          what=f"no pod left in {target}")
 
 

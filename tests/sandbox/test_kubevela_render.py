@@ -2,6 +2,7 @@
 no pods. The last test holds it against veladev's nocalhost dev config, written separately."""
 
 import json
+from typing import Any
 
 import pytest
 import yaml
@@ -97,7 +98,7 @@ def test_unknown_types_fail_like_kubevela():
 
 
 def test_override_policy_merges_properties_and_traits():
-    comps = [{"name": "web", "type": "webservice", "properties": {"image": "a:1", "ports": [{"port": 80}]},
+    comps: list[dict[str, Any]] = [{"name": "web", "type": "webservice", "properties": {"image": "a:1", "ports": [{"port": 80}]},
               "traits": [{"type": "scaler", "properties": {"replicas": 1}}, {"type": "labels", "properties": {"x": "y"}}]},
              {"name": "db", "type": "worker", "properties": {"image": "pg"}}]
     out = apply_override(comps, {"components": [

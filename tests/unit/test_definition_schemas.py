@@ -78,7 +78,7 @@ def test_x_vela_block(path):
 
 
 def test_aliases_do_not_collide():
-    seen = {}
+    seen: dict[tuple[str, str], str] = {}
     for p in FILES:
         xv = _load(p)["x-vela"]
         for n in [xv["name"], *xv["aliases"]]:

@@ -2,12 +2,12 @@
 its defaults and aliases, the live annotation, `.nocalhost/config.yaml`; the first deploy
 target's namespace; component choice; the dev-mode swap computed from the original spec."""
 import json
+from typing import Any
 
 import pytest
 import yaml
 
 from support import EXAMPLE
-
 from veladev.devmode import DevModeError
 from veladev.devmode.config import app_target, first_deploy_namespace, resolve_dev_config
 from veladev.devmode.workload import KEEP_ALIVE, WorkloadRef, dev_spec, pvc_name
@@ -101,7 +101,7 @@ def test_dev_spec_swaps_only_what_dev_mode_needs():
     cfg = resolve_dev_config(app_target(EXAMPLE, None), None, EXAMPLE.parent, EXAMPLE)
     cfg = type(cfg)(**{**{f: getattr(cfg, f) for f in cfg.__slots__}, "env": (("DEBUG", "1"), ("MODE", "dev")),
                        "persistent_volume_dirs": (("/cache", "1Gi"),)})
-    original = {"replicas": 3, "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+    original: dict[str, Any] = {"replicas": 3, "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
                 "selector": {"matchLabels": {"app.oam.dev/component": "frontend"}},
                 "template": {"metadata": {"labels": {"app.oam.dev/component": "frontend"}}, "spec": {
                     "serviceAccountName": "web", "volumes": [{"name": "cfg", "configMap": {"name": "cfg"}}],

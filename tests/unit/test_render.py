@@ -38,7 +38,9 @@ def test_nocalhost_default_port_forward_is_port_to_port():
 
 
 def test_apply_defaults_fills_nested_defaults_only_where_absent():
-    schema = CAT.get("trait", "nocalhost").schema
+    nocalhost = CAT.get("trait", "nocalhost")
+    assert nocalhost is not None
+    schema = nocalhost.schema
     out = apply_defaults(schema, {"sync": {"type": "sendReceive"}, "port": 80})
     assert out["sync"]["type"] == "sendReceive" and out["sync"]["filePattern"] == ["./"]
     assert out["hotReload"] is True and out["port"] == 80

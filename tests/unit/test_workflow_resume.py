@@ -1,10 +1,12 @@
 """Resume computed as KubeVela 1.9/1.10's ResumeWorkflow does (kubevela/kubevela: pkg/workflow/operation/operation.go@v1.10.9)."""
 
+from typing import Any
+
 import pytest
 
 from veladev.delivery.workflow import WorkflowError, read_workflow, resumed_workflow_status
 
-SUSPENDED = {
+SUSPENDED: dict[str, Any] = {
     "suspend": True, "terminated": False, "finished": False, "status": "suspending",
     "steps": [
         {"name": "deploy-test", "type": "deploy", "phase": "succeeded"},

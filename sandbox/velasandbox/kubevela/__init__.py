@@ -25,52 +25,61 @@ def _app_defaults(obj: dict):
 def _app_validate(obj: dict) -> list[dict]:
     """The CRD's required fields and the webhook's name checks
     (kv:pkg/webhook/core.oam.dev/v1beta1/application/validation.go)."""
-    causes = []
     spec = obj.get("spec") or {}
-    comps = spec.get("components")
-    if comps is None:
-        causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": "spec.components"})
-    names = set()
-    for i, c in enumerate(comps or []):
-        for f in ("name", "type"):
-            if not isinstance(c, dict) or not c.get(f):
-                causes.append({"reason": "FieldValueRequired", "message": "Required value",
-                               "field": f"spec.components[{i}].{f}"})
-        if isinstance(c, dict) and c.get("name") in names:
-            causes.append({"reason": "FieldValueInvalid", "message": "duplicated component name",
-                           "field": f"spec.components[{i}].name"})
-        if isinstance(c, dict):
-            names.add(c.get("name"))
-            for j, t in enumerate(c.get("traits") or []):
-                if not isinstance(t, dict) or not t.get("type"):
-                    causes.append({"reason": "FieldValueRequired", "message": "Required value",
-                                   "field": f"spec.components[{i}].traits[{j}].type"})
+    causes = []
+    if spec.get("components") is None:
+        causes.append(_required("spec.components"))
+    causes += _component_causes(spec.get("components") or [])
     for i, p in enumerate(spec.get("policies") or []):
         if not isinstance(p, dict) or not p.get("type"):
-            causes.append({"reason": "FieldValueRequired", "message": "Required value",
-                           "field": f"spec.policies[{i}].type"})
-    wf = spec.get("workflow") or {}
+            causes.append(_required(f"spec.policies[{i}].type"))
+    causes += _workflow_causes(spec.get("workflow") or {})
+    ann = (obj.get("metadata") or {}).get("annotations") or {}
+    if ann.get("app.oam.dev/autoUpdate") == "true" and ann.get("app.oam.dev/publishVersion"):
+        causes.append(_invalid("autoUpdate and publishVersion cannot be used at the same time", "metadata.annotations"))
+    return causes
+
+
+def _required(field: str) -> dict:
+    return {"reason": "FieldValueRequired", "message": "Required value", "field": field}
+
+
+def _invalid(message: str, field: str) -> dict:
+    return {"reason": "FieldValueInvalid", "message": message, "field": field}
+
+
+def _component_causes(comps: list) -> list[dict]:
+    causes = []
+    names = set()
+    for i, c in enumerate(comps):
+        for f in ("name", "type"):
+            if not isinstance(c, dict) or not c.get(f):
+                causes.append(_required(f"spec.components[{i}].{f}"))
+        if not isinstance(c, dict):
+            continue
+        if c.get("name") in names:
+            causes.append(_invalid("duplicated component name", f"spec.components[{i}].name"))
+        names.add(c.get("name"))
+        for j, t in enumerate(c.get("traits") or []):
+            if not isinstance(t, dict) or not t.get("type"):
+                causes.append(_required(f"spec.components[{i}].traits[{j}].type"))
+    return causes
+
+
+def _workflow_causes(wf: dict) -> list[dict]:
+    causes = []
     if wf.get("ref") and wf.get("steps"):
-        causes.append({"reason": "FieldValueInvalid",
-                       "message": "cannot set steps and ref in workflow at the same time", "field": "spec.workflow"})
+        causes.append(_invalid("cannot set steps and ref in workflow at the same time", "spec.workflow"))
     seen = set()
     for i, s in enumerate(wf.get("steps") or []):
         for sub in [s] + list((s or {}).get("subSteps") or []):
             if not isinstance(sub, dict) or not sub.get("type"):
-                causes.append({"reason": "FieldValueRequired", "message": "Required value",
-                               "field": f"spec.workflow.steps[{i}].type"})
+                causes.append(_required(f"spec.workflow.steps[{i}].type"))
                 continue
             if sub.get("name"):
                 if sub["name"] in seen:
-                    causes.append({"reason": "FieldValueInvalid", "message": "duplicated step name",
-                                   "field": f"spec.workflow.steps[{i}].name"})
+                    causes.append(_invalid("duplicated step name", f"spec.workflow.steps[{i}].name"))
                 seen.add(sub["name"])
-    md = obj.get("metadata") or {}
-    ann = md.get("annotations") or {}
-    if ann.get("app.oam.dev/autoUpdate") == "true" and ann.get("app.oam.dev/publishVersion"):
-        causes.append({"reason": "FieldValueInvalid",
-                       "message": "autoUpdate and publishVersion cannot be used at the same time",
-                       "field": "metadata.annotations"})
     return causes
 
 

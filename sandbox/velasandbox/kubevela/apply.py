@@ -63,21 +63,26 @@ def _deletions(last: Any, desired: Any, path: list[str]) -> Any:
                 out[k] = sub
         elif isinstance(v, list) and isinstance(desired[k], list):
             key = _list_merge_key(path, k)
-            if key:  # merge-keyed list: delete entries that are gone, recurse into the rest
-                want = {e.get(key): e for e in desired[k] if isinstance(e, dict)}
-                items = []
-                for e in v:
-                    if not isinstance(e, dict):
-                        continue
-                    if e.get(key) not in want:
-                        items.append({key: e.get(key), "$patch": "delete"})
-                    else:
-                        sub = _deletions(e, want[e.get(key)], path + [k])
-                        if sub:
-                            items.append({key: e.get(key), **sub})
-                if items:
-                    out[k] = items
+            items = _list_deletions(v, desired[k], key, path + [k]) if key else None
+            if items:
+                out[k] = items
     return out
+
+
+def _list_deletions(last: list, desired: list, key: str, path: list[str]) -> list[dict]:
+    """For a merge-keyed list: delete entries that are gone, recurse into the rest."""
+    want = {e.get(key): e for e in desired if isinstance(e, dict)}
+    items = []
+    for e in last:
+        if not isinstance(e, dict):
+            continue
+        if e.get(key) not in want:
+            items.append({key: e.get(key), "$patch": "delete"})
+        else:
+            sub = _deletions(e, want[e.get(key)], path)
+            if sub:
+                items.append({key: e.get(key), **sub})
+    return items
 
 
 def three_way(kind: kinds.Kind, last: dict | None, desired: dict, live: dict) -> dict:

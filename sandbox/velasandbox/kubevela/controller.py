@@ -54,7 +54,7 @@ def _resync_default() -> float:
 
 
 def K(plural: str, group: str = GROUP, version: str = "v1beta1") -> kinds.Kind:
-    return kinds.lookup(group, version, plural)
+    return kinds.builtin(group, version, plural)
 
 
 def spec_hash(spec: dict) -> str:
@@ -227,13 +227,7 @@ class ApplicationController(Controller):
         before = copy.deepcopy(status)
 
         # 2. revision
-        h = spec_hash(spec)
-        rev = status.get("latestRevision") or {}
-        if rev.get("revisionHash") != h:
-            n = int(rev.get("revision", 0)) + 1
-            rev = {"name": f"{name}-v{n}", "revision": n, "revisionHash": h}
-            status["latestRevision"] = rev
-            self.record_revision(app, rev)
+        rev = self._revision(app, status)
         status["observedGeneration"] = md.get("generation", 1)
         app.setdefault("status", {})["latestRevision"] = rev   # what this reconcile renders with
 
@@ -339,6 +333,17 @@ class ApplicationController(Controller):
                 return d
         return None
 
+    def _revision(self, app: dict, status: dict) -> dict:
+        """The app's latest revision; a new one (recorded) when the spec changed since."""
+        h = spec_hash(app.get("spec") or {})
+        rev = status.get("latestRevision") or {}
+        if rev.get("revisionHash") != h:
+            n = int(rev.get("revision", 0)) + 1
+            rev = {"name": f"{app['metadata']['name']}-v{n}", "revision": n, "revisionHash": h}
+            status["latestRevision"] = rev
+            self.record_revision(app, rev)
+        return rev
+
     def step_deploy(self, app: dict, run: Run, props: dict) -> Outcome:
         spec = app.get("spec") or {}
         by_name = {p.get("name"): p for p in spec.get("policies") or []}
@@ -354,17 +359,7 @@ class ApplicationController(Controller):
                     raise RuntimeError(f"override policy {pname} must not have empty properties")
                 comps = apply_override(comps, pp)
             elif ptype == "topology":
-                if not pp:
-                    raise RuntimeError(f'topology policy "{pname}": empty topology policy')
-                for c in pp.get("clusters") or []:
-                    if c != "local":
-                        raise RuntimeError(f'failed to get cluster {c}: cluster "{c}" not found '
-                                           "(velasandbox has only the local cluster)")
-                if pp.get("clusterLabelSelector") or pp.get("clusterSelector"):
-                    if not pp.get("allowEmpty"):
-                        raise RuntimeError(f'topology policy "{pname}": no cluster matches the label selector')
-                    continue
-                targets.append(pp.get("namespace") or app["metadata"]["namespace"])
+                targets += _topology_targets(pname, pp, app["metadata"]["namespace"])
         if not any((by_name.get(p) or {}).get("type") == "topology" for p in props.get("policies") or []):
             targets = [app["metadata"]["namespace"]]
         self.dispatch(app, run, comps, targets)
@@ -599,8 +594,8 @@ class ApplicationController(Controller):
             live = self.store.try_get(k, e["namespace"] or None, e["name"]) if k else None
             ok, msg = workload_health(live)
             healthy = healthy and ok
-            comp = next((c for c in (app.get("spec") or {}).get("components") or []
-                         if c.get("name") == e.get("component")), {})
+            comp: dict = next((c for c in (app.get("spec") or {}).get("components") or []
+                               if c.get("name") == e.get("component")), {})
             svc = {"name": e.get("component", ""), "namespace": e["namespace"], "cluster": "local", "env": "",
                    "workloadDefinition": {"apiVersion": e["apiVersion"], "kind": e["kind"]},
                    "healthy": ok}
@@ -647,3 +642,18 @@ class ApplicationController(Controller):
 
 
 __all__ = ["ApplicationController", "workload_health", "step_id", "wf_status", "StepWait"]
+
+
+def _topology_targets(pname: str, pp: dict, app_namespace: str) -> list[str]:
+    """The namespaces a topology policy deploys to (velasandbox has only the local cluster)."""
+    if not pp:
+        raise RuntimeError(f'topology policy "{pname}": empty topology policy')
+    for c in pp.get("clusters") or []:
+        if c != "local":
+            raise RuntimeError(f'failed to get cluster {c}: cluster "{c}" not found '
+                               "(velasandbox has only the local cluster)")
+    if pp.get("clusterLabelSelector") or pp.get("clusterSelector"):
+        if not pp.get("allowEmpty"):
+            raise RuntimeError(f'topology policy "{pname}": no cluster matches the label selector')
+        return []
+    return [pp.get("namespace") or app_namespace]

@@ -138,7 +138,7 @@ class DefinitionController(Controller):
 
     async def reconcile(self, namespace: str, name: str) -> None:
         d = self.store.try_get(self.kind, namespace, name)
-        cmk = kinds.lookup("", "v1", "configmaps")
+        cmk = kinds.builtin("", "v1", "configmaps")
         cm_name = f"{self.prefix}-schema-{name}"
         if d is None:
             return  # the ConfigMap is owned by the definition: garbage collection removes it
@@ -162,27 +162,7 @@ class DefinitionController(Controller):
                 self.store.delete(cmk, md["namespace"], cm_name)
             status.pop("configMapRef", None)
         else:
-            labels = dict(md.get("labels") or {})
-            labels.update({SCHEMA_LABEL: "schema", NAME_LABEL: name})
-            cm = {"metadata": {"name": cm_name, "namespace": md["namespace"], "labels": labels,
-                               "ownerReferences": [{"apiVersion": d["apiVersion"], "kind": d["kind"],
-                                                    "name": name, "uid": md["uid"], "controller": True,
-                                                    "blockOwnerDeletion": True}]},
-                  "data": {SCHEMA_KEY: json.dumps(schema, sort_keys=True)}}
-            if self.prefix == "trait":
-                cm["metadata"]["annotations"] = {
-                    APPLIED_WORKLOADS: ",".join((d.get("spec") or {}).get("appliesToWorkloads") or [])}
-            if existing is None:
-                self.store.create(cmk, cm)
-            else:
-                new = copy.deepcopy(existing)
-                new["metadata"]["labels"] = cm["metadata"]["labels"]
-                new["metadata"]["ownerReferences"] = cm["metadata"]["ownerReferences"]
-                if "annotations" in cm["metadata"]:
-                    new["metadata"].setdefault("annotations", {}).update(cm["metadata"]["annotations"])
-                new["data"] = cm["data"]
-                if new != existing:
-                    self.store.update(cmk, new, require_rv=False)
+            self._publish(d, cm_name, schema, existing)
             status["configMapRef"] = cm_name
             status.pop("conditions", None)
         if status != (d.get("status") or {}):
@@ -193,6 +173,33 @@ class DefinitionController(Controller):
                 if e.code != 409:
                     raise
                 self.requeue(namespace, name, 0.05)
+
+
+    def _publish(self, d: dict, cm_name: str, schema: dict, existing: dict | None) -> None:
+        """Creates or updates the schema ConfigMap the definition owns."""
+        md = d["metadata"]
+        cmk = kinds.builtin("", "v1", "configmaps")
+        labels = dict(md.get("labels") or {})
+        labels.update({SCHEMA_LABEL: "schema", NAME_LABEL: md["name"]})
+        cm: dict = {"metadata": {"name": cm_name, "namespace": md["namespace"], "labels": labels,
+                                 "ownerReferences": [{"apiVersion": d["apiVersion"], "kind": d["kind"],
+                                                      "name": md["name"], "uid": md["uid"], "controller": True,
+                                                      "blockOwnerDeletion": True}]},
+                    "data": {SCHEMA_KEY: json.dumps(schema, sort_keys=True)}}
+        if self.prefix == "trait":
+            cm["metadata"]["annotations"] = {
+                APPLIED_WORKLOADS: ",".join((d.get("spec") or {}).get("appliesToWorkloads") or [])}
+        if existing is None:
+            self.store.create(cmk, cm)
+            return
+        new = copy.deepcopy(existing)
+        new["metadata"]["labels"] = cm["metadata"]["labels"]
+        new["metadata"]["ownerReferences"] = cm["metadata"]["ownerReferences"]
+        if "annotations" in cm["metadata"]:
+            new["metadata"].setdefault("annotations", {}).update(cm["metadata"]["annotations"])
+        new["data"] = cm["data"]
+        if new != existing:
+            self.store.update(cmk, new, require_rv=False)
 
 
 def definition_kinds() -> list[kinds.Kind]:

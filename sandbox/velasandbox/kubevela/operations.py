@@ -54,19 +54,24 @@ def resume(store, namespace: str, name: str, step: str | None = None, cli_checks
     for st, parent in _steps(wf):
         if step is not None and st.get("name") != step:
             continue
-        if step is not None:
-            found = True
-        if st.get("phase") == "suspending":
-            st["phase"] = "running"
-            if parent is None:   # OperateSteps: unfinished sub-steps of that step run again
-                for sub in st.get("subSteps") or []:
-                    if sub.get("phase") not in ("succeeded", "failed", "skipped"):
-                        sub["phase"] = "running"
+        found = True
+        _resume_step(st, parent)
         if step is not None and parent is not None and parent.get("phase") == "suspending":
             parent["phase"] = "running"
     if not found:
         raise OperationError(f"can not find step {step}")
     return _patch_status(store, app)
+
+
+def _resume_step(st: dict, parent: dict | None) -> None:
+    """A suspending step runs again; for a top-level step (OperateSteps), so do its unfinished sub-steps."""
+    if st.get("phase") != "suspending":
+        return
+    st["phase"] = "running"
+    if parent is None:
+        for sub in st.get("subSteps") or []:
+            if sub.get("phase") not in ("succeeded", "failed", "skipped"):
+                sub["phase"] = "running"
 
 
 def suspend(store, namespace: str, name: str, step: str | None = None) -> dict:

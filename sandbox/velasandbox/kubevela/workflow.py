@@ -176,6 +176,7 @@ def run_step(run: Run, spec: dict, st: dict, phases: dict[str, str], mode_sub: s
     if stype == "step-group":
         _run_group(run, spec, st, phases, spec.get("mode") or mode_sub)
         return
+    assert run.execute is not None, "the controller gives every run its step executor"
     try:
         out = run.execute(spec, st)
     except StepWait as w:
@@ -210,55 +211,70 @@ def _advance(run: Run, specs: list[dict], statuses: list[dict], mode: str, mode_
     """Execute what can run now, StepByStep (one at a time, in order) or DAG (all ready)."""
     failed_before = False
     for spec in specs:
+        name = spec.get("name", "")
         st = next((s for s in statuses if s.get("name") == spec.get("name")), None)
-        phase = st.get("phase") if st else "pending"
-        if phase in FINISHED:
-            if phase == "failed" and st.get("reason") == "Execute":
-                pass        # a failing step is retried (with back-off); StepByStep waits for it
-            else:
-                # StepByStep skips what follows a failure; DAG only what depends on it
-                failed_before = failed_before or (phase == "failed" and mode == "StepByStep")
-                continue
-        if phase not in FINISHED and _timed_out(run, spec, st):
-            _set(run, st, Outcome("failed", "", "Timeout"))
-            scope_phases[spec.get("name", "")] = "failed"
-            failed_before = mode == "StepByStep"
+        settled = _settled(run, spec, st, mode, scope_phases, failed_before)
+        if settled is not None:
+            failed_before = settled
             continue
-        cond = spec.get("if")
+        cond: str = spec.get("if") or ""
+        custom_if = bool(cond) and cond != "always"
         dep = _ready(spec, scope_phases)
-        if (failed_before or dep == "skip") and cond != "always":
-            if not (cond and cond != "always" and _safe_if(cond, scope_phases)):
-                st = st or _status_for(statuses, spec)
-                _set(run, st, Outcome("skipped", "", "Skip"))
-                scope_phases[spec.get("name", "")] = "skipped"
-                continue
-        if dep == "wait" and mode == "DAG":
+        if (failed_before or dep == "skip") and cond != "always" and not (custom_if and _safe_if(cond, scope_phases)):
+            _set(run, st or _status_for(statuses, spec), Outcome("skipped", "", "Skip"))
+            scope_phases[name] = "skipped"
             continue
         if dep == "wait":
+            if mode == "DAG":
+                continue
             return
-        if cond and cond != "always":
-            try:
-                ok = eval_if(cond, scope_phases)
-            except ValueError as e:
-                st = st or _status_for(statuses, spec)
-                _set(run, st, _failure(run, st, str(e)))
-                scope_phases[spec.get("name", "")] = "failed"
-                if mode == "StepByStep":
-                    return
-                continue
-            if not ok:
-                st = st or _status_for(statuses, spec)
-                _set(run, st, Outcome("skipped", "", "Skip"))
-                scope_phases[spec.get("name", "")] = "skipped"
-                continue
+        verdict = _check_if(run, spec, statuses, st, scope_phases) if custom_if else None
+        if verdict is not None:
+            if verdict == "failed" and mode == "StepByStep":
+                return
+            continue
         st = st or _status_for(statuses, spec)
         run_step(run, spec, st, scope_phases, mode_sub)
-        scope_phases[spec.get("name", "")] = st["phase"]
+        scope_phases[name] = st["phase"]
         if st["phase"] == "failed" and st.get("reason") == "FailedAfterRetries":
             failed_before = mode == "StepByStep"
             continue
         if mode == "StepByStep" and st["phase"] != "succeeded":
             return
+
+
+def _settled(run: Run, spec: dict, st: dict | None, mode: str, scope_phases: dict[str, str],
+             failed_before: bool) -> bool | None:
+    """For a step with nothing to run now (finished, or timed out just now): whether what follows
+    it counts as after a failure; None for a step still to run."""
+    phase = st.get("phase") if st else "pending"
+    if phase in FINISHED and not (st and phase == "failed" and st.get("reason") == "Execute"):
+        # StepByStep skips what follows a failure; DAG only what depends on it (a step failing
+        # with reason Execute is retried, with back-off; StepByStep waits for it)
+        return failed_before or (phase == "failed" and mode == "StepByStep")
+    if st and phase not in FINISHED and _timed_out(run, spec, st):
+        _set(run, st, Outcome("failed", "", "Timeout"))
+        scope_phases[spec.get("name", "")] = "failed"
+        return mode == "StepByStep"
+    return None
+
+
+def _check_if(run: Run, spec: dict, statuses: list[dict], st: dict | None, scope_phases: dict[str, str]) -> str | None:
+    """Applies the step's `if`: None when it holds; else the phase it gave the step (skipped,
+    or failed for an expression that cannot be evaluated)."""
+    name = spec.get("name", "")
+    try:
+        ok = eval_if(spec["if"], scope_phases)
+    except ValueError as e:
+        st = st or _status_for(statuses, spec)
+        _set(run, st, _failure(run, st, str(e)))
+        scope_phases[name] = "failed"
+        return "failed"
+    if ok:
+        return None
+    _set(run, st or _status_for(statuses, spec), Outcome("skipped", "", "Skip"))
+    scope_phases[name] = "skipped"
+    return "skipped"
 
 
 def _safe_if(cond: str, phases: dict[str, str]) -> bool:
@@ -400,7 +416,7 @@ def app_phase(wf: dict | None, healthy: bool) -> str:
     """status.status from the run state (the mapping in kv:application_controller.go)."""
     if not wf:
         return "runningWorkflow"
-    s = wf.get("status")
+    s = wf.get("status") or ""
     if wf.get("terminated") and s == "terminated":
         return "workflowTerminated"
     return {"suspending": "workflowSuspending", "terminated": "workflowTerminated",

@@ -44,6 +44,18 @@ REQUEST_TIMEOUT = (5.0, 20.0)
 def fetch_published_schemas(api_client, namespace: str = "",
                             timeout: tuple[float, float] = REQUEST_TIMEOUT) -> list[PublishedSchema]:
     """Every definition schema the cluster publishes (all namespaces, else `vela-system`)."""
+    items = _schema_config_maps(api_client, namespace, timeout)
+    names = {cm.metadata.name for cm in items if cm.metadata}
+    found: dict[tuple[str, str], PublishedSchema] = {}
+    for cm in items:
+        published = _published_schema(cm, names)
+        if published is not None:
+            found[(published.kind, published.name)] = published
+    return _with_workloads(api_client, list(found.values()), timeout)
+
+
+def _schema_config_maps(api_client, namespace: str, timeout: tuple[float, float]) -> list:
+    """The schema ConfigMaps of `namespace`, or of all namespaces (`vela-system` when that is forbidden)."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
@@ -51,40 +63,39 @@ def fetch_published_schemas(api_client, namespace: str = "",
     core = client.CoreV1Api(api_client)
     try:
         if namespace:
-            items = core.list_namespaced_config_map(namespace, label_selector=SCHEMA_LABEL,
-                                                    _request_timeout=timeout).items
-        else:
-            try:
-                items = core.list_config_map_for_all_namespaces(label_selector=SCHEMA_LABEL,
-                                                                _request_timeout=timeout).items
-            except ApiException as exc:
-                if exc.status != 403:
-                    raise
-                items = core.list_namespaced_config_map("vela-system", label_selector=SCHEMA_LABEL,
-                                                        _request_timeout=timeout).items
+            return core.list_namespaced_config_map(namespace, label_selector=SCHEMA_LABEL,
+                                                   _request_timeout=timeout).items
+        try:
+            return core.list_config_map_for_all_namespaces(label_selector=SCHEMA_LABEL,
+                                                           _request_timeout=timeout).items
+        except ApiException as exc:
+            if exc.status != 403:
+                raise
+            return core.list_namespaced_config_map("vela-system", label_selector=SCHEMA_LABEL,
+                                                   _request_timeout=timeout).items
     except ApiException as exc:
         raise ClusterError(f"cannot list definition schemas: {exc.status} {exc.reason}") from None
     except (HTTPError, OSError) as exc:
         raise ClusterError(f"cannot reach the cluster: {type(exc).__name__}") from None
 
-    found: dict[tuple[str, str], PublishedSchema] = {}
-    names = {cm.metadata.name for cm in items}
-    for cm in items:
-        m = _NAME.match(cm.metadata.name or "")
-        if not m or not cm.data or SCHEMA_KEY not in cm.data:
-            continue
-        kind, name = m.groups()
-        rev = _REVISION.match(cm.metadata.name)
-        if rev and rev.group(1) in names:
-            continue  # a per-revision copy of a schema we also have
-        try:
-            schema = json.loads(cm.data[SCHEMA_KEY])
-        except ValueError:
-            log.warning("schema ConfigMap %s/%s is not JSON; skipped", cm.metadata.namespace, cm.metadata.name)
-            continue
-        if isinstance(schema, dict):
-            found[(kind, name)] = PublishedSchema(kind, name, cm.metadata.namespace, schema)
-    return _with_workloads(api_client, list(found.values()), timeout)
+
+def _published_schema(cm, names: set[str]) -> PublishedSchema | None:
+    """The schema a ConfigMap publishes; None for other ConfigMaps, per-revision copies of a
+    schema also published without revision (`names`), and unreadable ones."""
+    meta = cm.metadata
+    m = _NAME.match(meta.name or "") if meta else None
+    if not m or not cm.data or SCHEMA_KEY not in cm.data:
+        return None
+    kind, name = m.groups()
+    rev = _REVISION.match(meta.name)
+    if rev and rev.group(1) in names:
+        return None
+    try:
+        schema = json.loads(cm.data[SCHEMA_KEY])
+    except ValueError:
+        log.warning("schema ConfigMap %s/%s is not JSON; skipped", meta.namespace, meta.name)
+        return None
+    return PublishedSchema(kind, name, meta.namespace or "", schema) if isinstance(schema, dict) else None
 
 
 def _with_workloads(api_client, schemas: list[PublishedSchema], timeout: tuple[float, float]) -> list[PublishedSchema]:
@@ -97,8 +108,8 @@ def _with_workloads(api_client, schemas: list[PublishedSchema], timeout: tuple[f
     facts: dict[tuple[str, str], dict[str, Any]] = {}
     for kind, plural in _DEFINITION_PLURALS.items():
         try:
-            objs = custom.list_cluster_custom_object("core.oam.dev", "v1beta1", plural,
-                                                     _request_timeout=timeout).get("items", [])
+            listing = custom.list_cluster_custom_object("core.oam.dev", "v1beta1", plural, _request_timeout=timeout)
+            objs = listing.get("items", []) if isinstance(listing, dict) else []  # the client types the JSON as object
         except ApiException:
             continue
         except (HTTPError, OSError) as exc:

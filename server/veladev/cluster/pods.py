@@ -13,6 +13,17 @@ def ready_pod(api_client, namespace: str, component: str, timeout: float = 120) 
                           what=f"component {component}")
 
 
+def _live_name(pod) -> str | None:
+    """The pod's name, None when it is being deleted."""
+    meta = pod.metadata
+    return meta.name if meta and not meta.deletion_timestamp else None
+
+
+def _is_ready(pod) -> bool:
+    conditions = pod.status.conditions if pod.status else None
+    return any(c.type == "Ready" and c.status == "True" for c in conditions or ())
+
+
 def wait_ready_pod(api_client, namespace: str, selector: str, timeout: float = 120, what: str = "") -> str:
     """The name of the one ready pod (not being deleted) matching the label selector, waiting
     up to `timeout` seconds for it."""
@@ -22,12 +33,12 @@ def wait_ready_pod(api_client, namespace: str, selector: str, timeout: float = 1
     deadline = time.monotonic() + timeout
     seen = "no pod"
     while True:
-        pods = [p for p in core.list_namespaced_pod(namespace, label_selector=selector).items
-                if not p.metadata.deletion_timestamp]
-        ready = [p for p in pods if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or ())]
+        pods = [(name, p) for p in core.list_namespaced_pod(namespace, label_selector=selector).items
+                if (name := _live_name(p))]
+        ready = [name for name, p in pods if _is_ready(p)]
         if len(pods) == 1 and ready:
-            return ready[0].metadata.name
-        seen = ", ".join(f"{p.metadata.name} {p.status.phase}" for p in pods) or "no pod"
+            return ready[0]
+        seen = ", ".join(f"{name} {p.status.phase if p.status else '?'}" for name, p in pods) or "no pod"
         if time.monotonic() >= deadline:
             break
         time.sleep(0.2)

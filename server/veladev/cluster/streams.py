@@ -49,15 +49,25 @@ def _private_client(api_client):
     return entry[1]
 
 
+def _stream_errors() -> tuple[type[BaseException], ...]:
+    """What a broken or closed WebSocket raises: websocket-client's own types, socket errors,
+    and ValueError from select/poll on a socket already closed (file descriptor -1).
+    A function so that `except _stream_errors()` imports websocket-client only on failure."""
+    from websocket import WebSocketException
+
+    return (WebSocketException, OSError, ValueError)
+
+
 def _connect(api_client, what: str, method_name: str, name: str, namespace: str, timeout: float, **params):
     from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
     from kubernetes.stream import stream
 
     core = client.CoreV1Api(_private_client(api_client))
     try:
         ws = stream(getattr(core, method_name), name, namespace, _preload_content=False, binary=True,
                     _request_timeout=timeout, **params)
-    except Exception as exc:  # the client wraps every handshake failure in ApiException(status=0)
+    except ApiException as exc:  # the client wraps every handshake failure in ApiException(status=0)
         raise ClusterError(f"{what}: {_short_reason(exc)}") from None
     ws.sock.settimeout(timeout)
     return ws
@@ -94,21 +104,21 @@ class ExecStream:
             with self._send_lock:
                 for off in range(0, len(data), CHUNK):
                     self._ws.write_channel(STDIN, data[off:off + CHUNK])
-        except (OSError, Exception) as exc:
+        except _stream_errors() as exc:
             raise ClusterError(f"{self._what}: the stream closed while sending ({type(exc).__name__})") from None
 
     def close_stdin(self) -> None:
         with self._send_lock:
             try:
                 self._ws.close_channel(STDIN)
-            except Exception:  # the command may have ended already; its status says how
+            except _stream_errors():  # the command may have ended already; its status says how
                 pass
 
     def resize(self, columns: int, rows: int) -> None:
         with self._send_lock:
             try:
                 self._ws.write_channel(RESIZE, json.dumps({"Width": columns, "Height": rows}).encode())
-            except Exception:
+            except _stream_errors():  # a resize racing the command's end is moot
                 pass
 
     def is_open(self) -> bool:
@@ -118,7 +128,7 @@ class ExecStream:
         """Waits up to `timeout` for output; returns (stdout, stderr) received so far."""
         try:
             self._ws.update(timeout=timeout)
-        except Exception as exc:
+        except _stream_errors() as exc:
             self._ws.close()
             raise ClusterError(f"{self._what}: the stream broke ({type(exc).__name__})") from None
         status = self._ws.read_channel(STATUS)
@@ -159,7 +169,7 @@ class ExecStream:
     def close(self) -> None:
         try:
             self._ws.close()
-        except Exception:
+        except _stream_errors():  # already broken: nothing left to close
             pass
 
 
@@ -368,7 +378,7 @@ class PortStream:
     def close(self) -> None:
         try:
             self._client.close()
-        except Exception:
+        except _stream_errors():  # already broken: nothing left to close
             pass
 
 
@@ -379,39 +389,38 @@ def open_port(api_client, namespace: str, pod: str, port: int, timeout: float = 
     return PortStream(ws, port, what)
 
 
+def _readable(local: socket.socket | None, remote: PortStream) -> list:
+    """The sockets with something to read, waiting up to a second."""
+    if remote.pending():
+        return [remote.raw]
+    ready, _, _ = select.select([remote.raw] + ([local] if local else []), [], [], 1.0)
+    return ready
+
+
+def _remote_to_local(remote: PortStream, local: socket.socket) -> bool | None:
+    """Delivers what the pod sent to the local side: whether there was data; None at the pod's end."""
+    data = remote.recv()
+    if data:
+        local.sendall(data)
+    return None if data is None else bool(data)
+
+
+def _local_to_remote(local: socket.socket, remote: PortStream) -> bool:
+    """Sends what the local side wrote to the pod; False once the local side has half-closed."""
+    data = local.recv(CHUNK)
+    if data:
+        remote.send(data)
+    return bool(data)
+
+
 def pump(local: socket.socket, remote: PortStream, *, idle_after_eof: float = 10.0,
          stop: threading.Event | None = None) -> str:
     """Copies bytes both ways between a local socket and a pod's port until one side ends.
     After the local side half-closes, the pod's answer is still delivered (for up to
     `idle_after_eof` seconds of silence). Returns the pod side's error text, if any."""
     local.setblocking(True)
-    local_open = True
-    quiet_since = 0.0
     try:
-        while stop is None or not stop.is_set():
-            if remote.pending():
-                ready = [remote.raw]
-            else:
-                watch = [remote.raw] + ([local] if local_open else [])
-                ready, _, _ = select.select(watch, [], [], 1.0)
-            if not ready:
-                if not local_open and time.monotonic() - quiet_since > idle_after_eof:
-                    break
-                continue
-            if remote.raw in ready:
-                data = remote.recv()
-                if data is None:
-                    break
-                if data:
-                    local.sendall(data)
-                    quiet_since = time.monotonic()
-            if local_open and local in ready:
-                data = local.recv(CHUNK)
-                if data:
-                    remote.send(data)
-                else:
-                    local_open = False
-                    quiet_since = time.monotonic()
+        _copy_both_ways(local, remote, idle_after_eof, stop)
     except OSError:
         pass
     finally:
@@ -421,3 +430,25 @@ def pump(local: socket.socket, remote: PortStream, *, idle_after_eof: float = 10
         except OSError:
             pass
     return remote.error
+
+
+def _copy_both_ways(local: socket.socket, remote: PortStream, idle_after_eof: float,
+                    stop: threading.Event | None) -> None:
+    local_open = True
+    quiet_since = 0.0
+    while stop is None or not stop.is_set():
+        ready = _readable(local if local_open else None, remote)
+        if not ready:
+            if not local_open and time.monotonic() - quiet_since > idle_after_eof:
+                return
+            continue
+        if remote.raw in ready:
+            delivered = _remote_to_local(remote, local)
+            if delivered is None:
+                return
+            if delivered:
+                quiet_since = time.monotonic()
+        if local_open and local in ready:
+            local_open = _local_to_remote(local, remote)
+            if not local_open:
+                quiet_since = time.monotonic()

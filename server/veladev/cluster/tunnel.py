@@ -54,8 +54,29 @@ def _auth_headers(configuration) -> dict[str, str]:
     return headers
 
 
-def open_tunnel(api_client, namespace: str, pod: str, timeout: float = 20) -> "Tunnel":
+def _ws_frame(buf: bytearray) -> tuple[int, int, int] | None:
+    """(opcode, payload offset, payload length) of the WebSocket frame at the start of `buf`,
+    None until all of it has arrived."""
+    if len(buf) < 2:
+        return None
+    opcode, n = buf[0] & 0x0F, buf[1] & 0x7F
+    off = 2
+    if n == 126:
+        if len(buf) < 4:
+            return None
+        n, off = struct.unpack_from(">H", buf, 2)[0], 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None
+        n, off = struct.unpack_from(">Q", buf, 2)[0], 10
+    if buf[1] & 0x80:
+        off += 4  # the masking key
+    return (opcode, off, n) if len(buf) >= off + n else None
+
+
+def open_tunnel(api_client, namespace: str, pod: str, timeout: float = 20) -> Tunnel:
     from kubernetes.stream.ws_client import create_websocket, get_websocket_url
+    from websocket import WebSocketException
 
     configuration = api_client.configuration
     url = get_websocket_url(f"{configuration.host}/api/v1/namespaces/{namespace}/pods/{pod}/portforward")
@@ -63,7 +84,7 @@ def open_tunnel(api_client, namespace: str, pod: str, timeout: float = 20) -> "T
     what = f"port-forward to {namespace}/{pod}"
     try:
         ws = create_websocket(configuration, url, headers)
-    except Exception as exc:  # websocket-client raises its own types for refused handshakes
+    except (WebSocketException, OSError, ValueError) as exc:  # websocket-client's own types for refused handshakes
         text = str(exc).split(" -+-+- ")[0].strip().splitlines()[0][:300] if str(exc) else type(exc).__name__
         if "400" in text or "403" in text and "Upgrade" in text:
             raise TunnelUnsupported(f"{what}: {text}") from None
@@ -187,7 +208,7 @@ class Tunnel:
         `data` or `reset`, or None when the tunnel has ended."""
         try:
             chunk = self.sock.recv(READ_CHUNK)
-        except (ssl.SSLWantReadError, BlockingIOError, socket.timeout):
+        except (TimeoutError, ssl.SSLWantReadError, BlockingIOError):
             return []
         except OSError:
             return None
@@ -217,22 +238,10 @@ class Tunnel:
 
     def _parse_ws(self) -> bool:
         buf = self._inbuf
-        while len(buf) >= 2:
-            opcode, n = buf[0] & 0x0F, buf[1] & 0x7F
-            off = 2
-            if n == 126:
-                if len(buf) < 4:
-                    break
-                n, off = struct.unpack_from(">H", buf, 2)[0], 4
-            elif n == 127:
-                if len(buf) < 10:
-                    break
-                n, off = struct.unpack_from(">Q", buf, 2)[0], 10
-            if buf[1] & 0x80:
-                off += 4  # servers do not mask; tolerated anyway below
-            if len(buf) < off + n:
-                break
-            if buf[1] & 0x80:
+        while (frame := _ws_frame(buf)) is not None:
+            opcode, off, n = frame
+            payload: bytes | memoryview
+            if buf[1] & 0x80:  # servers do not mask; tolerated anyway
                 key = bytes(buf[off - 4:off])
                 payload = bytes(b ^ key[i % 4] for i, b in enumerate(buf[off:off + n]))
             else:
@@ -279,11 +288,13 @@ class Tunnel:
         return events
 
     def close(self) -> None:
+        from websocket import WebSocketException
+
         if not self.closed:
             self.closed = True
             try:
                 self._ws.close(timeout=1)
-            except Exception:
+            except (WebSocketException, OSError, ValueError):  # already broken: nothing left to close
                 pass
 
 
@@ -296,45 +307,101 @@ def serve(listeners: list[tuple[socket.socket, int]], connect: Callable[[bool], 
     API server refuses the tunnel, every connection from then on goes to `fallback(local,
     remote port)` instead. Bytes for a local socket are sent by that connection's writer
     thread (`_write_local`); everything else happens in this thread."""
-    sel = selectors.DefaultSelector()
-    for sock, port in listeners:
-        sock.setblocking(False)
-        sel.register(sock, selectors.EVENT_READ, ("listen", port))
-    sel.register(wake, selectors.EVENT_READ, ("wake", None))
-    notify_r, notify_w = socket.socketpair()
-    notify_r.setblocking(False)
-    sel.register(notify_r, selectors.EVENT_READ, ("writer", None))
-    written: collections.deque[tuple[_Conn, bool]] = collections.deque()  # writers that ended
-    tunnel: Tunnel | None = None
-    conns: dict[int, _Conn] = {}      # by data and error stream id
-    live: set[_Conn] = set()          # sockets not closed yet
-    suspect = False                   # an error came back: check the pod before the next open
-    unsupported = False
+    _Forwarder(listeners, connect, report, wake, fallback).run(stop)
 
-    def writer_done(c: _Conn, ok: bool) -> None:  # in the writer thread
-        written.append((c, ok))
+
+class _Forwarder:
+    """The state of one `serve`: its selector, the tunnel, and the connections through it."""
+
+    def __init__(self, listeners: list[tuple[socket.socket, int]], connect: Callable[[bool], Tunnel],
+                 report: Callable[[str], None], wake: socket.socket,
+                 fallback: Callable[[socket.socket, int], None]) -> None:
+        self.connect, self.report, self.wake, self.fallback = connect, report, wake, fallback
+        self.sel = selectors.DefaultSelector()
+        for sock, port in listeners:
+            sock.setblocking(False)
+            self.sel.register(sock, selectors.EVENT_READ, ("listen", (sock, port)))
+        self.sel.register(wake, selectors.EVENT_READ, ("wake", None))
+        self.notify_r, self.notify_w = socket.socketpair()
+        self.notify_r.setblocking(False)
+        self.sel.register(self.notify_r, selectors.EVENT_READ, ("writer", None))
+        self.written: collections.deque[tuple[_Conn, bool]] = collections.deque()  # writers that ended
+        self.tunnel: Tunnel | None = None
+        self.conns: dict[int, _Conn] = {}  # by data and error stream id
+        self.live: set[_Conn] = set()      # sockets not closed yet
+        self.suspect = False               # an error came back: check the pod before the next open
+        self.unsupported = False
+
+    def run(self, stop: threading.Event) -> None:
         try:
-            notify_w.send(b"w")
+            while not stop.is_set():
+                if self.tunnel is not None and self.tunnel.pending():
+                    # decrypted bytes wait in the TLS layer
+                    ready = [(self.sel.get_key(self.tunnel), selectors.EVENT_READ)]
+                else:
+                    ready = self.sel.select(1.0)
+                for key, _events in ready:
+                    self._handle(*key.data)
+        finally:
+            self._drop_tunnel()
+            for c in self.live:  # their writers were told to end; the process is done with them
+                c.local.close()
+            self.sel.close()
+            self.notify_r.close()
+            self.notify_w.close()
+
+    def _handle(self, kind: str, obj) -> None:
+        if kind == "wake":
+            try:
+                self.wake.recv(64)
+            except OSError:
+                pass
+        elif kind == "writer":
+            self._writers_ended()
+        elif kind == "listen":
+            self._accept(*obj)
+        elif kind == "tunnel":
+            self._from_tunnel()
+        elif kind == "local":
+            self._from_local(obj)
+
+    def _writer_done(self, c: _Conn, ok: bool) -> None:  # in the writer thread
+        self.written.append((c, ok))
+        try:
+            self.notify_w.send(b"w")
         except OSError:
             pass
 
-    def unwatch(c: _Conn) -> None:
+    def _writers_ended(self) -> None:
         try:
-            sel.unregister(c.local)
+            self.notify_r.recv(4096)
+        except OSError:
+            pass
+        while self.written:
+            c, ok = self.written.popleft()
+            if c.data_sid in self.conns and not c.ended:
+                self._finish(c, reset=not ok or not c.local_eof)
+            c.local.close()  # its writer has ended: nothing uses the socket now
+            self.live.discard(c)
+
+    def _unwatch(self, c: _Conn) -> None:
+        try:
+            self.sel.unregister(c.local)
         except (KeyError, ValueError):
             pass
 
-    def finish(c: _Conn, reset: bool) -> None:
+    def _finish(self, c: _Conn, reset: bool) -> None:
         """Ends the connection; its writer thread stops, and the socket is closed once it has."""
+        tunnel = self.tunnel
         if reset and tunnel is not None and not tunnel.closed:
             for sid in (c.data_sid, c.error_sid):
                 try:
                     tunnel.reset(sid)
                 except OSError:
                     pass
-        conns.pop(c.data_sid, None)
-        conns.pop(c.error_sid, None)
-        unwatch(c)
+        self.conns.pop(c.data_sid, None)
+        self.conns.pop(c.error_sid, None)
+        self._unwatch(c)
         with c.cv:
             c.ended = True
             c.cv.notify()
@@ -343,138 +410,117 @@ def serve(listeners: list[tuple[socket.socket, int]], connect: Callable[[bool], 
         except OSError:
             pass
 
-    def drop_tunnel() -> None:
-        nonlocal tunnel
-        if tunnel is not None:
+    def _drop_tunnel(self) -> None:
+        if self.tunnel is not None:
             try:
-                sel.unregister(tunnel)
+                self.sel.unregister(self.tunnel)
             except (KeyError, ValueError):
                 pass
-            tunnel.close()
-            tunnel = None
-        for c in {id(c): c for c in conns.values()}.values():
-            finish(c, reset=False)
+            self.tunnel.close()
+            self.tunnel = None
+        for c in {id(c): c for c in self.conns.values()}.values():
+            self._finish(c, reset=False)
 
-    try:
-        while not stop.is_set():
-            if tunnel is not None and tunnel.pending():
-                ready = [(sel.get_key(tunnel), selectors.EVENT_READ)]  # decrypted bytes wait in the TLS layer
+    def _open_stream(self, port: int) -> tuple[int, int]:
+        """(data, error) stream ids for a new connection to `port`, opening or replacing the tunnel as needed."""
+        if self.tunnel is not None and self.suspect:
+            fresh = self.connect(True)
+            if (fresh.namespace, fresh.pod) != (self.tunnel.namespace, self.tunnel.pod):
+                self._drop_tunnel()
+                self.tunnel = fresh
+                self.sel.register(fresh, selectors.EVENT_READ, ("tunnel", None))
             else:
-                ready = sel.select(1.0)
-            for key, mask in ready:
-                kind, obj = key.data
-                if kind == "wake":
-                    try:
-                        wake.recv(64)
-                    except OSError:
-                        pass
-                elif kind == "writer":
-                    try:
-                        notify_r.recv(4096)
-                    except OSError:
-                        pass
-                    while written:
-                        c, ok = written.popleft()
-                        if c.data_sid in conns and not c.ended:
-                            finish(c, reset=not ok or not c.local_eof)
-                        c.local.close()  # its writer has ended: nothing uses the socket now
-                        live.discard(c)
-                elif kind == "listen":
-                    try:
-                        local, _ = key.fileobj.accept()
-                    except OSError:
-                        continue
-                    local.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    local.setblocking(True)  # read here only when select says so; written by its thread
-                    if unsupported:
-                        fallback(local, obj)
-                        continue
-                    try:
-                        if tunnel is not None and suspect:
-                            fresh = connect(True)
-                            if (fresh.namespace, fresh.pod) != (tunnel.namespace, tunnel.pod):
-                                drop_tunnel()
-                                tunnel = fresh
-                                sel.register(tunnel, selectors.EVENT_READ, ("tunnel", None))
-                            else:
-                                fresh.close()
-                            suspect = False
-                        if tunnel is None:
-                            tunnel = connect(False)
-                            sel.register(tunnel, selectors.EVENT_READ, ("tunnel", None))
-                        data_sid, error_sid = tunnel.open(obj)
-                    except TunnelUnsupported as exc:
-                        report(f"{exc}; using one WebSocket per connection")
-                        unsupported = True
-                        fallback(local, obj)
-                        continue
-                    except (ClusterError, OSError) as exc:
-                        report(f"forward to port {obj}: {exc}")
-                        if tunnel is not None and isinstance(exc, OSError):
-                            drop_tunnel()
-                        suspect = True
-                        local.close()
-                        continue
-                    c = _Conn(local, obj, data_sid, error_sid)
-                    conns[data_sid] = conns[error_sid] = c
-                    live.add(c)
-                    sel.register(local, selectors.EVENT_READ, ("local", c))
-                    threading.Thread(target=_write_local, args=(c, writer_done), daemon=True,
-                                     name=f"veladev-forward-{obj}-write").start()
-                elif kind == "tunnel":
-                    events = tunnel.read() if tunnel is not None else None
-                    if events is None:
-                        drop_tunnel()
-                        suspect = True
-                        continue
-                    for ev, sid, data, fin in events:
-                        c = conns.get(sid)
-                        if c is None:
-                            continue
-                        if ev == "reset":
-                            finish(c, reset=False)
-                            continue
-                        if sid == c.error_sid:
-                            if not data:
-                                continue
-                            c.error += data.decode(errors="replace")
-                            report(c.error.strip())
-                            suspect = True
-                            fin, data = True, b""
-                        with c.cv:
-                            if data:
-                                c.chunks.append(data)
-                                c.queued += len(data)
-                            c.remote_fin = c.remote_fin or fin
-                            c.cv.notify()
-                            over = c.queued > MAX_BUFFERED
-                        if over:
-                            report(f"forward to port {c.port}: the local client does not read; connection dropped")
-                            finish(c, reset=True)
-                elif kind == "local":
-                    c = obj
-                    if c.data_sid not in conns or c.local_eof:
-                        continue
-                    try:
-                        data = c.local.recv(READ_CHUNK)
-                    except (BlockingIOError, InterruptedError):
-                        continue
-                    except OSError:
-                        data = b""  # reset by the client: end the stream as for EOF
-                    try:
-                        if data:
-                            tunnel.data(c.data_sid, data)
-                        else:
-                            c.local_eof = True
-                            unwatch(c)
-                            tunnel.data(c.data_sid, fin=True)
-                    except (OSError, AttributeError):
-                        drop_tunnel()
-                        suspect = True
-    finally:
-        drop_tunnel()
-        for c in live:  # their writers were told to end; the process is done with them
-            c.local.close()
-        sel.close()
-        notify_r.close()
-        notify_w.close()
+                fresh.close()
+            self.suspect = False
+        if self.tunnel is None:
+            self.tunnel = self.connect(False)
+            self.sel.register(self.tunnel, selectors.EVENT_READ, ("tunnel", None))
+        return self.tunnel.open(port)
+
+    def _accept(self, listener: socket.socket, port: int) -> None:
+        try:
+            local, _ = listener.accept()
+        except OSError:
+            return
+        local.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        local.setblocking(True)  # read here only when select says so; written by its thread
+        if self.unsupported:
+            self.fallback(local, port)
+            return
+        try:
+            data_sid, error_sid = self._open_stream(port)
+        except TunnelUnsupported as exc:
+            self.report(f"{exc}; using one WebSocket per connection")
+            self.unsupported = True
+            self.fallback(local, port)
+            return
+        except (ClusterError, OSError) as exc:
+            self.report(f"forward to port {port}: {exc}")
+            if self.tunnel is not None and isinstance(exc, OSError):
+                self._drop_tunnel()
+            self.suspect = True
+            local.close()
+            return
+        c = _Conn(local, port, data_sid, error_sid)
+        self.conns[data_sid] = self.conns[error_sid] = c
+        self.live.add(c)
+        self.sel.register(local, selectors.EVENT_READ, ("local", c))
+        threading.Thread(target=_write_local, args=(c, self._writer_done), daemon=True,
+                         name=f"veladev-forward-{port}-write").start()
+
+    def _from_tunnel(self) -> None:
+        events = self.tunnel.read() if self.tunnel is not None else None
+        if events is None:
+            self._drop_tunnel()
+            self.suspect = True
+            return
+        for ev, sid, data, fin in events:
+            c = self.conns.get(sid)
+            if c is None:
+                continue
+            if ev == "reset":
+                self._finish(c, reset=False)
+                continue
+            if sid == c.error_sid:
+                if not data:
+                    continue
+                c.error += data.decode(errors="replace")
+                self.report(c.error.strip())
+                self.suspect = True
+                fin, data = True, b""
+            self._queue(c, data, fin)
+
+    def _queue(self, c: _Conn, data: bytes, fin: bool) -> None:
+        """Hands bytes from the pod to the connection's writer; drops a connection whose local
+        client does not read."""
+        with c.cv:
+            if data:
+                c.chunks.append(data)
+                c.queued += len(data)
+            c.remote_fin = c.remote_fin or fin
+            c.cv.notify()
+            over = c.queued > MAX_BUFFERED
+        if over:
+            self.report(f"forward to port {c.port}: the local client does not read; connection dropped")
+            self._finish(c, reset=True)
+
+    def _from_local(self, c: _Conn) -> None:
+        if c.data_sid not in self.conns or c.local_eof:
+            return
+        try:
+            data = c.local.recv(READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""  # reset by the client: end the stream as for EOF
+        if not data:
+            c.local_eof = True
+            self._unwatch(c)
+        try:
+            if self.tunnel is not None:
+                self.tunnel.data(c.data_sid, data, fin=not data)
+                return
+        except (OSError, AttributeError):  # AttributeError: websocket-client after its socket closed
+            pass
+        self._drop_tunnel()
+        self.suspect = True

@@ -21,8 +21,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..cluster import ClusterError
-from ..cluster import streams, tunnel
+from ..cluster import ClusterError, streams, tunnel
 from .errors import DevModeError
 from .pod import DevPod, PodResolver
 
@@ -37,7 +36,7 @@ class ForwardSpec:
     remote: int
 
     @classmethod
-    def parse(cls, spec: str | int) -> "ForwardSpec":
+    def parse(cls, spec: str | int) -> ForwardSpec:
         text = str(spec).strip()
         local, sep, remote = text.partition(":")
         try:

@@ -20,42 +20,33 @@ ALWAYS_IGNORED = (".git",)
 def _translate(glob: str) -> str:
     out, i = [], 0
     while i < len(glob):
-        c = glob[i]
-        if glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            end = glob.find("]", i + 1)
-            if end < 0:
-                out.append(re.escape(c))
-            else:
-                body = glob[i + 1:end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = end + 1
-                continue
-        elif c == "{":
-            end = glob.find("}", i + 1)
-            if end < 0:
-                out.append(re.escape(c))
-            else:
-                out.append("(?:" + "|".join(_translate(alt) for alt in glob[i + 1:end].split(",")) + ")")
-                i = end + 1
-                continue
-        elif c == "\\" and i + 1 < len(glob):
-            out.append(re.escape(glob[i + 1]))
-            i += 2
-            continue
-        else:
-            out.append(re.escape(c))
-        i += 1
+        piece, i = _glob_token(glob, i)
+        out.append(piece)
     return "".join(out)
+
+
+_SIMPLE_TOKENS = {"*": "[^/]*", "?": "[^/]"}
+
+
+def _glob_token(glob: str, i: int) -> tuple[str, int]:
+    """The regular expression for the glob token at `i`, and the index after it."""
+    c = glob[i]
+    if glob.startswith("**", i):
+        return ".*", i + 2
+    if c in _SIMPLE_TOKENS:
+        return _SIMPLE_TOKENS[c], i + 1
+    if c == "\\" and i + 1 < len(glob):
+        return re.escape(glob[i + 1]), i + 2
+    closing = {"[": "]", "{": "}"}.get(c)
+    end = glob.find(closing, i + 1) if closing else -1
+    if end < 0:  # a plain character, or an opening bracket that is never closed
+        return re.escape(c), i + 1
+    body = glob[i + 1:end]
+    if c == "[":
+        if body.startswith("!"):
+            body = "^" + body[1:]
+        return "[" + body.replace("\\", "\\\\") + "]", end + 1
+    return "(?:" + "|".join(_translate(alt) for alt in body.split(",")) + ")", end + 1
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str] | None:

@@ -12,18 +12,16 @@ never hit. All of it needs only `sh`, `cat`, `tr`, `grep` and `kill` in the cont
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
-import shlex
 import signal
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ..cluster import ClusterError
-from ..cluster import streams
+from ..cluster import ClusterError, streams
 from .errors import DevModeError
 from .pod import DevPod, PodResolver
 
@@ -225,65 +223,79 @@ def terminal(api_client, pod: DevPod, shell: str = "", *, stdin_fd: int = 0, std
     """An interactive shell in the dev container over a tty (`shell`, else bash, else sh);
     the local terminal is raw while it runs and its size follows the window. Returns the
     shell's exit code."""
-    import select
-
     try:
         s = streams.open_exec(api_client, pod.namespace, pod.name, pod.container,
                               ["sh", "-c", _SHELL, shell or "", pod.work_dir], stdin=True, tty=True,
                               timeout=connect_timeout)
     except ClusterError as exc:
         raise DevModeError(f"cannot open a terminal in {pod.name}: {exc}") from None
-    is_tty = os.isatty(stdin_fd)
-    saved = None
+
+    def show(out: bytes, err: bytes) -> None:
+        os.write(stdout_fd, out + err)
+
+    with _raw_local_terminal(stdin_fd, s):
+        stop = threading.Event()
+        t = threading.Thread(target=_pump_stdin, args=(stdin_fd, s, stop), daemon=True,
+                             name="veladev-terminal-stdin")
+        t.start()
+        try:
+            code = s.wait(float("inf"), show)
+        except ClusterError as exc:
+            raise DevModeError(f"terminal in {pod.name} ended: {exc}") from None
+        finally:
+            stop.set()
+            t.join(1)
+            s.close()
+    return code
+
+
+@contextlib.contextmanager
+def _raw_local_terminal(fd: int, s: streams.ExecStream) -> Iterator[None]:
+    """While open: the local terminal (when `fd` is one) raw, and its window size followed by
+    the remote tty; restored afterwards."""
+    if not os.isatty(fd):
+        yield
+        return
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    tty.setraw(fd)
+
+    def resize(*_) -> None:
+        try:
+            size = os.get_terminal_size(fd)
+            s.resize(size.columns, size.lines)
+        except OSError:
+            pass
+    resize()
     old_winch = None
-    if is_tty:
-        import termios
-        import tty
-
-        saved = termios.tcgetattr(stdin_fd)
-        tty.setraw(stdin_fd)
-
-        def resize(*_):
-            try:
-                size = os.get_terminal_size(stdin_fd)
-                s.resize(size.columns, size.lines)
-            except OSError:
-                pass
-        resize()
-        if threading.current_thread() is threading.main_thread():
-            old_winch = signal.signal(signal.SIGWINCH, resize)
-    stop = threading.Event()
-
-    def pump_stdin() -> None:
-        while not stop.is_set():
-            try:
-                ready, _, _ = select.select([stdin_fd], [], [], 0.2)
-                data = os.read(stdin_fd, 65536) if ready else None
-            except OSError:
-                return
-            if data is None:
-                continue
-            if not data:
-                s.close_stdin()
-                return
-            try:
-                s.write(data)
-            except ClusterError:
-                return
-    t = threading.Thread(target=pump_stdin, daemon=True, name="veladev-terminal-stdin")
-    t.start()
+    if threading.current_thread() is threading.main_thread():
+        old_winch = signal.signal(signal.SIGWINCH, resize)
     try:
-        code = s.wait(float("inf"), lambda o, e: os.write(stdout_fd, o + e))
-    except ClusterError as exc:
-        raise DevModeError(f"terminal in {pod.name} ended: {exc}") from None
+        yield
     finally:
-        stop.set()
-        t.join(1)
-        s.close()
-        if saved is not None:
-            import termios
-
-            termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
         if old_winch is not None:
             signal.signal(signal.SIGWINCH, old_winch)
-    return code
+
+
+def _pump_stdin(fd: int, s: streams.ExecStream, stop: threading.Event) -> None:
+    """Local input to the remote tty until `stop`, local end of input, or a closed stream."""
+    import select
+
+    while not stop.is_set():
+        try:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            data = os.read(fd, 65536) if ready else None
+        except OSError:
+            return
+        if data is None:
+            continue
+        if not data:
+            s.close_stdin()
+            return
+        try:
+            s.write(data)
+        except ClusterError:
+            return

@@ -40,14 +40,19 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..cluster import ClusterError
-from ..cluster import streams
+from ..cluster import ClusterError, streams
 from .errors import DevModeError
 from .patterns import PathFilter
 from .pod import DevPod, PodResolver
+
+if TYPE_CHECKING:
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger("veladev.devmode.sync")
 
@@ -163,7 +168,7 @@ class FileSync:
         self._full = True
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._observer = None
+        self._observer: BaseObserver | None = None
         self._pod: DevPod | None = None
         # What both sides hold, as far as this sync knows: relative path -> content hash.
         self._synced: dict[str, str] = {}
@@ -187,7 +192,7 @@ class FileSync:
         # no open / close-without-write events: reading files (ours, for the tar) is no change
         changes = [ev.FileCreatedEvent, ev.DirCreatedEvent, ev.FileModifiedEvent, ev.FileClosedEvent,
                    ev.FileDeletedEvent, ev.DirDeletedEvent, ev.FileMovedEvent, ev.DirMovedEvent]
-        self._observer.schedule(_Handler(self), str(self.local_dir), recursive=True, event_filter=changes)
+        self._observer.schedule(_event_handler(self), str(self.local_dir), recursive=True, event_filter=changes)
         self._observer.start()
         self._thread = threading.Thread(target=self._run, name="veladev-sync", daemon=True)
         self._thread.start()
@@ -259,55 +264,73 @@ class FileSync:
         interval = self.poll_interval if self.mode == "sendReceive" else self.heartbeat
         next_poll = time.monotonic() + interval
         while True:
-            with self._cond:
-                # wait for: a full sync, a batch whose debounce is over (a quiet gap, at most
-                # max_delay after its first event), or the next poll / heartbeat
-                while not self._stopping and not self._full:
-                    now = time.monotonic()
-                    batch_at = (min(self._last_event + self.debounce, self._first_event + self.max_delay)
-                                if self._dirty else float("inf"))
-                    if now >= batch_at or now >= next_poll:
-                        break
-                    self._cond.wait(min(batch_at, next_poll) - now)
-                if self._stopping:
-                    return
-                full, self._full = self._full, False
-                dirty: set[str] = set()
-                if full or (self._dirty and time.monotonic() >= min(
-                        self._last_event + self.debounce, self._first_event + self.max_delay)):
-                    dirty, self._dirty = self._dirty, set()
+            work = self._next_work(next_poll)
+            if work is None:
+                return
+            full, dirty = work
             try:
-                if self._pod is None or full:
-                    self._connect()
-                if full:
-                    self._full_sync()
-                elif dirty:
-                    self._incremental(dirty)
-                if time.monotonic() >= next_poll or full:
-                    if self.mode == "sendReceive":
-                        self._poll_remote()
-                    elif not full:
-                        self._check_pod()
-                    next_poll = time.monotonic() + interval
+                next_poll = self._sync_step(full, dirty, next_poll, interval)
                 backoff = 0.5
-                if self._status.state != "idle":
-                    self._set(state="idle", last_error="")
             except Exception as exc:  # noqa: BLE001 - the sync thread must outlive any one failure
-                msg = str(exc) or type(exc).__name__
-                if isinstance(exc, (ClusterError, DevModeError, OSError)):
-                    log.warning("sync failed: %s; reconnecting", msg)
-                else:  # a bug or a malformed answer from the pod: report it, then start over
-                    log.exception("sync failed")
-                    msg = f"sync failed ({type(exc).__name__}: {msg})"
-                with self._cond:
-                    self._full = True
-                    self._dirty |= dirty
-                    self._pod = None
-                self._set(state="error", last_error=msg, pending=len(self._dirty))
-                with self._cond:
-                    if not self._stopping:
-                        self._cond.wait(backoff)
+                self._failed(exc, dirty, backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    def _due(self) -> float:
+        """When the pending batch is due: after a quiet gap, at most max_delay after its first event."""
+        return min(self._last_event + self.debounce, self._first_event + self.max_delay)
+
+    def _next_work(self, next_poll: float) -> tuple[bool, set[str]] | None:
+        """Waits for a full sync, a batch whose debounce is over, or the next poll / heartbeat;
+        returns (full sync?, the batch's paths), or None once stopping."""
+        with self._cond:
+            while not self._stopping and not self._full:
+                now = time.monotonic()
+                batch_at = self._due() if self._dirty else float("inf")
+                if now >= batch_at or now >= next_poll:
+                    break
+                self._cond.wait(min(batch_at, next_poll) - now)
+            if self._stopping:
+                return None
+            full, self._full = self._full, False
+            dirty: set[str] = set()
+            if full or (self._dirty and time.monotonic() >= self._due()):
+                dirty, self._dirty = self._dirty, set()
+            return full, dirty
+
+    def _sync_step(self, full: bool, dirty: set[str], next_poll: float, interval: float) -> float:
+        """One round of syncing; returns when the next poll / heartbeat is due."""
+        if self._pod is None or full:
+            self._connect()
+        if full:
+            self._full_sync()
+        elif dirty:
+            self._incremental(dirty)
+        if time.monotonic() >= next_poll or full:
+            if self.mode == "sendReceive":
+                self._poll_remote()
+            elif not full:
+                self._check_pod()
+            next_poll = time.monotonic() + interval
+        if self._status.state != "idle":
+            self._set(state="idle", last_error="")
+        return next_poll
+
+    def _failed(self, exc: Exception, dirty: set[str], backoff: float) -> None:
+        """Reports a failed round, keeps its paths for the full sync that follows, waits `backoff`."""
+        msg = str(exc) or type(exc).__name__
+        if isinstance(exc, (ClusterError, DevModeError, OSError)):
+            log.warning("sync failed: %s; reconnecting", msg)
+        else:  # a bug or a malformed answer from the pod: report it, then start over
+            log.exception("sync failed")
+            msg = f"sync failed ({type(exc).__name__}: {msg})"
+        with self._cond:
+            self._full = True
+            self._dirty |= dirty
+            self._pod = None
+        self._set(state="error", last_error=msg, pending=len(self._dirty))
+        with self._cond:
+            if not self._stopping:
+                self._cond.wait(backoff)
 
     def _connect(self) -> None:
         pod = self.resolve_pod(self.reconnect_timeout)
@@ -447,28 +470,17 @@ class FileSync:
         local = self._walk()
         # the container hashes the walked paths while we hash them here; once its answer is
         # in, files it does not have are not hashed first (the tar writer hashes them)
-        remote_result: dict[str, object] = {}
-        done = threading.Event()
-
-        def hash_remote() -> None:
-            try:
-                remote_result["ok"] = self._remote_hashes(sorted(local))
-            except Exception as exc:  # re-raised below, in the sync thread
-                remote_result["error"] = exc
-            done.set()
-        threading.Thread(target=hash_remote, daemon=True, name="veladev-sync-remote-hash").start()
-        hashes: dict[str, str] = {}
-        for rel, p in local.items():
-            if done.is_set():
-                break
-            try:
-                hashes[rel] = file_digest(p)
-            except OSError:
-                continue
-        done.wait()
-        if "error" in remote_result:
-            raise remote_result["error"]  # type: ignore[misc]
-        remote: dict[str, str] = remote_result["ok"]  # type: ignore[assignment]
+        with ThreadPoolExecutor(1, thread_name_prefix="veladev-sync-remote-hash") as pool:
+            remote_hashes = pool.submit(self._remote_hashes, sorted(local))
+            hashes: dict[str, str] = {}
+            for rel, p in local.items():
+                if remote_hashes.done():
+                    break
+                try:
+                    hashes[rel] = file_digest(p)
+                except OSError:
+                    continue
+            remote = remote_hashes.result()  # the container's error, if any, is raised here
         for rel in local.keys() & remote.keys() - hashes.keys():
             try:
                 hashes[rel] = file_digest(local[rel])
@@ -491,36 +503,42 @@ class FileSync:
         delete: list[str] = []
         for rel in sorted(dirty):
             p = self.local_dir / rel
-            if p.is_dir() and not p.is_symlink():
-                # a created or moved-in directory: everything in it
+            if p.is_dir() and not p.is_symlink():  # a created or moved-in directory: everything in it
                 files = self._walk(rel)
                 for r2, h in self._hash_local(files).items():
                     if self._synced.get(r2) != h:
                         send[r2], hashes[r2] = files[r2], h
-                continue
-            if os.path.lexists(p):
-                if not self.filter.accepts(rel):
-                    continue
-                try:
-                    h = file_digest(p)
-                except OSError:
-                    continue
-                if self._synced.get(rel) != h:
-                    send[rel], hashes[rel] = p, h
-                continue
-            # gone: the file, or a directory with everything under it
-            prefix = rel + "/"
-            gone = [s for s in self._synced if s == rel or s.startswith(prefix)]
-            if gone:
+            elif os.path.lexists(p):
+                changed = self._changed_hash(rel, p)
+                if changed is not None:
+                    send[rel], hashes[rel] = p, changed
+            elif self._forget(rel):
                 delete.append(rel)
-                for s in gone:
-                    del self._synced[s]
         if not send and not delete:
             self._set(pending=len(self._dirty))
             return
         sent = self._ship(send, delete)
         self._synced.update(sent)
         self._finish(SyncBatch(sent=tuple(sorted(sent)), deleted=tuple(delete), started=started, finished=time.monotonic()))
+
+    def _changed_hash(self, rel: str, p: Path) -> str | None:
+        """The hash of a synced file that differs from what the pod holds, else None."""
+        if not self.filter.accepts(rel):
+            return None
+        try:
+            h = file_digest(p)
+        except OSError:
+            return None
+        return h if self._synced.get(rel) != h else None
+
+    def _forget(self, rel: str) -> bool:
+        """Forgets a path gone here (the file, or a directory with everything under it); True
+        if the pod holds something there to delete."""
+        prefix = rel + "/"
+        gone = [s for s in self._synced if s == rel or s.startswith(prefix)]
+        for s in gone:
+            del self._synced[s]
+        return bool(gone)
 
     def _finish(self, batch: SyncBatch) -> None:
         s = self._status
@@ -579,6 +597,27 @@ class FileSync:
         pod = self._pod
         assert pod is not None
         refused: list[str] = []
+        wanted = self._wanted(changed, refused)
+        received: list[str] = []
+        conflicts: list[str] = []
+        if wanted:
+            self._set(state="syncing")
+            with streams.download_tar(self.api_client, pod.namespace, pod.name, pod.container, pod.work_dir,
+                                      sorted(wanted), timeout=self.timeout) as data, \
+                    tarfile.open(fileobj=data, mode="r|") as tf:
+                for ti in tf:
+                    self._receive_member(tf, ti, wanted, refused, received, conflicts)
+        if refused:
+            log.warning("refused remote paths outside %s: %s", self.local_dir, ", ".join(refused[:10]))
+            s = self._status
+            self._set(refused=s.refused + tuple(r for r in refused if r not in s.refused))
+        if received or conflicts:
+            self._finish(SyncBatch(received=tuple(received), conflicts=tuple(conflicts), started=started,
+                                   finished=time.monotonic()))
+
+    def _wanted(self, changed: dict[str, str], refused: list[str]) -> dict[str, str]:
+        """The changed remote paths (safe relative path -> hash) that may land in the folder;
+        the others go to `refused` (and are not asked for again until they change)."""
         wanted: dict[str, str] = {}
         for rel, h in changed.items():
             safe = safe_relative(rel)
@@ -593,52 +632,44 @@ class FileSync:
                     self._refused[rel] = h
                     continue
             wanted[safe] = h
-        received: list[str] = []
-        conflicts: list[str] = []
-        if wanted:
-            self._set(state="syncing")
-            with streams.download_tar(self.api_client, pod.namespace, pod.name, pod.container, pod.work_dir,
-                                      sorted(wanted), timeout=self.timeout) as data, \
-                    tarfile.open(fileobj=data, mode="r|") as tf:
-                for ti in tf:
-                    rel = safe_relative(_relative(ti.name))
-                    if rel is None or rel not in wanted or not (ti.isreg() or ti.issym()):
-                        if rel is None or rel not in wanted:
-                            refused.append(ti.name)
-                        continue
-                    dest = self.local_dir / rel
-                    # no write through a local symlink (or a symlinked parent) out of the folder
-                    if not self._inside(dest.parent) or (dest.is_symlink() and not ti.issym()):
-                        refused.append(rel)
-                        continue
-                    if ti.issym() and (ti.linkname.startswith("/") or not self._inside(dest.parent / ti.linkname)):
-                        refused.append(rel)
-                        continue
-                    local_hash = None
-                    if os.path.lexists(dest):
-                        try:
-                            local_hash = file_digest(dest)
-                        except OSError:
-                            local_hash = "?"
-                    remote_hash = wanted[rel]
-                    if local_hash == remote_hash:
-                        self._synced[rel] = remote_hash
-                        continue
-                    edited_here = local_hash is not None and local_hash != self._synced.get(rel)
-                    out = dest.with_name(dest.name + CONFLICT_SUFFIX) if edited_here else dest
-                    self._write(tf, ti, out)
-                    if edited_here:
-                        conflicts.append(out.relative_to(self.local_dir).as_posix())
-                    else:
-                        self._synced[rel] = remote_hash
-                        received.append(rel)
-        if refused:
-            log.warning("refused remote paths outside %s: %s", self.local_dir, ", ".join(refused[:10]))
-            s = self._status
-            self._set(refused=s.refused + tuple(r for r in refused if r not in s.refused))
-        if received or conflicts:
-            self._finish(SyncBatch(received=tuple(received), conflicts=tuple(conflicts), started=started,
-                                   finished=time.monotonic()))
+        return wanted
+
+    def _receive_member(self, tf: tarfile.TarFile, ti: tarfile.TarInfo, wanted: dict[str, str], refused: list[str],
+                        received: list[str], conflicts: list[str]) -> None:
+        """Writes one member of the downloaded tar into the folder (beside an edited local file,
+        as a conflict copy), or lists it in `refused`."""
+        rel = safe_relative(_relative(ti.name))
+        if rel is None or rel not in wanted:
+            refused.append(ti.name)
+            return
+        if not (ti.isreg() or ti.issym()):
+            return
+        dest = self.local_dir / rel
+        # no write through a local symlink (or a symlinked parent) out of the folder
+        if not self._inside(dest.parent) or (dest.is_symlink() and not ti.issym()):
+            refused.append(rel)
+            return
+        if ti.issym() and (ti.linkname.startswith("/") or not self._inside(dest.parent / ti.linkname)):
+            refused.append(rel)
+            return
+        local_hash = None
+        if os.path.lexists(dest):
+            try:
+                local_hash = file_digest(dest)
+            except OSError:
+                local_hash = "?"
+        remote_hash = wanted[rel]
+        if local_hash == remote_hash:
+            self._synced[rel] = remote_hash
+            return
+        edited_here = local_hash is not None and local_hash != self._synced.get(rel)
+        out = dest.with_name(dest.name + CONFLICT_SUFFIX) if edited_here else dest
+        self._write(tf, ti, out)
+        if edited_here:
+            conflicts.append(out.relative_to(self.local_dir).as_posix())
+        else:
+            self._synced[rel] = remote_hash
+            received.append(rel)
 
     def _write(self, tf: tarfile.TarFile, ti: tarfile.TarInfo, dest: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -708,16 +739,18 @@ class _HashingReader:
         return self._md5.hexdigest()
 
 
-class _Handler:
-    """watchdog handler: every event marks its path(s) dirty."""
+def _event_handler(sync: FileSync) -> FileSystemEventHandler:
+    """A watchdog handler for which every event marks its path(s) dirty (watchdog is imported
+    only when a sync starts)."""
+    from watchdog.events import FileSystemEventHandler
 
-    def __init__(self, sync: FileSync):
-        self.sync = sync
+    class Handler(FileSystemEventHandler):
+        def dispatch(self, event) -> None:
+            if event.event_type in ("opened", "closed_no_write"):
+                return
+            sync._local_event(os.fsdecode(event.src_path))
+            dest = getattr(event, "dest_path", "")
+            if dest:
+                sync._local_event(os.fsdecode(dest))
 
-    def dispatch(self, event) -> None:
-        if event.event_type in ("opened", "closed_no_write"):
-            return
-        self.sync._local_event(os.fsdecode(event.src_path))
-        dest = getattr(event, "dest_path", "")
-        if dest:
-            self.sync._local_event(os.fsdecode(dest))
+    return Handler()

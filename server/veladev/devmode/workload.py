@@ -28,7 +28,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..cluster import ClusterError
@@ -59,7 +59,7 @@ class Holder:
     host: str
 
     @classmethod
-    def me(cls) -> "Holder":
+    def me(cls) -> Holder:
         try:
             user = getpass.getuser()
         except (KeyError, OSError):
@@ -101,7 +101,7 @@ class DevState:
                            "pauseBefore": self.pause_before}, separators=(",", ":"))
 
     @classmethod
-    def from_workload(cls, obj: dict[str, Any]) -> "DevState | None":
+    def from_workload(cls, obj: dict[str, Any]) -> DevState | None:
         text = ((obj.get("metadata") or {}).get("annotations") or {}).get(STATE_ANNOTATION)
         if not text:
             return None
@@ -256,7 +256,7 @@ class ImagePullFailed(DevModeError):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _say(progress: Progress | None, text: str) -> None:
@@ -276,7 +276,7 @@ class DevWorkload:
 
     @classmethod
     def locate(cls, api_client, target: AppTarget, cfg_for: Callable[[dict[str, Any]], DevConfig],
-               holder: Holder | None = None) -> "DevWorkload":
+               holder: Holder | None = None) -> DevWorkload:
         """Find the workload and check the dev config (which may come from it) fits."""
         ref, obj = find_workload(api_client, target)
         cfg = cfg_for(obj)

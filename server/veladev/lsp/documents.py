@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Iterator, Sequence
 from itertools import accumulate
-from typing import Iterator
 
 from lsprotocol import types as lsp
 
@@ -100,7 +100,7 @@ class Documents:
         return doc
 
     def change(self, uri: str, version: int | None,
-               changes: list[lsp.TextDocumentContentChangeEvent], encoding: str | None) -> TextDocument | None:
+               changes: Sequence[lsp.TextDocumentContentChangeEvent], encoding: str | None) -> TextDocument | None:
         doc = self._docs.get(uri)
         if doc is None:
             return None
@@ -141,7 +141,8 @@ class _Line:
     def __init__(self, line: str, width) -> None:
         self.wide = [i for i, c in enumerate(line) if width(c) > 1]
         self.extra = [0, *accumulate(width(line[i]) - 1 for i in self.wide)]
-        self.client_starts = [i + e for i, e in zip(self.wide, self.extra)]
+        # extra has one entry more than wide (the shift after the last wide character)
+        self.client_starts = [i + e for i, e in zip(self.wide, self.extra, strict=False)]
 
     def to_client(self, col: int) -> int:
         return col + self.extra[bisect_left(self.wide, col)]

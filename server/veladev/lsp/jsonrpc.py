@@ -23,12 +23,15 @@ import re
 import select
 import sys
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, Protocol, cast
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
+
+from .documents import Documents
 
 log = logging.getLogger("veladev.lsp.jsonrpc")
 
@@ -214,8 +217,23 @@ class PipeWriter:
             pass
 
 
+class DocumentHost(Protocol):
+    """What VelaProtocol needs of its server (VelaLanguageServer): the documents, and a way to stop."""
+
+    documents: Documents
+
+    def terminate(self, code: int) -> None: ...
+
+
 class VelaProtocol(LanguageServerProtocol):
     """pygls's protocol with strict message handling and the documents kept by veladev."""
+
+    @property
+    def _host(self) -> DocumentHost:
+        # pygls types its server as LanguageServer; the one server made with this protocol is
+        # VelaLanguageServer (protocol_cls=VelaProtocol), whose documents exist only after
+        # the protocol is made, so this is not checked at construction
+        return cast(DocumentHost, self._server)
 
     def receive(self, batch: list[Any]) -> None:
         for value in batch:
@@ -229,37 +247,55 @@ class VelaProtocol(LanguageServerProtocol):
             log.warning("parse error: %s", value.reason)
             self._send_error(None, PARSE_ERROR, f"Parse error: {value.reason}")
             return
-        if not isinstance(value, dict) or value.get("jsonrpc") != "2.0":
-            self._send_error(_id_of(value), INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message object")
-            return
-        msg_id = value.get("id")
-        has_id = "id" in value
-        if has_id and not _valid_id(msg_id):
-            self._send_error(None, INVALID_REQUEST, "Invalid Request: id must be a number or a string")
+        if not self._well_formed(value):
             return
         method = value.get("method")
-        if "method" in value and not isinstance(method, str):
-            if has_id:
-                self._send_error(msg_id, INVALID_REQUEST, "Invalid Request: method must be a string")
-            return
         if method is None:  # a response to one of our requests
-            if not has_id or ("result" not in value and "error" not in value):
+            if "id" not in value or ("result" not in value and "error" not in value):
                 log.warning("ignoring a message that is neither request, notification nor response")
                 return
             self._dispatch(value)
             return
+        if self._accepts(value, method):
+            self._dispatch_call(value, method)
+
+    def _well_formed(self, value: Any) -> bool:
+        """Whether `value` is a JSON-RPC 2.0 message with a valid id and method; answers it if not."""
+        if not isinstance(value, dict) or value.get("jsonrpc") != "2.0":
+            self._send_error(_id_of(value), INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message object")
+            return False
+        msg_id = value.get("id")
+        has_id = "id" in value
+        if has_id and not _valid_id(msg_id):
+            self._send_error(None, INVALID_REQUEST, "Invalid Request: id must be a number or a string")
+            return False
+        if "method" in value and not isinstance(value["method"], str):
+            if has_id:
+                self._send_error(msg_id, INVALID_REQUEST, "Invalid Request: method must be a string")
+            return False
+        return True
+
+    def _accepts(self, value: dict, method: str) -> bool:
+        """Whether the server takes this request or notification now; answers the request if not."""
+        msg_id = value.get("id")
+        has_id = "id" in value
         if self._shutdown and method != lsp.EXIT:
             if has_id:
                 self._send_error(msg_id, INVALID_REQUEST, f"Invalid Request: {method} after shutdown")
-            return
+            return False
         if has_id and method not in self.fm.builtin_features and method not in self.fm.features:
             self._send_error(msg_id, METHOD_NOT_FOUND, f"Method not found: {method}")
-            return
+            return False
+        return True
+
+    def _dispatch_call(self, value: dict, method: str) -> None:
+        msg_id = value.get("id")
+        has_id = "id" in value
         if self.get_message_type(method) is None and "params" not in value:
             value = {**value, "params": None}
         try:
             message = self.structure_message(value)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - client input may fail in any cattrs hook; answered, never fatal
             cause = exc.__cause__ or exc
             log.warning("invalid params for %s: %s", method, _first_line(cause))
             if has_id:
@@ -275,7 +311,7 @@ class VelaProtocol(LanguageServerProtocol):
     def _dispatch(self, value: dict) -> None:
         try:
             message = self.structure_message(value)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a client's malformed response may fail in any hook; logged, dropped
             log.warning("unreadable response: %s", _first_line(exc.__cause__ or exc))
             return
         self.handle_message(message)
@@ -326,27 +362,27 @@ class VelaProtocol(LanguageServerProtocol):
 
     @lsp_method(lsp.EXIT)
     def lsp_exit(self, *args):
-        self._server.terminate(0 if self._shutdown else 1)
+        self._host.terminate(0 if self._shutdown else 1)
 
     # --- documents: kept by veladev (see documents.py) ------------------------------------
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(self, params: lsp.DidOpenTextDocumentParams):
         item = params.text_document
-        self._server.documents.open(item.uri, item.text, item.version)
+        self._host.documents.open(item.uri, item.text, item.version)
         if (handler := self.fm.features.get(lsp.TEXT_DOCUMENT_DID_OPEN)) is not None:
             yield handler, (params,), None
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: lsp.DidChangeTextDocumentParams):
-        self._server.documents.change(params.text_document.uri, params.text_document.version,
-                                      params.content_changes, self.workspace.position_encoding)
+        self._host.documents.change(params.text_document.uri, params.text_document.version,
+                                    params.content_changes, self.workspace.position_encoding)
         if (handler := self.fm.features.get(lsp.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield handler, (params,), None
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: lsp.DidCloseTextDocumentParams):
-        self._server.documents.close(params.text_document.uri)
+        self._host.documents.close(params.text_document.uri)
         if (handler := self.fm.features.get(lsp.TEXT_DOCUMENT_DID_CLOSE)) is not None:
             yield handler, (params,), None
 
@@ -363,6 +399,11 @@ def _id_of(value: Any) -> Any:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def serve_stdio(protocol: VelaProtocol, stdin_fd: int, stdout, on_closed: Callable[[], None],
@@ -382,7 +423,7 @@ def serve_stdio(protocol: VelaProtocol, stdin_fd: int, stdout, on_closed: Callab
             try:
                 read_frames(stdin_fd, FrameDecoder(), deliver)
             finally:
-                loop.call_soon_threadsafe(lambda: finished.done() or finished.set_result(None))
+                loop.call_soon_threadsafe(_resolve, finished)
 
         threading.Thread(target=reader, name="veladev-stdin", daemon=True).start()
         await finished
@@ -405,7 +446,7 @@ def serve_tcp(protocol: VelaProtocol, host: str, port: int, on_closed: Callable[
                 try:
                     chunk = await asyncio.wait_for(reader.read(1 << 16), 0.1) if decoder.length is not None \
                         else await reader.read(1 << 16)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     protocol.receive(decoder.idle())
                     continue
                 if not chunk:

@@ -6,7 +6,7 @@ by a marker and the document parsed again; where the marker lands says what is e
 
 from __future__ import annotations
 
-import re
+import string
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,14 +14,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .definitions import KIND_LABEL, Catalog, describe_type, object_properties
 from .findings import Position, Span
-from .model import is_application, read_model
+from .model import AppModel, is_application, read_model
 from .report import yaml_value
 from .schema_path import item_kind, schema_place, value_at
 from .yamldoc import Path, parse
 
 MARKER = "veladevcursor0"
-_WORD = re.compile(r"[A-Za-z0-9_.\-/]*$")
-_WORD_AFTER = re.compile(r"^[A-Za-z0-9_.\-/]*")
+_WORD_CHARS = string.ascii_letters + string.digits + "_.-/"  # what a word being typed is made of
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +43,8 @@ class Completions:
 def complete(lines: list[str], pos: Position, catalog: Catalog) -> Completions:
     line = lines[pos.line] if pos.line < len(lines) else ""
     before, after = line[: pos.col], line[pos.col:]
-    word_start = pos.col - len(_WORD.search(before).group(0))
-    word_end = pos.col + len(_WORD_AFTER.match(after).group(0))
+    word_start = len(before.rstrip(_WORD_CHARS))
+    word_end = pos.col + len(after) - len(after.lstrip(_WORD_CHARS))
     replace = Span.of(pos.line, word_start, pos.line, word_end)
     head, tail = line[:word_start], line[word_end:]
     key_position = head.strip() in ("", "-") and not tail.lstrip().startswith(":")
@@ -159,30 +158,13 @@ def _value_items(app: Any, path: Path, catalog: Catalog) -> list[CompletionItem]
         return []
     key = path[-1]
     parent = path[:-1]
-    # The type of a component, trait, policy or step: the catalog's names.
-    if key == "type" and item_kind(parent):
-        kind = item_kind(parent)
-        out = []
-        for name in catalog.names(kind, include_deprecated=True):
-            d = catalog.get(kind, name)
-            out.append(CompletionItem(name, "type", f"{KIND_LABEL[kind]} ({d.status})", d.description,
-                                      deprecated=d.deprecated, sort=("1" if d.deprecated else "0") + name))
-        return out
+    if key == "type" and (kind := item_kind(parent)):
+        return _type_items(kind, catalog)
     model = read_model(app) if isinstance(app, dict) else None
-    # References: policies of a deploy step, dependsOn targets.
     if model is not None and isinstance(key, int):
-        owner = parent[:-1]
-        if parent[-1:] == ("policies",) and owner[-1:] == ("properties",) and item_kind(owner[:-1]) == "workflowstep":
-            return [CompletionItem(p.name, "reference", f"policy ({p.type})", sort=p.name)
-                    for p in model.policies if p.name and p.type in ("topology", "override")]
-        if parent[-1:] == ("dependsOn",):
-            kind = item_kind(owner)
-            if kind == "component":
-                return [CompletionItem(c.name, "reference", f"component ({c.type})", sort=c.name)
-                        for c in model.components if c.name and c.path != owner]
-            if kind == "workflowstep":
-                return [CompletionItem(s.name, "reference", f"step ({s.type})", sort=s.name)
-                        for s in model.all_steps() if s.name and s.path != owner]
+        references = _reference_items(model, parent)
+        if references is not None:
+            return references
     place = schema_place(app, path, catalog)
     schema = place.schema or {}
     values: list[Any] = list(schema.get("enum") or ())
@@ -193,6 +175,35 @@ def _value_items(app: Any, path: Path, catalog: Catalog) -> list[CompletionItem]
         values = ["go", "java", "python", "node", "ruby"]
     return [CompletionItem(yaml_value(v), "value", describe_type(schema), _doc(schema),
                            sort=("0" if v == schema.get("default") else "1") + str(v)) for v in values]
+
+
+def _type_items(kind: str, catalog: Catalog) -> list[CompletionItem]:
+    """The type of a component, trait, policy or step: the catalog's names."""
+    out = []
+    for name in catalog.names(kind, include_deprecated=True):
+        d = catalog.get(kind, name)
+        if d is None:  # names() lists only what get() finds
+            continue
+        out.append(CompletionItem(name, "type", f"{KIND_LABEL[kind]} ({d.status})", d.description,
+                                  deprecated=d.deprecated, sort=("1" if d.deprecated else "0") + name))
+    return out
+
+
+def _reference_items(model: AppModel, parent: Path) -> list[CompletionItem] | None:
+    """References at an item of `parent`: policies of a deploy step, dependsOn targets; None elsewhere."""
+    owner = parent[:-1]
+    if parent[-1:] == ("policies",) and owner[-1:] == ("properties",) and item_kind(owner[:-1]) == "workflowstep":
+        return [CompletionItem(p.name, "reference", f"policy ({p.type})", sort=p.name)
+                for p in model.policies if p.name and p.type in ("topology", "override")]
+    if parent[-1:] == ("dependsOn",):
+        kind = item_kind(owner)
+        if kind == "component":
+            return [CompletionItem(c.name, "reference", f"component ({c.type})", sort=c.name)
+                    for c in model.components if c.name and c.path != owner]
+        if kind == "workflowstep":
+            return [CompletionItem(s.name, "reference", f"step ({s.type})", sort=s.name)
+                    for s in model.all_steps() if s.name and s.path != owner]
+    return None
 
 
 def _doc(schema: dict[str, Any]) -> str:

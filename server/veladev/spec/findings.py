@@ -34,13 +34,13 @@ class Span:
     end: Position
 
     @staticmethod
-    def of(l1: int, c1: int, l2: int, c2: int) -> "Span":
+    def of(l1: int, c1: int, l2: int, c2: int) -> Span:
         return Span(Position(l1, c1), Position(l2, c2))
 
     def contains(self, pos: Position) -> bool:
         return self.start <= pos <= self.end
 
-    def overlaps(self, other: "Span") -> bool:
+    def overlaps(self, other: Span) -> bool:
         return not (other.end < self.start or self.end < other.start)
 
 

@@ -25,8 +25,8 @@ class Item:
     kind: str  # component | trait | policy | workflowstep
     path: Path
     raw: dict[str, Any]
-    parent: "Item | None" = None  # the component of a trait, the step-group of a sub-step
-    children: list["Item"] = field(default_factory=list)  # traits of a component, sub-steps of a group
+    parent: Item | None = None  # the component of a trait, the step-group of a sub-step
+    children: list[Item] = field(default_factory=list)  # traits of a component, sub-steps of a group
 
     @property
     def name(self) -> str | None:
@@ -75,9 +75,15 @@ def _dicts(value: Any) -> list[tuple[int, dict[str, Any]]]:
     return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)] if isinstance(value, list) else []
 
 
+def _dict_at(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """parent[key] if it is a mapping, else an empty one."""
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def read_model(app: dict[str, Any]) -> AppModel:
-    meta = app.get("metadata") if isinstance(app.get("metadata"), dict) else {}
-    spec = app.get("spec") if isinstance(app.get("spec"), dict) else {}
+    meta = _dict_at(app, "metadata")
+    spec = _dict_at(app, "spec")
     components = []
     for i, raw in _dicts(spec.get("components")):
         comp = Item("component", ("spec", "components", i), raw)
@@ -86,7 +92,7 @@ def read_model(app: dict[str, Any]) -> AppModel:
         ]
         components.append(comp)
     policies = [Item("policy", ("spec", "policies", i), raw) for i, raw in _dicts(spec.get("policies"))]
-    workflow = spec.get("workflow") if isinstance(spec.get("workflow"), dict) else {}
+    workflow = _dict_at(spec, "workflow")
     steps = []
     for i, raw in _dicts(workflow.get("steps")):
         step = Item("workflowstep", ("spec", "workflow", "steps", i), raw)

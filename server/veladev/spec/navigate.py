@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 
 from yaml.nodes import Node
 
-from .analysis import AppDocument, Analysis
+from .analysis import Analysis, AppDocument
 from .definitions import KIND_LABEL, Catalog, describe_type, object_properties
 from .findings import Position, Span
 from .model import Item
 from .report import yaml_value
 from .schema_path import item_kind, schema_place
-from .yamldoc import locate, scalar_at, span_of
+from .yamldoc import Path, locate, scalar_at, span_of
 
 
 def _app_at(analysis: Analysis, pos: Position) -> AppDocument | None:
@@ -40,8 +40,8 @@ def hover(analysis: Analysis, pos: Position, catalog: Catalog) -> HoverInfo | No
     if hit is None:
         return None
     path, node, is_key = hit
-    if not is_key and path and path[-1] == "type" and item_kind(path[:-1]):
-        return _hover_type(item_kind(path[:-1]), node.value, span_of(node), catalog)
+    if not is_key and path and path[-1] == "type" and (kind := item_kind(path[:-1])):
+        return _hover_type(kind, node.value, span_of(node), catalog)
     target = (*path, node.value) if is_key else path
     if not target:
         return None
@@ -91,7 +91,7 @@ class Symbol:
     kind: str  # application | component | trait | policy | workflow | step
     span: Span
     selection: Span
-    children: list["Symbol"] = field(default_factory=list)
+    children: list[Symbol] = field(default_factory=list)
 
 
 def outline(analysis: Analysis) -> list[Symbol]:
@@ -108,7 +108,8 @@ def outline(analysis: Analysis) -> list[Symbol]:
         for pol in app.model.policies:
             app_sym.children.append(_item_symbol(app.root, pol, "policy"))
         if app.model.steps:
-            key, wf = locate(app.root, ("spec", "workflow"))
+            key, wf = _model_nodes(app.root, ("spec", "workflow"))
+            assert key is not None, "spec.workflow is a mapping entry"
             wf_sym = Symbol("workflow", f"{len(app.model.steps)} steps", "workflow",
                             Span(span_of(key).start, span_of(wf).end), span_of(key))
             for step in app.model.steps:
@@ -120,8 +121,16 @@ def outline(analysis: Analysis) -> list[Symbol]:
     return out
 
 
+def _model_nodes(root: Node, path: Path) -> tuple[Node | None, Node]:
+    """Key (None for a list item) and value nodes at a path the document's own model was read
+    from (so the value exists)."""
+    key, node = locate(root, path)
+    assert node is not None, f"{path} missing from the document its model came from"
+    return key, node
+
+
 def _item_symbol(root: Node, item: Item, kind: str) -> Symbol:
-    node = locate(root, item.path)[1]
+    node = _model_nodes(root, item.path)[1]
     span = span_of(node)
     name_node = locate(root, (*item.path, "name"))[1] if item.name else None
     type_node = locate(root, (*item.path, "type"))[1] if item.type else None
@@ -156,7 +165,11 @@ def definition(analysis: Analysis, pos: Position) -> Span | None:
         return _output_named(app, name)
     if target is None or target.name is None:
         return None
-    return span_of(locate(app.root, (*target.path, "name"))[1])
+    return _span_or_none(locate(app.root, (*target.path, "name"))[1])
+
+
+def _span_or_none(node: Node | None) -> Span | None:
+    return span_of(node) if node is not None else None
 
 
 def _output_named(app: AppDocument, name: str) -> Span | None:
@@ -164,7 +177,7 @@ def _output_named(app: AppDocument, name: str) -> Span | None:
         outputs = item.raw.get("outputs")
         for i, out in enumerate(outputs if isinstance(outputs, list) else ()):
             if isinstance(out, dict) and out.get("name") == name:
-                return span_of(locate(app.root, (*item.path, "outputs", i, "name"))[1])
+                return _span_or_none(locate(app.root, (*item.path, "outputs", i, "name"))[1])
     return None
 
 

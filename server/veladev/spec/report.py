@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
@@ -125,10 +126,9 @@ class Reporter:
             lines = "".join(f"\n{' ' * (col + 2)}{k}: {yaml_value(v)}" for k, v in entries)
             return Fix(title, (TextEdit(Span(after_colon, after_colon), lines),))
         if node is None and wrapper and anchor_path is not None:
-            found = locate_exact(self.root, anchor_path)
-            if found is None or found[0] is None:
+            key, value = locate_exact(self.root, anchor_path) or (None, None)
+            if key is None or value is None:
                 return None
-            key, value = found
             col = key.start_mark.column
             end = span_of(value).end
             lines = "".join(f"\n{' ' * (col + 2)}{k}: {yaml_value(v)}" for k, v in entries)

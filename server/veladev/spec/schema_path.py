@@ -50,11 +50,12 @@ class SchemaPlace:
 def schema_place(app: Any, path: Path, catalog: Catalog) -> SchemaPlace:
     # Find the deepest item whose `properties` the path enters.
     for cut in range(len(path) - 1, -1, -1):
-        if path[cut] == "properties" and item_kind(path[:cut]) is not None:
+        kind = item_kind(path[:cut]) if path[cut] == "properties" else None
+        if kind is not None:
             item_path = path[:cut]
             item = value_at(app, item_path)
             t = item.get("type") if isinstance(item, dict) else None
-            d = catalog.get(item_kind(item_path), t) if isinstance(t, str) else None
+            d = catalog.get(kind, t) if isinstance(t, str) else None
             rel = path[cut + 1:]
             schema = subschema_at(d.schema, rel) if d is not None else None
             return SchemaPlace(schema, d.schema if d else None, d, item_path, rel)
