@@ -50,8 +50,8 @@ def _why_unreadable(exc: OSError | UnicodeDecodeError) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .catalog import bundled_catalog
-    from .spec.findings import Severity
-    from .spec.validate import check_text
+    from .appmodel.findings import Severity
+    from .appmodel.validate import check_text
 
     catalog = bundled_catalog()
     results = []
@@ -393,8 +393,8 @@ def _batch_text(batch) -> str:
 
 def _check_demo_app(path: Path) -> None:
     """The demo deploys the file's Application: refuse, before a sandbox starts, a file without one."""
-    from .spec.model import is_application, read_model
-    from .spec.yamldoc import parse
+    from .appmodel.model import is_application, read_model
+    from .appmodel.yamldoc import parse
 
     try:
         text = path.read_text(encoding="utf-8")

@@ -122,8 +122,8 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
     from .delivery.trigger import TriggerError, trigger_webhook
     from .delivery.workflow import WorkflowError, read_workflow
     from .devmode import DevModeError
-    from .spec.findings import Severity
-    from .spec.validate import check_text
+    from .appmodel.findings import Severity
+    from .appmodel.validate import check_text
 
     app_path = app_file or EXAMPLE / "vela-app.yaml"
     text = app_path.read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from stdio_client import StdioClient
 from support import CORPUS, EXAMPLE
 from veladev.catalog import bundled_catalog
-from veladev.spec.validate import check_text
+from veladev.appmodel.validate import check_text
 
 FILES = sorted(CORPUS.glob("*.yaml")) + [EXAMPLE]
 assert len(FILES) > 40, f"corpus missing at {CORPUS}"

@@ -9,7 +9,7 @@ import yaml
 
 from support import EXAMPLE
 from veladev.catalog import bundled_catalog
-from veladev.spec.render import nocalhost_dev_config
+from veladev.appmodel.render import nocalhost_dev_config
 from velasandbox.kubevela.definitions import builtin_schema
 from velasandbox.kubevela.render import (
     RenderContext,

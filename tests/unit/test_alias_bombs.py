@@ -7,7 +7,7 @@ import pytest
 from hostile_inputs import BOMB_SHAPES, alias_bomb
 from support import run_cli
 from veladev.catalog import bundled_catalog
-from veladev.spec.validate import check_text
+from veladev.appmodel.validate import check_text
 
 #: `veladev check` of the example peaks at about 30 MB; these bombs once took 1 to 14 GB.
 MAX_RSS_MB = 150

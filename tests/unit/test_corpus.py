@@ -10,7 +10,7 @@ import pytest
 
 from support import CORPUS, MUTATIONS
 from veladev.catalog import bundled_catalog
-from veladev.spec.validate import check_text
+from veladev.appmodel.validate import check_text
 
 Expectation = tuple[int, str, str]
 

@@ -4,7 +4,7 @@ import random
 
 from hostile_inputs import garbage
 from veladev.catalog import bundled_catalog
-from veladev.spec.validate import check_text
+from veladev.appmodel.validate import check_text
 
 CAT = bundled_catalog()
 

@@ -41,16 +41,16 @@ def test_only_the_demo_imports_velasandbox_from_the_product():
 #: docs/architecture.md, "Layers of veladev": what each part may import of veladev ("" is the
 #: package itself, for __version__).
 ALLOWED = {
-    "spec": set(),
+    "appmodel": set(),
     "cluster": set(),
     "packaged": set(),
-    "catalog": {"spec", "cluster", "packaged"},
-    "devmode": {"spec", "catalog", "cluster"},
-    "delivery": {"spec", "catalog", "cluster"},
-    "lsp": {"", "spec", "catalog", "cluster", "devmode", "delivery"},
-    "cli": {"", "spec", "catalog", "cluster", "devmode", "delivery", "lsp", "demo"},
+    "catalog": {"appmodel", "cluster", "packaged"},
+    "devmode": {"appmodel", "catalog", "cluster"},
+    "delivery": {"appmodel", "catalog", "cluster"},
+    "lsp": {"", "appmodel", "catalog", "cluster", "devmode", "delivery"},
+    "cli": {"", "appmodel", "catalog", "cluster", "devmode", "delivery", "lsp", "demo"},
     "__main__": {"cli"},
-    "demo": {"spec", "catalog", "cluster", "devmode", "delivery", "packaged"},
+    "demo": {"appmodel", "catalog", "cluster", "devmode", "delivery", "packaged"},
     "__init__": set(),
 }
 
@@ -87,8 +87,8 @@ def test_each_layer_imports_only_what_the_architecture_allows():
 
 
 def test_the_pure_layer_imports_nothing_of_ours_outside_it():
-    spec = SERVER / "spec"
-    outside = [hit for hit in imports_of(SERVER / "spec", "veladev") if not hit.split(": ")[1].startswith("veladev.spec")]
+    spec = SERVER / "appmodel"
+    outside = [hit for hit in imports_of(SERVER / "appmodel", "veladev") if not hit.split(": ")[1].startswith("veladev.appmodel")]
     relative_up = [f"{p.relative_to(ROOT)}:{n.lineno}" for p in sorted(spec.rglob("*.py"))
                    for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
                    if isinstance(n, ast.ImportFrom) and n.level > 1]

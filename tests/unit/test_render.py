@@ -5,7 +5,7 @@ import yaml
 
 from support import EXAMPLE
 from veladev.catalog import bundled_catalog
-from veladev.spec.render import apply_defaults, nocalhost_dev_config
+from veladev.appmodel.render import apply_defaults, nocalhost_dev_config
 
 CAT = bundled_catalog()
 

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from veladev.catalog import bundled_catalog
-from veladev.spec.findings import Severity
-from veladev.spec.validate import check_text
+from veladev.appmodel.findings import Severity
+from veladev.appmodel.validate import check_text
 
 CAT = bundled_catalog()
 
@@ -176,7 +176,7 @@ def test_step_names_unique_across_substeps():
 
 
 def at_pos(text, needle, occ):
-    from veladev.spec.findings import Position
+    from veladev.appmodel.findings import Position
 
     return Position(*at(text, needle, occ))
 

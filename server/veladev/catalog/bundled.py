@@ -6,7 +6,7 @@ import functools
 import json
 
 from ..packaged import packaged_dir
-from ..spec.definitions import KINDS, Catalog, Definition
+from ..appmodel.definitions import KINDS, Catalog, Definition
 
 
 def schemas_root():

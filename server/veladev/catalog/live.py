@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..cluster import ClusterConfig, connect
 from ..cluster.definitions import fetch_published_schemas
-from ..spec.definitions import Catalog, Definition
+from ..appmodel.definitions import Catalog, Definition
 
 
 def load_live_catalog(bundled: Catalog, config: ClusterConfig) -> Catalog:

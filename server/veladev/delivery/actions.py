@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..spec.analysis import AppDocument
-from ..spec.findings import Span
-from ..spec.yamldoc import locate_exact, span_of
+from ..appmodel.analysis import AppDocument
+from ..appmodel.findings import Span
+from ..appmodel.yamldoc import locate_exact, span_of
 from .workflow import StepState, read_workflow
 
 NOCALHOST = "nocalhost"

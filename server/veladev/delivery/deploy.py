@@ -10,7 +10,7 @@ import yaml
 
 from ..cluster import ClusterError
 from ..cluster.apps import apply_application, get_application, patch_application
-from ..spec.model import is_application
+from ..appmodel.model import is_application
 
 
 class DeployError(Exception):

@@ -7,9 +7,9 @@ import json
 import re
 from typing import Any
 
-from ..spec.analysis import AppDocument
-from ..spec.findings import Finding, Fix, Severity, TextEdit
-from ..spec.yamldoc import locate_exact, span_of
+from ..appmodel.analysis import AppDocument
+from ..appmodel.findings import Finding, Fix, Severity, TextEdit
+from ..appmodel.yamldoc import locate_exact, span_of
 
 CODE = "live-image-differs"
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")

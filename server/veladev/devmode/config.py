@@ -4,7 +4,7 @@ Sources, first found wins (as issue 8 item 1 orders them; Nocalhost's own `Reloa
 puts the local file first, but here the Application file is what the user edits):
 
 1. the `nocalhost` trait of the component in the Application file, rendered by
-   `veladev.spec.render.nocalhost_dev_config` (trait defaults applied, image aliases resolved);
+   `veladev.appmodel.render.nocalhost_dev_config` (trait defaults applied, image aliases resolved);
 2. the live workload's `dev.nocalhost` annotation (what the trait rendered in the cluster);
 3. `.nocalhost/config.yaml` in the local folder (Nocalhost's service config, or an
    application config whose `services` list names the component).
@@ -154,7 +154,7 @@ def _walk_steps(steps: list[Any]):
 
 def app_target(path: Path, component: str | None, namespace: str | None = None, text: str | None = None) -> AppTarget:
     from ..catalog import bundled_catalog
-    from ..spec.render import nocalhost_dev_config
+    from ..appmodel.render import nocalhost_dev_config
 
     app = load_application(path, text)
     comp = choose_component(app, component, path)
@@ -187,7 +187,7 @@ def local_config(local_dir: Path, component: str) -> dict[str, Any] | None:
 
 
 def annotation_config(workload: dict[str, Any]) -> dict[str, Any] | None:
-    from ..spec.render import DEV_CONFIG_ANNOTATION
+    from ..appmodel.render import DEV_CONFIG_ANNOTATION
 
     text = ((workload.get("metadata") or {}).get("annotations") or {}).get(DEV_CONFIG_ANNOTATION)
     if not text:

@@ -12,7 +12,7 @@ from .server import VelaLanguageServer
 def register(server: VelaLanguageServer) -> None:
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[":", "[", ",", "\""]))
     async def completion(ls: VelaLanguageServer, params: lsp.CompletionParams) -> lsp.CompletionList | None:
-        from ..spec.complete import complete
+        from ..appmodel.complete import complete
 
         analysis, _ = await ls.analysis(params.text_document.uri)
         conv = ls.converter(analysis)

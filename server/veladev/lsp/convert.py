@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
-from ..spec.findings import Finding, Fix, Position, Span
+from ..appmodel.findings import Finding, Fix, Position, Span
 from .documents import Positions
 
 if TYPE_CHECKING:
     from ..delivery.actions import Action
-    from ..spec.complete import CompletionItem
-    from ..spec.navigate import Symbol
+    from ..appmodel.complete import CompletionItem
+    from ..appmodel.navigate import Symbol
 
 SOURCE = "veladev"
 

@@ -18,8 +18,8 @@ from itertools import accumulate
 
 from lsprotocol import types as lsp
 
-from ..spec.findings import Position, Span
-from ..spec.yamldoc import split_lines
+from ..appmodel.findings import Position, Span
+from ..appmodel.yamldoc import split_lines
 
 _BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -165,7 +165,7 @@ def _utf8(c: str) -> int:
 
 
 class Positions:
-    """Converts positions between code points (the spec layer) and the client's units.
+    """Converts positions between code points (the appmodel layer) and the client's units.
 
     Columns past the end of a line mean the end of the line, lines past the end of the
     document its end (LSP: "the character value ... defaults back to the line length").

@@ -8,7 +8,7 @@ from .server import VelaLanguageServer
 
 
 def _navigate():
-    from ..spec import navigate  # loaded after start-up, with the validator
+    from ..appmodel import navigate  # loaded after start-up, with the validator
 
     return navigate
 

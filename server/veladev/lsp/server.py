@@ -1,7 +1,7 @@
 """The language server: state shared by the features, and their registration.
 
 Handlers stay thin: each feature module gets the document's analysis, calls one function of
-the spec layer and converts the result (lsp/convert.py). Analyses run in worker threads, so
+the appmodel layer and converts the result (lsp/convert.py). Analyses run in worker threads, so
 the event loop keeps reading edits and answering requests for other documents while a large
 document is analysed; only the newest text of a document is ever analysed next.
 """
@@ -30,10 +30,10 @@ from .documents import Documents, TextDocument
 from .jsonrpc import VelaProtocol, flush_std_streams, serve_stdio, serve_tcp
 
 if TYPE_CHECKING:  # the validator (jsonschema, the schemas) loads after start-up
-    from ..spec.analysis import Analysis
-    from ..spec.definitions import Catalog
+    from ..appmodel.analysis import Analysis
+    from ..appmodel.definitions import Catalog
     from .diagnostics import DiagnosticsFeature
-    from ..spec.findings import Finding
+    from ..appmodel.findings import Finding
 
 log = logging.getLogger("veladev.lsp")
 
@@ -69,7 +69,7 @@ class VelaLanguageServer(LanguageServer):
         # node tree takes milliseconds that should not delay the answer.
         self.retired: list[DocState] = []
         self._full_collect: asyncio.TimerHandle | None = None
-        # Garbage-collector policy of the server process (the spec layer has none): an
+        # Garbage-collector policy of the server process (the appmodel layer has none): an
         # analysis makes tens of thousands of short-lived objects, few in cycles, and a
         # collection in the middle of an edit would scan a large file's fresh node tree.
         # Young generations are collected after each publish, a full collection once the
@@ -159,7 +159,7 @@ class VelaLanguageServer(LanguageServer):
             return state.analysis
         pending = self._pending.get((doc.uri, key))
         if pending is None:
-            from ..spec.analysis import analyze
+            from ..appmodel.analysis import analyze
 
             pending = asyncio.get_running_loop().run_in_executor(self.executor, analyze, doc.text, catalog)
             self._pending[(doc.uri, key)] = pending
@@ -232,7 +232,7 @@ class VelaLanguageServer(LanguageServer):
 
 def _load_validator() -> "Catalog":
     from ..catalog import bundled_catalog
-    from ..spec import analysis, complete, navigate  # noqa: F401 - imported for their cost
+    from ..appmodel import analysis, complete, navigate  # noqa: F401 - imported for their cost
 
     return bundled_catalog()
 
