@@ -15,6 +15,7 @@ veladev's forwards run in a child process of their own (as kubectl's do, and as 
 `veladev dev up` or the language server), so the benchmark's client threads do not compete
 with them for the interpreter lock.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,9 +90,22 @@ def concurrent_requests(port: int, clients: int, each: int) -> float:
 
 
 def start_kubectl(kubectl: str, sb, pod: str, cache: str):
-    proc = subprocess.Popen([kubectl, f"--kubeconfig={sb.kubeconfig}", f"--cache-dir={cache}", "port-forward",
-                             "-n", NS, f"pod/{pod}", ":7000", ":7001"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            kubectl,
+            f"--kubeconfig={sb.kubeconfig}",
+            f"--cache-dir={cache}",
+            "port-forward",
+            "-n",
+            NS,
+            f"pod/{pod}",
+            ":7000",
+            ":7001",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stderr is not None
     ports: dict[int, int] = {}
     while len(ports) < 2:
@@ -118,8 +132,12 @@ def serve_forwards(kubeconfig: str, pod: str) -> int:
 
 
 def start_veladev(sb, pod: str):
-    proc = subprocess.Popen([sys.executable, __file__, "--serve-forward", sb.kubeconfig, pod],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve-forward", sb.kubeconfig, pod],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stdin is not None
     line = proc.stdout.readline().split()
     if not line or line[0] != "ports":
@@ -161,12 +179,15 @@ def main() -> int:
                 res[who]["mbps"].append(download(p[7001], mb * 1024 * 1024))
                 res[who]["conc"].append(concurrent_requests(p[7000], 16, max(2, reqs // 16)))
         v, k = res["veladev"], res["kubectl"]
-        print(f"\nbench_devmode_forward ({'quick' if args.quick else 'full'}): velasandbox, pod {pod}, {rounds} round(s)")
+        print(
+            f"\nbench_devmode_forward ({'quick' if args.quick else 'full'}): velasandbox, pod {pod}, {rounds} round(s)"
+        )
         print(f"{'figure':<46}{'veladev':>12}{'kubectl':>12}")
 
         def row(label, a, b, lower_is_better=True):
             ok = a <= b * 1.0 if lower_is_better else a >= b
             print(f"{label:<46}{a:>12.2f}{b:>12.2f}  [{'ok' if ok else 'slower'}]")
+
         row("new-connection request median (ms)", statistics.median(v["new"]), statistics.median(k["new"]))
         row("new-connection request p95 (ms)", pct(v["new"], 95), pct(k["new"], 95))
         row("keep-alive round trip median (ms)", statistics.median(v["keep"]), statistics.median(k["keep"]))

@@ -5,6 +5,7 @@ median and p95 over several runs. Target (issue 8): start <= 3 s.
 Reproduce:  .venv/bin/python bench/bench_devmode_start.py [--runs N | --quick]
 (or ./dev bench).  Needs root or unprivileged user namespaces, and node (the example's server).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,13 @@ def pct(xs, p):
 
 
 def _git(repo, *args):
-    env = dict(os.environ, GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@example.invalid", GIT_COMMITTER_NAME="b",
-               GIT_COMMITTER_EMAIL="b@example.invalid")
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="b",
+        GIT_AUTHOR_EMAIL="b@example.invalid",
+        GIT_COMMITTER_NAME="b",
+        GIT_COMMITTER_EMAIL="b@example.invalid",
+    )
     subprocess.run(["git", "-C", repo, *args], check=True, capture_output=True, env=env)
 
 
@@ -71,8 +77,13 @@ def main() -> int:
             app = yaml.safe_load(f)
         api = sb.api_client()
         apply_application(api, app, "default")
-        sb.wait_for(lambda: (get_application(api, "default", "frontend").get("status") or {}).get("status")
-                    == "workflowSuspending", timeout=120, what="the example deployed to test")
+        sb.wait_for(
+            lambda: (
+                (get_application(api, "default", "frontend").get("status") or {}).get("status") == "workflowSuspending"
+            ),
+            timeout=120,
+            what="the example deployed to test",
+        )
         dev = locate(api, Path(app_file))
         dev.wait_restored(120)
         starts, ends = [], []
@@ -96,8 +107,10 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(f"\nveladev dev mode on velasandbox, {args.runs} runs (load average {load:.1f})")
     print(f"{'':<36} {'median':>7} {'p95':>7}")
-    print(line("dev start -> dev pod Ready (s)", starts)
-          + f"   target median <= {TARGET_START:.0f} s: {'met' if statistics.median(starts) <= TARGET_START else 'MISSED'}")
+    print(
+        line("dev start -> dev pod Ready (s)", starts)
+        + f"   target median <= {TARGET_START:.0f} s: {'met' if statistics.median(starts) <= TARGET_START else 'MISSED'}"
+    )
     print(line("dev end -> original pod Ready (s)", ends))
     print("reproduce: python bench/bench_devmode_start.py" + (" --quick" if args.quick else f" --runs {args.runs}"))
     return 0

@@ -11,6 +11,7 @@ clock stops when the bytes are in the container's file system, with no exec in t
 Targets (issue 8): edit -> visible median <= 150 ms, p95 <= 300 ms; initial sync no slower
 than `kubectl cp`; no-op re-sync <= 0.5 s. Figures are printed, never asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,13 @@ def make_tree(root: Path, files: int, total_bytes: int) -> None:
 
 
 def clear_pod(api, pod: DevPod, path: str) -> None:
-    r = streams.exec_run(api, pod.namespace, pod.name, pod.container,
-                         ["sh", "-c", 'rm -rf "$0"/* "$0"/.[!.]* 2>/dev/null; mkdir -p "$0"', path])
+    r = streams.exec_run(
+        api,
+        pod.namespace,
+        pod.name,
+        pod.container,
+        ["sh", "-c", 'rm -rf "$0"/* "$0"/.[!.]* 2>/dev/null; mkdir -p "$0"', path],
+    )
     assert r.code == 0, r
 
 
@@ -74,7 +80,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: 10 edits, 200 files / 2 MB, one round")
     ap.add_argument("--edits", type=int, default=None, help="measured edits (default 120)")
-    ap.add_argument("--rounds", type=int, default=None, help="rounds of initial sync / re-sync / kubectl cp (default 3)")
+    ap.add_argument(
+        "--rounds", type=int, default=None, help="rounds of initial sync / re-sync / kubectl cp (default 3)"
+    )
     ap.add_argument("--files", type=int, default=None)
     ap.add_argument("--mb", type=float, default=None)
     args = ap.parse_args()
@@ -89,6 +97,7 @@ def main() -> int:
 
         def resolve(timeout):
             return DevPod(NS, wait_ready_pod(api, NS, "app=dev", timeout), "dev", WORK_DIR)
+
         view = host_view(sb, pod)
 
         # 1. edit -> visible
@@ -136,14 +145,27 @@ def main() -> int:
             dest = f"{WORK_DIR}/kubectl-cp-{r}"
             c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
-            cp = subprocess.run([kubectl, f"--kubeconfig={sb.kubeconfig}", f"--cache-dir={tmp}/kc", "cp",
-                                 f"{tree}/.", f"{NS}/{pod.name}:{dest}", "-c", "dev"],
-                                capture_output=True, text=True, timeout=600)
+            cp = subprocess.run(
+                [
+                    kubectl,
+                    f"--kubeconfig={sb.kubeconfig}",
+                    f"--cache-dir={tmp}/kc",
+                    "cp",
+                    f"{tree}/.",
+                    f"{NS}/{pod.name}:{dest}",
+                    "-c",
+                    "dev",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             kcp.append(time.perf_counter() - t0)
             c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             kcp_cpu.append(c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime)
             assert cp.returncode == 0, cp.stderr
             return dest
+
         for r in range(rounds):
             if r % 2:  # alternate who goes first: the machine's load drifts
                 dest = kubectl_cp(r)
@@ -151,6 +173,7 @@ def main() -> int:
 
             def resolve_round(timeout, into=into):
                 return DevPod(NS, wait_ready_pod(api, NS, "app=dev", timeout), "dev", into)
+
             took, sent = timed_sync(api, resolve_round, tree, init_cpu)
             assert sent == files, (sent, files)
             init.append(took)
@@ -165,18 +188,26 @@ def main() -> int:
         mb = total / 1024 / 1024
         print(f"\nbench_devmode_sync ({'quick' if args.quick else 'full'}): velasandbox, dev pod {pod.name}")
         print(f"{'figure':<52}{'median':>10}{'p95/max':>10}  target")
-        print(f"{'edit -> visible in pod (ms), ' + str(len(lat)) + ' edits':<52}{statistics.median(lat):>10.1f}"
-              f"{pct(lat, 95):>10.1f}  median <= 150, p95 <= 300 "
-              f"[{'ok' if statistics.median(lat) <= 150 and pct(lat, 95) <= 300 else 'MISSED'}]")
+        print(
+            f"{'edit -> visible in pod (ms), ' + str(len(lat)) + ' edits':<52}{statistics.median(lat):>10.1f}"
+            f"{pct(lat, 95):>10.1f}  median <= 150, p95 <= 300 "
+            f"[{'ok' if statistics.median(lat) <= 150 and pct(lat, 95) <= 300 else 'MISSED'}]"
+        )
         print(f"{'  (min / max ms)':<52}{min(lat):>10.1f}{max(lat):>10.1f}")
         label = f"{files} files / {mb:.0f} MB"
-        print(f"{'initial sync, veladev (s), ' + label:<52}{statistics.median(init):>10.2f}{max(init):>10.2f}"
-              f"  <= kubectl cp [{'ok' if statistics.median(init) <= statistics.median(kcp) else 'MISSED'}]")
+        print(
+            f"{'initial sync, veladev (s), ' + label:<52}{statistics.median(init):>10.2f}{max(init):>10.2f}"
+            f"  <= kubectl cp [{'ok' if statistics.median(init) <= statistics.median(kcp) else 'MISSED'}]"
+        )
         print(f"{'kubectl cp of the same folder (s)':<52}{statistics.median(kcp):>10.2f}{max(kcp):>10.2f}")
-        print(f"{'  client CPU: veladev sync / kubectl cp (s)':<52}{statistics.median(init_cpu):>10.2f}"
-              f"{statistics.median(kcp_cpu):>10.2f}")
-        print(f"{'no-op re-sync, veladev (s)':<52}{statistics.median(noop):>10.2f}{max(noop):>10.2f}"
-              f"  <= 0.5 [{'ok' if statistics.median(noop) <= 0.5 else 'MISSED'}]")
+        print(
+            f"{'  client CPU: veladev sync / kubectl cp (s)':<52}{statistics.median(init_cpu):>10.2f}"
+            f"{statistics.median(kcp_cpu):>10.2f}"
+        )
+        print(
+            f"{'no-op re-sync, veladev (s)':<52}{statistics.median(noop):>10.2f}{max(noop):>10.2f}"
+            f"  <= 0.5 [{'ok' if statistics.median(noop) <= 0.5 else 'MISSED'}]"
+        )
         print(f"rounds: {rounds} (initial sync, re-sync and kubectl cp alternate in each round)")
         print(f"reproduce: python bench/bench_devmode_sync.py{' --quick' if args.quick else ''}")
         return 0

@@ -63,7 +63,9 @@ async def measure(spec, root: Path, changes: int, rounds: int) -> dict:
         hover_pos = {"line": hover_line, "character": small_text.splitlines()[hover_line].index("hotReload") + 2}
         for u, t in ((uri, text), (small_uri, small_text)):
             start = len(c.publishes)
-            await c.notify("textDocument/didOpen", {"textDocument": {"uri": u, "languageId": "yaml", "version": 1, "text": t}})
+            await c.notify(
+                "textDocument/didOpen", {"textDocument": {"uri": u, "languageId": "yaml", "version": 1, "text": t}}
+            )
             await c.wait_publish(u, start, None, timeout=120)
         await c.quiet(0.5)
         version, value = 1, target.value
@@ -74,11 +76,16 @@ async def measure(spec, root: Path, changes: int, rounds: int) -> dict:
             nonlocal version, value, k
             k += 1
             new = target.text(k)
-            rng = {"start": {"line": target.line, "character": col}, "end": {"line": target.line, "character": col + len(value)}}
+            rng = {
+                "start": {"line": target.line, "character": col},
+                "end": {"line": target.line, "character": col + len(value)},
+            }
             version += 1
             value = new
-            return await c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
-                                                             "contentChanges": [{"range": rng, "text": new}]})
+            return await c.notify(
+                "textDocument/didChange",
+                {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": rng, "text": new}]},
+            )
 
         for _ in range(rounds):
             # One analysis: an edit after a pause.
@@ -93,7 +100,9 @@ async def measure(spec, root: Path, changes: int, rounds: int) -> dict:
             start = len(c.publishes)
             t_last = await edit()
             t_hover = time.perf_counter()
-            t_answer, _ = await c.request("textDocument/hover", {"textDocument": {"uri": small_uri}, "position": hover_pos})
+            t_answer, _ = await c.request(
+                "textDocument/hover", {"textDocument": {"uri": small_uri}, "position": hover_pos}
+            )
             hover.append((t_answer - t_hover) * 1000)
             t_pub, _, _ = await c.wait_publish(uri, start, version, timeout=120)
             burst.append((t_pub - t_last) * 1000)
@@ -116,8 +125,10 @@ async def amain(args: argparse.Namespace) -> int:
         lines = len((root / "large-app.yaml").read_text().splitlines())
         names = [args.only] if args.only else list(SERVERS)
         files = [root / "large-app.yaml", root / "small-app.yaml"]
-        print(f"burst: {args.changes} changes back to back on a {lines}-line document, {args.rounds} rounds; "
-              f"hover on a {len(example.splitlines())}-line document right after the last change")
+        print(
+            f"burst: {args.changes} changes back to back on a {lines}-line document, {args.rounds} rounds; "
+            f"hover on a {len(example.splitlines())}-line document right after the last change"
+        )
         for name in names:
             spec = veladev_spec() if name == VELADEV else yls_spec(files)
             r = await measure(spec, root, args.changes, args.rounds)
@@ -127,9 +138,11 @@ async def amain(args: argparse.Namespace) -> int:
             print(f"  burst: last change -> last diagnostics {fmt(r['burst'])}")
             print(f"  hover on another document during it    {fmt(r['hover'])}")
             if name == VELADEV:
-                print(f"  target: burst median <= one analysis + {BURST_MARGIN_MS:.0f} ms: {extra:+.1f} ms "
-                      f"{'PASS' if extra <= BURST_MARGIN_MS else 'FAIL'}; hover median <= {HOVER_TARGET_MS:.0f} ms: "
-                      f"{'PASS' if median(r['hover']) <= HOVER_TARGET_MS else 'FAIL'}")
+                print(
+                    f"  target: burst median <= one analysis + {BURST_MARGIN_MS:.0f} ms: {extra:+.1f} ms "
+                    f"{'PASS' if extra <= BURST_MARGIN_MS else 'FAIL'}; hover median <= {HOVER_TARGET_MS:.0f} ms: "
+                    f"{'PASS' if median(r['hover']) <= HOVER_TARGET_MS else 'FAIL'}"
+                )
             else:
                 print("  (its publishes carry no version and follow a fixed 200 ms debounce: see bench_lsp.py)")
         print(f"\nreproduce: python bench/bench_lsp_burst.py {' '.join(sys.argv[1:])}".rstrip())

@@ -5,6 +5,7 @@ network namespace, all in the same run.
 Reproduce:  .venv/bin/python bench/bench_sandbox_streams.py [--quick]
 (or ./dev bench).  Needs root or unprivileged user namespaces, like the sandbox.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ from kubernetes.stream import portforward, stream  # noqa: E402 - after the sys.
 from velasandbox.runtime import namespace_support  # noqa: E402 - after the sys.path set-up above
 from velasandbox.testing import start_sandbox  # noqa: E402 - after the sys.path set-up above
 
-SERVER = r'''
+SERVER = r"""
 import asyncio
 async def echo(r, w):
     while True:
@@ -49,7 +50,7 @@ async def main():
     print("listening", flush=True)
     await asyncio.Event().wait()
 asyncio.run(main())
-'''
+"""
 
 
 def pct(xs, p):
@@ -73,6 +74,7 @@ def direct_socket(holder_pid: int, port: int) -> socket.socket:
         finally:
             os.close(own)
             os.close(target)
+
     # a thread of its own: setns changes the calling thread's namespace; its error is raised here
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(run).result()
@@ -117,12 +119,24 @@ def kubectl_port_forward(sb, n_ping, mb):
     import re
     import shutil
     import subprocess
+
     exe = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     if not exe:
         return None, None
-    proc = subprocess.Popen([exe, f"--kubeconfig={sb.kubeconfig}", f"--cache-dir={sb.state_dir}/kc",
-                             "port-forward", "pod/bench", ":7000", ":7001"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            exe,
+            f"--kubeconfig={sb.kubeconfig}",
+            f"--cache-dir={sb.state_dir}/kc",
+            "port-forward",
+            "pod/bench",
+            ":7000",
+            ":7001",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     try:
         ports: dict[int, int] = {}
@@ -160,17 +174,44 @@ def main():
         sb.images.add_image("bench/server:1", files={"srv.py": SERVER}, entrypoint=["python3", "srv.py"])
         api = sb.api_client()
         core = client.CoreV1Api(api)
-        core.create_namespaced_pod("default", {"metadata": {"name": "bench"}, "spec": {"containers": [{
-            "name": "srv", "image": "bench/server:1",
-            "readinessProbe": {"tcpSocket": {"port": 7000}, "periodSeconds": 1}}]}})
-        sb.wait_for(lambda: any(c.type == "Ready" and c.status == "True" for c in
-                                (core.read_namespaced_pod("bench", "default").status.conditions or [])),
-                    timeout=60, what="bench pod ready")
+        core.create_namespaced_pod(
+            "default",
+            {
+                "metadata": {"name": "bench"},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "srv",
+                            "image": "bench/server:1",
+                            "readinessProbe": {"tcpSocket": {"port": 7000}, "periodSeconds": 1},
+                        }
+                    ]
+                },
+            },
+        )
+        sb.wait_for(
+            lambda: any(
+                c.type == "Ready" and c.status == "True"
+                for c in (core.read_namespaced_pod("bench", "default").status.conditions or [])
+            ),
+            timeout=60,
+            what="bench pod ready",
+        )
         holder = next(i["holderPid"] for i in sb.pod_info() if i["name"] == "bench")
 
         def ex(cmd, **kw):
-            return stream(core.connect_get_namespaced_pod_exec, "bench", "default", command=cmd,
-                          stderr=True, stdin=False, stdout=True, tty=False, **kw)
+            return stream(
+                core.connect_get_namespaced_pod_exec,
+                "bench",
+                "default",
+                command=cmd,
+                stderr=True,
+                stdin=False,
+                stdout=True,
+                tty=False,
+                **kw,
+            )
+
         # exec round trip
         ex(["true"])
         lat = []
@@ -189,11 +230,19 @@ def main():
                 tf.addfile(ti, io.BytesIO(blob))
         payload = buf.getvalue()
         t = time.perf_counter()
-        resp = stream(core.connect_get_namespaced_pod_exec, "bench", "default",
-                      command=["sh", "-c", "rm -rf /tmp/up && mkdir -p /tmp/up && tar xf - -C /tmp/up && du -sk /tmp/up"],
-                      stderr=True, stdin=True, stdout=True, tty=False, _preload_content=False)
+        resp = stream(
+            core.connect_get_namespaced_pod_exec,
+            "bench",
+            "default",
+            command=["sh", "-c", "rm -rf /tmp/up && mkdir -p /tmp/up && tar xf - -C /tmp/up && du -sk /tmp/up"],
+            stderr=True,
+            stdin=True,
+            stdout=True,
+            tty=False,
+            _preload_content=False,
+        )
         for off in range(0, len(payload), 1 << 20):
-            resp.write_stdin(payload[off:off + (1 << 20)])
+            resp.write_stdin(payload[off : off + (1 << 20)])
         resp.close_channel(0)
         resp.run_forever(timeout=300)
         tar_dt = time.perf_counter() - t
@@ -210,8 +259,9 @@ def main():
         d_lat = pingpong(ds, n_ping)
         ps.close()
         ds.close()
-        pf2 = portforward(client.CoreV1Api(sb.api_client()).connect_get_namespaced_pod_portforward,
-                          "bench", "default", ports="7001")
+        pf2 = portforward(
+            client.CoreV1Api(sb.api_client()).connect_get_namespaced_pod_portforward, "bench", "default", ports="7001"
+        )
         s2 = pf2.socket(7001)
         s2.setblocking(True)
         pf_rate = download(s2, mb * 1024 * 1024)
@@ -224,6 +274,7 @@ def main():
     finally:
         sb.stop()
         import shutil
+
         shutil.rmtree(sb.state_dir, ignore_errors=True)
 
     def ms(x: float) -> str:
@@ -232,8 +283,10 @@ def main():
     def us(x: float) -> str:
         return f"{x * 1e6:.0f} us"
 
-    print("velasandbox stream benchmarks"
-          f" (kubernetes client {__import__('kubernetes').__version__}, {os.cpu_count()} CPUs)")
+    print(
+        "velasandbox stream benchmarks"
+        f" (kubernetes client {__import__('kubernetes').__version__}, {os.cpu_count()} CPUs)"
+    )
     print(f"  exec round trip (`true`, n={n_exec}):        median {ms(statistics.median(lat))}, p95 {ms(pct(lat, 95))}")
     print(f"  tar upload through exec stdin ({len(payload) / 1e6:.0f} MB):   {tar_rate:.1f} MB/s ({tar_dt:.2f} s)")
     print(f"  64-byte echo round trip, n={n_ping}:")
@@ -241,10 +294,11 @@ def main():
     print(f"    direct (netns): median {us(statistics.median(d_lat))}, p95 {us(pct(d_lat, 95))}")
     if k_lat:
         print(f"    kubectl port-forward: median {us(statistics.median(k_lat))}, p95 {us(pct(k_lat, 95))}")
-    print(f"  download {mb} MB: port-forward {pf_rate:.1f} MB/s, direct (netns) {d_rate:.1f} MB/s"
-          + (f", kubectl port-forward {k_rate:.1f} MB/s" if k_rate else ""))
-    print(f"  reproduce: {sys.executable} bench/bench_sandbox_streams.py"
-          + (" --quick" if a.quick else ""))
+    print(
+        f"  download {mb} MB: port-forward {pf_rate:.1f} MB/s, direct (netns) {d_rate:.1f} MB/s"
+        + (f", kubectl port-forward {k_rate:.1f} MB/s" if k_rate else "")
+    )
+    print(f"  reproduce: {sys.executable} bench/bench_sandbox_streams.py" + (" --quick" if a.quick else ""))
     return 0
 
 

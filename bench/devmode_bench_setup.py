@@ -1,5 +1,6 @@
 """What both dev-mode benchmarks start with: a private velasandbox, a dev pod from a
 Nocalhost dev image in its own namespace, and the venv's kubectl."""
+
 from __future__ import annotations
 
 import os
@@ -32,10 +33,19 @@ def start_dev_pod(bench: str, namespace: str, command: list[str] | None = None):
         client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
         labels = {"app": "dev"}
         container = {"name": "dev", "image": DEV_IMAGE, **({"command": command} if command else {})}
-        client.AppsV1Api(api).create_namespaced_deployment(namespace, {
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "dev"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}}})
+        client.AppsV1Api(api).create_namespaced_deployment(
+            namespace,
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "dev"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+                },
+            },
+        )
         return sb, api, wait_ready_pod(api, namespace, "app=dev", 120), kubectl
     except BaseException:
         stop(sb)

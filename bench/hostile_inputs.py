@@ -24,17 +24,24 @@ def _chain(levels: int, width: int, indent: str, nested: bool) -> str:
 def alias_bomb(shape: str, levels: int = 9, width: int = 9) -> str:
     """An Application whose aliases expand to about width**levels nodes."""
     if shape == "properties":
-        return (APP_HEAD + "spec:\n  components:\n    - name: web\n      type: webservice\n      properties:\n"
-                "        image: nginx\n" + _chain(levels, width, " " * 8, False))
+        return (
+            APP_HEAD + "spec:\n  components:\n    - name: web\n      type: webservice\n      properties:\n"
+            "        image: nginx\n" + _chain(levels, width, " " * 8, False)
+        )
     if shape == "k8s-objects":
-        return (APP_HEAD + "spec:\n  components:\n    - name: objs\n      type: k8s-objects\n      properties:\n"
-                "        objects:\n          - apiVersion: v1\n            kind: ConfigMap\n"
-                "            metadata: {name: bomb}\n            data:\n" + _chain(levels, width, " " * 14, False))
+        return (
+            APP_HEAD + "spec:\n  components:\n    - name: objs\n      type: k8s-objects\n      properties:\n"
+            "        objects:\n          - apiVersion: v1\n            kind: ConfigMap\n"
+            "            metadata: {name: bomb}\n            data:\n" + _chain(levels, width, " " * 14, False)
+        )
     if shape == "top-level":
         return APP_HEAD + "spec:\n  components: []\n" + _chain(levels, width, "", False)
     if shape == "nested-sequences":
-        return (APP_HEAD + "spec:\n  components:\n    - name: web\n      type: webservice\n      properties:\n"
-                "        image: nginx\n        cmd:\n" + _chain(levels, width, " " * 10, True).replace(" " * 10 + "l", " " * 10 + "- l"))
+        return (
+            APP_HEAD + "spec:\n  components:\n    - name: web\n      type: webservice\n      properties:\n"
+            "        image: nginx\n        cmd:\n"
+            + _chain(levels, width, " " * 10, True).replace(" " * 10 + "l", " " * 10 + "- l")
+        )
     raise ValueError(f"unknown bomb shape {shape!r}")
 
 
@@ -42,7 +49,9 @@ def deep_nesting(depth: int, flow: bool = True) -> str:
     """`depth` nested sequences (flow), or mappings each indented one more (block: depth² chars)."""
     if flow:
         return APP_HEAD + "spec:\n  components: " + "[" * depth + "]" * depth + "\n"
-    return APP_HEAD + "spec:\n" + "".join(" " * (2 + i) + f"k{i}:\n" for i in range(depth)) + " " * (2 + depth) + "x: 1\n"
+    return (
+        APP_HEAD + "spec:\n" + "".join(" " * (2 + i) + f"k{i}:\n" for i in range(depth)) + " " * (2 + depth) + "x: 1\n"
+    )
 
 
 def garbage(rng: random.Random, size: int) -> bytes:

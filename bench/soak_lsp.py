@@ -38,18 +38,60 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench_lsp import EXAMPLE, REPO, LspClient, ServerError, generate_large_app, start_session_server, veladev_spec, \
-    vm_hwm_kb
+from bench_lsp import (
+    EXAMPLE,
+    REPO,
+    LspClient,
+    ServerError,
+    generate_large_app,
+    start_session_server,
+    veladev_spec,
+    vm_hwm_kb,
+)
 from hostile_inputs import BOMB_SHAPES, alias_bomb, deep_nesting, garbage
 
 #: How often each kind of edit is drawn (relative weights).
-EDIT_KINDS = {"mutation": 70, "bomb": 6, "nested": 4, "huge": 0.4, "garbage": 6, "surrogates": 2,
-              "invalid-utf8": 1.6, "open-close": 10}
+EDIT_KINDS = {
+    "mutation": 70,
+    "bomb": 6,
+    "nested": 4,
+    "huge": 0.4,
+    "garbage": 6,
+    "surrogates": 2,
+    "invalid-utf8": 1.6,
+    "open-close": 10,
+}
 REQUESTS = ("textDocument/hover", "textDocument/completion", "textDocument/codeAction", "textDocument/documentSymbol")
 ANSWER_TIMEOUT = 60.0
 OPEN_DOCUMENTS = 4
-TOKENS = ["&a ", "*a", "<<: *a\n", "[", "]", "{", "}", ": ", "- ", "\t", "'", '"', "#", "|\n", ">-\n", "? ",
-          "!!binary ", "!!int ", "---\n", "...\n", "%YAML 1.1\n", "\ufeff", "\u2028", "😀", "\x00", "\r"]
+TOKENS = [
+    "&a ",
+    "*a",
+    "<<: *a\n",
+    "[",
+    "]",
+    "{",
+    "}",
+    ": ",
+    "- ",
+    "\t",
+    "'",
+    '"',
+    "#",
+    "|\n",
+    ">-\n",
+    "? ",
+    "!!binary ",
+    "!!int ",
+    "---\n",
+    "...\n",
+    "%YAML 1.1\n",
+    "\ufeff",
+    "\u2028",
+    "😀",
+    "\x00",
+    "\r",
+]
 
 
 @dataclass
@@ -93,7 +135,7 @@ def mutate(rng: random.Random, text: str) -> str:
             lines = lines[:i]
         elif op == 4 and lines[i]:
             j = rng.randrange(len(lines[i]))
-            lines[i] = lines[i][:j] + chr(rng.randint(32, 0x2FF)) + lines[i][j + 1:]
+            lines[i] = lines[i][:j] + chr(rng.randint(32, 0x2FF)) + lines[i][j + 1 :]
         else:
             j = rng.randint(0, len(lines[i]))
             lines[i] = lines[i][:j] + rng.choice(TOKENS) + lines[i][j:]
@@ -120,8 +162,9 @@ class Soak:
         for uri in list(self.docs):
             _, text = self.docs[uri]
             self.docs[uri] = (1, text)
-            await self.client.notify("textDocument/didOpen", {"textDocument": {
-                "uri": uri, "languageId": "yaml", "version": 1, "text": text}})
+            await self.client.notify(
+                "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}}
+            )
 
     def alive(self) -> bool:
         c = self.client
@@ -132,8 +175,14 @@ class Soak:
             return
         c = self.client
         tail = (self.logs / "veladev.stderr").read_text(errors="replace")[-2000:]
-        self.stats.crashes.append({"after": self.last_kind, "edit": self.stats.edits,
-                                   "exit": c.proc.returncode if c and c.proc else None, "stderr": tail})
+        self.stats.crashes.append(
+            {
+                "after": self.last_kind,
+                "edit": self.stats.edits,
+                "exit": c.proc.returncode if c and c.proc else None,
+                "stderr": tail,
+            }
+        )
         self.record_rss()
         if c is not None:
             await c.stop()
@@ -173,8 +222,10 @@ class Soak:
         version = self.docs[uri][0] + 1
         self.docs[uri] = (version, text)
         before = len(c.publishes)
-        t0 = await c.notify("textDocument/didChange", {
-            "textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]})
+        t0 = await c.notify(
+            "textDocument/didChange",
+            {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]},
+        )
         self.stats.edits += 1
         try:
             t1, _, _ = await c.wait_publish(uri, before, version, timeout=ANSWER_TIMEOUT)
@@ -187,8 +238,11 @@ class Soak:
     async def invalid_utf8(self, uri: str) -> None:
         """A didChange whose body is not UTF-8: the server must drop it and go on."""
         version = self.docs[uri][0] + 1
-        body = (b'{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"'
-                + uri.encode() + b'","version":%d},"contentChanges":[{"text":"a: \xff\xfe\xc3("}]}}' % version)
+        body = (
+            b'{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"'
+            + uri.encode()
+            + b'","version":%d},"contentChanges":[{"text":"a: \xff\xfe\xc3("}]}}' % version
+        )
         await self.client._write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         self.stats.edits += 1
         # Whatever the server made of it, the next edit (a fresh version) must be answered.
@@ -201,12 +255,15 @@ class Soak:
         self.serial += 1
         uri = f"file:///soak/short-lived-{self.serial}.yaml"
         text = self.rng.choice(self.corpus)
-        await c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1,
-                                                                 "text": text}})
+        await c.notify(
+            "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}}
+        )
         for v in range(2, 2 + self.rng.randint(1, 3)):
             text = mutate(self.rng, text)
-            await c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": v},
-                                                      "contentChanges": [{"text": text}]})
+            await c.notify(
+                "textDocument/didChange",
+                {"textDocument": {"uri": uri, "version": v}, "contentChanges": [{"text": text}]},
+            )
             self.stats.edits += 1
         await c.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
 
@@ -226,7 +283,7 @@ class Soak:
         self.stats.requests += 1
         try:
             t1, _ = await c.request(method, params, timeout=ANSWER_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.stats.no_answer.append({"kind": method, "chars": len(text)})
             return
         except ServerError:
@@ -240,8 +297,9 @@ class Soak:
             uri = f"file:///soak/doc-{i}.yaml"
             text = self.corpus[i % len(self.corpus)]
             self.docs[uri] = (1, text)
-            await self.client.notify("textDocument/didOpen", {"textDocument": {
-                "uri": uri, "languageId": "yaml", "version": 1, "text": text}})
+            await self.client.notify(
+                "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}}
+            )
         kinds, weights = list(EDIT_KINDS), list(EDIT_KINDS.values())
         progress = max(self.args.edits // 20, 1)
         next_report = progress
@@ -265,8 +323,12 @@ class Soak:
             if self.stats.edits >= next_report:
                 next_report += progress
                 self.record_rss()
-                print(f"  {self.stats.edits} edits, {len(self.stats.crashes)} crash(es), "
-                      f"peak RSS {self.stats.peak_rss_kb / 1024:.0f} MB", file=sys.stderr, flush=True)
+                print(
+                    f"  {self.stats.edits} edits, {len(self.stats.crashes)} crash(es), "
+                    f"peak RSS {self.stats.peak_rss_kb / 1024:.0f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
         self.record_rss()
         await self.client.stop()
         return self.stats
@@ -280,10 +342,17 @@ def percentile(xs: list[float], q: float) -> float:
 def report(stats: Stats, args: argparse.Namespace, seconds: float) -> dict[str, Any]:
     ms, kind, size = stats.slowest
     summary = {
-        "edits": stats.edits, "requests": stats.requests, "crashes": len(stats.crashes),
-        "no_answer": len(stats.no_answer), "request_errors": stats.request_errors,
-        "slowest_answer_ms": round(ms, 1), "slowest_answer_to": kind, "slowest_answer_chars": size,
-        "peak_rss_mb": round(stats.peak_rss_kb / 1024, 1), "seconds": round(seconds, 1), "seed": args.seed,
+        "edits": stats.edits,
+        "requests": stats.requests,
+        "crashes": len(stats.crashes),
+        "no_answer": len(stats.no_answer),
+        "request_errors": stats.request_errors,
+        "slowest_answer_ms": round(ms, 1),
+        "slowest_answer_to": kind,
+        "slowest_answer_chars": size,
+        "peak_rss_mb": round(stats.peak_rss_kb / 1024, 1),
+        "seconds": round(seconds, 1),
+        "seed": args.seed,
     }
     print(f"soak: {stats.edits} edits and {stats.requests} requests in {seconds:.0f} s (seed {args.seed})")
     print(f"crashes (server exited)      {len(stats.crashes)}")
@@ -323,8 +392,9 @@ async def amain(args: argparse.Namespace) -> int:
         stats = await Soak(args, Path(tmp)).run()
         summary = report(stats, args, time.perf_counter() - t)
     if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "crashes": stats.crashes,
-                                         "no_answer": stats.no_answer}, indent=2))
+        args.json.write_text(
+            json.dumps({"summary": summary, "crashes": stats.crashes, "no_answer": stats.no_answer}, indent=2)
+        )
     return 0
 
 

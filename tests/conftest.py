@@ -48,8 +48,14 @@ def pytest_make_collect_report(collector):
 # a folder of its own. At the end of the session that folder must be empty: anything there
 # would have landed in the user's real home (~/.kube/cache, ~/.config/chromium, ...).
 # XDG_RUNTIME_DIR is where VS Code puts its IPC sockets (else the system temp folder).
-HOME_VARS = {"HOME": "", "XDG_CONFIG_HOME": ".config", "XDG_CACHE_HOME": ".cache",
-             "XDG_DATA_HOME": ".local/share", "XDG_STATE_HOME": ".local/state", "XDG_RUNTIME_DIR": "run"}
+HOME_VARS = {
+    "HOME": "",
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_CACHE_HOME": ".cache",
+    "XDG_DATA_HOME": ".local/share",
+    "XDG_STATE_HOME": ".local/state",
+    "XDG_RUNTIME_DIR": "run",
+}
 
 
 def pytest_configure(config):
@@ -77,6 +83,9 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(home, ignore_errors=True)
     if left:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        reporter.write_line("FAILED: the tests left files in the home folder (they would be in the user's "
-                            f"real home): {', '.join(left[:20])}", red=True)
+        reporter.write_line(
+            "FAILED: the tests left files in the home folder (they would be in the user's "
+            f"real home): {', '.join(left[:20])}",
+            red=True,
+        )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

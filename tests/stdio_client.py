@@ -15,8 +15,12 @@ from typing import Any
 
 class StdioClient:
     def __init__(self, cmd: list[str] | None = None, stderr=subprocess.DEVNULL):
-        self.proc = subprocess.Popen(cmd or [sys.executable, "-m", "veladev", "lsp"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=stderr)
+        self.proc = subprocess.Popen(
+            cmd or [sys.executable, "-m", "veladev", "lsp"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
         self._buf = b""
         self._next_id = 0
         self.notifications: list[dict[str, Any]] = []
@@ -78,8 +82,11 @@ class StdioClient:
         while True:
             head, sep, rest = self._buf.partition(b"\r\n\r\n")
             if sep:
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length"))
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
                 if len(rest) >= length:
                     self._buf = rest[length:]
                     return json.loads(rest[:length])
@@ -96,8 +103,9 @@ class StdioClient:
                 self._buf += chunk
 
     def initialize(self, capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
-        result = self.request("initialize", {"processId": os.getpid(), "rootUri": None,
-                                             "capabilities": capabilities or {}})
+        result = self.request(
+            "initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": capabilities or {}}
+        )
         self.notify("initialized", {})
         return result
 

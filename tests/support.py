@@ -23,15 +23,17 @@ class CliRun:
     peak_rss_mb: float  # the child's own peak resident memory, from the kernel (wait4)
 
 
-def run_cli(program: str, *args: str, env: dict[str, str] | None = None, stdin: str | None = None,
-            timeout: float = 120) -> CliRun:
+def run_cli(
+    program: str, *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 120
+) -> CliRun:
     """Run an installed entry point (`veladev`, `velasandbox`) as a user would, from its script."""
     script = Path(sys.executable).with_name(program)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as inp:
         inp.write((stdin or "").encode())
         inp.seek(0)
-        proc = subprocess.Popen([str(script), *args], stdin=inp, stdout=out, stderr=err,
-                                env=None if env is None else {**os.environ, **env})
+        proc = subprocess.Popen(
+            [str(script), *args], stdin=inp, stdout=out, stderr=err, env=None if env is None else {**os.environ, **env}
+        )
         deadline = time.monotonic() + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -45,5 +47,9 @@ def run_cli(program: str, *args: str, env: dict[str, str] | None = None, stdin: 
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return CliRun(proc.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
-                      usage.ru_maxrss / 1024)
+        return CliRun(
+            proc.returncode,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+            usage.ru_maxrss / 1024,
+        )

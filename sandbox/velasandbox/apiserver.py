@@ -1,6 +1,7 @@
 """The HTTP side: an aiohttp application that serves discovery, CRUD, patch, watch, the
 status/scale/log subresources and (through :mod:`velasandbox.streams`) exec and
 port-forward, with bearer-token authentication and Status error bodies."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,10 +24,17 @@ from .store import Store
 log = logging.getLogger("velasandbox.api")
 
 VERSION_INFO = {
-    "major": "1", "minor": "31", "gitVersion": "v1.31.0-velasandbox", "gitCommit": "0" * 40,
-    "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.22.0",
-    "compiler": "gc", "platform": "linux/amd64",
+    "major": "1",
+    "minor": "31",
+    "gitVersion": "v1.31.0-velasandbox",
+    "gitCommit": "0" * 40,
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.22.0",
+    "compiler": "gc",
+    "platform": "linux/amd64",
 }
+
 
 def _is_true(v: str | None) -> bool:
     return v is not None and v.lower() not in ("", "0", "false")
@@ -52,13 +60,17 @@ async def _next_event(queue: asyncio.Queue, deadline: float | None):
 
 def _subresource(k: kinds.Kind, sub: str) -> dict:
     """The discovery entry of a kind's subresource."""
-    sr = {"name": f"{k.plural}/{sub}", "singularName": "", "namespaced": k.namespaced,
-          "kind": k.kind, "verbs": ["get", "patch", "update"]}
+    sr = {
+        "name": f"{k.plural}/{sub}",
+        "singularName": "",
+        "namespaced": k.namespaced,
+        "kind": k.kind,
+        "verbs": ["get", "patch", "update"],
+    }
     if sub == "scale":
         sr.update(group="autoscaling", version="v1", kind="Scale")
     elif sub in ("exec", "portforward", "attach"):
-        sr.update(kind="PodExecOptions" if sub != "portforward" else "PodPortForwardOptions",
-                  verbs=["create", "get"])
+        sr.update(kind="PodExecOptions" if sub != "portforward" else "PodPortForwardOptions", verbs=["create", "get"])
     elif sub == "log":
         sr.update(kind="Pod", verbs=["get"])
     elif sub == "finalize":
@@ -161,19 +173,30 @@ class ApiServer:
     def __init__(self, parts: ApiParts):
         self.parts = parts
         self.store = parts.store
-        self.app = web.Application(middlewares=[self._auth_mw], client_max_size=1024 ** 3)
+        self.app = web.Application(middlewares=[self._auth_mw], client_max_size=1024**3)
         self.app.router.add_route("*", "/{tail:.*}", self.dispatch)
-        self.open_streams: set = set()   # live exec / port-forward / attach / log-follow responses
+        self.open_streams: set = set()  # live exec / port-forward / attach / log-follow responses
         self.open_watches: set = set()
         # handle_resource's dispatch: collections by method, subresources with a handler of
         # their own, then single objects by method
-        self._collection: dict[str, Handler] = {"GET": self.list_or_watch, "POST": self.create,
-                                                "DELETE": self.delete_collection}
-        self._subresource: dict[str, Handler] = {"exec": self.exec, "attach": self.attach,
-                                                 "portforward": self.portforward, "log": self.log,
-                                                 "scale": self.scale}
-        self._object: dict[str, Handler] = {"GET": self.get, "PUT": self.replace, "PATCH": self.patch,
-                                            "DELETE": self.delete}
+        self._collection: dict[str, Handler] = {
+            "GET": self.list_or_watch,
+            "POST": self.create,
+            "DELETE": self.delete_collection,
+        }
+        self._subresource: dict[str, Handler] = {
+            "exec": self.exec,
+            "attach": self.attach,
+            "portforward": self.portforward,
+            "log": self.log,
+            "scale": self.scale,
+        }
+        self._object: dict[str, Handler] = {
+            "GET": self.get,
+            "PUT": self.replace,
+            "PATCH": self.patch,
+            "DELETE": self.delete,
+        }
 
     # ------------------------------------------------------------------ auth
     @web.middleware
@@ -202,15 +225,19 @@ class ApiServer:
         if path == "/version":
             return _json(VERSION_INFO)
         if path == "/api":
-            return _json({"kind": "APIVersions", "versions": ["v1"],
-                          "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
-                                                          "serverAddress": self.parts.address()}]})
+            return _json(
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.parts.address()}],
+                }
+            )
         if path == "/apis":
             return _json(self._group_list())
         if path == "/openapi/v3":
             return _json(self._openapi_v3_index())
         if path.startswith("/openapi/v3/"):
-            return _json(self._openapi_v3_gv(path[len("/openapi/v3/"):]))
+            return _json(self._openapi_v3_gv(path[len("/openapi/v3/") :]))
         if path.startswith("/sandbox/") or path == "/sandbox":
             return await self.parts.admin(request, path, q)
         discovery = self._discovery(path)
@@ -259,19 +286,32 @@ class ApiServer:
         for k in kinds.all_kinds():
             if k.group != group or k.version != version:
                 continue
-            item = (f"{prefix}/namespaces/{{namespace}}/{k.plural}/{{name}}" if k.namespaced
-                    else f"{prefix}/{k.plural}/{{name}}")
-            params = [{"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
-                      for n in ("dryRun", "fieldManager", "fieldValidation", "force")]
-            paths[item] = {"patch": {"operationId": f"patch{k.kind}", "parameters": params,
-                                     "responses": {"200": {"description": "OK"}},
-                                     "x-kubernetes-action": "patch",
-                                     "x-kubernetes-group-version-kind": {"group": group, "version": version,
-                                                                         "kind": k.kind}}}
+            item = (
+                f"{prefix}/namespaces/{{namespace}}/{k.plural}/{{name}}"
+                if k.namespaced
+                else f"{prefix}/{k.plural}/{{name}}"
+            )
+            params = [
+                {"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+                for n in ("dryRun", "fieldManager", "fieldValidation", "force")
+            ]
+            paths[item] = {
+                "patch": {
+                    "operationId": f"patch{k.kind}",
+                    "parameters": params,
+                    "responses": {"200": {"description": "OK"}},
+                    "x-kubernetes-action": "patch",
+                    "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": k.kind},
+                }
+            }
         if not paths:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        return {"openapi": "3.0.0", "info": {"title": "velasandbox", "version": VERSION_INFO["gitVersion"]},
-                "paths": paths, "components": {"schemas": {}}}
+        return {
+            "openapi": "3.0.0",
+            "info": {"title": "velasandbox", "version": VERSION_INFO["gitVersion"]},
+            "paths": paths,
+            "components": {"schemas": {}},
+        }
 
     # ------------------------------------------------------------------ discovery
     def _group(self, name: str):
@@ -279,8 +319,13 @@ class ApiServer:
         if not vs:
             return None
         versions = [{"groupVersion": f"{name}/{v}", "version": v} for v in vs]
-        return {"kind": "APIGroup", "apiVersion": "v1", "name": name, "versions": versions,
-                "preferredVersion": versions[0]}
+        return {
+            "kind": "APIGroup",
+            "apiVersion": "v1",
+            "name": name,
+            "versions": versions,
+            "preferredVersion": versions[0],
+        }
 
     def _group_list(self):
         groups = []
@@ -299,8 +344,13 @@ class ApiServer:
             if k.group != group or k.version != version:
                 continue
             found = True
-            r = {"name": k.plural, "singularName": k.singular, "namespaced": k.namespaced,
-                 "kind": k.kind, "verbs": k.verbs}
+            r = {
+                "name": k.plural,
+                "singularName": k.singular,
+                "namespaced": k.namespaced,
+                "kind": k.kind,
+                "verbs": k.verbs,
+            }
             if k.short_names:
                 r["shortNames"] = k.short_names
             if k.categories:
@@ -329,8 +379,14 @@ class ApiServer:
         items, rv = self.store.list(kind, t.namespace, q.get("labelSelector"), q.get("fieldSelector"))
         if tables.wants_table(request.headers.get("Accept", "")):
             return _json(tables.to_table(kind.kind, items, rv))
-        return _json({"kind": kind.kind + "List", "apiVersion": kind.api_version,
-                      "metadata": {"resourceVersion": rv}, "items": items})
+        return _json(
+            {
+                "kind": kind.kind + "List",
+                "apiVersion": kind.api_version,
+                "metadata": {"resourceVersion": rv},
+                "items": items,
+            }
+        )
 
     async def create(self, request: web.Request, t: Target, q: Query):
         kind = t.kind
@@ -356,8 +412,14 @@ class ApiServer:
                 out.append(o)
             except ApiError:
                 pass  # gone meanwhile, or held by a finalizer: not in the list of deleted objects
-        return _json({"kind": kind.kind + "List", "apiVersion": kind.api_version,
-                      "metadata": {"resourceVersion": str(self.store.rv)}, "items": out})
+        return _json(
+            {
+                "kind": kind.kind + "List",
+                "apiVersion": kind.api_version,
+                "metadata": {"resourceVersion": str(self.store.rv)},
+                "items": out,
+            }
+        )
 
     async def exec(self, request: web.Request, t: Target, q: Query):
         pod = self.store.get(t.kind, t.namespace, t.name)
@@ -396,11 +458,15 @@ class ApiServer:
         obj["metadata"] = md
         if kind.namespaced and namespace:
             if md.get("namespace") and md["namespace"] != namespace:
-                raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             md["namespace"] = namespace
         if name is not None:
             if md.get("name") and md["name"] != name:
-                raise errors.bad_request(f"the name of the object ({md['name']}) does not match the name on the URL ({name})")
+                raise errors.bad_request(
+                    f"the name of the object ({md['name']}) does not match the name on the URL ({name})"
+                )
             md["name"] = name
         if obj.get("kind") and obj["kind"] != kind.kind and obj["kind"] != "Scale":
             raise errors.bad_request(f"the body kind {obj['kind']!r} does not match {kind.kind!r}")
@@ -465,12 +531,16 @@ class ApiServer:
         cur = self.store.get(kind, t.namespace, t.name)
         if policy == "Orphan":
             self.parts.orphan(cur["metadata"]["uid"])
-        obj, removed = self.store.delete(kind, t.namespace, t.name, body.get("preconditions"),
-                                         grace=int(grace) if grace is not None else None)
+        obj, removed = self.store.delete(
+            kind, t.namespace, t.name, body.get("preconditions"), grace=int(grace) if grace is not None else None
+        )
         if kind.key == ("", "pods") or not removed:
             return _json(obj)
-        return _json(errors.success_status({"name": t.name, "group": kind.group, "kind": kind.plural,
-                                            "uid": obj["metadata"].get("uid")}))
+        return _json(
+            errors.success_status(
+                {"name": t.name, "group": kind.group, "kind": kind.plural, "uid": obj["metadata"].get("uid")}
+            )
+        )
 
     async def scale(self, request, t: Target, q: Query):
         kind = t.kind
@@ -479,12 +549,19 @@ class ApiServer:
         def to_scale(o):
             md = o["metadata"]
             sel = (o.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
-            return {"kind": "Scale", "apiVersion": "autoscaling/v1",
-                    "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                                    "creationTimestamp") if k in md},
-                    "spec": {"replicas": o.get("spec", {}).get("replicas", 1)},
-                    "status": {"replicas": o.get("status", {}).get("replicas", 0),
-                               "selector": ",".join(f"{k}={v}" for k, v in sel.items())}}
+            return {
+                "kind": "Scale",
+                "apiVersion": "autoscaling/v1",
+                "metadata": {
+                    k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in md
+                },
+                "spec": {"replicas": o.get("spec", {}).get("replicas", 1)},
+                "status": {
+                    "replicas": o.get("status", {}).get("replicas", 0),
+                    "selector": ",".join(f"{k}={v}" for k, v in sel.items()),
+                },
+            }
+
         if request.method == "GET":
             return _json(to_scale(obj))
         if request.method == "PUT":
@@ -507,9 +584,15 @@ class ApiServer:
         rv = q.get("resourceVersion")
         timeout = q.get("timeoutSeconds")
         try:
-            w = self.store.watch(t.kind, t.namespace, rv, q.get("labelSelector"), q.get("fieldSelector"),
-                                 send_initial_events=q.flag("sendInitialEvents"),
-                                 bookmarks=q.flag("allowWatchBookmarks"))
+            w = self.store.watch(
+                t.kind,
+                t.namespace,
+                rv,
+                q.get("labelSelector"),
+                q.get("fieldSelector"),
+                send_initial_events=q.flag("sendInitialEvents"),
+                bookmarks=q.flag("allowWatchBookmarks"),
+            )
         except ApiError as e:
             if e.code != 410:
                 raise
@@ -529,7 +612,7 @@ class ApiServer:
                 if as_table and typ in ("ADDED", "MODIFIED", "DELETED"):
                     obj = tables.to_table(t.kind.kind, [obj])
                     if not first_table:
-                        obj["columnDefinitions"] = []   # headers only with the first event
+                        obj["columnDefinitions"] = []  # headers only with the first event
                     first_table = False
                 await resp.write((json.dumps({"type": typ, "object": obj}) + "\n").encode())
         except (ConnectionResetError, asyncio.CancelledError):

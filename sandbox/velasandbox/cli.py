@@ -1,4 +1,5 @@
 """``velasandbox`` command line: up, down, status, serve, register-repo, add-image, kubeconfig."""
+
 from __future__ import annotations
 
 import argparse
@@ -52,10 +53,12 @@ def _admin(state_dir: str, path: str, body: dict | None = None, timeout: float =
         port = int(f.read().strip())
     ctx = ssl.create_default_context(cafile=os.path.join(state_dir, "ca.crt"))
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"https://127.0.0.1:{port}{path}", data=data,
-                                 headers={"Authorization": f"Bearer {token}",
-                                          "Content-Type": "application/json"},
-                                 method="POST" if data is not None else "GET")
+    req = urllib.request.Request(
+        f"https://127.0.0.1:{port}{path}",
+        data=data,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST" if data is not None else "GET",
+    )
     with urllib.request.urlopen(req, context=ctx, timeout=timeout) as r:
         return json.loads(r.read())
 
@@ -145,10 +148,13 @@ def _running_state_dir(a) -> str:
 
 def cmd_serve(a) -> int:
     import logging
-    logging.basicConfig(level=logging.INFO if a.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    logging.basicConfig(
+        level=logging.INFO if a.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     from .runtime import namespace_support
     from .sandbox import Sandbox
+
     reason = namespace_support()
     if reason:
         print(f"velasandbox: {reason}; the API runs but pods will stay Pending", file=sys.stderr)
@@ -186,9 +192,13 @@ def cmd_up(a) -> int:
         except FileNotFoundError:
             pass
     ext = [x for e in (a.extension or []) for x in ("--extension", e)]
-    proc = subprocess.Popen([sys.executable, "-m", "velasandbox.cli", "serve", "--state-dir", a.state_dir,
-                             "--port", str(port), *ext], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "velasandbox.cli", "serve", "--state-dir", a.state_dir, "--port", str(port), *ext],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -243,8 +253,10 @@ def cmd_status(a) -> int:
     except Exception as e:  # noqa: BLE001
         print(f"velasandbox: pid {pid} but the API does not answer: {e}")
         return 1
-    print(f"velasandbox: running (pid {pid}) at {st['server']}, state {st['stateDir']}, "
-          f"resourceVersion {st['resourceVersion']}, {len(st['pods'])} pod(s) running")
+    print(
+        f"velasandbox: running (pid {pid}) at {st['server']}, state {st['stateDir']}, "
+        f"resourceVersion {st['resourceVersion']}, {len(st['pods'])} pod(s) running"
+    )
     for p in st["pods"]:
         print(f"  {p['namespace']}/{p['name']}  pids {p['pids']}")
     return 0
@@ -252,6 +264,7 @@ def cmd_status(a) -> int:
 
 def cmd_register_repo(a) -> int:
     from .images import ImageRegistry
+
     if not os.path.isdir(a.path):
         return _usage(a, f"{a.path} is not a directory (give a git repository's path)")
     try:
@@ -264,10 +277,12 @@ def cmd_register_repo(a) -> int:
 
 def cmd_add_image(a) -> int:
     from .images import ImageRegistry
+
     if a.files is not None and not os.path.isdir(a.files):
         return _usage(a, f"--files {a.files} is not a directory")
     ref = ImageRegistry(os.path.join(a.state_dir, "registry")).add_image(
-        a.ref, files=a.files, entrypoint=a.entrypoint, env=dict(a.env or []), working_dir=a.workdir)
+        a.ref, files=a.files, entrypoint=a.entrypoint, env=dict(a.env or []), working_dir=a.workdir
+    )
     print(f"added image {ref}")
     return 0
 
@@ -292,8 +307,9 @@ class _OneLineErrorParser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = _OneLineErrorParser(prog="velasandbox",
-                            description="Local stand-in Kubernetes API with real pods (test/demo only).")
+    p = _OneLineErrorParser(
+        prog="velasandbox", description="Local stand-in Kubernetes API with real pods (test/demo only)."
+    )
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_OneLineErrorParser)
 
     def add(name, fn, help_):
@@ -301,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--state-dir", default=None, help=f"default: {default_state_dir()}")
         sp.set_defaults(fn=fn)
         return sp
+
     ext_help = "MODULE:FUNCTION called with the Sandbox before it serves (repeatable)"
     sp = add("up", cmd_up, "start the sandbox in the background")
     sp.add_argument("--port", type=int, default=None)
@@ -323,9 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     sp = add("kubeconfig", lambda a: print(os.path.join(a.state_dir, "kubeconfig")) or 0, "print the kubeconfig path")
     argv = list(sys.argv[1:] if argv is None else argv)
     rest: list[str] = []
-    if "--" in argv:                      # add-image REF ... -- ENTRYPOINT ARGS...
+    if "--" in argv:  # add-image REF ... -- ENTRYPOINT ARGS...
         i = argv.index("--")
-        argv, rest = argv[:i], argv[i + 1:]
+        argv, rest = argv[:i], argv[i + 1 :]
     a = p.parse_args(argv)
     if rest:
         if a.cmd != "add-image":

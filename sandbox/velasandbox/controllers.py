@@ -18,6 +18,7 @@ Extension point (used by the KubeVela half)::
 Reconciles run on the sandbox event loop, one at a time per controller, deduplicated per
 object; an exception is logged and the object is retried with backoff.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -145,6 +146,7 @@ class ControllerManager:
             def fire():
                 self.timers.discard(h)
                 self.enqueue(ctrl, namespace, name)
+
             h = loop.call_later(after, fire)
             self.timers.add(h)
             return
@@ -185,11 +187,11 @@ class ControllerManager:
                 if e.code not in (404, 409):
                     log.warning("%s reconcile %s: %s", type(ctrl).__name__, key, e)
                 n = failures[key] = failures.get(key, 0) + 1
-                self.enqueue(ctrl, ns, name, after=min(0.05 * 2 ** n, 2.0))
+                self.enqueue(ctrl, ns, name, after=min(0.05 * 2**n, 2.0))
             except Exception:  # noqa: BLE001 - a controller bug is logged and retried with back-off, as controller-runtime does
                 log.exception("%s reconcile %s failed", type(ctrl).__name__, key)
                 n = failures[key] = failures.get(key, 0) + 1
-                self.enqueue(ctrl, ns, name, after=min(0.1 * 2 ** n, 5.0))
+                self.enqueue(ctrl, ns, name, after=min(0.1 * 2**n, 5.0))
 
 
 # ---------------------------------------------------------------------------------------
@@ -306,8 +308,14 @@ def template_hash(template: dict) -> str:
 
 
 def owner_ref(obj: dict) -> dict:
-    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
-            "uid": obj["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def owned_pods(store, owner: dict) -> list[dict]:
@@ -331,7 +339,10 @@ def pod_ready(p: dict) -> bool:
 
 
 def pod_active(p: dict) -> bool:
-    return not p["metadata"].get("deletionTimestamp") and p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+    return not p["metadata"].get("deletionTimestamp") and p.get("status", {}).get("phase") not in (
+        "Succeeded",
+        "Failed",
+    )
 
 
 def new_pod_from_template(owner: dict, template: dict, name: str, extra_labels: dict) -> dict:
@@ -339,11 +350,18 @@ def new_pod_from_template(owner: dict, template: dict, name: str, extra_labels: 
     md = t.get("metadata") or {}
     labels = dict(md.get("labels") or {})
     labels.update(extra_labels)
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": name, "namespace": owner["metadata"]["namespace"], "labels": labels,
-                        "annotations": dict(md.get("annotations") or {}),
-                        "ownerReferences": [owner_ref(owner)]},
-           "spec": t.get("spec") or {}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": owner["metadata"]["namespace"],
+            "labels": labels,
+            "annotations": dict(md.get("annotations") or {}),
+            "ownerReferences": [owner_ref(owner)],
+        },
+        "spec": t.get("spec") or {},
+    }
     return pod
 
 
@@ -355,8 +373,16 @@ def set_condition(conds: list, type_: str, status: str, reason: str = "", messag
                 c["lastTransitionTime"] = now
             c.update(status=status, reason=reason, message=message, lastUpdateTime=now)
             return conds
-    conds.append({"type": type_, "status": status, "reason": reason, "message": message,
-                  "lastTransitionTime": now, "lastUpdateTime": now})
+    conds.append(
+        {
+            "type": type_,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": now,
+            "lastUpdateTime": now,
+        }
+    )
     return conds
 
 
@@ -365,6 +391,7 @@ def _int_or_percent(v, total: int, round_up: bool) -> int:
         return 0
     if isinstance(v, str) and v.endswith("%"):
         import math
+
         x = total * int(v[:-1]) / 100.0
         return math.ceil(x) if round_up else math.floor(x)
     return int(v)
@@ -373,6 +400,7 @@ def _int_or_percent(v, total: int, round_up: bool) -> int:
 class DeploymentController(Controller):
     """Deployment -> pods (no ReplicaSet objects): pod-template-hash label, Recreate and
     RollingUpdate (maxSurge / maxUnavailable), status counts and conditions."""
+
     primary = ("apps", "deployments")
     owns = [("", "pods")]
 
@@ -397,8 +425,9 @@ class DeploymentController(Controller):
         paused = bool(spec.get("paused"))
 
         def create_pod():
-            pod = new_pod_from_template(d, spec.get("template", {}), f"{name}-{h}-{rand_suffix()}",
-                                        {"pod-template-hash": h})
+            pod = new_pod_from_template(
+                d, spec.get("template", {}), f"{name}-{h}-{rand_suffix()}", {"pod-template-hash": h}
+            )
             store.create(K("", "pods"), pod)
 
         def delete_pod(p, why):
@@ -455,8 +484,15 @@ class DeploymentController(Controller):
         newp = [p for p in pods if p["metadata"].get("labels", {}).get("pod-template-hash") == h]
         ready = sum(1 for p in pods if pod_ready(p))
         st = copy.deepcopy(d.get("status") or {})
-        st.update({"observedGeneration": d["metadata"].get("generation", 1), "replicas": len(pods),
-                   "updatedReplicas": len(newp), "readyReplicas": ready, "availableReplicas": ready})
+        st.update(
+            {
+                "observedGeneration": d["metadata"].get("generation", 1),
+                "replicas": len(pods),
+                "updatedReplicas": len(newp),
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+            }
+        )
         unavailable = max(0, replicas - ready)
         if unavailable:
             st["unavailableReplicas"] = unavailable
@@ -467,14 +503,27 @@ class DeploymentController(Controller):
                 st.pop(k)
         conds = st.setdefault("conditions", [])
         if ready >= replicas:
-            set_condition(conds, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+            set_condition(
+                conds, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability."
+            )
         else:
-            set_condition(conds, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
+            set_condition(
+                conds,
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+            )
         done = len(newp) == replicas and len(pods) == replicas and ready >= replicas
-        set_condition(conds, "Progressing", "True",
-                      "NewReplicaSetAvailable" if done else "ReplicaSetUpdated",
-                      f'ReplicaSet "{name}-{h}" has successfully progressed.' if done
-                      else f'ReplicaSet "{name}-{h}" is progressing.')
+        set_condition(
+            conds,
+            "Progressing",
+            "True",
+            "NewReplicaSetAvailable" if done else "ReplicaSetUpdated",
+            f'ReplicaSet "{name}-{h}" has successfully progressed.'
+            if done
+            else f'ReplicaSet "{name}-{h}" is progressing.',
+        )
         if st != (d.get("status") or {}):
             cur = store.get(self.kind, namespace, name)
             cur["status"] = st
@@ -494,6 +543,7 @@ class DeploymentController(Controller):
 
 class StatefulSetController(Controller):
     """StatefulSet -> pods name-0..N-1; pods with an outdated template are replaced one at a time."""
+
     primary = ("apps", "statefulsets")
     owns = [("", "pods")]
 
@@ -523,15 +573,21 @@ class StatefulSetController(Controller):
         live = [p for p in owned_pods(store, s) if pod_active(p)]
         ready = sum(1 for p in live if pod_ready(p))
         updated = sum(1 for p in live if p["metadata"].get("labels", {}).get("controller-revision-hash") == rev)
-        st = {"observedGeneration": s["metadata"].get("generation", 1), "replicas": len(live),
-              "readyReplicas": ready, "currentReplicas": updated, "updatedReplicas": updated,
-              "availableReplicas": ready, "currentRevision": rev, "updateRevision": rev,
-              "collisionCount": 0}
+        st = {
+            "observedGeneration": s["metadata"].get("generation", 1),
+            "replicas": len(live),
+            "readyReplicas": ready,
+            "currentReplicas": updated,
+            "updatedReplicas": updated,
+            "availableReplicas": ready,
+            "currentRevision": rev,
+            "updateRevision": rev,
+            "collisionCount": 0,
+        }
         if st != s.get("status"):
             cur = store.get(self.kind, namespace, name)
             cur["status"] = st
             store.update(self.kind, cur, subresource="status", require_rv=False)
-
 
     def _start_next(self, s: dict, pods: dict[str, dict], replicas: int, rev: str) -> bool:
         """OrderedReady, one at a time: creates the first missing pod; whether one was created or
@@ -541,10 +597,16 @@ class StatefulSetController(Controller):
             pn = f"{name}-{i}"
             p = pods.get(pn)
             if p is None:
-                pod = new_pod_from_template(s, s.get("spec", {}).get("template", {}), pn,
-                                            {"controller-revision-hash": rev,
-                                             "statefulset.kubernetes.io/pod-name": pn,
-                                             "apps.kubernetes.io/pod-index": str(i)})
+                pod = new_pod_from_template(
+                    s,
+                    s.get("spec", {}).get("template", {}),
+                    pn,
+                    {
+                        "controller-revision-hash": rev,
+                        "statefulset.kubernetes.io/pod-name": pn,
+                        "apps.kubernetes.io/pod-index": str(i),
+                    },
+                )
                 pod["spec"].setdefault("hostname", pn)
                 self.store.create(K("", "pods"), pod)
                 return True
@@ -557,6 +619,7 @@ class StatefulSetController(Controller):
 
 class DaemonSetController(Controller):
     """DaemonSet -> one pod on the single sandbox node."""
+
     primary = ("apps", "daemonsets")
     owns = [("", "pods")]
 
@@ -574,16 +637,23 @@ class DaemonSetController(Controller):
                 store.delete(K("", "pods"), namespace, p["metadata"]["name"])
         terminating = [p for p in owned_pods(store, ds) if p["metadata"].get("deletionTimestamp")]
         if not cur and not terminating:
-            pod = new_pod_from_template(ds, spec.get("template", {}), f"{name}-{rand_suffix()}",
-                                        {"controller-revision-hash": h})
+            pod = new_pod_from_template(
+                ds, spec.get("template", {}), f"{name}-{rand_suffix()}", {"controller-revision-hash": h}
+            )
             store.create(K("", "pods"), pod)
         live = [p for p in owned_pods(store, ds) if pod_active(p)]
         ready = sum(1 for p in live if pod_ready(p))
-        st = {"observedGeneration": ds["metadata"].get("generation", 1),
-              "desiredNumberScheduled": 1, "currentNumberScheduled": len(live),
-              "numberReady": ready, "numberAvailable": ready,
-              "updatedNumberScheduled": sum(1 for p in live if p["metadata"].get("labels", {}).get("controller-revision-hash") == h),
-              "numberMisscheduled": 0}
+        st = {
+            "observedGeneration": ds["metadata"].get("generation", 1),
+            "desiredNumberScheduled": 1,
+            "currentNumberScheduled": len(live),
+            "numberReady": ready,
+            "numberAvailable": ready,
+            "updatedNumberScheduled": sum(
+                1 for p in live if p["metadata"].get("labels", {}).get("controller-revision-hash") == h
+            ),
+            "numberMisscheduled": 0,
+        }
         if st != ds.get("status"):
             c = store.get(self.kind, namespace, name)
             c["status"] = st
@@ -592,6 +662,7 @@ class DaemonSetController(Controller):
 
 class JobController(Controller):
     """Job -> pods run to completion (completions, parallelism, backoffLimit)."""
+
     primary = ("batch", "jobs")
     owns = [("", "pods")]
 
@@ -610,20 +681,37 @@ class JobController(Controller):
         pods = owned_pods(store, j)
         succeeded = sum(1 for p in pods if p.get("status", {}).get("phase") == "Succeeded")
         failed = sum(1 for p in pods if p.get("status", {}).get("phase") == "Failed")
-        failed += sum(int(cs.get("restartCount", 0)) for p in pods
-                      for cs in p.get("status", {}).get("containerStatuses") or [])
+        failed += sum(
+            int(cs.get("restartCount", 0)) for p in pods for cs in p.get("status", {}).get("containerStatuses") or []
+        )
         active = [p for p in pods if pod_active(p)]
         if not finished:
             st.setdefault("startTime", now_iso())
             if succeeded >= completions:
                 st["completionTime"] = now_iso()
-                set_condition(conds, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods")
-                set_condition(conds, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods")
+                set_condition(
+                    conds,
+                    "SuccessCriteriaMet",
+                    "True",
+                    "CompletionsReached",
+                    "Reached expected number of succeeded pods",
+                )
+                set_condition(
+                    conds, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods"
+                )
                 self.event(j, "Completed", "Job completed")
                 finished = True
             elif failed > backoff:
-                set_condition(conds, "FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
-                set_condition(conds, "Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+                set_condition(
+                    conds,
+                    "FailureTarget",
+                    "True",
+                    "BackoffLimitExceeded",
+                    "Job has reached the specified backoff limit",
+                )
+                set_condition(
+                    conds, "Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit"
+                )
                 self.event(j, "BackoffLimitExceeded", "Job has reached the specified backoff limit", "Warning")
                 finished = True
                 for p in active:
@@ -645,15 +733,17 @@ class JobController(Controller):
             c["status"] = st
             store.update(self.kind, c, subresource="status", require_rv=False)
 
-
     def _start_pods(self, j: dict, want: int) -> None:
         """Starts `want` more pods of the Job (restartPolicy Never unless its template says otherwise)."""
         name = j["metadata"]["name"]
         tmpl = j.get("spec", {}).get("template", {})
         for _ in range(max(0, want)):
-            pod = new_pod_from_template(j, tmpl, f"{name}-{rand_suffix()}",
-                                        {"job-name": name, "batch.kubernetes.io/job-name": name,
-                                         "controller-uid": j["metadata"]["uid"]})
+            pod = new_pod_from_template(
+                j,
+                tmpl,
+                f"{name}-{rand_suffix()}",
+                {"job-name": name, "batch.kubernetes.io/job-name": name, "controller-uid": j["metadata"]["uid"]},
+            )
             pod["spec"].setdefault("restartPolicy", "Never")
             self.store.create(K("", "pods"), pod)
             self.event(j, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
@@ -661,6 +751,7 @@ class JobController(Controller):
 
 class ServiceController(Controller):
     """Assigns a (fake) clusterIP; Services do not route traffic in the sandbox."""
+
     primary = ("", "services")
     _next = 10
 
@@ -683,5 +774,11 @@ class ServiceController(Controller):
 
 
 def builtin_controllers(sb: ControllerHost) -> list[Controller]:
-    return [NamespaceController(sb), DeploymentController(sb), StatefulSetController(sb),
-            DaemonSetController(sb), JobController(sb), ServiceController(sb)]
+    return [
+        NamespaceController(sb),
+        DeploymentController(sb),
+        StatefulSetController(sb),
+        DaemonSetController(sb),
+        JobController(sb),
+        ServiceController(sb),
+    ]

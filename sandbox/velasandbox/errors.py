@@ -1,4 +1,5 @@
 """Kubernetes ``Status`` error objects (k8s.io/apimachinery/pkg/api/errors)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,9 +20,15 @@ class ApiError(Exception):
 
 
 def status_object(code: int, reason: str, message: str, details: dict | None = None) -> dict:
-    st: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                          "status": "Failure", "message": message, "reason": reason,
-                          "code": code}
+    st: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     if details:
         st["details"] = details
     return st
@@ -40,27 +47,39 @@ def _qual(kind) -> str:
 
 
 def not_found(kind, name: str) -> ApiError:
-    return ApiError(404, "NotFound", f'{_qual(kind)} "{name}" not found',
-                    {"name": name, "group": kind.group, "kind": kind.plural})
+    return ApiError(
+        404, "NotFound", f'{_qual(kind)} "{name}" not found', {"name": name, "group": kind.group, "kind": kind.plural}
+    )
 
 
 def already_exists(kind, name: str) -> ApiError:
-    return ApiError(409, "AlreadyExists", f'{_qual(kind)} "{name}" already exists',
-                    {"name": name, "group": kind.group, "kind": kind.plural})
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f'{_qual(kind)} "{name}" already exists',
+        {"name": name, "group": kind.group, "kind": kind.plural},
+    )
 
 
 def conflict(kind, name: str) -> ApiError:
-    return ApiError(409, "Conflict",
-                    f'Operation cannot be fulfilled on {_qual(kind)} "{name}": the object has been '
-                    "modified; please apply your changes to the latest version and try again",
-                    {"name": name, "group": kind.group, "kind": kind.plural})
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {_qual(kind)} "{name}": the object has been '
+        "modified; please apply your changes to the latest version and try again",
+        {"name": name, "group": kind.group, "kind": kind.plural},
+    )
 
 
 def invalid(kind, name: str, causes: list[dict]) -> ApiError:
     gk = kind.kind + ("." + kind.group if kind.group else "")
     text = ", ".join(f"{c.get('field', '')}: {c.get('message', '')}" for c in causes)
-    return ApiError(422, "Invalid", f'{gk} "{name}" is invalid: {text}',
-                    {"name": name, "group": kind.group, "kind": kind.kind, "causes": causes})
+    return ApiError(
+        422,
+        "Invalid",
+        f'{gk} "{name}" is invalid: {text}',
+        {"name": name, "group": kind.group, "kind": kind.kind, "causes": causes},
+    )
 
 
 def bad_request(message: str) -> ApiError:
@@ -76,9 +95,12 @@ def expired(message: str) -> ApiError:
 
 
 def unsupported_media_type(content_type: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType",
-                    "the body of the request was in an unknown format - accepted media types include: "
-                    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+    )
 
 
 def unauthorized() -> ApiError:

@@ -17,6 +17,7 @@ An image is *files + entrypoint + env*:
 
 Anything else is unknown: the pod gets ``ErrImagePull`` / ``ImagePullBackOff``.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,14 +36,14 @@ NOCALHOST_WORKDIR = "/home/nocalhost-dev"
 @dataclass
 class Image:
     ref: str
-    source: str                     # "registry" | "host" | "git"
+    source: str  # "registry" | "host" | "git"
     entrypoint: list[str] = field(default_factory=list)
     cmd: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     working_dir: str = ""
-    files_dir: str | None = None    # registry: directory copied into the working dir
-    repo: str | None = None         # git: repository path
-    commit: str | None = None       # git: full commit id
+    files_dir: str | None = None  # registry: directory copied into the working dir
+    repo: str | None = None  # git: repository path
+    commit: str | None = None  # git: full commit id
 
     @property
     def image_id(self) -> str:
@@ -55,8 +56,9 @@ class Image:
         if self.source == "registry" and self.files_dir and os.path.isdir(self.files_dir):
             shutil.copytree(self.files_dir, dest, dirs_exist_ok=True, symlinks=True)
         elif self.source == "git" and self.repo and self.commit:
-            arch = subprocess.run(["git", "-C", self.repo, "archive", "--format=tar", self.commit],
-                                  check=True, capture_output=True).stdout
+            arch = subprocess.run(
+                ["git", "-C", self.repo, "archive", "--format=tar", self.commit], check=True, capture_output=True
+            ).stdout
             subprocess.run(["tar", "-x", "-C", dest], input=arch, check=True, capture_output=True)
 
 
@@ -77,9 +79,15 @@ class ImageRegistry:
         os.makedirs(os.path.join(root, "images"), exist_ok=True)
 
     # ------------------------------------------------------------------ registry images
-    def add_image(self, ref: str, files: dict[str, str | bytes] | str | None = None,
-                  entrypoint: list[str] | None = None, cmd: list[str] | None = None,
-                  env: dict[str, str] | None = None, working_dir: str = "/app"):
+    def add_image(
+        self,
+        ref: str,
+        files: dict[str, str | bytes] | str | None = None,
+        entrypoint: list[str] | None = None,
+        cmd: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        working_dir: str = "/app",
+    ):
         """Register an image. ``files`` is a {relative path: content} dict or a directory."""
         ref = normalize(ref)
         d = os.path.join(self.root, "images", _escape(ref))
@@ -95,8 +103,16 @@ class ImageRegistry:
                 with open(p, "wb") as f:
                     f.write(content.encode() if isinstance(content, str) else content)
         with open(os.path.join(tmp, "image.json"), "w") as f:
-            json.dump({"ref": ref, "entrypoint": entrypoint or [], "cmd": cmd or [],
-                       "env": env or {}, "workingDir": working_dir}, f)
+            json.dump(
+                {
+                    "ref": ref,
+                    "entrypoint": entrypoint or [],
+                    "cmd": cmd or [],
+                    "env": env or {},
+                    "workingDir": working_dir,
+                },
+                f,
+            )
         if os.path.exists(d):
             shutil.rmtree(d)
         os.replace(tmp, d)
@@ -134,32 +150,47 @@ class ImageRegistry:
         if name == "sandbox.local/toolchain":
             return Image(ref, "host", cmd=["sleep", "infinity"], working_dir="/")
         if name.startswith("sandbox.local/"):
-            repo = name[len("sandbox.local/"):]
+            repo = name[len("sandbox.local/") :]
             path = self.repos().get(repo)
             if not path or not tag:
                 return None
-            r = subprocess.run(["git", "-C", path, "rev-parse", "--verify", "-q", f"{tag}^{{commit}}"],
-                               capture_output=True, text=True)
+            r = subprocess.run(
+                ["git", "-C", path, "rev-parse", "--verify", "-q", f"{tag}^{{commit}}"], capture_output=True, text=True
+            )
             if r.returncode != 0:
                 return None
             commit = r.stdout.strip()
             cfg = {}
-            c = subprocess.run(["git", "-C", path, "show", f"{commit}:.velasandbox-image.json"],
-                               capture_output=True, text=True)
+            c = subprocess.run(
+                ["git", "-C", path, "show", f"{commit}:.velasandbox-image.json"], capture_output=True, text=True
+            )
             if c.returncode == 0:
                 try:
                     cfg = json.loads(c.stdout)
                 except ValueError:
                     cfg = {}
-            return Image(ref, "git", entrypoint=cfg.get("entrypoint") or [], cmd=cfg.get("cmd") or [],
-                         env=cfg.get("env") or {}, working_dir=cfg.get("workingDir") or "/app",
-                         repo=path, commit=commit)
+            return Image(
+                ref,
+                "git",
+                entrypoint=cfg.get("entrypoint") or [],
+                cmd=cfg.get("cmd") or [],
+                env=cfg.get("env") or {},
+                working_dir=cfg.get("workingDir") or "/app",
+                repo=path,
+                commit=commit,
+            )
         d = os.path.join(self.root, "images", _escape(normalize(ref)))
         meta = os.path.join(d, "image.json")
         if os.path.exists(meta):
             with open(meta) as f:
                 m = json.load(f)
-            return Image(ref, "registry", entrypoint=m.get("entrypoint") or [], cmd=m.get("cmd") or [],
-                         env=m.get("env") or {}, working_dir=m.get("workingDir") or "/app",
-                         files_dir=os.path.join(d, "files"))
+            return Image(
+                ref,
+                "registry",
+                entrypoint=m.get("entrypoint") or [],
+                cmd=m.get("cmd") or [],
+                env=m.get("env") or {},
+                working_dir=m.get("workingDir") or "/app",
+                files_dir=os.path.join(d, "files"),
+            )
         return None

@@ -12,6 +12,7 @@ and the patch machinery are driven entirely by this table, so a new kind (for ex
 ``builtin=False`` marks a custom resource: strategic merge patch is refused with 415 and an
 update without ``metadata.resourceVersion`` is refused with 422, as kube-apiserver does for CRDs.
 """
+
 from __future__ import annotations
 
 import functools
@@ -106,33 +107,73 @@ def group_versions() -> dict[str, list[str]]:
 
 def _builtin():
     core = functools.partial(Kind, group="", version="v1")
-    register_kind(core(plural="namespaces", kind="Namespace", namespaced=False,
-                       short_names=["ns"], subresources=["status", "finalize"],
-                       verbs=["create", "delete", "get", "list", "patch", "update", "watch"]))
-    register_kind(core(plural="pods", kind="Pod", short_names=["po"], categories=["all"],
-                       subresources=["status", "log", "exec", "portforward", "attach"]))
-    register_kind(core(plural="services", kind="Service", short_names=["svc"],
-                       categories=["all"], subresources=["status"]))
+    register_kind(
+        core(
+            plural="namespaces",
+            kind="Namespace",
+            namespaced=False,
+            short_names=["ns"],
+            subresources=["status", "finalize"],
+            verbs=["create", "delete", "get", "list", "patch", "update", "watch"],
+        )
+    )
+    register_kind(
+        core(
+            plural="pods",
+            kind="Pod",
+            short_names=["po"],
+            categories=["all"],
+            subresources=["status", "log", "exec", "portforward", "attach"],
+        )
+    )
+    register_kind(
+        core(plural="services", kind="Service", short_names=["svc"], categories=["all"], subresources=["status"])
+    )
     register_kind(core(plural="configmaps", kind="ConfigMap", short_names=["cm"]))
     register_kind(core(plural="secrets", kind="Secret"))
     register_kind(core(plural="events", kind="Event", short_names=["ev"]))
     register_kind(core(plural="serviceaccounts", kind="ServiceAccount", short_names=["sa"]))
     register_kind(core(plural="endpoints", kind="Endpoints", short_names=["ep"]))
-    register_kind(core(plural="persistentvolumeclaims", kind="PersistentVolumeClaim",
-                       short_names=["pvc"], subresources=["status"]))
-    register_kind(core(plural="nodes", kind="Node", namespaced=False, short_names=["no"],
-                       subresources=["status"]))
+    register_kind(
+        core(
+            plural="persistentvolumeclaims", kind="PersistentVolumeClaim", short_names=["pvc"], subresources=["status"]
+        )
+    )
+    register_kind(core(plural="nodes", kind="Node", namespaced=False, short_names=["no"], subresources=["status"]))
     apps = functools.partial(Kind, group="apps", version="v1")
-    register_kind(apps(plural="deployments", kind="Deployment", short_names=["deploy"],
-                       categories=["all"], subresources=["status", "scale"]))
-    register_kind(apps(plural="replicasets", kind="ReplicaSet", short_names=["rs"],
-                       categories=["all"], subresources=["status", "scale"]))
-    register_kind(apps(plural="statefulsets", kind="StatefulSet", short_names=["sts"],
-                       categories=["all"], subresources=["status", "scale"]))
-    register_kind(apps(plural="daemonsets", kind="DaemonSet", short_names=["ds"],
-                       categories=["all"], subresources=["status"]))
-    register_kind(Kind(group="batch", version="v1", plural="jobs", kind="Job", categories=["all"],
-                       subresources=["status"]))
+    register_kind(
+        apps(
+            plural="deployments",
+            kind="Deployment",
+            short_names=["deploy"],
+            categories=["all"],
+            subresources=["status", "scale"],
+        )
+    )
+    register_kind(
+        apps(
+            plural="replicasets",
+            kind="ReplicaSet",
+            short_names=["rs"],
+            categories=["all"],
+            subresources=["status", "scale"],
+        )
+    )
+    register_kind(
+        apps(
+            plural="statefulsets",
+            kind="StatefulSet",
+            short_names=["sts"],
+            categories=["all"],
+            subresources=["status", "scale"],
+        )
+    )
+    register_kind(
+        apps(plural="daemonsets", kind="DaemonSet", short_names=["ds"], categories=["all"], subresources=["status"])
+    )
+    register_kind(
+        Kind(group="batch", version="v1", plural="jobs", kind="Job", categories=["all"], subresources=["status"])
+    )
 
 
 _builtin()
@@ -141,8 +182,10 @@ _builtin()
 # ---------------------------------------------------------------------------------------
 # defaults and validation for built-in kinds (a small subset of the real rules)
 
+
 def _secret_defaults(obj):
     import base64
+
     sd = obj.pop("stringData", None) or {}
     if sd:
         data = obj.setdefault("data", {}) or {}
@@ -156,20 +199,30 @@ def _container_causes(spec: dict, prefix: str) -> list[dict]:
     causes = []
     cs = spec.get("containers")
     if not cs:
-        causes.append({"reason": "FieldValueRequired", "message": "Required value",
-                       "field": f"{prefix}.containers"})
+        causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": f"{prefix}.containers"})
     names = set()
     for i, c in enumerate(cs or []):
         if not c.get("name"):
-            causes.append({"reason": "FieldValueRequired", "message": "Required value",
-                           "field": f"{prefix}.containers[{i}].name"})
+            causes.append(
+                {"reason": "FieldValueRequired", "message": "Required value", "field": f"{prefix}.containers[{i}].name"}
+            )
         elif c["name"] in names:
-            causes.append({"reason": "FieldValueDuplicate", "message": f'Duplicate value: "{c["name"]}"',
-                           "field": f"{prefix}.containers[{i}].name"})
+            causes.append(
+                {
+                    "reason": "FieldValueDuplicate",
+                    "message": f'Duplicate value: "{c["name"]}"',
+                    "field": f"{prefix}.containers[{i}].name",
+                }
+            )
         names.add(c.get("name"))
         if not c.get("image"):
-            causes.append({"reason": "FieldValueRequired", "message": "Required value",
-                           "field": f"{prefix}.containers[{i}].image"})
+            causes.append(
+                {
+                    "reason": "FieldValueRequired",
+                    "message": "Required value",
+                    "field": f"{prefix}.containers[{i}].image",
+                }
+            )
     return causes
 
 
@@ -234,10 +287,15 @@ def _workload_validate(obj):
             causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": "spec.selector"})
         else:
             from .selectors import match_labels_selector
+
             if not match_labels_selector(sel)((tmpl.get("metadata") or {}).get("labels")):
-                causes.append({"reason": "FieldValueInvalid",
-                               "message": "Invalid value: selector does not match template labels",
-                               "field": "spec.template.metadata.labels"})
+                causes.append(
+                    {
+                        "reason": "FieldValueInvalid",
+                        "message": "Invalid value: selector does not match template labels",
+                        "field": "spec.template.metadata.labels",
+                    }
+                )
     causes += _container_causes(tmpl.get("spec") or {}, "spec.template.spec")
     return causes
 
@@ -247,8 +305,13 @@ def _install_builtin_hooks():
     pods = builtin("", "v1", "pods")
     pods.defaults = _pod_defaults
     pods.validate = _pod_validate
-    for g, v, p in (("apps", "v1", "deployments"), ("apps", "v1", "statefulsets"),
-                    ("apps", "v1", "daemonsets"), ("apps", "v1", "replicasets"), ("batch", "v1", "jobs")):
+    for g, v, p in (
+        ("apps", "v1", "deployments"),
+        ("apps", "v1", "statefulsets"),
+        ("apps", "v1", "daemonsets"),
+        ("apps", "v1", "replicasets"),
+        ("batch", "v1", "jobs"),
+    ):
         k = builtin(g, v, p)
         k.defaults = _workload_defaults
         k.validate = _workload_validate

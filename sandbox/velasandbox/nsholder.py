@@ -11,6 +11,7 @@ socket that hands out TCP sockets connected *inside* the pod's network namespace
 Everything it mounts lives in its private mount namespace and disappears with the last
 process in it; nothing is mounted on the host.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -37,8 +38,13 @@ SKIP_TOP = {"proc", "sys", "dev", "tmp", "run", "lost+found", "old_root"}
 
 
 def mount(src, dst, fstype=None, flags=0, data=None):
-    r = _libc.mount(src.encode() if src else None, dst.encode(), fstype.encode() if fstype else None,
-                    flags, data.encode() if data else None)
+    r = _libc.mount(
+        src.encode() if src else None,
+        dst.encode(),
+        fstype.encode() if fstype else None,
+        flags,
+        data.encode() if data else None,
+    )
     if r != 0:
         e = ctypes.get_errno()
         raise OSError(e, f"mount {src} -> {dst}: {os.strerror(e)}")
@@ -60,7 +66,7 @@ class RootBuilder:
 
     def __init__(self, root: str):
         self.root = root
-        self.owned = {root}        # directories we may create entries in
+        self.owned = {root}  # directories we may create entries in
         self.host: set[str] = set()  # bind mounts of host directories (read through, never written)
         self.seq = 0
 
@@ -128,7 +134,7 @@ class RootBuilder:
             if os.path.islink(nxt) and hops < 20:
                 hops += 1
                 target = os.readlink(nxt)
-                rest = parts[i + 1:]
+                rest = parts[i + 1 :]
                 if target.startswith("/"):
                     cur = self.root
                     parts = [p for p in target.split("/") if p] + rest
@@ -144,7 +150,7 @@ class RootBuilder:
         target = self._resolve(path)
         parent = os.path.dirname(target)
         if not os.path.isdir(parent):
-            self.ensure(parent[len(self.root):] or "/", False)
+            self.ensure(parent[len(self.root) :] or "/", False)
         if os.path.lexists(target):
             return target
         if not self._is_owned(parent):
@@ -275,7 +281,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *a: (kill_namespace_members(ino, me), os._exit(0)))
     while True:
         time.sleep(0.5)
-        if os.getppid() != parent:     # the sandbox died: take the pod down with it
+        if os.getppid() != parent:  # the sandbox died: take the pod down with it
             kill_namespace_members(ino, me)
             os._exit(0)
 

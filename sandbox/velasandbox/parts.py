@@ -4,6 +4,7 @@ The HTTP side (:mod:`.apiserver`, :mod:`.streams`, :mod:`.podlogs`, :mod:`.spdy`
 only through :class:`PodProcesses`; controllers reach the cluster state only through
 :class:`ControllerHost`. :class:`velasandbox.sandbox.Sandbox` wires the real objects together.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -51,8 +52,15 @@ class ControllerHost(Protocol):
     @property
     def store(self) -> Store: ...
 
-    def record_event(self, obj: dict, reason: str, message: str, type_: str = "Normal",
-                     component: str = "velasandbox", aggregate: bool = False) -> None: ...
+    def record_event(
+        self,
+        obj: dict,
+        reason: str,
+        message: str,
+        type_: str = "Normal",
+        component: str = "velasandbox",
+        aggregate: bool = False,
+    ) -> None: ...
 
 
 class PodHost(ControllerHost, Protocol):

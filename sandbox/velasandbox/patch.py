@@ -1,5 +1,6 @@
 """Patch machinery: strategic merge patch (a documented subset), JSON merge patch
 (RFC 7386) and JSON patch (RFC 6902)."""
+
 from __future__ import annotations
 
 import copy
@@ -13,11 +14,14 @@ _DELETE = object()
 # Strategic-merge list strategies, keyed by (parent field, field) or (field,) suffixes.
 # value: merge key, or "" for a primitive set (dedup union).
 _POD_SPEC_LISTS = {
-    "containers": "name", "initContainers": "name", "ephemeralContainers": "name",
-    "volumes": "name", "imagePullSecrets": "name", "hostAliases": "ip",
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "volumes": "name",
+    "imagePullSecrets": "name",
+    "hostAliases": "ip",
 }
-_CONTAINER_LISTS = {"env": "name", "ports": "containerPort", "volumeMounts": "mountPath",
-                    "volumeDevices": "devicePath"}
+_CONTAINER_LISTS = {"env": "name", "ports": "containerPort", "volumeMounts": "mountPath", "volumeDevices": "devicePath"}
 _CONTAINER_PARENTS = {"containers", "initContainers", "ephemeralContainers"}
 
 
@@ -42,9 +46,16 @@ def _list_merge_key(path: list[str], field: str) -> str | None:
 def _strip(v: Any) -> Any:
     """Remove patch directives from a value that is inserted literally."""
     if isinstance(v, dict):
-        return {k: _strip(x) for k, x in v.items()
-                if not (k.startswith("$patch") or k.startswith("$retainKeys")
-                        or k.startswith("$setElementOrder/") or k.startswith("$deleteFromPrimitiveList/"))}
+        return {
+            k: _strip(x)
+            for k, x in v.items()
+            if not (
+                k.startswith("$patch")
+                or k.startswith("$retainKeys")
+                or k.startswith("$setElementOrder/")
+                or k.startswith("$deleteFromPrimitiveList/")
+            )
+        }
     if isinstance(v, list):
         return [_strip(x) for x in v]
     return v
@@ -102,6 +113,7 @@ def _apply_list_directives(result: dict, patch: dict, path: list[str]) -> dict:
 def _order(items: list, order: list, key: str | None) -> list:
     def ident(x):
         return x.get(key) if (key and isinstance(x, dict)) else x
+
     wanted = [ident(o) for o in order]
     inorder = [x for x in items if ident(x) in wanted]
     inorder.sort(key=lambda x: wanted.index(ident(x)))
@@ -283,6 +295,10 @@ def _op_test(doc: Any, tokens: list[str], op: dict) -> Any:
 
 
 _JSON_PATCH_OPS: dict[str, Callable[[Any, list[str], dict], Any]] = {
-    "add": _op_add, "remove": _op_remove, "replace": _op_replace, "move": _op_move_or_copy,
-    "copy": _op_move_or_copy, "test": _op_test,
+    "add": _op_add,
+    "remove": _op_remove,
+    "replace": _op_replace,
+    "move": _op_move_or_copy,
+    "copy": _op_move_or_copy,
+    "test": _op_test,
 }

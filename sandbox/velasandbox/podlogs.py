@@ -3,6 +3,7 @@
 HTTP only: which file holds a container's log comes from the pod runtime
 (:meth:`velasandbox.parts.PodProcesses.log_file`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,7 +32,7 @@ def _read(path: str, tail: str | None) -> bytes:
     if tail is None:
         return data
     lines = data.splitlines(keepends=True)
-    return b"".join(lines[-int(tail):]) if int(tail) > 0 else b""
+    return b"".join(lines[-int(tail) :]) if int(tail) > 0 else b""
 
 
 async def serve_log(request: web.Request, log: LogFile, q, open_streams: set) -> web.StreamResponse:

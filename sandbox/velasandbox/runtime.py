@@ -7,6 +7,7 @@ started with ``nsenter -t <holder> -n -m -u --root=<container root> --wd=<workin
 they share the pod's loopback network and see the pod's own directories at the container
 paths, and the host's toolchain everywhere else.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -67,8 +68,9 @@ def _probe_support() -> tuple[str | None, bool]:
         if r.returncode == 0:
             return None, userns
         errs.append(r.stderr.strip() or "unshare failed")
-    return ("velasandbox pods need root or unprivileged user namespaces, and neither works here ("
-            + "; ".join(errs) + ")"), False
+    return (
+        "velasandbox pods need root or unprivileged user namespaces, and neither works here (" + "; ".join(errs) + ")"
+    ), False
 
 
 def namespace_support() -> str | None:
@@ -119,7 +121,7 @@ class ContainerRun:
     argv: list = field(default_factory=list)
     workdir: str = "/"
     probe_tasks: list = field(default_factory=list)
-    gen: int = 0            # bumped on every (re)start, so probes know which run they watch
+    gen: int = 0  # bumped on every (re)start, so probes know which run they watch
     running_since: float = 0.0
 
     @property
@@ -166,7 +168,7 @@ class PodRuntime(Controller):
         self.sb: PodHost = sandbox
         self.pods_dir = os.path.join(sandbox.state_dir, "pods")
         os.makedirs(self.pods_dir, exist_ok=True)
-        self.runs: dict[str, PodRun] = {}       # uid -> run
+        self.runs: dict[str, PodRun] = {}  # uid -> run
         self.registry = ImageRegistry(os.path.join(sandbox.state_dir, "registry"))
         self.userns = userns_mode()
         self._ip = 1
@@ -207,7 +209,7 @@ class PodRuntime(Controller):
             pod = self._schedule(pod)
         if run is None:
             if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
-                return   # finished before a sandbox restart: leave it
+                return  # finished before a sandbox restart: leave it
             run = PodRun(self, pod)
             self.runs[run.uid] = run
             run.task = asyncio.get_running_loop().create_task(self._run_pod(run))
@@ -287,8 +289,11 @@ class PodRuntime(Controller):
             for c in missing:
                 first = c.state.get("waiting", {}).get("reason") not in ("ErrImagePull", "ImagePullBackOff")
                 reason = "ErrImagePull" if first else "ImagePullBackOff"
-                msg = (f'Failed to pull image "{c.spec.get("image")}": image not found in the velasandbox registry'
-                       if first else f'Back-off pulling image "{c.spec.get("image")}"')
+                msg = (
+                    f'Failed to pull image "{c.spec.get("image")}": image not found in the velasandbox registry'
+                    if first
+                    else f'Back-off pulling image "{c.spec.get("image")}"'
+                )
                 c.state = {"waiting": {"reason": reason, "message": msg}}
                 self.event(pod, "Failed" if first else "BackOff", msg, "Warning")
             self._sync_status(run)
@@ -317,7 +322,7 @@ class PodRuntime(Controller):
                     self._sync_status(run)
                     return
                 c.restart_count += 1
-                await asyncio.sleep(min(0.5 * 2 ** c.restart_count, MAX_BACKOFF))
+                await asyncio.sleep(min(0.5 * 2**c.restart_count, MAX_BACKOFF))
         run.initialized = True
         # 4. app containers
         tasks = [asyncio.get_running_loop().create_task(self._supervise(run, c)) for c in run.containers.values()]
@@ -362,8 +367,7 @@ class PodRuntime(Controller):
             img = c.resolved_image
             wd = c.spec.get("workingDir") or img.working_dir or "/"
             c.workdir = wd
-            mounts = [[run_tmp, "/tmp", False], [hosts, "/etc/hosts", False],
-                      [hostname, "/etc/hostname", False]]
+            mounts = [[run_tmp, "/tmp", False], [hosts, "/etc/hosts", False], [hostname, "/etc/hostname", False]]
             if wd != "/":
                 work = os.path.join(run.dir, "containers", c.name, "work")
                 os.makedirs(work, exist_ok=True)
@@ -381,11 +385,19 @@ class PodRuntime(Controller):
             spec_containers[c.name] = {"mounts": mounts}
             c.log_path = os.path.join(run.dir, "logs", f"{c.name}-0.log")
         with open(os.path.join(run.dir, "holder.json"), "w") as f:
-            json.dump({"rootfs": os.path.join(run.dir, "rootfs"), "containers": spec_containers,
-                       "ctl": os.path.join(run.dir, "ctl.sock"), "hostname": run.name}, f)
+            json.dump(
+                {
+                    "rootfs": os.path.join(run.dir, "rootfs"),
+                    "containers": spec_containers,
+                    "ctl": os.path.join(run.dir, "ctl.sock"),
+                    "hostname": run.name,
+                },
+                f,
+            )
 
     def _project(self, run: PodRun, v: dict, d: str):
         import base64
+
         if "configMap" in v:
             src = v["configMap"]
             obj = self.store.try_get(kinds.lookup("", "v1", "configmaps"), run.ns, src.get("name", ""))
@@ -393,7 +405,9 @@ class PodRuntime(Controller):
         else:
             src = v["secret"]
             obj = self.store.try_get(kinds.lookup("", "v1", "secrets"), run.ns, src.get("secretName", ""))
-            data = {k: base64.b64decode(x).decode("utf-8", "replace") for k, x in ((obj or {}).get("data") or {}).items()}
+            data = {
+                k: base64.b64decode(x).decode("utf-8", "replace") for k, x in ((obj or {}).get("data") or {}).items()
+            }
         items = src.get("items")
         if items:
             data = {it["path"]: data.get(it["key"], "") for it in items}
@@ -410,10 +424,14 @@ class PodRuntime(Controller):
         pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, PYTHONPATH=pkg_parent + os.pathsep + os.environ.get("PYTHONPATH", ""))
         cmd += [sys.executable, "-m", "velasandbox.nsholder", os.path.join(run.dir, "holder.json")]
-        run.holder = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
-                                                          stderr=asyncio.subprocess.STDOUT,
-                                                          stdin=asyncio.subprocess.DEVNULL, env=env,
-                                                          start_new_session=True)
+        run.holder = await asyncio.create_subprocess_exec(
+            *cmd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
         holder_out = run.holder.stdout
         assert holder_out is not None  # stdout=PIPE above
         line = (await asyncio.wait_for(holder_out.readline(), 30)).decode()
@@ -440,9 +458,14 @@ class PodRuntime(Controller):
         return pre + list(argv)
 
     def container_env(self, run: PodRun, c: ContainerRun) -> dict:
-        env = {"PATH": os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-               "HOME": "/root", "HOSTNAME": run.name, "LANG": os.environ.get("LANG", "C.UTF-8"),
-               "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.sb.port)}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+            "HOME": "/root",
+            "HOSTNAME": run.name,
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+            "KUBERNETES_SERVICE_PORT": str(self.sb.port),
+        }
         env.update(c.resolved_image.env or {})
         for ef in c.spec.get("envFrom") or []:
             env.update(self._env_from(run, ef))
@@ -486,9 +509,15 @@ class PodRuntime(Controller):
             fp = vf["fieldRef"].get("fieldPath", "")
             if fp.startswith("metadata.labels['"):
                 return (pod.get("metadata", {}).get("labels") or {}).get(fp[17:-2], "")
-            return {"metadata.name": run.name, "metadata.namespace": run.ns, "metadata.uid": run.uid,
-                    "status.podIP": run.pod_ip, "status.hostIP": "127.0.0.1",
-                    "spec.nodeName": NODE_NAME, "spec.serviceAccountName": "default"}.get(fp, "")
+            return {
+                "metadata.name": run.name,
+                "metadata.namespace": run.ns,
+                "metadata.uid": run.uid,
+                "status.podIP": run.pod_ip,
+                "status.hostIP": "127.0.0.1",
+                "spec.nodeName": NODE_NAME,
+                "spec.serviceAccountName": "default",
+            }.get(fp, "")
         return ""
 
     def container_argv(self, c: ContainerRun) -> list[str]:
@@ -514,8 +543,13 @@ class PodRuntime(Controller):
         logf = open(c.log_path, "ab")
         try:
             c.proc = await asyncio.create_subprocess_exec(
-                *self.nsenter_argv(run, c.name, c.workdir, c.argv), stdin=asyncio.subprocess.DEVNULL,
-                stdout=logf, stderr=logf, env=c.env, start_new_session=True)
+                *self.nsenter_argv(run, c.name, c.workdir, c.argv),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=logf,
+                stderr=logf,
+                env=c.env,
+                start_new_session=True,
+            )
         finally:
             logf.close()
         c.gen += 1
@@ -531,14 +565,20 @@ class PodRuntime(Controller):
         self._sync_status(run)
         code = await c.proc.wait()
         if code < 0:
-            code = 128 - code     # killed by signal N -> 128+N, as a container runtime reports
+            code = 128 - code  # killed by signal N -> 128+N, as a container runtime reports
         for t in c.probe_tasks:
             t.cancel()
         c.probe_tasks = []
         started = c.state.get("running", {}).get("startedAt", now_iso())
-        c.state = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
-                                  "startedAt": started, "finishedAt": now_iso(),
-                                  "containerID": f"velasandbox://{run.uid}/{c.name}/{c.restart_count}"}}
+        c.state = {
+            "terminated": {
+                "exitCode": code,
+                "reason": "Completed" if code == 0 else "Error",
+                "startedAt": started,
+                "finishedAt": now_iso(),
+                "containerID": f"velasandbox://{run.uid}/{c.name}/{c.restart_count}",
+            }
+        }
         c.ready = False
         c.proc = None
         self._sync_status(run)
@@ -557,8 +597,12 @@ class PodRuntime(Controller):
             delay = 0.0 if ran_for > 10 else min(0.5 * 2 ** min(c.restart_count, 6), MAX_BACKOFF)
             c.restart_count += 1
             if delay:
-                c.state = {"waiting": {"reason": "CrashLoopBackOff",
-                                       "message": f"back-off {delay:g}s restarting failed container={c.name} pod={run.name}"}}
+                c.state = {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": f"back-off {delay:g}s restarting failed container={c.name} pod={run.name}",
+                    }
+                }
                 pod = self._pod(run)
                 if pod:
                     self.event(pod, "BackOff", f"Back-off restarting failed container {c.name}", "Warning")
@@ -610,8 +654,12 @@ class PodRuntime(Controller):
             if "exec" in pr:
                 proc = await asyncio.create_subprocess_exec(
                     *self.nsenter_argv(run, c.name, c.workdir, pr["exec"].get("command") or ["true"]),
-                    stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.DEVNULL, env=c.env, start_new_session=True)
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL,
+                    env=c.env,
+                    start_new_session=True,
+                )
                 try:
                     return await asyncio.wait_for(proc.wait(), timeout) == 0
                 except TimeoutError:
@@ -631,8 +679,10 @@ class PodRuntime(Controller):
                 try:
                     path = hg.get("path") or "/"
                     hdrs = "".join(f"{h['name']}: {h['value']}\r\n" for h in hg.get("httpHeaders") or [])
-                    writer.write(f"GET {path} HTTP/1.1\r\nHost: {hg.get('host') or 'localhost'}:{port}\r\n"
-                                 f"User-Agent: kube-probe/1.31\r\nAccept: */*\r\nConnection: close\r\n{hdrs}\r\n".encode())
+                    writer.write(
+                        f"GET {path} HTTP/1.1\r\nHost: {hg.get('host') or 'localhost'}:{port}\r\n"
+                        f"User-Agent: kube-probe/1.31\r\nAccept: */*\r\nConnection: close\r\n{hdrs}\r\n".encode()
+                    )
                     await writer.drain()
                     line = await asyncio.wait_for(reader.readline(), timeout)
                     parts = line.split()
@@ -662,7 +712,7 @@ class PodRuntime(Controller):
         loop = asyncio.get_running_loop()
         ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         ctl.setblocking(False)
-        dfd = os.open(run.dir, os.O_PATH | os.O_DIRECTORY)   # keeps sun_path under 108 bytes
+        dfd = os.open(run.dir, os.O_PATH | os.O_DIRECTORY)  # keeps sun_path under 108 bytes
         try:
             try:
                 await loop.sock_connect(ctl, f"/proc/self/fd/{dfd}/ctl.sock")
@@ -716,7 +766,7 @@ class PodRuntime(Controller):
             raise bad_request(f"container {container} is not running in pod {md['name']}")
         c = run.containers.get(container)
         if c is None or c.proc is None:
-            raise bad_request(f"unable to upgrade connection: container not found (\"{container}\")")
+            raise bad_request(f'unable to upgrade connection: container not found ("{container}")')
         return run, c
 
     # ------------------------------------------------------------------ termination
@@ -846,8 +896,13 @@ class PodRuntime(Controller):
         phase = run.phase
         if phase == "Pending" and any("running" in c.state for c in run.containers.values()):
             phase = run.phase = "Running"
-        if phase == "Running" and all("terminated" in c.state for c in run.containers.values()) and run.containers \
-                and run.task is not None and run.task.done():
+        if (
+            phase == "Running"
+            and all("terminated" in c.state for c in run.containers.values())
+            and run.containers
+            and run.task is not None
+            and run.task.done()
+        ):
             codes = [c.state["terminated"]["exitCode"] for c in run.containers.values()]
             phase = "Succeeded" if all(x == 0 for x in codes) else "Failed"
         st["phase"] = phase
@@ -865,8 +920,9 @@ class PodRuntime(Controller):
         all_ready = bool(run.containers) and all(c.ready for c in run.containers.values())
         set_condition(conds, "PodReadyToStartContainers", "True" if run.holder_pid else "False")
         set_condition(conds, "Initialized", "True" if run.initialized or not run.init_containers else "False")
-        set_condition(conds, "ContainersReady", "True" if all_ready else "False",
-                      "" if all_ready else "ContainersNotReady")
+        set_condition(
+            conds, "ContainersReady", "True" if all_ready else "False", "" if all_ready else "ContainersNotReady"
+        )
         set_condition(conds, "Ready", "True" if all_ready else "False", "" if all_ready else "ContainersNotReady")
         set_condition(conds, "PodScheduled", "True")
         for cnd in conds:
@@ -884,10 +940,16 @@ class PodRuntime(Controller):
 
     def _cstatus(self, run: PodRun, c: ContainerRun) -> dict:
         img = c.image
-        d = {"name": c.name, "image": c.spec.get("image", ""),
-             "imageID": img.image_id if img is not None else "",
-             "ready": c.ready, "restartCount": c.restart_count, "started": "running" in c.state,
-             "state": copy.deepcopy(c.state), "lastState": copy.deepcopy(c.last_state)}
+        d = {
+            "name": c.name,
+            "image": c.spec.get("image", ""),
+            "imageID": img.image_id if img is not None else "",
+            "ready": c.ready,
+            "restartCount": c.restart_count,
+            "started": "running" in c.state,
+            "state": copy.deepcopy(c.state),
+            "lastState": copy.deepcopy(c.last_state),
+        }
         if "running" in c.state or "terminated" in c.state:
             d["containerID"] = f"velasandbox://{run.uid}/{c.name}/{c.restart_count}"
         return d
@@ -896,12 +958,14 @@ class PodRuntime(Controller):
     def log_file(self, pod: dict, container: str | None, previous: bool) -> LogFile:
         """Where a container's log is (the log endpoint serves it), or a 400 as the kubelet says it."""
         name = pod["metadata"]["name"]
-        names = [c["name"] for c in pod["spec"].get("containers") or []] + \
-                [c["name"] for c in pod["spec"].get("initContainers") or []]
+        names = [c["name"] for c in pod["spec"].get("containers") or []] + [
+            c["name"] for c in pod["spec"].get("initContainers") or []
+        ]
         if not container:
             if len(pod["spec"].get("containers") or []) != 1:
-                raise bad_request(f"a container name must be specified for pod {name}, choose one of: "
-                                  f"[{' '.join(names)}]")
+                raise bad_request(
+                    f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
+                )
             container = names[0]
         if container not in names:
             raise bad_request(f"container {container} is not valid for pod {name}")
@@ -922,10 +986,19 @@ class PodRuntime(Controller):
     async def info(self) -> list[dict]:
         out = []
         for run in self.runs.values():
-            out.append({"namespace": run.ns, "name": run.name, "uid": run.uid, "dir": run.dir,
-                        "holderPid": run.holder_pid, "netns": run.netns, "mntns": run.mntns,
-                        "pids": processes_in_netns(run.netns) if run.netns else [],
-                        "containers": {n: (c.proc.pid if c.proc else None) for n, c in run.containers.items()}})
+            out.append(
+                {
+                    "namespace": run.ns,
+                    "name": run.name,
+                    "uid": run.uid,
+                    "dir": run.dir,
+                    "holderPid": run.holder_pid,
+                    "netns": run.netns,
+                    "mntns": run.mntns,
+                    "pids": processes_in_netns(run.netns) if run.netns else [],
+                    "containers": {n: (c.proc.pid if c.proc else None) for n, c in run.containers.items()},
+                }
+            )
         return out
 
 
@@ -936,6 +1009,7 @@ def _resolve(fut: asyncio.Future[None]) -> None:
 
 def _expand(value: str, env: dict) -> str:
     import re
+
     return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), value)
 
 

@@ -1,5 +1,6 @@
 """The sandbox: one event loop (in a background thread) running the store, the
 controllers, the pod runtime and the HTTP API server, plus the fault hooks."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,15 @@ class Sandbox:
     and leaves nothing behind. All fault hooks are thread-safe.
     """
 
-    def __init__(self, state_dir: str, port: int = 0, host: str = "127.0.0.1",
-                 token: str | None = None, pods: bool = True, extensions=()):
+    def __init__(
+        self,
+        state_dir: str,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        token: str | None = None,
+        pods: bool = True,
+        extensions=(),
+    ):
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         self.host = host
@@ -56,7 +64,7 @@ class Sandbox:
         self._runtime: PodRuntime | NullRuntime | None = None
         self.admin = Admin(self)
         self._started = False
-        self.api_starts = 0     # how many times the HTTP server has (re)started
+        self.api_starts = 0  # how many times the HTTP server has (re)started
 
     @property
     def runtime(self) -> PodRuntime | NullRuntime:
@@ -82,11 +90,13 @@ class Sandbox:
     @property
     def ca_file(self) -> str:
         from .tls import ensure_certs
+
         return ensure_certs(self.state_dir)[0]
 
     def ssl_context(self):
         """An ``ssl.SSLContext`` that trusts the sandbox CA (for raw HTTP clients)."""
         from .tls import client_context
+
         return client_context(self.state_dir)
 
     def _load_token(self) -> str:
@@ -102,16 +112,25 @@ class Sandbox:
 
     def write_kubeconfig(self):
         import base64
+
         with open(self.ca_file, "rb") as f:
             ca = base64.b64encode(f.read()).decode()
-        cfg = {"apiVersion": "v1", "kind": "Config", "preferences": {},
-               "clusters": [{"name": "velasandbox", "cluster": {"server": self.server_url,
-                                                                "certificate-authority-data": ca}}],
-               "users": [{"name": "velasandbox", "user": {"token": self.token}}],
-               "contexts": [{"name": "velasandbox", "context": {"cluster": "velasandbox",
-                                                                "user": "velasandbox",
-                                                                "namespace": "default"}}],
-               "current-context": "velasandbox"}
+        cfg = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "preferences": {},
+            "clusters": [
+                {"name": "velasandbox", "cluster": {"server": self.server_url, "certificate-authority-data": ca}}
+            ],
+            "users": [{"name": "velasandbox", "user": {"token": self.token}}],
+            "contexts": [
+                {
+                    "name": "velasandbox",
+                    "context": {"cluster": "velasandbox", "user": "velasandbox", "namespace": "default"},
+                }
+            ],
+            "current-context": "velasandbox",
+        }
         tmp = self.kubeconfig + ".tmp"
         with open(tmp, "w") as f:
             yaml.safe_dump(cfg, f)
@@ -156,20 +175,48 @@ class Sandbox:
                 self.store.create(nsk, {"metadata": {"name": ns}})
         nodes = kinds.builtin("", "v1", "nodes")
         if self.store.try_get(nodes, None, "velasandbox") is None:
-            self.store.create(nodes, {"metadata": {"name": "velasandbox", "labels": {
-                "kubernetes.io/hostname": "velasandbox", "kubernetes.io/os": "linux",
-                "node-role.kubernetes.io/control-plane": ""}},
-                "spec": {},
-                "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                           "message": "velasandbox is posting ready status",
-                                           "lastHeartbeatTime": now_iso(), "lastTransitionTime": now_iso()}],
-                           "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
-                                         {"type": "Hostname", "address": "velasandbox"}],
-                           "nodeInfo": {"kubeletVersion": "v1.31.0-velasandbox", "operatingSystem": "linux",
-                                        "architecture": "amd64", "containerRuntimeVersion": "velasandbox://1",
-                                        "kernelVersion": os.uname().release, "osImage": "velasandbox",
-                                        "kubeProxyVersion": "", "machineID": "", "systemUUID": "",
-                                        "bootID": ""}}})
+            self.store.create(
+                nodes,
+                {
+                    "metadata": {
+                        "name": "velasandbox",
+                        "labels": {
+                            "kubernetes.io/hostname": "velasandbox",
+                            "kubernetes.io/os": "linux",
+                            "node-role.kubernetes.io/control-plane": "",
+                        },
+                    },
+                    "spec": {},
+                    "status": {
+                        "conditions": [
+                            {
+                                "type": "Ready",
+                                "status": "True",
+                                "reason": "KubeletReady",
+                                "message": "velasandbox is posting ready status",
+                                "lastHeartbeatTime": now_iso(),
+                                "lastTransitionTime": now_iso(),
+                            }
+                        ],
+                        "addresses": [
+                            {"type": "InternalIP", "address": "127.0.0.1"},
+                            {"type": "Hostname", "address": "velasandbox"},
+                        ],
+                        "nodeInfo": {
+                            "kubeletVersion": "v1.31.0-velasandbox",
+                            "operatingSystem": "linux",
+                            "architecture": "amd64",
+                            "containerRuntimeVersion": "velasandbox://1",
+                            "kernelVersion": os.uname().release,
+                            "osImage": "velasandbox",
+                            "kubeProxyVersion": "",
+                            "machineID": "",
+                            "systemUUID": "",
+                            "bootID": "",
+                        },
+                    },
+                },
+            )
         # namespaces are deleted by the namespace controller once their contents are gone
         self.store.delete_hooks[("", "namespaces")] = lambda ns: True
         self.gc.attach()
@@ -177,20 +224,24 @@ class Sandbox:
         for c in builtin_controllers(self):
             controllers.add(c)
         from .kubevela import install as install_kubevela  # KubeVela + VelaUX stand-ins
+
         await install_kubevela(self)
         if self.enable_pods:
             from .runtime import PodRuntime
+
             pod_runtime = PodRuntime(self)
             self._runtime = pod_runtime
             await pod_runtime.start()
             controllers.add(pod_runtime)
         else:
             from .runtime import NullRuntime
+
             self._runtime = NullRuntime(self)
         for ext in self.extensions:
             fn = ext
             if isinstance(ext, str):
                 import importlib
+
                 mod, _, attr = ext.partition(":")
                 fn = getattr(importlib.import_module(mod), attr or "setup")
             r = fn(self)
@@ -201,14 +252,21 @@ class Sandbox:
         self.write_kubeconfig()
 
     async def _start_http(self):
-        self.api = ApiServer(ApiParts(store=self.store, token=self.token, pods=self.runtime, orphan=self.gc.orphan,
-                                      admin=self.admin.handle, address=lambda: f"127.0.0.1:{self.port}"))
-        runner = self.runner = web.AppRunner(self.api.app, handle_signals=False, access_log=None,
-                                             shutdown_timeout=0.5)
+        self.api = ApiServer(
+            ApiParts(
+                store=self.store,
+                token=self.token,
+                pods=self.runtime,
+                orphan=self.gc.orphan,
+                admin=self.admin.handle,
+                address=lambda: f"127.0.0.1:{self.port}",
+            )
+        )
+        runner = self.runner = web.AppRunner(self.api.app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         from .tls import server_context
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True,
-                           ssl_context=server_context(self.state_dir))
+
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True, ssl_context=server_context(self.state_dir))
         await site.start()
         if not self.port:
             self.port = runner.addresses[0][1]
@@ -239,6 +297,7 @@ class Sandbox:
 
     async def _astop(self):
         from .kubevela import uninstall as uninstall_kubevela
+
         await uninstall_kubevela(self)
         await self._stop_http()
         if self.controllers is not None:
@@ -254,8 +313,15 @@ class Sandbox:
         self.stop()
 
     # ------------------------------------------------------------------ helpers
-    def record_event(self, obj: dict, reason: str, message: str, type_: str = "Normal",
-                     component: str = "velasandbox", aggregate: bool = False):
+    def record_event(
+        self,
+        obj: dict,
+        reason: str,
+        message: str,
+        type_: str = "Normal",
+        component: str = "velasandbox",
+        aggregate: bool = False,
+    ):
         """A v1 Event about `obj`. With `aggregate`, a repeat of the same event (object, reason,
         message, type) counts up `count` on one Event, as client-go's EventCorrelator does."""
         md = obj.get("metadata", {})
@@ -274,14 +340,27 @@ class Sandbox:
                 seen["lastTimestamp"] = now
                 self.store.update(kind, seen, require_rv=False)
                 return
-        ev = {"metadata": {"name": f"{md.get('name', 'x')}.{suffix}", "namespace": ns},
-              "involvedObject": {"kind": obj.get("kind"), "apiVersion": obj.get("apiVersion"),
-                                 "name": md.get("name"), "namespace": ns, "uid": md.get("uid"),
-                                 "resourceVersion": md.get("resourceVersion")},
-              "reason": reason, "message": message, "type": type_, "count": 1,
-              "firstTimestamp": now, "lastTimestamp": now, "eventTime": None,
-              "source": {"component": component, "host": "velasandbox"},
-              "reportingComponent": component, "reportingInstance": "velasandbox"}
+        ev = {
+            "metadata": {"name": f"{md.get('name', 'x')}.{suffix}", "namespace": ns},
+            "involvedObject": {
+                "kind": obj.get("kind"),
+                "apiVersion": obj.get("apiVersion"),
+                "name": md.get("name"),
+                "namespace": ns,
+                "uid": md.get("uid"),
+                "resourceVersion": md.get("resourceVersion"),
+            },
+            "reason": reason,
+            "message": message,
+            "type": type_,
+            "count": 1,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "eventTime": None,
+            "source": {"component": component, "host": "velasandbox"},
+            "reportingComponent": component,
+            "reportingInstance": "velasandbox",
+        }
         try:
             self.store.create(kind, ev)
         except ApiError:
@@ -290,17 +369,20 @@ class Sandbox:
     def api_client(self):
         """A ``kubernetes.client.ApiClient`` configured for this sandbox."""
         from kubernetes import config as kconfig
+
         return kconfig.new_client_from_config(config_file=self.kubeconfig)
 
     # ------------------------------------------------------------------ fault hooks
     def restart_api_server(self):
         """Stop the HTTP server (dropping every connection), reload the objects from the
         state directory and listen again on the same port. Pods keep running."""
+
         async def go():
             await self._stop_http()
             self.store.flush()
             self.store.load_keep_history()
             await self._start_http()
+
         self.call(go())
 
     def drop_streams(self) -> int:
@@ -326,14 +408,17 @@ class Sandbox:
     def delete_pod(self, namespace: str, name: str, grace: int | None = 0):
         async def go():
             self.store.delete(kinds.builtin("", "v1", "pods"), namespace, name, grace=grace)
+
         self.call(go())
 
     def add_controller(self, ctrl) -> None:
         """Register a :class:`~velasandbox.controllers.Controller` (thread-safe)."""
+
         async def go():
             if self.controllers is None:
                 raise RuntimeError("the sandbox has not been started")
             self.controllers.add(ctrl)
+
         self.call(go())
 
     def register_repo(self, name: str, path: str):
@@ -343,6 +428,7 @@ class Sandbox:
     @property
     def images(self):
         from .images import ImageRegistry
+
         return ImageRegistry(os.path.join(self.state_dir, "registry"))
 
     # snapshot helpers for tests (thread-safe)
@@ -352,6 +438,7 @@ class Sandbox:
                 if k.group == group and k.plural == plural:
                     return self.store.try_get(k, namespace, name)
             return None
+
         return self.call(go())
 
     def pod_info(self) -> list[dict]:
@@ -370,9 +457,16 @@ class Admin:
         parts = [p for p in path.split("/") if p][1:]
         if request.method == "GET" and parts == ["status"]:
             info = await sb.runtime.info()
-            return _json({"server": sb.server_url, "stateDir": sb.state_dir,
-                          "resourceVersion": sb.store.rv, "pods": info, "apiStarts": sb.api_starts,
-                          "openStreams": len(sb.api.open_streams) if sb.api else 0})
+            return _json(
+                {
+                    "server": sb.server_url,
+                    "stateDir": sb.state_dir,
+                    "resourceVersion": sb.store.rv,
+                    "pods": info,
+                    "apiStarts": sb.api_starts,
+                    "openStreams": len(sb.api.open_streams) if sb.api else 0,
+                }
+            )
         if request.method != "POST":
             raise ApiError(405, "MethodNotAllowed", "admin endpoints take POST")
         raw = await request.read()
@@ -380,16 +474,19 @@ class Admin:
         if parts == ["drop-streams"]:
             return _json({"dropped": await sb._drop_streams()})
         if parts == ["kill-pod"]:
-            n = await sb.runtime.kill_pod_processes(body.get("namespace", "default"), body["name"],
-                                                     int(body.get("signal", 9)))
+            n = await sb.runtime.kill_pod_processes(
+                body.get("namespace", "default"), body["name"], int(body.get("signal", 9))
+            )
             return _json({"killed": n})
         if parts == ["restart-api"]:
+
             async def later():
                 await asyncio.sleep(0.05)
                 await sb._stop_http()
                 sb.store.flush()
                 sb.store.load_keep_history()
                 await sb._start_http()
+
             asyncio.get_running_loop().create_task(later())
             return _json({"restarting": True})
         if parts == ["register-repo"]:

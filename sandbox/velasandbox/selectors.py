@@ -1,5 +1,6 @@
 """Label and field selectors (the subset of k8s.io/apimachinery/pkg/labels and fields
 that clients use: =, ==, !=, in, notin, exists, !exists; field paths with =, ==, !=)."""
+
 from __future__ import annotations
 
 import re
@@ -37,6 +38,7 @@ def parse_label_selector(s: str | None):
     def pred(labels: dict | None) -> bool:
         labels = labels or {}
         return all(_CHECKS[op](key in labels, labels.get(key), val) for key, op, val in reqs)
+
     return pred
 
 
@@ -88,6 +90,7 @@ def match_labels_selector(selector: dict | None):
             if op == "DoesNotExist" and k in labels:
                 return False
         return True
+
     return pred
 
 
@@ -125,4 +128,5 @@ def parse_field_selector(s: str | None):
             if op == "!=" and have == v:
                 return False
         return True
+
     return pred

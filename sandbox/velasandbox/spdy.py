@@ -10,6 +10,7 @@ SYN_REPLY, DATA (+FIN), RST_STREAM, PING, GOAWAY; SETTINGS and WINDOW_UPDATE are
 (the Go client does not enforce flow-control windows). Header blocks are zlib-compressed
 with the SPDY/3 dictionary, one compression context per direction.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,24 +29,83 @@ FLAG_FIN = 0x01
 
 def _dictionary() -> bytes:
     """The SPDY/3 header-compression dictionary (draft-mbelshe-httpbis-spdy-00, 2.6.10.1)."""
-    words = ["options", "head", "post", "put", "delete", "trace", "accept", "accept-charset",
-             "accept-encoding", "accept-language", "accept-ranges", "age", "allow", "authorization",
-             "cache-control", "connection", "content-base", "content-encoding", "content-language",
-             "content-length", "content-location", "content-md5", "content-range", "content-type",
-             "date", "etag", "expect", "expires", "from", "host", "if-match", "if-modified-since",
-             "if-none-match", "if-range", "if-unmodified-since", "last-modified", "location",
-             "max-forwards", "pragma", "proxy-authenticate", "proxy-authorization", "range", "referer",
-             "retry-after", "server", "te", "trailer", "transfer-encoding", "upgrade", "user-agent",
-             "vary", "via", "warning", "www-authenticate", "method", "get", "status", "200 OK",
-             "version", "HTTP/1.1", "url", "public", "set-cookie", "keep-alive", "origin"]
+    words = [
+        "options",
+        "head",
+        "post",
+        "put",
+        "delete",
+        "trace",
+        "accept",
+        "accept-charset",
+        "accept-encoding",
+        "accept-language",
+        "accept-ranges",
+        "age",
+        "allow",
+        "authorization",
+        "cache-control",
+        "connection",
+        "content-base",
+        "content-encoding",
+        "content-language",
+        "content-length",
+        "content-location",
+        "content-md5",
+        "content-range",
+        "content-type",
+        "date",
+        "etag",
+        "expect",
+        "expires",
+        "from",
+        "host",
+        "if-match",
+        "if-modified-since",
+        "if-none-match",
+        "if-range",
+        "if-unmodified-since",
+        "last-modified",
+        "location",
+        "max-forwards",
+        "pragma",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "range",
+        "referer",
+        "retry-after",
+        "server",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "user-agent",
+        "vary",
+        "via",
+        "warning",
+        "www-authenticate",
+        "method",
+        "get",
+        "status",
+        "200 OK",
+        "version",
+        "HTTP/1.1",
+        "url",
+        "public",
+        "set-cookie",
+        "keep-alive",
+        "origin",
+    ]
     d = b"".join(struct.pack(">I", len(w)) + w.encode() for w in words)
-    d += (b"100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505"
-          b"203 Non-Authoritative Information204 No Content301 Moved Permanently400 Bad Request"
-          b"401 Unauthorized403 Forbidden404 Not Found500 Internal Server Error501 Not Implemented"
-          b"503 Service UnavailableJan Feb Mar Apr May Jun Jul Aug Sept Oct Nov Dec 00:00:00 "
-          b"Mon, Tue, Wed, Thu, Fri, Sat, Sun, GMTchunked,text/html,image/png,image/jpg,image/gif,"
-          b"application/xml,application/xhtml+xml,text/plain,text/javascript,publicprivatemax-age="
-          b"gzip,deflate,sdchcharset=utf-8charset=iso-8859-1,utf-,*,enq=0.")
+    d += (
+        b"100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505"
+        b"203 Non-Authoritative Information204 No Content301 Moved Permanently400 Bad Request"
+        b"401 Unauthorized403 Forbidden404 Not Found500 Internal Server Error501 Not Implemented"
+        b"503 Service UnavailableJan Feb Mar Apr May Jun Jul Aug Sept Oct Nov Dec 00:00:00 "
+        b"Mon, Tue, Wed, Thu, Fri, Sat, Sun, GMTchunked,text/html,image/png,image/jpg,image/gif,"
+        b"application/xml,application/xhtml+xml,text/plain,text/javascript,publicprivatemax-age="
+        b"gzip,deflate,sdchcharset=utf-8charset=iso-8859-1,utf-,*,enq=0."
+    )
     return d
 
 
@@ -110,20 +170,22 @@ class SpdyPortForward:
         for _ in range(n):
             kl = struct.unpack_from(">I", raw, off)[0]
             off += 4
-            k = raw[off:off + kl].decode()
+            k = raw[off : off + kl].decode()
             off += kl
             vl = struct.unpack_from(">I", raw, off)[0]
             off += 4
-            v = raw[off:off + vl].decode()
+            v = raw[off : off + vl].decode()
             off += vl
             out[k.lower()] = v
         return out
 
     async def _data(self, sid: int, data: bytes, fin: bool = False):
         for i in range(0, max(len(data), 1), 65536):
-            chunk = data[i:i + 65536]
+            chunk = data[i : i + 65536]
             last = fin and i + 65536 >= len(data)
-            await self._send(struct.pack(">II", sid & 0x7FFFFFFF, ((FLAG_FIN if last else 0) << 24) | len(chunk)) + chunk)
+            await self._send(
+                struct.pack(">II", sid & 0x7FFFFFFF, ((FLAG_FIN if last else 0) << 24) | len(chunk)) + chunk
+            )
 
     # ------------------------------------------------------------------ protocol
     async def serve(self):
@@ -136,8 +198,8 @@ class SpdyPortForward:
                     length = int.from_bytes(self.buf[5:8], "big")
                     if len(self.buf) < 8 + length:
                         break
-                    frame = bytes(self.buf[:8 + length])
-                    del self.buf[:8 + length]
+                    frame = bytes(self.buf[: 8 + length])
+                    del self.buf[: 8 + length]
                     await self._frame(frame)
         finally:
             for s in self.streams.values():
@@ -188,7 +250,7 @@ class SpdyPortForward:
         elif type_ == GOAWAY:
             await self.ws.close()
         elif type_ == HEADERS:
-            self._parse_headers(payload[4:])   # keep the compression context in step
+            self._parse_headers(payload[4:])  # keep the compression context in step
         # SETTINGS, WINDOW_UPDATE: ignored
 
     @staticmethod
@@ -222,8 +284,10 @@ class SpdyPortForward:
             sock = await self.pods.open_socket(self.run, port)
             reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
         except (OSError, ValueError) as e:
-            msg = (f"error forwarding port {data.headers.get('port')} to pod {md['name']}, "
-                   f"uid {md['uid']}: {getattr(e, 'strerror', None) or e}")
+            msg = (
+                f"error forwarding port {data.headers.get('port')} to pod {md['name']}, "
+                f"uid {md['uid']}: {getattr(e, 'strerror', None) or e}"
+            )
             await self._data(err.sid, msg.encode(), fin=True)
             await self._data(data.sid, b"", fin=True)
             return
@@ -252,8 +316,7 @@ class SpdyPortForward:
             self.streams.pop(err.sid, None)
 
 
-async def handle(pods: PodProcesses, open_streams: set, request: web.Request, pod: dict,
-                 run) -> web.WebSocketResponse:
+async def handle(pods: PodProcesses, open_streams: set, request: web.Request, pod: dict, run) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(protocols=[PROTOCOL], max_msg_size=0, compress=False)
     await ws.prepare(request)
     pf = SpdyPortForward(pods, request, ws, run, pod)

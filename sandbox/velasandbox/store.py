@@ -4,6 +4,7 @@ state directory (so a restarted API server serves the same objects).
 
 The store is single-threaded: every method must be called on the sandbox's event loop.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,7 +41,7 @@ def rand_suffix(n: int = 5) -> str:
 @dataclass
 class Event:
     rv: int
-    type: str            # ADDED / MODIFIED / DELETED
+    type: str  # ADDED / MODIFIED / DELETED
     key: tuple[str, str]  # kind key (group, plural)
     obj: dict
     old: dict | None
@@ -109,7 +110,7 @@ class Store:
         self.rv = 0
         self.objects: dict[tuple[str, str], dict[tuple[str, str], dict]] = {}
         self.history: collections.deque[Event] = collections.deque(maxlen=HISTORY)
-        self.history_start = 0       # events with rv > history_start are retained
+        self.history_start = 0  # events with rv > history_start are retained
         self.watchers: set[Watcher] = set()
         self.listeners: list[Callable[[Event], None]] = []
         # (group, plural) -> fn(obj) -> bool: True means "deletion is deferred (graceful)"
@@ -202,8 +203,13 @@ class Store:
         obj = self._bucket(kind).get((namespace or "", name))
         return copy.deepcopy(obj) if obj is not None else None
 
-    def list(self, kind: Kind, namespace: str | None = None, label_selector: str | None = None,
-             field_selector: str | None = None) -> tuple[list[dict], str]:
+    def list(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[list[dict], str]:
         lp = parse_label_selector(label_selector)
         fp = parse_field_selector(field_selector)
         out = []
@@ -230,15 +236,24 @@ class Store:
             if md.get("generateName"):
                 md["name"] = md["generateName"] + rand_suffix()
             else:
-                raise errors.invalid(kind, "", [{"reason": "FieldValueRequired",
-                                                 "message": "Required value: name or generateName is required",
-                                                 "field": "metadata.name"}])
+                raise errors.invalid(
+                    kind,
+                    "",
+                    [
+                        {
+                            "reason": "FieldValueRequired",
+                            "message": "Required value: name or generateName is required",
+                            "field": "metadata.name",
+                        }
+                    ],
+                )
         name = md["name"]
         if kind.namespaced:
             ns = md.get("namespace") or "default"
             md["namespace"] = ns
             if not self.namespace_exists(ns):
                 from .kinds import lookup as _lk
+
                 raise errors.not_found(_lk("", "v1", "namespaces"), ns)
         else:
             md.pop("namespace", None)
@@ -284,8 +299,7 @@ class Store:
             nmd["generation"] = int(omd.get("generation", 1)) + 1
         return new
 
-    def update(self, kind: Kind, obj: dict, subresource: str | None = None,
-               require_rv: bool | None = None) -> dict:
+    def update(self, kind: Kind, obj: dict, subresource: str | None = None, require_rv: bool | None = None) -> dict:
         """PUT semantics. ``subresource='status'`` changes only .status."""
         obj = copy.deepcopy(obj)
         md = obj.setdefault("metadata", {})
@@ -299,9 +313,17 @@ class Store:
         if require_rv is None:
             require_rv = not kind.builtin
         if not rv and require_rv:
-            raise errors.invalid(kind, name, [{"reason": "FieldValueInvalid",
-                                               "message": "Invalid value: 0x0: must be specified for an update",
-                                               "field": "metadata.resourceVersion"}])
+            raise errors.invalid(
+                kind,
+                name,
+                [
+                    {
+                        "reason": "FieldValueInvalid",
+                        "message": "Invalid value: 0x0: must be specified for an update",
+                        "field": "metadata.resourceVersion",
+                    }
+                ],
+            )
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(kind, name)
         if subresource == "status":
@@ -313,8 +335,11 @@ class Store:
         new["metadata"]["resourceVersion"] = self._next_rv()
         bucket[(ns, name)] = new
         # finalizers removed from an object being deleted -> really delete it
-        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") \
-                and not self._deferred(kind, new):
+        if (
+            new["metadata"].get("deletionTimestamp")
+            and not new["metadata"].get("finalizers")
+            and not self._deferred(kind, new)
+        ):
             return self._remove(kind, ns, name)
         self._emit("MODIFIED", kind, new, old)
         return copy.deepcopy(new)
@@ -323,8 +348,9 @@ class Store:
         hook = self.delete_hooks.get(kind.key)
         return bool(hook and hook(obj))
 
-    def delete(self, kind: Kind, namespace: str | None, name: str, preconditions: dict | None = None,
-               grace: int | None = None) -> tuple[dict, bool]:
+    def delete(
+        self, kind: Kind, namespace: str | None, name: str, preconditions: dict | None = None, grace: int | None = None
+    ) -> tuple[dict, bool]:
         """Delete. Returns (object, removed_now)."""
         ns = (namespace or "default") if kind.namespaced else ""
         bucket = self._bucket(kind)
@@ -334,7 +360,10 @@ class Store:
         if preconditions:
             if preconditions.get("uid") and preconditions["uid"] != old["metadata"]["uid"]:
                 raise errors.conflict(kind, name)
-            if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != old["metadata"]["resourceVersion"]:
+            if (
+                preconditions.get("resourceVersion")
+                and preconditions["resourceVersion"] != old["metadata"]["resourceVersion"]
+            ):
                 raise errors.conflict(kind, name)
         if old["metadata"].get("finalizers") or self._deferred(kind, old):
             if not old["metadata"].get("deletionTimestamp"):
@@ -364,9 +393,16 @@ class Store:
         return gone
 
     # ----------------------------------------------------------------- watch
-    def watch(self, kind: Kind, namespace: str | None, resource_version: str | None,
-              label_selector: str | None = None, field_selector: str | None = None,
-              send_initial_events: bool = False, bookmarks: bool = False) -> Watcher:
+    def watch(
+        self,
+        kind: Kind,
+        namespace: str | None,
+        resource_version: str | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        send_initial_events: bool = False,
+        bookmarks: bool = False,
+    ) -> Watcher:
         w = Watcher(self, kind, namespace, label_selector, field_selector)
         if resource_version in (None, "", "0") or send_initial_events:
             items, rv = self.list(kind, namespace, label_selector, field_selector)
@@ -374,9 +410,16 @@ class Store:
                 w.queue.put_nowait(("ADDED", obj))
             if send_initial_events and bookmarks:
                 # streaming list (WatchList): the end of the initial events is a BOOKMARK
-                w.queue.put_nowait(("BOOKMARK", {"kind": kind.kind, "apiVersion": kind.api_version,
-                                                 "metadata": {"resourceVersion": rv, "annotations": {
-                                                     "k8s.io/initial-events-end": "true"}}}))
+                w.queue.put_nowait(
+                    (
+                        "BOOKMARK",
+                        {
+                            "kind": kind.kind,
+                            "apiVersion": kind.api_version,
+                            "metadata": {"resourceVersion": rv, "annotations": {"k8s.io/initial-events-end": "true"}},
+                        },
+                    )
+                )
         else:
             try:
                 since = int(resource_version)

@@ -9,6 +9,7 @@ Port-forward: ``v4.channel.k8s.io`` — for the i-th port, data channel 2i and e
 2i+1, each first announced with a 3-byte frame ``[ch, port & 0xff, port >> 8]``; one TCP
 connection per port per WebSocket, dialled inside the pod's network namespace.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,13 @@ from aiohttp import WSMsgType, web
 from .errors import ApiError, bad_request
 from .parts import PodProcesses
 
-EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io",
-                  "base64.channel.k8s.io", "channel.k8s.io"]
+EXEC_PROTOCOLS = [
+    "v5.channel.k8s.io",
+    "v4.channel.k8s.io",
+    "v4.base64.channel.k8s.io",
+    "base64.channel.k8s.io",
+    "channel.k8s.io",
+]
 PF_PROTOCOLS = ["v4.channel.k8s.io", "v4.base64.channel.k8s.io"]
 
 
@@ -89,10 +95,13 @@ class _WS:
 def _exit_status(code: int) -> dict:
     if code == 0:
         return {"metadata": {}, "status": "Success"}
-    return {"metadata": {}, "status": "Failure",
-            "message": f"command terminated with non-zero exit code: error executing command [{code}], exit code {code}",
-            "reason": "NonZeroExitCode",
-            "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+    return {
+        "metadata": {},
+        "status": "Failure",
+        "message": f"command terminated with non-zero exit code: error executing command [{code}], exit code {code}",
+        "reason": "NonZeroExitCode",
+        "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,14 +131,23 @@ class _PipeProcess:
 
     @staticmethod
     async def start(argv: list[str], env: dict, opts: _ExecOptions) -> _PipeProcess:
-        return _PipeProcess(await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE if opts.stdin else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True))
+        return _PipeProcess(
+            await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE if opts.stdin else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+            )
+        )
 
     def pumps(self, out: _WS, opts: _ExecOptions) -> list[asyncio.Task]:
         loop = asyncio.get_running_loop()
-        return [loop.create_task(self._pump(self.proc.stdout, 1, out, opts.stdout)),
-                loop.create_task(self._pump(self.proc.stderr, 2, out, opts.stderr))]
+        return [
+            loop.create_task(self._pump(self.proc.stdout, 1, out, opts.stdout)),
+            loop.create_task(self._pump(self.proc.stderr, 2, out, opts.stderr)),
+        ]
 
     @staticmethod
     async def _pump(reader, ch: int, out: _WS, wanted: bool):
@@ -172,9 +190,17 @@ class _PtyProcess:
 
         def controlling_tty():
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
         try:
-            proc = await asyncio.create_subprocess_exec(*argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                                        start_new_session=True, preexec_fn=controlling_tty)
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env=env,
+                start_new_session=True,
+                preexec_fn=controlling_tty,
+            )
         except OSError:
             os.close(master)
             raise
@@ -200,6 +226,7 @@ class _PtyProcess:
             chunks.put_nowait(data)
             if not data:
                 loop.remove_reader(self.master)
+
         loop.add_reader(self.master, readable)
         try:
             while data := await chunks.get():
@@ -224,8 +251,14 @@ class _PtyProcess:
 class _ExecSession:
     """One exec over one WebSocket: client frames to the command, its output and exit status back."""
 
-    def __init__(self, ws: web.WebSocketResponse, out: _WS, proto: str | None, opts: _ExecOptions,
-                 process: _PipeProcess | _PtyProcess):
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        out: _WS,
+        proto: str | None,
+        opts: _ExecOptions,
+        process: _PipeProcess | _PtyProcess,
+    ):
         self.ws = ws
         self.out = out
         self.v5 = proto == "v5.channel.k8s.io"
@@ -303,15 +336,13 @@ class _ExecSession:
             pass
 
 
-async def handle_exec(pods: PodProcesses, open_streams: set, request: web.Request, pod: dict,
-                      q) -> web.StreamResponse:
+async def handle_exec(pods: PodProcesses, open_streams: set, request: web.Request, pod: dict, q) -> web.StreamResponse:
     opts = _ExecOptions.parse(q)
     run, c = pods.exec_target(pod, q.get("container"))
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise ApiError(400, "BadRequest", "Upgrade request required (velasandbox speaks WebSocket only, not SPDY)")
     proto = _choose(_offered(request), EXEC_PROTOCOLS)
-    ws = web.WebSocketResponse(protocols=[proto] if proto else (), max_msg_size=0, autoping=True,
-                               compress=False)
+    ws = web.WebSocketResponse(protocols=[proto] if proto else (), max_msg_size=0, autoping=True, compress=False)
     await ws.prepare(request)
     out = _WS(request, ws, b64=bool(proto and "base64" in proto))
     open_streams.add(out)
@@ -325,9 +356,19 @@ async def handle_exec(pods: PodProcesses, open_streams: set, request: web.Reques
         try:
             process = await (_PtyProcess if opts.tty else _PipeProcess).start(argv, env, opts)
         except OSError as e:
-            await out.send(3, json.dumps({"metadata": {}, "status": "Failure", "message": str(e),
-                                          "reason": "InternalError", "code": 500,
-                                          "details": {"causes": [{"message": str(e)}]}}).encode())
+            await out.send(
+                3,
+                json.dumps(
+                    {
+                        "metadata": {},
+                        "status": "Failure",
+                        "message": str(e),
+                        "reason": "InternalError",
+                        "code": 500,
+                        "details": {"causes": [{"message": str(e)}]},
+                    }
+                ).encode(),
+            )
             await ws.close()
             return ws
         run.exec_procs.add(process.proc)
@@ -357,14 +398,16 @@ def parse_ports(q) -> list[int]:
                 raise bad_request(f"port {n} must be > 0 and < 65536")
             ports.append(n)
     if not ports:
-        raise bad_request("query parameter \"port\" is required")
+        raise bad_request('query parameter "port" is required')
     return ports
 
 
-async def handle_portforward(pods: PodProcesses, open_streams: set, request: web.Request, pod: dict,
-                             q) -> web.StreamResponse:
+async def handle_portforward(
+    pods: PodProcesses, open_streams: set, request: web.Request, pod: dict, q
+) -> web.StreamResponse:
     offered = _offered(request)
     from . import spdy
+
     if request.headers.get("Upgrade", "").lower() == "websocket" and spdy.PROTOCOL in offered:
         # kubectl: SPDY tunnelled through the WebSocket
         run = pods.running(pod)
@@ -372,12 +415,16 @@ async def handle_portforward(pods: PodProcesses, open_streams: set, request: web
             raise bad_request(f"pod {pod['metadata']['name']} is not running")
         return await spdy.handle(pods, open_streams, request, pod, run)
     if request.headers.get("Upgrade", "").lower() != "websocket" or (
-            offered and _choose(offered, PF_PROTOCOLS) is None):
+        offered and _choose(offered, PF_PROTOCOLS) is None
+    ):
         # e.g. kubectl's SPDY (or SPDY-over-WebSocket) port-forward
-        raise ApiError(400, "BadRequest",
-                       "velasandbox speaks port-forward only as WebSocket v4.channel.k8s.io "
-                       f"(offered: {offered or request.headers.get('Upgrade', 'none')}); "
-                       "kubectl port-forward (SPDY) is not supported, use the Python client's portforward()")
+        raise ApiError(
+            400,
+            "BadRequest",
+            "velasandbox speaks port-forward only as WebSocket v4.channel.k8s.io "
+            f"(offered: {offered or request.headers.get('Upgrade', 'none')}); "
+            "kubectl port-forward (SPDY) is not supported, use the Python client's portforward()",
+        )
     ports = parse_ports(q)
     rt = pods
     md = pod["metadata"]
@@ -390,8 +437,9 @@ async def handle_portforward(pods: PodProcesses, open_streams: set, request: web
     proto = _choose(offered, PF_PROTOCOLS)
     if proto is None and offered:
         # e.g. kubectl's "SPDY/3.1+portforward.k8s.io" tunnel: not spoken here
-        raise ApiError(400, "BadRequest",
-                       f"unsupported port-forward subprotocols {offered}; velasandbox speaks v4.channel.k8s.io")
+        raise ApiError(
+            400, "BadRequest", f"unsupported port-forward subprotocols {offered}; velasandbox speaks v4.channel.k8s.io"
+        )
     ws = web.WebSocketResponse(protocols=[proto] if proto else (), max_msg_size=0, compress=False)
     await ws.prepare(request)
     out = _WS(request, ws, b64=bool(proto and "base64" in proto))
@@ -411,8 +459,10 @@ async def handle_portforward(pods: PodProcesses, open_streams: set, request: web
             reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
         except OSError as e:
             writers[i] = None
-            await out.send(2 * i + 1, f"error forwarding port {port} to pod {md['name']}, uid {md['uid']}: "
-                                      f"{e.strerror or e}".encode())
+            await out.send(
+                2 * i + 1,
+                f"error forwarding port {port} to pod {md['name']}, uid {md['uid']}: {e.strerror or e}".encode(),
+            )
             return None, None
         writers[i] = writer
         return reader, writer

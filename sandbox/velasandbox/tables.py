@@ -1,4 +1,5 @@
 """Server-side printing (``meta.k8s.io/v1`` Table) for ``kubectl get``."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -61,35 +62,79 @@ def _row(kind: str, o: dict):
         css = st.get("containerStatuses") or []
         ready = sum(1 for c in css if c.get("ready"))
         restarts = sum(int(c.get("restartCount", 0)) for c in css)
-        return [md["name"], f"{ready}/{len(spec.get('containers') or [])}", _pod_status(o), restarts, age,
-                st.get("podIP", "<none>"), spec.get("nodeName", "<none>")]
+        return [
+            md["name"],
+            f"{ready}/{len(spec.get('containers') or [])}",
+            _pod_status(o),
+            restarts,
+            age,
+            st.get("podIP", "<none>"),
+            spec.get("nodeName", "<none>"),
+        ]
     if kind == "Deployment":
-        return [md["name"], f"{st.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
-                st.get("updatedReplicas", 0), st.get("availableReplicas", 0), age]
+        return [
+            md["name"],
+            f"{st.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+            st.get("updatedReplicas", 0),
+            st.get("availableReplicas", 0),
+            age,
+        ]
     if kind == "Namespace":
         return [md["name"], st.get("phase", "Active"), age]
     if kind == "Service":
         ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or [])
-        return [md["name"], spec.get("type", "ClusterIP"), spec.get("clusterIP", "<none>"), "<none>",
-                ports or "<none>", age]
+        return [
+            md["name"],
+            spec.get("type", "ClusterIP"),
+            spec.get("clusterIP", "<none>"),
+            "<none>",
+            ports or "<none>",
+            age,
+        ]
     if kind == "Job":
-        return [md["name"], "Complete" if st.get("succeeded") else ("Running" if st.get("active") else "Pending"),
-                f"{st.get('succeeded', 0)}/{spec.get('completions', 1)}", age]
+        return [
+            md["name"],
+            "Complete" if st.get("succeeded") else ("Running" if st.get("active") else "Pending"),
+            f"{st.get('succeeded', 0)}/{spec.get('completions', 1)}",
+            age,
+        ]
     if kind == "Event":
-        return [_age(o.get("lastTimestamp")), o.get("type", ""), o.get("reason", ""),
-                f"{(o.get('involvedObject') or {}).get('kind', '').lower()}/{(o.get('involvedObject') or {}).get('name', '')}",
-                o.get("message", "")]
+        return [
+            _age(o.get("lastTimestamp")),
+            o.get("type", ""),
+            o.get("reason", ""),
+            f"{(o.get('involvedObject') or {}).get('kind', '').lower()}/{(o.get('involvedObject') or {}).get('name', '')}",
+            o.get("message", ""),
+        ]
     return [md["name"], age]
 
 
 _COLS = {
-    "Pod": [_col("Name", fmt="name"), _col("Ready"), _col("Status"), _col("Restarts", "integer"), _col("Age"),
-            _col("IP", priority=1), _col("Node", priority=1)],
-    "Deployment": [_col("Name", fmt="name"), _col("Ready"), _col("Up-to-date", "integer"),
-                   _col("Available", "integer"), _col("Age")],
+    "Pod": [
+        _col("Name", fmt="name"),
+        _col("Ready"),
+        _col("Status"),
+        _col("Restarts", "integer"),
+        _col("Age"),
+        _col("IP", priority=1),
+        _col("Node", priority=1),
+    ],
+    "Deployment": [
+        _col("Name", fmt="name"),
+        _col("Ready"),
+        _col("Up-to-date", "integer"),
+        _col("Available", "integer"),
+        _col("Age"),
+    ],
     "Namespace": [_col("Name", fmt="name"), _col("Status"), _col("Age")],
-    "Service": [_col("Name", fmt="name"), _col("Type"), _col("Cluster-IP"), _col("External-IP"),
-                _col("Port(s)"), _col("Age")],
+    "Service": [
+        _col("Name", fmt="name"),
+        _col("Type"),
+        _col("Cluster-IP"),
+        _col("External-IP"),
+        _col("Port(s)"),
+        _col("Age"),
+    ],
     "Job": [_col("Name", fmt="name"), _col("Status"), _col("Completions"), _col("Age")],
     "Event": [_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), _col("Message")],
 }
@@ -104,9 +149,17 @@ def to_table(kind: str, objs: list[dict], rv: str | None = None) -> dict:
     rows = []
     for o in objs:
         md = o["metadata"]
-        rows.append({"cells": _row(kind, o),
-                     "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                                "metadata": md}})
+        rows.append(
+            {
+                "cells": _row(kind, o),
+                "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": md},
+            }
+        )
     metadata = {"resourceVersion": rv} if rv else {}
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": cols,
-            "rows": rows}
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": metadata,
+        "columnDefinitions": cols,
+        "rows": rows,
+    }

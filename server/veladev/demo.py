@@ -27,10 +27,16 @@ def _say(step: str, text: str) -> None:
 
 
 def _git(repo: Path, *args: str) -> str:
-    env = dict(os.environ, GIT_AUTHOR_NAME="veladev demo", GIT_AUTHOR_EMAIL="demo@veladev.invalid",
-               GIT_COMMITTER_NAME="veladev demo", GIT_COMMITTER_EMAIL="demo@veladev.invalid")
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
-                          env=env).stdout.strip()
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="veladev demo",
+        GIT_AUTHOR_EMAIL="demo@veladev.invalid",
+        GIT_COMMITTER_NAME="veladev demo",
+        GIT_COMMITTER_EMAIL="demo@veladev.invalid",
+    )
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
 
 
 def _wait(what: str, check, timeout: float = 120, interval: float = 0.2):
@@ -89,31 +95,53 @@ def _dev_mode(api, app_path: Path, repo: Path, comp: str) -> None:
         # On a shared machine 8080 may be taken: then any free port (the line below names it).
         forwards = session.up(any_free_port=True)
         session.sync.wait_idle(60)
-        _say("dev", f"synced {repo} to {pod.work_dir}; forwarding {', '.join(forwards)}"
-                    + ("" if session.forwards.local_port(80) == 8080 else " (8080 is in use here)"))
+        _say(
+            "dev",
+            f"synced {repo} to {pod.work_dir}; forwarding {', '.join(forwards)}"
+            + ("" if session.forwards.local_port(80) == 8080 else " (8080 is in use here)"),
+        )
         session.run()
         _wait("the run to listen", lambda: any("listening" in t for t in output), timeout=60, interval=0.05)
         url = f"http://127.0.0.1:{session.forwards.local_port(80)}/"
-        page = _wait(f"{url} to serve v1.0.0", lambda: (lambda p: p if "v1.0.0" in p else None)(_local_get(url)),
-                     timeout=60, interval=0.1)
+        page = _wait(
+            f"{url} to serve v1.0.0",
+            lambda: (lambda p: p if "v1.0.0" in p else None)(_local_get(url)),
+            timeout=60,
+            interval=0.1,
+        )
         _say("dev", f"GET {url}: {page.strip()}")
         (repo / "VERSION").write_text("v2.0.0\n")
         edited = time.monotonic()
-        page = _wait(f"{url} to serve v2.0.0", lambda: (lambda p: p if "v2.0.0" in p else None)(_local_get(url)),
-                     timeout=60, interval=0.05)
-        _say("dev", f"edited VERSION to v2.0.0 in the working copy; GET {url} {time.monotonic() - edited:.2f} s "
-                    f"later: {page.strip()}")
-        _wait("the hot reload", lambda: session.process.restarts >= 1 and sum("listening" in t for t in output) >= 2,
-              timeout=60, interval=0.05)
+        page = _wait(
+            f"{url} to serve v2.0.0",
+            lambda: (lambda p: p if "v2.0.0" in p else None)(_local_get(url)),
+            timeout=60,
+            interval=0.05,
+        )
+        _say(
+            "dev",
+            f"edited VERSION to v2.0.0 in the working copy; GET {url} {time.monotonic() - edited:.2f} s "
+            f"later: {page.strip()}",
+        )
+        _wait(
+            "the hot reload",
+            lambda: session.process.restarts >= 1 and sum("listening" in t for t in output) >= 2,
+            timeout=60,
+            interval=0.05,
+        )
         page = _local_get(url)
-        _say("dev", f"hot reload restarted the run {time.monotonic() - edited:.2f} s after the edit; "
-                    f"GET {url}: {page.strip()}")
+        _say(
+            "dev",
+            f"hot reload restarted the run {time.monotonic() - edited:.2f} s after the edit; GET {url}: {page.strip()}",
+        )
     finally:
         session.end(progress=lambda text: _say("dev", text))
     _say("dev", f"dev end: {session.workload.ref} is restored and Application reconciliation resumed")
 
 
 def run(app_file: Path | None = None, keep: bool = False) -> int:
+    from .appmodel.findings import Severity
+    from .appmodel.validate import check_text
     from .catalog import bundled_catalog
     from .cluster import ClusterError
     from .cluster.apps import apply_application, get_application
@@ -122,8 +150,6 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
     from .delivery.trigger import TriggerError, trigger_webhook
     from .delivery.workflow import WorkflowError, read_workflow
     from .devmode import DevModeError
-    from .appmodel.findings import Severity
-    from .appmodel.validate import check_text
 
     app_path = app_file or EXAMPLE / "vela-app.yaml"
     text = app_path.read_text(encoding="utf-8")
@@ -156,7 +182,10 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
     announcement = Announcement(sandbox)  # `velasandbox status` and `down` see this sandbox
     api = None
     try:
-        _say("sandbox", f"local cluster at {sandbox.server_url} (kubeconfig {sandbox.kubeconfig}), VelaUX at {sandbox.velaux.url}")
+        _say(
+            "sandbox",
+            f"local cluster at {sandbox.server_url} (kubeconfig {sandbox.kubeconfig}), VelaUX at {sandbox.velaux.url}",
+        )
         repo = work / "frontend"
         shutil.copytree(EXAMPLE, repo)
         _git(repo, "init", "-q")
@@ -173,8 +202,10 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
         comp = app["spec"]["components"][0]["name"]
         apply_application(api, app, ns)
         _say("deploy", f"applied Application {ns}/{name}")
-        suspended = _wait("the workflow to wait for approval",
-                          lambda: (lambda a: a if read_workflow(a).suspending_steps() else None)(get_application(api, ns, name)))
+        suspended = _wait(
+            "the workflow to wait for approval",
+            lambda: (lambda a: a if read_workflow(a).suspending_steps() else None)(get_application(api, ns, name)),
+        )
         _say("deploy", _show_workflow(suspended))
         page = _wait("test to serve the page", lambda: http_get(api, "test", ready_pod(api, "test", comp)))
         _say("test", f"serves: {page.strip()}")
@@ -186,18 +217,37 @@ def run(app_file: Path | None = None, keep: bool = False) -> int:
         _git(repo, "commit", "-qam", "frontend v2.0.0")
         commit = _git(repo, "rev-parse", "HEAD")
         token = sandbox.velaux.create_trigger(name, ns)
-        result = trigger_webhook(sandbox.velaux.url, token, {comp: {"image": f"sandbox.local/frontend:{commit}"}},
-                                 {"commit": commit, "branch": "main", "user": "developer"})
+        result = trigger_webhook(
+            sandbox.velaux.url,
+            token,
+            {comp: {"image": f"sandbox.local/frontend:{commit}"}},
+            {"commit": commit, "branch": "main", "user": "developer"},
+        )
         _say("trigger", f"pushed {commit[:8]}; VelaUX started {result['version']}")
-        _wait("test to serve v2.0.0", lambda: "v2.0.0" in http_get(api, "test", ready_pod(api, "test", comp)), interval=0.5)
-        again = _wait("the new run to wait for approval",
-                      lambda: (lambda a: a if read_workflow(a).suspending_steps() else None)(get_application(api, ns, name)))
-        _say("test", f"serves: {http_get(api, 'test', ready_pod(api, 'test', comp)).strip()}  ({_show_workflow(again)})")
+        _wait(
+            "test to serve v2.0.0",
+            lambda: "v2.0.0" in http_get(api, "test", ready_pod(api, "test", comp)),
+            interval=0.5,
+        )
+        again = _wait(
+            "the new run to wait for approval",
+            lambda: (lambda a: a if read_workflow(a).suspending_steps() else None)(get_application(api, ns, name)),
+        )
+        _say(
+            "test", f"serves: {http_get(api, 'test', ready_pod(api, 'test', comp)).strip()}  ({_show_workflow(again)})"
+        )
 
         promote(api, ns, name)
         _say("promote", "resumed the workflow (suspend=false, suspending steps -> running)")
-        _wait("prod to serve v2.0.0", lambda: "v2.0.0" in http_get(api, "prod", ready_pod(api, "prod", comp)), interval=0.5)
-        done = _wait("the workflow to finish", lambda: (lambda a: a if read_workflow(a).finished else None)(get_application(api, ns, name)))
+        _wait(
+            "prod to serve v2.0.0",
+            lambda: "v2.0.0" in http_get(api, "prod", ready_pod(api, "prod", comp)),
+            interval=0.5,
+        )
+        done = _wait(
+            "the workflow to finish",
+            lambda: (lambda a: a if read_workflow(a).finished else None)(get_application(api, ns, name)),
+        )
         _say("prod", f"serves: {http_get(api, 'prod', ready_pod(api, 'prod', comp)).strip()}  ({_show_workflow(done)})")
         _say("done", "test and prod run the pushed commit")
         return 0

@@ -7,12 +7,21 @@ import sys
 
 from support import ROOT
 
-ROWS = ["one analysis (edit after a pause) ms", "burst: last change -> last diagnostics", "hover on another document during it"]
+ROWS = [
+    "one analysis (edit after a pause) ms",
+    "burst: last change -> last diagnostics",
+    "hover on another document during it",
+]
 
 
 def test_burst_bench_quick_veladev():
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_lsp_burst.py"), "--quick", "--only", "veladev"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_lsp_burst.py"), "--quick", "--only", "veladev"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for row in ROWS:
         line = next((ln for ln in proc.stdout.splitlines() if ln.strip().startswith(row)), None)

@@ -15,8 +15,9 @@ NUMBER = r"\s+\d+(\.\d+)?\s+\d+(\.\d+)?(\s|$)"  # the two figure columns
 
 
 def run(script):
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--quick"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
@@ -25,20 +26,34 @@ def rows(out, labels):
     for label in labels:
         line = next((row for row in out.splitlines() if row.startswith(label)), None)
         assert line is not None, f"row {label!r} missing:\n{out}"
-        assert re.match(NUMBER, line[len(label):]), line
+        assert re.match(NUMBER, line[len(label) :]), line
 
 
 def test_bench_devmode_sync_quick():
     out = run("bench_devmode_sync.py")
-    rows(out, ["edit -> visible in pod (ms), 10 edits", "initial sync, veladev (s), 200 files / 2 MB",
-               "kubectl cp of the same folder (s)", "no-op re-sync, veladev (s)"])
+    rows(
+        out,
+        [
+            "edit -> visible in pod (ms), 10 edits",
+            "initial sync, veladev (s), 200 files / 2 MB",
+            "kubectl cp of the same folder (s)",
+            "no-op re-sync, veladev (s)",
+        ],
+    )
     assert "reproduce: python bench/bench_devmode_sync.py --quick" in out
 
 
 def test_bench_devmode_forward_quick():
     out = run("bench_devmode_forward.py")
-    rows(out, ["new-connection request median (ms)", "keep-alive round trip median (ms)",
-               "download 8 MB, median (MB/s)", "16 concurrent clients, wall time median (s)"])
+    rows(
+        out,
+        [
+            "new-connection request median (ms)",
+            "keep-alive round trip median (ms)",
+            "download 8 MB, median (MB/s)",
+            "16 concurrent clients, wall time median (s)",
+        ],
+    )
     assert "reproduce: python bench/bench_devmode_forward.py --quick" in out
 
 

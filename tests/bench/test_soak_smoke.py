@@ -10,8 +10,13 @@ from support import ROOT
 
 def test_soak_short_run_has_no_crash(tmp_path):
     out_json = tmp_path / "soak.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "soak_lsp.py"), "--quick", "--seed", "7",
-                           "--json", str(out_json)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "soak_lsp.py"), "--quick", "--seed", "7", "--json", str(out_json)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = json.loads(out_json.read_text())["summary"]
     assert summary["edits"] >= 300

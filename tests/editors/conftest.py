@@ -1,5 +1,6 @@
 """Fixtures for the real-editor tests; the helpers live in editors_support.py (a unique module
 name: other test folders have their own conftest.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path

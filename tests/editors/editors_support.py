@@ -5,6 +5,7 @@ not installed is skipped with the reason. The language server is the real `velad
 the venv running pytest (VELADEV_LSP_COMMAND overrides it, for trying the clients against
 another build).
 """
+
 from __future__ import annotations
 
 import json
@@ -62,7 +63,7 @@ def make_broken_app(workspace: Path) -> BrokenApp:
     props_line = next(i for i, line in enumerate(lines, 1) if i > trait and re.match(r"^\s+port: 80\s*$", line))
     indent = len(lines[props_line - 1]) - len(lines[props_line - 1].lstrip())
     present = set()
-    for line in lines[props_line - 1:]:
+    for line in lines[props_line - 1 :]:
         if line.strip() and len(line) - len(line.lstrip()) < indent:
             break
         m = re.match(rf"^ {{{indent}}}([A-Za-z]+):", line)

@@ -1,6 +1,7 @@
 """Static checks that keep the three clients in step with the server: the settings every client
 declares are the ones the server reads, and the JetBrains template is well-formed. (There is
 no JetBrains IDE here: this does not show that LSP4IJ works, only that the template is sane.)"""
+
 from __future__ import annotations
 
 import dataclasses

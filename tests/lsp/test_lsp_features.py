@@ -15,14 +15,18 @@ URI = "file:///work/app.yaml"
 
 
 def open_doc(client: LanguageClient, text: str, uri: str = URI, version: int = 1) -> None:
-    client.text_document_did_open(lsp.DidOpenTextDocumentParams(
-        lsp.TextDocumentItem(uri=uri, language_id="yaml", version=version, text=text)))
+    client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri=uri, language_id="yaml", version=version, text=text))
+    )
 
 
 def change_doc(client: LanguageClient, text: str, version: int, uri: str = URI) -> None:
-    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
-        lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
-        [lsp.TextDocumentContentChangeWholeDocument(text=text)]))
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            [lsp.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
 
 
 async def diagnostics_for(client: LanguageClient, uri: str = URI, version: int | None = None) -> list[lsp.Diagnostic]:
@@ -71,7 +75,9 @@ async def test_sync_type_error_and_quick_fix(client: LanguageClient):
 
 async def test_columns_count_utf16_units_after_an_emoji_on_the_same_line(client: LanguageClient):
     # The emoji is one code point and two UTF-16 units; "名" and "é" are one of each.
-    text, n = re.subn(r"sync:\n(?: {14}.*\n)+", 'sync: {filePattern: ["😀名é"], type: sendreceive}\n', EXAMPLE.read_text())
+    text, n = re.subn(
+        r"sync:\n(?: {14}.*\n)+", 'sync: {filePattern: ["😀名é"], type: sendreceive}\n', EXAMPLE.read_text()
+    )
     assert n == 1
     open_doc(client, text)
     diags = await diagnostics_for(client)
@@ -80,15 +86,19 @@ async def test_columns_count_utf16_units_after_an_emoji_on_the_same_line(client:
     prefix = text.splitlines()[line].split("sendreceive")[0]
     col = len(prefix.encode("utf-16-le")) // 2
     assert col == len(prefix) + 1
-    assert (diags[0].range.start, diags[0].range.end) == (lsp.Position(line, col), lsp.Position(line, col + len("sendreceive")))
+    assert (diags[0].range.start, diags[0].range.end) == (
+        lsp.Position(line, col),
+        lsp.Position(line, col + len("sendreceive")),
+    )
     actions = await code_actions(client, diags)
     assert edits_of(actions[0])[0].range == diags[0].range
 
 
 async def code_actions(client: LanguageClient, diags: list[lsp.Diagnostic]) -> list[lsp.CodeAction]:
     """The quick fixes the server offers for the first of `diags`, as an editor asks for them."""
-    result = await client.text_document_code_action_async(lsp.CodeActionParams(
-        lsp.TextDocumentIdentifier(URI), diags[0].range, lsp.CodeActionContext(diagnostics=diags)))
+    result = await client.text_document_code_action_async(
+        lsp.CodeActionParams(lsp.TextDocumentIdentifier(URI), diags[0].range, lsp.CodeActionContext(diagnostics=diags))
+    )
     actions = [a for a in result or () if isinstance(a, lsp.CodeAction)]
     assert len(actions) == len(result or ()), "code actions, not bare commands"
     return actions
@@ -115,12 +125,14 @@ def apply_edits(text: str, edits: list[lsp.TextEdit]) -> str:
         return offsets[p.line] + p.character
 
     for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
-        text = text[: off(e.range.start)] + e.new_text + text[off(e.range.end):]
+        text = text[: off(e.range.start)] + e.new_text + text[off(e.range.end) :]
     return text
 
 
 async def test_missing_parameter_quick_fix_inserts_defaults(client: LanguageClient):
-    text = EXAMPLE.read_text().replace("            port: 80\n            image: node\n", "            image: node\n", 1)
+    text = EXAMPLE.read_text().replace(
+        "            port: 80\n            image: node\n", "            image: node\n", 1
+    )
     open_doc(client, text)
     diags = await diagnostics_for(client)
     missing = [d for d in diags if d.code == "missing-parameter"]
@@ -134,8 +146,10 @@ async def test_missing_parameter_quick_fix_inserts_defaults(client: LanguageClie
 
 
 async def test_deprecated_type_warning_and_replacement(client: LanguageClient):
-    text = example_with("type: deploy\n        properties:\n          policies: [\"target-prod\"]",
-                        "type: deploy2env\n        properties:\n          policies: [\"target-prod\"]")
+    text = example_with(
+        'type: deploy\n        properties:\n          policies: ["target-prod"]',
+        'type: deploy2env\n        properties:\n          policies: ["target-prod"]',
+    )
     open_doc(client, text)
     diags = await diagnostics_for(client)
     dep = [d for d in diags if d.code == "deprecated-type"]
@@ -166,25 +180,39 @@ def test_burst_of_edits_ends_with_latest_version():
     server = StdioClient()
     try:
         server.initialize({"textDocument": {"publishDiagnostics": {"versionSupport": True}}})
-        server.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}})
+        server.notify(
+            "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}}
+        )
         server.wait_notification("textDocument/publishDiagnostics", lambda p: p["uri"] == uri and p["version"] == 1)
 
         def change(version: int, new_text: str) -> None:
-            server.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
-                                                     "contentChanges": [{"text": new_text}]})
+            server.notify(
+                "textDocument/didChange",
+                {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": new_text}]},
+            )
 
         for v in range(2, 12):
             change(v, text.replace("port: 80\n            image: node", f"port: {v}\n            image: node"))
         change(12, example_with("type: sendReceive", "type: sendreceive"))
-        latest = server.wait_notification("textDocument/publishDiagnostics", lambda p: p["uri"] == uri and p["version"] == 12)
+        latest = server.wait_notification(
+            "textDocument/publishDiagnostics", lambda p: p["uri"] == uri and p["version"] == 12
+        )
         assert [d["code"] for d in latest["diagnostics"]] == ["nocalhost-sync-type"]
         server.notifications.clear()
         change(13, text)
-        assert server.wait_notification("textDocument/publishDiagnostics",
-                                        lambda p: p["uri"] == uri and p["version"] == 13)["diagnostics"] == []
-        stale = [n["params"]["version"] for n in server.notifications
-                 if n["method"] == "textDocument/publishDiagnostics" and n["params"]["uri"] == uri
-                 and n["params"]["version"] < 12]
+        assert (
+            server.wait_notification(
+                "textDocument/publishDiagnostics", lambda p: p["uri"] == uri and p["version"] == 13
+            )["diagnostics"]
+            == []
+        )
+        stale = [
+            n["params"]["version"]
+            for n in server.notifications
+            if n["method"] == "textDocument/publishDiagnostics"
+            and n["params"]["uri"] == uri
+            and n["params"]["version"] < 12
+        ]
         assert stale == [], f"older versions published after version 12: {stale}"
     finally:
         server.close()
@@ -194,8 +222,9 @@ async def test_completion_offers_trait_parameters(client: LanguageClient):
     text = example_with("            hotReload: true\n", "            hotReload: true\n            \n")
     open_doc(client, text)
     line = line_of(text, "hotReload: true") + 1
-    result = await client.text_document_completion_async(lsp.CompletionParams(
-        lsp.TextDocumentIdentifier(URI), lsp.Position(line, 12)))
+    result = await client.text_document_completion_async(
+        lsp.CompletionParams(lsp.TextDocumentIdentifier(URI), lsp.Position(line, 12))
+    )
     labels = labels_of(result)
     assert {"serviceType", "shell", "gitUrl", "resources"} <= labels
     assert "hotReload" not in labels  # already present
@@ -206,30 +235,36 @@ async def test_completion_of_enum_type_names_and_policy_refs(client: LanguageCli
     open_doc(client, text)
     line = line_of(text, "type: se")
     col = text.splitlines()[line].index("se") + 2
-    result = await client.text_document_completion_async(lsp.CompletionParams(
-        lsp.TextDocumentIdentifier(URI), lsp.Position(line, col)))
+    result = await client.text_document_completion_async(
+        lsp.CompletionParams(lsp.TextDocumentIdentifier(URI), lsp.Position(line, col))
+    )
     assert labels_of(result) == {"send", "sendReceive"}
 
     text2 = example_with("- type: nocalhost", "- type: sca")
     change_doc(client, text2, 2)
     line = line_of(text2, "- type: sca")
-    result = await client.text_document_completion_async(lsp.CompletionParams(
-        lsp.TextDocumentIdentifier(URI), lsp.Position(line, text2.splitlines()[line].index("sca") + 3)))
+    result = await client.text_document_completion_async(
+        lsp.CompletionParams(
+            lsp.TextDocumentIdentifier(URI), lsp.Position(line, text2.splitlines()[line].index("sca") + 3)
+        )
+    )
     assert {"scaler", "nocalhost"} <= labels_of(result)
 
     text3 = example_with('policies: ["target-prod"]', 'policies: ["target-')
     change_doc(client, text3, 3)
     line = next(i for i, ln in enumerate(text3.splitlines()) if ln.endswith('["target-'))
-    result = await client.text_document_completion_async(lsp.CompletionParams(
-        lsp.TextDocumentIdentifier(URI), lsp.Position(line, len(text3.splitlines()[line]))))
+    result = await client.text_document_completion_async(
+        lsp.CompletionParams(lsp.TextDocumentIdentifier(URI), lsp.Position(line, len(text3.splitlines()[line])))
+    )
     assert labels_of(result) == {"target-test", "target-prod"}
 
 
 async def hover_at(client: LanguageClient, text: str, line_needle: str, word: str) -> str:
     """The hover text one character into `word` on the line containing `line_needle`."""
     line = line_of(text, line_needle)
-    hover = await client.text_document_hover_async(lsp.HoverParams(
-        lsp.TextDocumentIdentifier(URI), lsp.Position(line, text.splitlines()[line].index(word) + 1)))
+    hover = await client.text_document_hover_async(
+        lsp.HoverParams(lsp.TextDocumentIdentifier(URI), lsp.Position(line, text.splitlines()[line].index(word) + 1))
+    )
     assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
     return hover.contents.value
 
@@ -247,7 +282,9 @@ async def test_hover_shows_description_type_and_default(client: LanguageClient):
 
 async def test_document_symbols_outline(client: LanguageClient):
     open_doc(client, EXAMPLE.read_text())
-    symbols = await client.text_document_document_symbol_async(lsp.DocumentSymbolParams(lsp.TextDocumentIdentifier(URI)))
+    symbols = await client.text_document_document_symbol_async(
+        lsp.DocumentSymbolParams(lsp.TextDocumentIdentifier(URI))
+    )
     assert symbols and all(isinstance(s, lsp.DocumentSymbol) for s in symbols)
     app = symbols[0]
     assert isinstance(app, lsp.DocumentSymbol) and app.children is not None
@@ -265,12 +302,15 @@ async def test_go_to_definition_of_policy_reference(client: LanguageClient):
     text = EXAMPLE.read_text()
     open_doc(client, text)
     line = line_of(text, 'policies: ["target-prod"]')
-    loc = await client.text_document_definition_async(lsp.DefinitionParams(
-        lsp.TextDocumentIdentifier(URI), lsp.Position(line, text.splitlines()[line].index("target-prod") + 3)))
+    loc = await client.text_document_definition_async(
+        lsp.DefinitionParams(
+            lsp.TextDocumentIdentifier(URI), lsp.Position(line, text.splitlines()[line].index("target-prod") + 3)
+        )
+    )
     target_line = line_of(text, "- name: target-prod")
     assert isinstance(loc, lsp.Location)
     assert loc.range.start.line == target_line
-    assert text.splitlines()[target_line][loc.range.start.character:loc.range.end.character] == "target-prod"
+    assert text.splitlines()[target_line][loc.range.start.character : loc.range.end.character] == "target-prod"
 
 
 async def test_pull_diagnostics_and_bad_settings(puller: LanguageClient):
@@ -278,8 +318,9 @@ async def test_pull_diagnostics_and_bad_settings(puller: LanguageClient):
     report = await puller.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(lsp.TextDocumentIdentifier(URI)))
     assert isinstance(report, lsp.RelatedFullDocumentDiagnosticReport)
     assert [d.code for d in report.items] == ["nocalhost-sync-type"]
-    again = await puller.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
-        lsp.TextDocumentIdentifier(URI), previous_result_id=report.result_id))
+    again = await puller.text_document_diagnostic_async(
+        lsp.DocumentDiagnosticParams(lsp.TextDocumentIdentifier(URI), previous_result_id=report.result_id)
+    )
     assert again.kind == "unchanged"
     # The wrongly typed setting was reported, not fatal.
     for _ in range(50):
@@ -292,12 +333,16 @@ async def test_pull_diagnostics_and_bad_settings(puller: LanguageClient):
 APP_HEAD = "apiVersion: core.oam.dev/v1beta1\nkind: Application\n"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("", []),
-    ("---\n", []),
-    (APP_HEAD, [(0, 0, "missing-field")]),
-    (APP_HEAD + "spec: 3\n", [(0, 0, "missing-field"), (2, 6, "wrong-type")]),
-], ids=["empty", "empty-document", "no-spec", "spec-not-a-mapping"])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", []),
+        ("---\n", []),
+        (APP_HEAD, [(0, 0, "missing-field")]),
+        (APP_HEAD + "spec: 3\n", [(0, 0, "missing-field"), (2, 6, "wrong-type")]),
+    ],
+    ids=["empty", "empty-document", "no-spec", "spec-not-a-mapping"],
+)
 async def test_degenerate_documents(client: LanguageClient, text: str, expected: list):
     open_doc(client, text)
     diags = await diagnostics_for(client)

@@ -32,7 +32,9 @@ def server():
 
 
 def open_doc(c: StdioClient, uri: str, text: str, version: int = 1) -> None:
-    c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": version, "text": text}})
+    c.notify(
+        "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": version, "text": text}}
+    )
 
 
 def change(c: StdioClient, uri: str, version: int, text: str, rng: dict | None = None) -> None:
@@ -41,9 +43,11 @@ def change(c: StdioClient, uri: str, version: int, text: str, rng: dict | None =
 
 
 def diagnostics(c: StdioClient, uri: str, version: int | None = None, timeout: float = 60) -> list[dict]:
-    return c.wait_notification("textDocument/publishDiagnostics",
-                               lambda p: p["uri"] == uri and (version is None or p.get("version") == version),
-                               timeout)["diagnostics"]
+    return c.wait_notification(
+        "textDocument/publishDiagnostics",
+        lambda p: p["uri"] == uri and (version is None or p.get("version") == version),
+        timeout,
+    )["diagnostics"]
 
 
 def raw_request(c: StdioClient, rid: int, method: object, params=None, **extra) -> dict:
@@ -62,19 +66,24 @@ def line_of(text: str, needle: str) -> int:
 
 # --- 1. URIs as the client sent them --------------------------------------------------------
 
-@pytest.mark.parametrize("uri", ["file:///work/my%20app.yaml", "file:///c%3A/Users/dev/app.yaml",
-                                 "file:///work/caf%C3%A9/app.yaml"])
+
+@pytest.mark.parametrize(
+    "uri", ["file:///work/my%20app.yaml", "file:///c%3A/Users/dev/app.yaml", "file:///work/caf%C3%A9/app.yaml"]
+)
 def test_diagnostics_are_published_under_the_uri_the_client_sent(server, uri):
     open_doc(server, uri, BAD)
     assert [d["code"] for d in diagnostics(server, uri)] == ["nocalhost-sync-type"]
     server.request("workspace/executeCommand", {"command": "veladev.reloadCatalog"})
     assert [d["code"] for d in diagnostics(server, uri)] == ["nocalhost-sync-type"]
-    hover = server.request("textDocument/hover", {"textDocument": {"uri": uri},
-                                                  "position": {"line": line_of(BAD, "hotReload"), "character": 14}})
+    hover = server.request(
+        "textDocument/hover",
+        {"textDocument": {"uri": uri}, "position": {"line": line_of(BAD, "hotReload"), "character": 14}},
+    )
     assert hover and "hotReload" in hover["contents"]["value"]
 
 
 # --- 2. bursts: coalesced, and other documents answered meanwhile ----------------------------
+
 
 def large_app(components: int) -> str:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -92,10 +101,13 @@ def test_a_burst_of_changes_is_analysed_once_for_the_newest_version(server):
     col = text.split("\n")[line].index("frontend-055")
     for v in range(2, 62):
         name = f"frontend-e{v}" if v < 61 else "Bad_Name"
-        rng = {"start": {"line": line, "character": col}, "end": {"line": line, "character": len(text.split("\n")[line])}}
+        rng = {
+            "start": {"line": line, "character": col},
+            "end": {"line": line, "character": len(text.split("\n")[line])},
+        }
         change(server, uri, v, name, rng)
         text_line = text.split("\n")[line][:col] + name
-        text = "\n".join(text.split("\n")[:line] + [text_line] + text.split("\n")[line + 1:])
+        text = "\n".join(text.split("\n")[:line] + [text_line] + text.split("\n")[line + 1 :])
     last = diagnostics(server, uri, 61)
     assert any(d["range"]["start"]["line"] == line for d in last)
     # Changes that arrive while an analysis runs are coalesced: a handful of publishes (the
@@ -114,8 +126,16 @@ def test_a_large_document_does_not_stall_requests_on_another(server):
     open_doc(server, big, large_app(2000))  # tens of thousands of lines: seconds of analysis
     server._next_id += 1
     rid = server._next_id
-    server.send({"id": rid, "method": "textDocument/hover",
-                 "params": {"textDocument": {"uri": small}, "position": {"line": line_of(TEXT, "hotReload"), "character": 14}}})
+    server.send(
+        {
+            "id": rid,
+            "method": "textDocument/hover",
+            "params": {
+                "textDocument": {"uri": small},
+                "position": {"line": line_of(TEXT, "hotReload"), "character": 14},
+            },
+        }
+    )
     while len(order) < 2:
         msg = server.read(120)
         if msg.get("id") == rid:
@@ -128,11 +148,18 @@ def test_a_large_document_does_not_stall_requests_on_another(server):
 
 # --- 3. linear work on long lines and large mappings ----------------------------------------
 
+
 def test_a_one_megabyte_line_is_converted_in_linear_time(server):
     # One flow mapping on one line, 1 MB: every outline range and finding lies on that line.
     pad = "é😀" * 250
-    comps = ", ".join(f'{{name: c{i}, type: webservice, properties: {{image: "{pad}", bogus{i}: 1}}}}' for i in range(2000))
-    text = "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: one}\nspec: {components: [" + comps + "]}\n"
+    comps = ", ".join(
+        f'{{name: c{i}, type: webservice, properties: {{image: "{pad}", bogus{i}: 1}}}}' for i in range(2000)
+    )
+    text = (
+        "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata: {name: one}\nspec: {components: ["
+        + comps
+        + "]}\n"
+    )
     assert len(text.encode("utf-16-le")) // 2 > 1_000_000
     uri = "file:///work/oneline.yaml"
     open_doc(server, uri, text)
@@ -154,6 +181,7 @@ def test_many_unknown_properties_are_located_in_linear_time(server):
 
 # --- 4. broken frames -----------------------------------------------------------------------
 
+
 def frame(msg: dict, length_delta: int = 0, header: bytes = b"Content-Length") -> bytes:
     body = json.dumps({"jsonrpc": "2.0", **msg}).encode()
     return header + b": %d\r\n\r\n" % (len(body) + length_delta) + body
@@ -164,16 +192,23 @@ HOVER = {"textDocument": {"uri": "file:///work/none.yaml"}, "position": {"line":
 
 @pytest.mark.parametrize("delta", [+7, -7])
 def test_a_frame_with_a_wrong_length_costs_only_itself(server, delta):
-    server.send_raw(frame({"id": 100, "method": "workspace/executeCommand",
-                           "params": {"command": "veladev.reloadCatalog"}}, delta))
-    server.send_raw(frame({"id": 101, "method": "workspace/executeCommand", "params": {"command": "veladev.reloadCatalog"}}))
+    server.send_raw(
+        frame({"id": 100, "method": "workspace/executeCommand", "params": {"command": "veladev.reloadCatalog"}}, delta)
+    )
+    server.send_raw(
+        frame({"id": 101, "method": "workspace/executeCommand", "params": {"command": "veladev.reloadCatalog"}})
+    )
     assert "bundled" in server.response(101)["result"]
     assert "bundled" in server.request("workspace/executeCommand", {"command": "veladev.reloadCatalog"})
 
 
 def test_header_names_are_case_insensitive(server):
-    server.send_raw(frame({"id": 7, "method": "workspace/executeCommand", "params": {"command": "veladev.reloadCatalog"}},
-                          header=b"content-length"))
+    server.send_raw(
+        frame(
+            {"id": 7, "method": "workspace/executeCommand", "params": {"command": "veladev.reloadCatalog"}},
+            header=b"content-length",
+        )
+    )
     assert "bundled" in server.response(7)["result"]
 
 
@@ -187,9 +222,10 @@ def test_invalid_json_gets_a_parse_error_and_the_server_goes_on(server):
 
 # --- 5. line breaks of LSP only -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("char", ["\u2028", "\u2029", "\x85"])
 def test_unicode_line_separators_do_not_shift_lines(server, char):
-    text = BAD.replace("  name: frontend\n", f"  name: frontend\n  annotations: {{note: \"a{char}b\"}}\n", 1)
+    text = BAD.replace("  name: frontend\n", f'  name: frontend\n  annotations: {{note: "a{char}b"}}\n', 1)
     uri = "file:///work/sep.yaml"
     open_doc(server, uri, text)
     diags = diagnostics(server, uri, 1)
@@ -197,12 +233,18 @@ def test_unicode_line_separators_do_not_shift_lines(server, char):
     # An incremental edit below the separator lands on the line the client means.
     line = line_of(text, "type: sendreceive")
     col = text.split("\n")[line].index("sendreceive")
-    change(server, uri, 2, "sendReceive", {"start": {"line": line, "character": col},
-                                           "end": {"line": line, "character": col + len("sendreceive")}})
+    change(
+        server,
+        uri,
+        2,
+        "sendReceive",
+        {"start": {"line": line, "character": col}, "end": {"line": line, "character": col + len("sendreceive")}},
+    )
     assert diagnostics(server, uri, 2) == []
 
 
 # --- 6. pull diagnostics: the result id follows the findings --------------------------------
+
 
 def test_result_id_changes_when_the_catalog_changes():
     c = StdioClient()
@@ -212,16 +254,21 @@ def test_result_id_changes_when_the_catalog_changes():
         open_doc(c, uri, BAD)
         first = c.request("textDocument/diagnostic", {"textDocument": {"uri": uri}})
         assert [d["code"] for d in first["items"]] == ["nocalhost-sync-type"]
-        same = c.request("textDocument/diagnostic", {"textDocument": {"uri": uri}, "previousResultId": first["resultId"]})
+        same = c.request(
+            "textDocument/diagnostic", {"textDocument": {"uri": uri}, "previousResultId": first["resultId"]}
+        )
         assert same["kind"] == "unchanged"
         c.request("workspace/executeCommand", {"command": "veladev.reloadCatalog"})
-        again = c.request("textDocument/diagnostic", {"textDocument": {"uri": uri}, "previousResultId": first["resultId"]})
+        again = c.request(
+            "textDocument/diagnostic", {"textDocument": {"uri": uri}, "previousResultId": first["resultId"]}
+        )
         assert again["kind"] == "full"
     finally:
         c.close()
 
 
 # --- 7. a cluster that never answers --------------------------------------------------------
+
 
 @pytest.fixture
 def silent_api_server(tmp_path):
@@ -312,26 +359,36 @@ def test_end_of_input_ends_the_process_even_with_a_hung_cluster(silent_api_serve
 
 # --- 8. deep nesting ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("depth", [150, 400, 2000])
 def test_deep_nesting_is_a_finding_not_a_failure(server, depth):
-    text = TEXT.replace("            image: node\n", "            image: node\n            deep: " + "[" * depth + "]" * depth + "\n", 1)
+    text = TEXT.replace(
+        "            image: node\n", "            image: node\n            deep: " + "[" * depth + "]" * depth + "\n", 1
+    )
     uri = "file:///work/deep.yaml"
     open_doc(server, uri, text)
     diags = diagnostics(server, uri)
     assert [d["code"] for d in diags] == ["yaml-syntax"] and "nesting" in diags[0]["message"]
     assert raw_request(server, 1000, "textDocument/documentSymbol", {"textDocument": {"uri": uri}}).get("error") is None
-    assert raw_request(server, 1001, "textDocument/hover", {"textDocument": {"uri": uri},
-                                                            "position": {"line": 3, "character": 2}}).get("error") is None
+    assert (
+        raw_request(
+            server, 1001, "textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 3, "character": 2}}
+        ).get("error")
+        is None
+    )
 
 
 def test_nesting_within_the_limit_is_validated(server):
-    text = TEXT.replace("            image: node\n", "            image: node\n            deep: " + "[" * 90 + "]" * 90 + "\n", 1)
+    text = TEXT.replace(
+        "            image: node\n", "            image: node\n            deep: " + "[" * 90 + "]" * 90 + "\n", 1
+    )
     uri = "file:///work/deep.yaml"
     open_doc(server, uri, text)
     assert "yaml-syntax" not in [d["code"] for d in diagnostics(server, uri)]
 
 
 # --- 9. every request gets exactly one answer -----------------------------------------------
+
 
 def test_malformed_params_and_missing_params_get_invalid_params(server):
     assert raw_request(server, 1, "textDocument/hover", {"textDocument": 3})["error"]["code"] == -32602
@@ -349,6 +406,7 @@ def test_requests_after_shutdown_get_invalid_request(server):
 
 
 # --- 10. the small ones ---------------------------------------------------------------------
+
 
 def test_exit_without_shutdown_exits_1():
     c = StdioClient()
@@ -391,13 +449,17 @@ def test_completion_past_the_end_of_a_line_uses_the_line_end(server):
     uri = "file:///work/app.yaml"
     open_doc(server, uri, text)
     line = line_of(text, "type: se")
-    result = server.request("textDocument/completion", {"textDocument": {"uri": uri},
-                                                        "position": {"line": line, "character": len(text.split("\n")[line]) + 1}})
+    result = server.request(
+        "textDocument/completion",
+        {"textDocument": {"uri": uri}, "position": {"line": line, "character": len(text.split("\n")[line]) + 1}},
+    )
     assert result and {i["label"] for i in result["items"]} == {"send", "sendReceive"}
 
 
 def test_a_request_on_an_unopened_missing_file_is_one_clear_error(server):
-    answer = raw_request(server, 9, "textDocument/documentSymbol", {"textDocument": {"uri": "file:///nonexistent/app.yaml"}})
+    answer = raw_request(
+        server, 9, "textDocument/documentSymbol", {"textDocument": {"uri": "file:///nonexistent/app.yaml"}}
+    )
     assert answer["error"]["code"] == -32602
     assert "not open" in answer["error"]["message"] and "Traceback" not in json.dumps(answer)
     assert "data" not in answer["error"]

@@ -1,5 +1,6 @@
 """Fixtures shared by the sandbox tests; pytest hands them to tests by name (no imports).
 The helpers they build on stay in kv_helpers, devmode_helpers and devmode_app_helpers."""
+
 import copy
 import shutil
 
@@ -31,8 +32,9 @@ def apps(sandbox, sandbox_ns):
     try:
         for app in a.co.list_namespaced_custom_object(GROUP, VERSION, sandbox_ns, "applications")["items"]:
             a.delete(sandbox_ns, app["metadata"]["name"])
-        sandbox.wait_for(lambda: not a.core.list_namespaced_pod(sandbox_ns).items, timeout=60,
-                         what=f"pods of {sandbox_ns} gone")
+        sandbox.wait_for(
+            lambda: not a.core.list_namespaced_pod(sandbox_ns).items, timeout=60, what=f"pods of {sandbox_ns} gone"
+        )
     finally:
         a.api.close()
 
@@ -56,13 +58,15 @@ def deployed(sandbox, sandbox_ns, frontend_repo, tmp_path):
     d.write()
     d.apps.create(sandbox_ns, copy.deepcopy(d.app))
     d.apps.wait_phase(sandbox_ns, "frontend", "workflowSuspending", timeout=120)
-    sandbox.wait_for(lambda: (d.deployment().get("status") or {}).get("readyReplicas") == 1, timeout=60,
-                     what="frontend ready")
+    sandbox.wait_for(
+        lambda: (d.deployment().get("status") or {}).get("readyReplicas") == 1, timeout=60, what="frontend ready"
+    )
     yield d
     try:
         d.apps.delete(sandbox_ns, "frontend")
-        sandbox.wait_for(lambda: not d.apps.core.list_namespaced_pod(sandbox_ns).items, timeout=60,
-                         what=f"pods of {sandbox_ns} gone")
+        sandbox.wait_for(
+            lambda: not d.apps.core.list_namespaced_pod(sandbox_ns).items, timeout=60, what=f"pods of {sandbox_ns} gone"
+        )
     finally:
         d.apps.api.close()
 

@@ -1,5 +1,6 @@
 """Helpers for the dev-mode tests: the example Application deployed to the test's own
 namespace (so tests never share a `test` namespace), its file on disk, and the veladev CLI."""
+
 import json
 import os
 import subprocess
@@ -31,9 +32,13 @@ class DeployedApp:
 
     def cli(self, *args, env=None, timeout=180):
         """`veladev dev ...` in a new process."""
-        return subprocess.run([sys.executable, "-m", "veladev", "dev", *args, "--kubeconfig", self.sb.kubeconfig],
-                              capture_output=True, text=True, timeout=timeout,
-                              env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})))
+        return subprocess.run(
+            [sys.executable, "-m", "veladev", "dev", *args, "--kubeconfig", self.sb.kubeconfig],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
+        )
 
 
 def example_in(ns):
@@ -64,9 +69,13 @@ class Foreground:
         import threading
 
         self.lines = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "veladev", "dev", "up", str(d.file), *args,
-                                      "--kubeconfig", d.sb.kubeconfig], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "veladev", "dev", "up", str(d.file), *args, "--kubeconfig", d.sb.kubeconfig],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.sb = d.sb
@@ -77,8 +86,12 @@ class Foreground:
             self.lines.append(line.rstrip("\n"))
 
     def wait_line(self, prefix, timeout=120):
-        return self.sb.wait_for(lambda: next((line for line in self.lines if line.startswith(prefix)), None), timeout=timeout,
-                                interval=0.05, what=f"a line starting {prefix!r} (output so far: {self.lines})")
+        return self.sb.wait_for(
+            lambda: next((line for line in self.lines if line.startswith(prefix)), None),
+            timeout=timeout,
+            interval=0.05,
+            what=f"a line starting {prefix!r} (output so far: {self.lines})",
+        )
 
     def local_port(self):
         line = self.wait_line("[forward] 127.0.0.1:")
@@ -106,9 +119,13 @@ def kubectl_sh(d, pod, script, check=True):
 
 
 def dev_pod_name(d):
-    pods = [p for p in d.apps.core.list_namespaced_pod(d.ns, label_selector="app.oam.dev/component=frontend").items
-            if not p.metadata.deletion_timestamp and p.spec.containers[0].image == DEV_IMAGE
-            and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+    pods = [
+        p
+        for p in d.apps.core.list_namespaced_pod(d.ns, label_selector="app.oam.dev/component=frontend").items
+        if not p.metadata.deletion_timestamp
+        and p.spec.containers[0].image == DEV_IMAGE
+        and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+    ]
     return pods[0].metadata.name if len(pods) == 1 else None
 
 

@@ -1,5 +1,6 @@
 """A dev pod for the dev-mode engine tests: a Deployment running a Nocalhost dev image (in
 velasandbox: the host toolchain, an empty /home/nocalhost-dev, `sleep infinity`)."""
+
 import shlex
 
 from kubernetes import client
@@ -19,15 +20,28 @@ class DevTarget:
         self.sandbox, self.ns = sandbox, namespace
         self.api = sandbox.api_client()
         self.core = client.CoreV1Api(self.api)
-        container = {"name": "dev", "image": DEV_IMAGE,
-                     "env": [{"name": k, "value": v} for k, v in (env or {}).items()]}
+        container = {
+            "name": "dev",
+            "image": DEV_IMAGE,
+            "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
+        }
         if command:
             container["command"] = command
         labels = {"app": "dev"}
-        client.AppsV1Api(self.api).create_namespaced_deployment(namespace, {
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "dev", "labels": labels},
-            "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "strategy": {"type": "Recreate"},
-                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}}})
+        client.AppsV1Api(self.api).create_namespaced_deployment(
+            namespace,
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "dev", "labels": labels},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": labels},
+                    "strategy": {"type": "Recreate"},
+                    "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+                },
+            },
+        )
         self.pod_name = self.resolve(120).name
 
     def resolve(self, timeout: float) -> DevPod:
@@ -45,8 +59,10 @@ class DevTarget:
 
     def read(self, rel: str, pod: str | None = None):
         """The file's content in the work dir, or None if it does not exist."""
-        out = self.sh(f"cd {WORK_DIR} && if [ -e {shlex.quote(rel)} ]; then echo Y; cat {shlex.quote(rel)}; else echo N; fi",
-                      pod=pod)
+        out = self.sh(
+            f"cd {WORK_DIR} && if [ -e {shlex.quote(rel)} ]; then echo Y; cat {shlex.quote(rel)}; else echo N; fi",
+            pod=pod,
+        )
         return out[2:] if out.startswith("Y\n") else None
 
     def files(self, pod: str | None = None):
@@ -55,5 +71,3 @@ class DevTarget:
 
     def close(self):
         self.api.close()
-
-

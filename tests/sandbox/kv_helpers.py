@@ -1,4 +1,5 @@
 """Helpers for the KubeVela / VelaUX stand-in tests (official kubernetes client only)."""
+
 import copy
 import json
 import os
@@ -32,12 +33,14 @@ class Apps:
         return self.co.get_namespaced_custom_object(GROUP, VERSION, ns, "applications", name)
 
     def patch(self, ns, name, body):
-        return self.co.patch_namespaced_custom_object(GROUP, VERSION, ns, "applications", name, body,
-                                                      _content_type="application/merge-patch+json")
+        return self.co.patch_namespaced_custom_object(
+            GROUP, VERSION, ns, "applications", name, body, _content_type="application/merge-patch+json"
+        )
 
     def patch_status(self, ns, name, body):
-        return self.co.patch_namespaced_custom_object_status(GROUP, VERSION, ns, "applications", name, body,
-                                                             _content_type="application/merge-patch+json")
+        return self.co.patch_namespaced_custom_object_status(
+            GROUP, VERSION, ns, "applications", name, body, _content_type="application/merge-patch+json"
+        )
 
     def replace_status(self, ns, name, body):
         return self.co.replace_namespaced_custom_object_status(GROUP, VERSION, ns, "applications", name, body)
@@ -49,11 +52,11 @@ class Apps:
         def check():
             a = self.get(ns, name)
             return a if pred(a) else None
+
         return self.sb.wait_for(check, timeout=timeout, interval=0.05, what=f"{what} ({ns}/{name})")
 
     def wait_phase(self, ns, name, phase, timeout=60):
-        return self.wait(ns, name, lambda a: (a.get("status") or {}).get("status") == phase,
-                         f"phase {phase}", timeout)
+        return self.wait(ns, name, lambda a: (a.get("status") or {}).get("status") == phase, f"phase {phase}", timeout)
 
     def resume(self, ns, name):
         """KubeVela 1.9/1.10 ResumeWorkflow, written here from KubeVela's
@@ -72,16 +75,22 @@ class Apps:
 
 def event_count(apps, ns, name, reason):
     """How many times the stand-in recorded `reason` for Application `name` (aggregated events)."""
-    return sum(e.count or 1 for e in apps.core.list_namespaced_event(ns).items
-               if e.involved_object.name == name and e.involved_object.kind == "Application" and e.reason == reason)
+    return sum(
+        e.count or 1
+        for e in apps.core.list_namespaced_event(ns).items
+        if e.involved_object.name == name and e.involved_object.kind == "Application" and e.reason == reason
+    )
 
 
 def wait_for_passes(apps, ns, name, reason, passes=2):
     """Wait until the controller has visited the app `passes` more times (evidence that a resync
     ran), so that a check after it proves something happened, or did not, in those passes."""
     start = event_count(apps, ns, name, reason)
-    apps.sb.wait_for(lambda: event_count(apps, ns, name, reason) >= start + passes, timeout=60,
-                     what=f"{passes} more {reason} passes on {ns}/{name}")
+    apps.sb.wait_for(
+        lambda: event_count(apps, ns, name, reason) >= start + passes,
+        timeout=60,
+        what=f"{passes} more {reason} passes on {ns}/{name}",
+    )
 
 
 def steps_of(app):
@@ -121,10 +130,16 @@ def example_app():
 
 
 def git(repo, *args):
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
-    return subprocess.run(["git", "-C", repo, *args], check=True, capture_output=True, text=True,
-                          env=env).stdout.strip()
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.com",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.com",
+    )
+    return subprocess.run(
+        ["git", "-C", repo, *args], check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
 
 
 def make_frontend_repo(path):
@@ -149,11 +164,16 @@ def commit_version(repo, version):
 
 def ready_pod(sb, core, ns, component, timeout=60):
     """The one ready, current pod of a component (after a rollout settles)."""
+
     def check():
-        pods = [p for p in core.list_namespaced_pod(ns, label_selector=f"app.oam.dev/component={component}").items
-                if not p.metadata.deletion_timestamp]
+        pods = [
+            p
+            for p in core.list_namespaced_pod(ns, label_selector=f"app.oam.dev/component={component}").items
+            if not p.metadata.deletion_timestamp
+        ]
         ready = [p for p in pods if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
         return ready[0] if len(pods) == 1 and len(ready) == 1 else None
+
     return sb.wait_for(check, timeout=timeout, what=f"one ready pod of {ns}/{component}")
 
 
@@ -162,7 +182,8 @@ def http_get(sb, ns, pod, port=80, path="/"):
     from kubernetes.stream import portforward
 
     from sandbox_helpers import recv_all
-    core = client.CoreV1Api(sb.api_client())   # portforward() patches the client: its own one
+
+    core = client.CoreV1Api(sb.api_client())  # portforward() patches the client: its own one
     pf = portforward(core.connect_get_namespaced_pod_portforward, pod, ns, ports=str(port))
     s = pf.socket(port)
     s.setblocking(True)
@@ -181,6 +202,7 @@ def serves(sb, core, ns, component, text, timeout=60):
         body = http_get(sb, ns, pod.metadata.name)
         last["body"] = body
         return body if text in body else None
+
     return sb.wait_for(check, timeout=timeout, interval=0.2, what=f"{ns}/{component} serving {text!r}")
 
 

@@ -1,4 +1,5 @@
 """Small helpers shared by the sandbox tests."""
+
 import time
 
 from kubernetes import client
@@ -8,23 +9,38 @@ WEB_IMAGE = "velasandbox-test/web:1"
 
 def ensure_web_image(sandbox):
     """An image whose entrypoint serves its files over HTTP on :80."""
-    sandbox.images.add_image(WEB_IMAGE, files={"index.html": "hello from the pod\n"},
-                             entrypoint=["python3", "-m", "http.server", "80"], working_dir="/srv/www",
-                             env={"FROM_IMAGE": "yes"})
+    sandbox.images.add_image(
+        WEB_IMAGE,
+        files={"index.html": "hello from the pod\n"},
+        entrypoint=["python3", "-m", "http.server", "80"],
+        working_dir="/srv/www",
+        env={"FROM_IMAGE": "yes"},
+    )
     return WEB_IMAGE
 
 
 def web_deployment(name, image=WEB_IMAGE, replicas=1, strategy=None):
     labels = {"app": name}
-    spec = {"replicas": replicas, "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels},
-                         "spec": {"containers": [{
-                             "name": "web", "image": image, "ports": [{"containerPort": 80, "name": "http"}],
-                             "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1}}]}}}
+    spec = {
+        "replicas": replicas,
+        "selector": {"matchLabels": labels},
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "web",
+                        "image": image,
+                        "ports": [{"containerPort": 80, "name": "http"}],
+                        "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1},
+                    }
+                ]
+            },
+        },
+    }
     if strategy:
         spec["strategy"] = strategy
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
-            "spec": spec}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels}, "spec": spec}
 
 
 def pod_ready(p):
@@ -33,16 +49,21 @@ def pod_ready(p):
 
 def wait_ready_pods(sandbox, core, ns, selector, n, timeout=60):
     def ok():
-        pods = [p for p in core.list_namespaced_pod(ns, label_selector=selector).items
-                if not p.metadata.deletion_timestamp]
+        pods = [
+            p for p in core.list_namespaced_pod(ns, label_selector=selector).items if not p.metadata.deletion_timestamp
+        ]
         ready = [p for p in pods if pod_ready(p)]
         return ready if len(ready) == n and len(pods) == n else None
+
     return sandbox.wait_for(ok, timeout=timeout, what=f"{n} ready pods {selector}")
 
 
 def wait_phase(sandbox, core, ns, name, phases, timeout=60):
-    return sandbox.wait_for(lambda: (lambda p: p if p.status.phase in phases else None)(
-        core.read_namespaced_pod(name, ns)), timeout=timeout, what=f"pod {name} in {phases}")
+    return sandbox.wait_for(
+        lambda: (lambda p: p if p.status.phase in phases else None)(core.read_namespaced_pod(name, ns)),
+        timeout=timeout,
+        what=f"pod {name} in {phases}",
+    )
 
 
 def simple_pod(name, image="sandbox.local/toolchain", command=None, **extra):

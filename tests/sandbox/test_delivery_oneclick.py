@@ -24,9 +24,14 @@ VELADEV = [sys.executable, "-m", "veladev"]
 
 def gated(name, ns, image="sandbox.local/toolchain"):
     comps = [{"name": "web", "type": "worker", "properties": {"image": image}}]
-    steps = [{"name": "gate", "type": "suspend", "properties": {"message": "approve me"}},
-             {"name": "announce", "type": "notification",
-              "properties": {"slack": {"url": {"value": "http://127.0.0.1:9/hook"}, "message": {"text": "done"}}}}]
+    steps = [
+        {"name": "gate", "type": "suspend", "properties": {"message": "approve me"}},
+        {
+            "name": "announce",
+            "type": "notification",
+            "properties": {"slack": {"url": {"value": "http://127.0.0.1:9/hook"}, "message": {"text": "done"}}},
+        },
+    ]
     app = app_obj(name, comps, steps=steps)
     app["metadata"]["namespace"] = ns
     return app
@@ -54,6 +59,7 @@ def write_app(path: Path, app) -> Path:
 
 
 # ------------------------------------------------------------------------------------ deploy
+
 
 def test_deploy_creates_then_reports_what_changed(sandbox, sandbox_ns, apps, kube, tmp_path, capsys):
     name = f"dep-{uuid.uuid4().hex[:6]}"
@@ -94,13 +100,19 @@ def test_deploy_errors_are_one_clear_sentence(sandbox, kube, tmp_path, capsys):
 
 # ------------------------------------------------------------------------------ watch, workflow
 
+
 def test_status_watch_streams_phase_and_step_states(sandbox, sandbox_ns, apps, kube, tmp_path):
     name = f"watch-{uuid.uuid4().hex[:6]}"
     env = dict(os.environ, PYTHONPATH=str(ROOT / "server"))
     # The watch starts before the app exists: it must report it as soon as it appears.
     apps.create(sandbox_ns, gated(name, sandbox_ns))
-    proc = subprocess.Popen([*VELADEV, "status", "--watch", "--timeout", "120", f"{sandbox_ns}/{name}", *kube],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [*VELADEV, "status", "--watch", "--timeout", "120", f"{sandbox_ns}/{name}", *kube],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     seen = []
 
     def read_until(pred):
@@ -139,8 +151,12 @@ def test_workflow_terminate_then_restart_then_resume(sandbox, sandbox_ns, apps, 
 
     code, out, _ = run(capsys, "workflow", "restart", ref, *kube)
     assert code == 0
-    again = apps.wait(sandbox_ns, name, lambda a: read_workflow(a).suspending_steps() and not wf_of(a).get("terminated"),
-                      "a new run to suspend at the gate")
+    again = apps.wait(
+        sandbox_ns,
+        name,
+        lambda a: read_workflow(a).suspending_steps() and not wf_of(a).get("terminated"),
+        "a new run to suspend at the gate",
+    )
     assert wf_of(again)["steps"][0]["phase"] == "suspending"
 
     code, out, _ = run(capsys, "workflow", "resume", ref, "--step", "gate", *kube)
@@ -151,6 +167,7 @@ def test_workflow_terminate_then_restart_then_resume(sandbox, sandbox_ns, apps, 
 
 
 # ------------------------------------------------------------------------------------ git push
+
 
 @pytest.fixture
 def repos(tmp_path):
@@ -174,8 +191,16 @@ def commit(work: Path, text: str) -> str:
 
 
 def push_cli(capsys, work, app_file, *extra):
-    return run(capsys, "push", str(app_file), "--repo", str(work), "--image-template",
-               "sandbox.local/frontend:{short_commit}-{branch}-{component}", *extra)
+    return run(
+        capsys,
+        "push",
+        str(app_file),
+        "--repo",
+        str(work),
+        "--image-template",
+        "sandbox.local/frontend:{short_commit}-{branch}-{component}",
+        *extra,
+    )
 
 
 def test_push_errors_name_the_cause(sandbox, kube, repos, tmp_path, capsys):
@@ -232,8 +257,9 @@ def test_push_authentication_failure_never_shows_the_credentials(sandbox, kube, 
     assert "s3cr3t-pw" not in err and "Traceback" not in err
 
 
-def test_push_and_trigger_through_velaux_with_a_token_file(sandbox, sandbox_ns, apps, repos, tmp_path, capsys,
-                                                           monkeypatch):
+def test_push_and_trigger_through_velaux_with_a_token_file(
+    sandbox, sandbox_ns, apps, repos, tmp_path, capsys, monkeypatch
+):
     bare, work = repos
     name = f"pt-{uuid.uuid4().hex[:6]}"
     apps.create(sandbox_ns, gated(name, sandbox_ns))
@@ -261,8 +287,9 @@ def test_push_and_trigger_through_velaux_with_a_token_file(sandbox, sandbox_ns, 
     assert code == 1 and "no trigger token" in err
 
 
-def test_push_and_trigger_patches_the_application_without_velaux(sandbox, sandbox_ns, apps, kube, repos, tmp_path,
-                                                                 capsys):
+def test_push_and_trigger_patches_the_application_without_velaux(
+    sandbox, sandbox_ns, apps, kube, repos, tmp_path, capsys
+):
     _, work = repos
     name = f"pd-{uuid.uuid4().hex[:6]}"
     apps.create(sandbox_ns, gated(name, sandbox_ns))
@@ -282,6 +309,7 @@ def test_push_and_trigger_patches_the_application_without_velaux(sandbox, sandbo
 
 
 # ------------------------------------------------------------------------------------ CI
+
 
 def test_ci_snippets_use_a_secret_variable(tmp_path, capsys):
     f = write_app(tmp_path / "app.yaml", gated("frontend", "default"))

@@ -1,5 +1,6 @@
 """PortForwards against a real dev pod: 127.0.0.1 only, concurrent connections, a replaced
 pod, a closed remote port, and a local port already in use."""
+
 import concurrent.futures
 import socket
 import urllib.request
@@ -57,6 +58,7 @@ def test_forwards_concurrent_connections_on_loopback_and_follows_a_new_pod(sandb
                 return get(port, timeout=10) == (200, b"served\n")
             except OSError:
                 return False
+
         sandbox.drop_streams()
         sandbox.wait_for(through, timeout=60, what="GET after the streams were dropped")
         # the pod is replaced: the same local port reaches the new one
@@ -66,6 +68,7 @@ def test_forwards_concurrent_connections_on_loopback_and_follows_a_new_pod(sandb
 
         def through_new_pod():
             return through() and fw._pod is not None and fw._pod.name != old
+
         sandbox.wait_for(through_new_pod, timeout=90, what="GET through the forward to the new pod")
         # and many connections at once there too
         with concurrent.futures.ThreadPoolExecutor(8) as ex:

@@ -1,6 +1,7 @@
 """Dev mode through the language server (pytest-lsp, real protocol, sandbox cluster):
 executeCommand start/status/end with work-done progress and veladev/devState notifications;
 mistakes answer with one sentence and the server keeps serving."""
+
 import copy
 import sys
 
@@ -36,7 +37,8 @@ async def editor(lsp_client: LanguageClient, sandbox):
 
 async def command(client, name, arg=None):
     return await client.workspace_execute_command_async(
-        lsp.ExecuteCommandParams(command=f"veladev.dev.{name}", arguments=[arg] if arg is not None else []))
+        lsp.ExecuteCommandParams(command=f"veladev.dev.{name}", arguments=[arg] if arg is not None else [])
+    )
 
 
 def _get(obj, *keys):
@@ -73,7 +75,8 @@ async def test_start_status_end_with_progress_and_state_notifications(editor, de
     status = await command(editor, "status", {})
     mine = [s for s in status if _get(s, "namespace") == d.ns]
     assert [(_get(s, "application"), _get(s, "component"), _get(s, "workload")) for s in mine] == [
-        (f"{d.ns}/frontend", "frontend", "frontend")]
+        (f"{d.ns}/frontend", "frontend", "frontend")
+    ]
 
     terminal = await command(editor, "terminal", arg)
     assert _get(terminal, "command")[:4] == ["veladev", "dev", "terminal", str(d.file)]
@@ -90,7 +93,7 @@ async def test_mistakes_answer_with_a_sentence_and_the_server_keeps_serving(edit
         await command(editor, "start", {"uri": d.file.as_uri(), "component": "backend"})
     with pytest.raises(JsonRpcException, match="is not in dev mode"):
         await command(editor, "end", {"uri": d.file.as_uri()})
-    with pytest.raises(JsonRpcException, match='one object'):
+    with pytest.raises(JsonRpcException, match="one object"):
         await command(editor, "start")
     with pytest.raises(JsonRpcException, match="not deployed in namespace elsewhere"):
         await command(editor, "start", {"uri": d.file.as_uri(), "namespace": "elsewhere"})
@@ -133,8 +136,12 @@ async def test_up_run_debug_hosted_by_the_server_and_stopped_on_shutdown(editor_
             await asyncio.sleep(0.1)
         raise AssertionError(f"timed out waiting for {what}")
 
-    await until(lambda: any(_get(s, "sync", "state") == "idle" and list(_get(s, "forwards")) == [address]
-                            for s in client.dev_states), "sync idle and the forward in devState")
+    await until(
+        lambda: any(
+            _get(s, "sync", "state") == "idle" and list(_get(s, "forwards")) == [address] for s in client.dev_states
+        ),
+        "sync idle and the forward in devState",
+    )
     assert _get(await command(client, "run", arg), "run") == "running"
     await until(lambda: any("listening" in _get(o, "text") for o in client.run_output), "the run's output")
     page = await until(lambda: local_get(f"http://127.0.0.1:{port}/"), "the page through the forward")
@@ -150,8 +157,12 @@ async def test_up_run_debug_hosted_by_the_server_and_stopped_on_shutdown(editor_
     from devmode_app_helpers import dev_pod_name, dev_state, kubectl_sh
 
     def group_alive(name):
-        return kubectl_sh(d, dev_pod_name(d), f"p=$(cut -d' ' -f1 /tmp/veladev-{name}.pgid 2>/dev/null); "
-                                              "[ -n \"$p\" ] && [ -d /proc/$p ] && echo alive || echo gone").strip()
+        return kubectl_sh(
+            d,
+            dev_pod_name(d),
+            f"p=$(cut -d' ' -f1 /tmp/veladev-{name}.pgid 2>/dev/null); "
+            '[ -n "$p" ] && [ -d /proc/$p ] && echo alive || echo gone',
+        ).strip()
 
     assert group_alive("run") == "alive"
     assert _get(await command(client, "stopRun", arg), "run") == "stopped"
@@ -159,7 +170,11 @@ async def test_up_run_debug_hosted_by_the_server_and_stopped_on_shutdown(editor_
 
     debug = _get(await command(client, "debug", arg), "attach")
     assert tuple(_get(debug, k) for k in ("type", "request", "localRoot", "remoteRoot")) == (
-        "node", "attach", str(d.folder), "/home/nocalhost-dev")
+        "node",
+        "attach",
+        str(d.folder),
+        "/home/nocalhost-dev",
+    )
     assert any(_get(s, "run") == "debugging" for s in client.dev_states)
     await until(lambda: any("Debugger listening" in _get(o, "text") for o in client.run_output), "the debugger")
     assert group_alive("debug") == "alive"

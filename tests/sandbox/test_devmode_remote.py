@@ -1,5 +1,6 @@
 """RemoteProcess, hot reload and the terminal against a real dev pod. velasandbox's pods
 share the host's PID namespace, which makes "never by name" checkable from here."""
+
 import os
 import subprocess
 import threading
@@ -42,8 +43,11 @@ def test_run_streams_output_and_stop_kills_its_group_only(sandbox, dev):
     p = RemoteProcess(dev.api, dev.resolve, cmd, on_output=out.add, on_exit=out.exit)
     try:
         p.start()
-        sandbox.wait_for(lambda: "child " in out.text and out.text.rstrip().endswith(tuple("0123456789")),
-                         timeout=30, what="run output")
+        sandbox.wait_for(
+            lambda: "child " in out.text and out.text.rstrip().endswith(tuple("0123456789")),
+            timeout=30,
+            what="run output",
+        )
         assert f"in {WORK_DIR}\n" in out.text
         child = int(out.text.split("child ")[1].split()[0])
         assert alive(child)
@@ -78,8 +82,13 @@ def test_hot_reload_restarts_the_command_after_a_synced_batch(sandbox, dev, tmp_
     local.mkdir()
     (local / "version.txt").write_text("v1\n")
     out = Output()
-    proc = RemoteProcess(dev.api, dev.resolve, ["sh", "-c", "echo serving $(cat version.txt); exec sleep 4244"],
-                         on_output=out.add, settle=0.1)
+    proc = RemoteProcess(
+        dev.api,
+        dev.resolve,
+        ["sh", "-c", "echo serving $(cat version.txt); exec sleep 4244"],
+        on_output=out.add,
+        settle=0.1,
+    )
     sync = FileSync(dev.api, dev.resolve, local, on_batch=proc.on_synced)
     sync.start()
     try:
@@ -116,13 +125,27 @@ def test_launch_makes_its_own_group_when_the_exec_shell_does_not_lead_one(dev):
     from veladev.devmode.remote import _LAUNCH
 
     pod = dev.resolve(60)
-    r = streams.exec_run(dev.api, pod.namespace, pod.name, pod.container, [
-        "sh", "-c", 'sh -c "$0" "$0" "$@"; echo outer $(cut -d" " -f5 /proc/$$/stat); cat /tmp/nested.pgid',
-        _LAUNCH, "/tmp/nested.pgid", "tok", WORK_DIR,
-        "sh", "-c", 'echo inner $$ $(cut -d" " -f5 /proc/$$/stat) $(pwd) $VELADEV_RUN'])
+    r = streams.exec_run(
+        dev.api,
+        pod.namespace,
+        pod.name,
+        pod.container,
+        [
+            "sh",
+            "-c",
+            'sh -c "$0" "$0" "$@"; echo outer $(cut -d" " -f5 /proc/$$/stat); cat /tmp/nested.pgid',
+            _LAUNCH,
+            "/tmp/nested.pgid",
+            "tok",
+            WORK_DIR,
+            "sh",
+            "-c",
+            'echo inner $$ $(cut -d" " -f5 /proc/$$/stat) $(pwd) $VELADEV_RUN',
+        ],
+    )
     assert r.code == 0, r.stderr
     lines = r.stdout.decode().split("\n")
     _, pid, pgid, cwd, token = lines[0].split()
     assert pid == pgid and cwd == WORK_DIR and token == "tok"
-    assert lines[1].split()[1] != pgid          # not the exec'd shell's group
-    assert lines[2] == f"{pid} tok"             # the pid file names the new group
+    assert lines[1].split()[1] != pgid  # not the exec'd shell's group
+    assert lines[2] == f"{pid} tok"  # the pid file names the new group

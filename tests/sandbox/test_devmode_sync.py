@@ -1,5 +1,6 @@
 """FileSync against a real dev pod: initial sync by content hash, changes, deletions, ignore
 patterns, recovery after the pod is replaced, and sendReceive's safety rules."""
+
 import os
 import threading
 
@@ -45,7 +46,9 @@ def test_initial_sync_sends_only_files_whose_content_differs(sandbox, dev, tmp_p
     script = [f"mkdir -p {WORK_DIR}/d0 {WORK_DIR}/d1 {WORK_DIR}/d2"]
     for i in range(20):
         text = f"content {i}\\n" if i < 15 else f"stale {i}\\n"
-        script.append(f"printf '{text}' > {WORK_DIR}/d{i % 3}/f{i}.txt && touch -d '2001-01-01' {WORK_DIR}/d{i % 3}/f{i}.txt")
+        script.append(
+            f"printf '{text}' > {WORK_DIR}/d{i % 3}/f{i}.txt && touch -d '2001-01-01' {WORK_DIR}/d{i % 3}/f{i}.txt"
+        )
     dev.sh(" && ".join(script))
     s, rec = make_sync(dev, local)
     try:
@@ -118,8 +121,9 @@ def test_sync_follows_a_replaced_pod_by_itself(sandbox, dev, tmp_path):
         assert s.wait_idle(60).state == "idle"
         old = dev.pod_name
         sandbox.delete_pod(dev.ns, old)
-        new = sandbox.wait_for(lambda: (lambda p: p if p != old else None)(dev.resolve(60).name), timeout=90,
-                               what="a new dev pod")
+        new = sandbox.wait_for(
+            lambda: (lambda p: p if p != old else None)(dev.resolve(60).name), timeout=90, what="a new dev pod"
+        )
         # with no local change, the new (empty) pod gets the files
         sandbox.wait_for(lambda: dev.read("app.py", pod=new) == "v1\n", timeout=60, what="app.py in the new pod")
         (local / "app.py").write_text("v2\n")
@@ -145,7 +149,7 @@ def test_sync_recovers_from_dropped_streams(sandbox, dev, tmp_path):
         s.stop()
 
 
-EVIL_TAR = r'''#!/bin/sh
+EVIL_TAR = r"""#!/bin/sh
 # A compromised container: `tar -c` answers with an archive that climbs out of the folder.
 case "$1" in
   -c*) exec python3 - "$@" <<'PY'
@@ -161,17 +165,19 @@ PY
   ;;
   *) exec /bin/tar "$@" ;;
 esac
-'''
+"""
 
 
 def test_send_receive_refuses_paths_that_leave_the_folder(sandbox, sandbox_ns, tmp_path):
     # the container's PATH starts with a directory whose `tar` is the evil one above
     dev = DevTarget(sandbox, sandbox_ns, env={"PATH": "/home/evil-bin:/usr/local/bin:/usr/bin:/bin"})
     try:
-        dev.sh("mkdir -p /home/evil-bin && cat > /home/evil-bin/tar <<'EOF'\n" + EVIL_TAR + "EOF\n"
-               f"chmod +x /home/evil-bin/tar && mkdir -p {WORK_DIR}/sub && "
-               f"echo good > {WORK_DIR}/good.txt && ln -s /etc {WORK_DIR}/etc-link && "
-               f"ln -s ../../../etc/passwd {WORK_DIR}/sub/passwd-link")
+        dev.sh(
+            "mkdir -p /home/evil-bin && cat > /home/evil-bin/tar <<'EOF'\n" + EVIL_TAR + "EOF\n"
+            f"chmod +x /home/evil-bin/tar && mkdir -p {WORK_DIR}/sub && "
+            f"echo good > {WORK_DIR}/good.txt && ln -s /etc {WORK_DIR}/etc-link && "
+            f"ln -s ../../../etc/passwd {WORK_DIR}/sub/passwd-link"
+        )
         outer = tmp_path / "outer"
         local = outer / "project"
         local.mkdir(parents=True)

@@ -2,6 +2,7 @@
 process killed mid-dev, then `dev end` from a new process restores exactly; the dev pod killed
 during dev mode (sync and forwards recover by themselves); ignored files never reach the pod;
 Ctrl-C leaves the workload in dev mode."""
+
 import pytest
 from devmode_app_helpers import (
     Foreground,
@@ -46,17 +47,25 @@ def test_pod_killed_during_dev_mode_sync_and_forwards_recover(deployed, sandbox)
         sandbox.wait_for(lambda: remote_file(d, "VERSION") == "v1.0.0\n", timeout=60, what="the initial sync")
         first = dev_pod_name(d)
         sandbox.delete_pod(d.ns, first)
-        second = sandbox.wait_for(lambda: (lambda p: p if p not in (None, first) else None)(dev_pod_name(d)),
-                                  timeout=60, what="a new dev pod")
+        second = sandbox.wait_for(
+            lambda: (lambda p: p if p not in (None, first) else None)(dev_pod_name(d)), timeout=60, what="a new dev pod"
+        )
         # the new pod's empty work dir is filled again, and later edits keep flowing
         sandbox.wait_for(lambda: remote_file(d, "server.js") is not None, timeout=60, what="re-sync into the new pod")
         (d.folder / "after-restart.txt").write_text("still syncing\n")
-        sandbox.wait_for(lambda: remote_file(d, "after-restart.txt") == "still syncing\n", timeout=60,
-                         what="an edit after the restart")
+        sandbox.wait_for(
+            lambda: remote_file(d, "after-restart.txt") == "still syncing\n",
+            timeout=60,
+            what="an edit after the restart",
+        )
         # the same local port now reaches the new pod
         kubectl_sh(d, second, "cd /home/nocalhost-dev && (nohup node server.js >/dev/null 2>&1 &)")
-        page = sandbox.wait_for(lambda: local_get(f"http://127.0.0.1:{port}/"), timeout=60, interval=0.2,
-                                what="the page through the forward")
+        page = sandbox.wait_for(
+            lambda: local_get(f"http://127.0.0.1:{port}/"),
+            timeout=60,
+            interval=0.2,
+            what="the page through the forward",
+        )
         assert "frontend v1.0.0" in page
     finally:
         up.kill()

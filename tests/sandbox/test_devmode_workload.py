@@ -1,6 +1,7 @@
 """Dev mode's workload swap on real sandbox pods, through the engine: start swaps and pauses,
 end restores exactly; lock contention; an unpullable dev image; KubeVela's state-keep keeps
 running during dev mode and does not revert the swap."""
+
 import pytest
 from devmode_app_helpers import DEV_IMAGE, comparable, dev_state
 
@@ -14,8 +15,9 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 
 def _engine(d, holder=None, namespace=None):
     target = app_target(d.file, None, namespace)
-    return DevWorkload.locate(d.apps.api, target, lambda obj: resolve_dev_config(target, obj, d.folder, d.file),
-                              holder=holder)
+    return DevWorkload.locate(
+        d.apps.api, target, lambda obj: resolve_dev_config(target, obj, d.folder, d.file), holder=holder
+    )
 
 
 def test_start_swaps_and_pauses_then_end_restores_exactly(deployed):
@@ -92,10 +94,16 @@ def test_state_keep_runs_during_dev_mode_and_does_not_revert_the_swap(fast_resyn
     assert (c["image"], c["command"]) == (DEV_IMAGE, KEEP_ALIVE)
     _engine(d).end(timeout=60)
     # once dev mode ends, state-keep runs again: drift is reverted as before
-    d.apps.apps.patch_namespaced_deployment("frontend", d.ns, {"spec": {"template": {"spec": {"containers": [
-        {"name": "frontend", "image": "sandbox.local/toolchain"}]}}}})
-    sandbox.wait_for(lambda: d.deployment()["spec"]["template"]["spec"]["containers"][0]["image"]
-                     == "sandbox.local/frontend:v1.0.0", timeout=30, what="state-keep reverts drift")
+    d.apps.apps.patch_namespaced_deployment(
+        "frontend",
+        d.ns,
+        {"spec": {"template": {"spec": {"containers": [{"name": "frontend", "image": "sandbox.local/toolchain"}]}}}},
+    )
+    sandbox.wait_for(
+        lambda: d.deployment()["spec"]["template"]["spec"]["containers"][0]["image"] == "sandbox.local/frontend:v1.0.0",
+        timeout=30,
+        what="state-keep reverts drift",
+    )
 
 
 def test_a_component_that_is_not_deployed_says_what_to_do(deployed):
@@ -110,32 +118,71 @@ def test_statefulset_and_an_earlier_pause_label_are_restored(sandbox, sandbox_ns
     from kv_helpers import Apps
 
     ns, apps = sandbox_ns, Apps(sandbox)
-    app = {"apiVersion": "core.oam.dev/v1beta1", "kind": "Application",
-           "metadata": {"name": "store", "namespace": ns, "labels": {PAUSE_LABEL: "true"}},
-           "spec": {"components": [{"name": "db", "type": "webservice", "properties": {"image": "db:1"},
-                                    "traits": [{"type": "nocalhost", "properties": {
-                                        "port": 5432, "image": "python", "serviceType": "statefulset",
-                                        "persistentVolumeDirs": [{"path": "/data", "capacity": "1Gi"}]}}]}]}}
+    app = {
+        "apiVersion": "core.oam.dev/v1beta1",
+        "kind": "Application",
+        "metadata": {"name": "store", "namespace": ns, "labels": {PAUSE_LABEL: "true"}},
+        "spec": {
+            "components": [
+                {
+                    "name": "db",
+                    "type": "webservice",
+                    "properties": {"image": "db:1"},
+                    "traits": [
+                        {
+                            "type": "nocalhost",
+                            "properties": {
+                                "port": 5432,
+                                "image": "python",
+                                "serviceType": "statefulset",
+                                "persistentVolumeDirs": [{"path": "/data", "capacity": "1Gi"}],
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
+    }
     apps.create(ns, app)
     (tmp_path / "store.yaml").write_text(__import__("yaml").safe_dump(app))
     labels = {"app.oam.dev/name": "store", "app.oam.dev/component": "db", "app.oam.dev/namespace": ns}
-    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "labels": labels},
-           "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
-                    "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{
-                        "name": "db", "image": "sandbox.local/toolchain", "command": ["sleep", "infinity"],
-                        "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 1}}]}}}}
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db", "labels": labels},
+        "spec": {
+            "replicas": 2,
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "db",
+                            "image": "sandbox.local/toolchain",
+                            "command": ["sleep", "infinity"],
+                            "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 1},
+                        }
+                    ]
+                },
+            },
+        },
+    }
     api = client.AppsV1Api(apps.api)
     api.create_namespaced_stateful_set(ns, sts)
 
     def read():
         return apps.api.sanitize_for_serialization(api.read_namespaced_stateful_set("db", ns))
+
     sandbox.wait_for(lambda: (read().get("status") or {}).get("readyReplicas") == 2, timeout=60, what="db ready")
     original = read()
 
     target = app_target(tmp_path / "store.yaml", None)
     assert target.namespace == ns
-    dev = DevWorkload.locate(apps.api, target, lambda obj: resolve_dev_config(target, obj, tmp_path,
-                                                                              tmp_path / "store.yaml"))
+    dev = DevWorkload.locate(
+        apps.api, target, lambda obj: resolve_dev_config(target, obj, tmp_path, tmp_path / "store.yaml")
+    )
     pod = dev.start(timeout=90)
     assert pod.name == "db-0" and pod.container == "db"
     swapped = read()
@@ -143,12 +190,14 @@ def test_statefulset_and_an_earlier_pause_label_are_restored(sandbox, sandbox_ns
     assert swapped["spec"]["template"]["spec"]["containers"][0]["command"] == KEEP_ALIVE
     # persistentVolumeDirs: a claim per directory, mounted there, kept after dev mode ends
     claim = pvc_name("db", "/data")
-    assert {"name": "veladev-pv-0", "persistentVolumeClaim": {"claimName": claim}} in \
-        swapped["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "veladev-pv-0", "persistentVolumeClaim": {"claimName": claim}} in swapped["spec"]["template"][
+        "spec"
+    ]["volumes"]
     sandbox.kubectl("exec", "-n", ns, "db-0", "-c", "db", "--", "sh", "-c", "echo kept > /data/f")
     dev.end(timeout=90)
     assert client.CoreV1Api(apps.api).read_namespaced_persistent_volume_claim(claim, ns).spec.resources.requests == {
-        "storage": "1Gi"}
+        "storage": "1Gi"
+    }
     assert comparable(read()) == comparable(original)
     assert apps.get(ns, "store")["metadata"]["labels"][PAUSE_LABEL] == "true"  # as it was before
     apps.api.close()
@@ -158,7 +207,10 @@ def test_a_dev_config_that_does_not_match_the_workload_says_what_to_change(deplo
     d = deployed
     d.app["spec"]["components"][0]["traits"][0]["properties"]["serviceType"] = "statefulset"
     d.write()
-    with pytest.raises(DevModeError, match=f"says serviceType statefulset, but component frontend runs as "
-                                           f"Deployment {d.ns}/frontend; set serviceType: deployment"):
+    with pytest.raises(
+        DevModeError,
+        match=f"says serviceType statefulset, but component frontend runs as "
+        f"Deployment {d.ns}/frontend; set serviceType: deployment",
+    ):
         _engine(d)
     assert dev_state(d.deployment()) is None  # nothing touched

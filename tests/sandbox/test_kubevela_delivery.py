@@ -2,6 +2,7 @@
 suspends, resumes, deploys to `prod`; the VelaUX trigger ships a pushed commit to `test`
 while `prod` keeps the old one until resume; state-keep reverts drift unless paused or
 covered by apply-once (sandbox/README.md cites the KubeVela sources)."""
+
 import re
 
 import pytest
@@ -24,7 +25,6 @@ from sandbox_helpers import WEB_IMAGE, ensure_web_image
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 
 
-
 def _gone(fn):
     try:
         fn()
@@ -44,10 +44,16 @@ def test_example_app_test_suspend_resume_prod_then_trigger_and_promote(sandbox, 
     assert step_phase(a, "deploy-test") == "succeeded" and step_phase(a, "approve-prod") == "suspending"
     assert "deploy-prod" not in steps_of(a)
     svc = a["status"]["services"]
-    assert [(s["name"], s["namespace"], s["healthy"], s["message"]) for s in svc] == [("frontend", "test", True, "Ready:1/1")]
+    assert [(s["name"], s["namespace"], s["healthy"], s["message"]) for s in svc] == [
+        ("frontend", "test", True, "Ready:1/1")
+    ]
     d = apps.apps.read_namespaced_deployment("frontend", "test")
     labels = d.metadata.labels
-    assert (labels["app.oam.dev/name"], labels["app.oam.dev/namespace"], labels["app.oam.dev/component"]) == ("frontend", ns, "frontend")
+    assert (labels["app.oam.dev/name"], labels["app.oam.dev/namespace"], labels["app.oam.dev/component"]) == (
+        "frontend",
+        ns,
+        "frontend",
+    )
     assert d.spec.selector.match_labels == {"app.oam.dev/component": "frontend"}
     assert d.metadata.annotations["dev.nocalhost/application-name"] == "frontend"
     assert '"portForward":["8080:80"]' in d.metadata.annotations["dev.nocalhost"]
@@ -56,8 +62,12 @@ def test_example_app_test_suspend_resume_prod_then_trigger_and_promote(sandbox, 
     serves(sandbox, core, "test", "frontend", "frontend v1.0.0")
 
     # 2. flipping only `suspend` re-suspends; nothing reaches prod
-    rv = int(apps.patch_status(ns, "frontend", {"status": {"workflow": {"suspend": False}}})["metadata"]["resourceVersion"])
-    a = apps.wait(ns, "frontend", lambda x: int(x["metadata"]["resourceVersion"]) > rv and wf_of(x)["suspend"], "re-suspended")
+    rv = int(
+        apps.patch_status(ns, "frontend", {"status": {"workflow": {"suspend": False}}})["metadata"]["resourceVersion"]
+    )
+    a = apps.wait(
+        ns, "frontend", lambda x: int(x["metadata"]["resourceVersion"]) > rv and wf_of(x)["suspend"], "re-suspended"
+    )
     assert step_phase(a, "approve-prod") == "suspending"
     assert _gone(lambda: apps.apps.read_namespaced_deployment("frontend", "prod"))
 
@@ -71,9 +81,15 @@ def test_example_app_test_suspend_resume_prod_then_trigger_and_promote(sandbox, 
     # 4. push v2.0.0 and call the VelaUX trigger: test runs the commit, prod keeps v1
     commit = commit_version(frontend_repo, "v2.0.0")
     token = sandbox.velaux.create_trigger("frontend", ns)
-    st, body = ux(sandbox, "POST", f"/api/v1/webhook/{token}",
-                  {"upgrade": {"frontend": {"image": f"sandbox.local/frontend:{commit}"}},
-                   "codeInfo": {"commit": commit, "branch": "main", "user": "dev"}})
+    st, body = ux(
+        sandbox,
+        "POST",
+        f"/api/v1/webhook/{token}",
+        {
+            "upgrade": {"frontend": {"image": f"sandbox.local/frontend:{commit}"}},
+            "codeInfo": {"commit": commit, "branch": "main", "user": "dev"},
+        },
+    )
     assert st == 200, body
     version = body["version"]
     assert re.fullmatch(r"workflow-default-\d{17}", version) and body["record"]["name"] == version
@@ -81,9 +97,17 @@ def test_example_app_test_suspend_resume_prod_then_trigger_and_promote(sandbox, 
     a = apps.get(ns, "frontend")
     assert a["metadata"]["annotations"]["app.oam.dev/publishVersion"] == version
     assert a["metadata"]["labels"]["app.oam.dev/source-of-truth"] == "from-velaux"
-    assert a["spec"]["components"][0]["properties"] == {"image": f"sandbox.local/frontend:{commit}", "ports": [{"port": 80}]}
-    a = apps.wait(ns, "frontend", lambda x: wf_of(x).get("appRevision") == version
-                  and x["status"]["status"] == "workflowSuspending", "the triggered run suspended", timeout=90)
+    assert a["spec"]["components"][0]["properties"] == {
+        "image": f"sandbox.local/frontend:{commit}",
+        "ports": [{"port": 80}],
+    }
+    a = apps.wait(
+        ns,
+        "frontend",
+        lambda x: wf_of(x).get("appRevision") == version and x["status"]["status"] == "workflowSuspending",
+        "the triggered run suspended",
+        timeout=90,
+    )
     serves(sandbox, core, "test", "frontend", "frontend v2.0.0")
     assert "frontend v1.0.0" in serves(sandbox, core, "prod", "frontend", "frontend v1.0.0")
     tok = ux_login(sandbox)
@@ -94,8 +118,9 @@ def test_example_app_test_suspend_resume_prod_then_trigger_and_promote(sandbox, 
     # 5. promote through VelaUX's record resume endpoint: prod runs v2.0.0
     st, _ = ux(sandbox, "GET", f"/api/v1/applications/frontend/workflows/workflow-default/records/{version}/resume")
     assert st == 401
-    st, body = ux(sandbox, "GET", f"/api/v1/applications/frontend/workflows/workflow-default/records/{version}/resume",
-                  token=tok)
+    st, body = ux(
+        sandbox, "GET", f"/api/v1/applications/frontend/workflows/workflow-default/records/{version}/resume", token=tok
+    )
     assert (st, body) == (200, {})
     apps.wait_phase(ns, "frontend", "running", timeout=90)
     serves(sandbox, core, "prod", "frontend", "frontend v2.0.0")
@@ -103,25 +128,37 @@ def test_example_app_test_suspend_resume_prod_then_trigger_and_promote(sandbox, 
     # 6. deleting the Application deletes what it deployed
     apps.delete(ns, "frontend")
     for target in ("test", "prod"):
-        sandbox.wait_for(lambda ns=target: _gone(lambda: apps.apps.read_namespaced_deployment("frontend", ns)),
-                         what=f"frontend removed from {target}")
-        sandbox.wait_for(lambda ns=target: not core.list_namespaced_pod(ns).items, timeout=60,
-                         what=f"no pod left in {target}")
+        sandbox.wait_for(
+            lambda ns=target: _gone(lambda: apps.apps.read_namespaced_deployment("frontend", ns)),
+            what=f"frontend removed from {target}",
+        )
+        sandbox.wait_for(
+            lambda ns=target: not core.list_namespaced_pod(ns).items, timeout=60, what=f"no pod left in {target}"
+        )
 
 
 def _web_app(name, target, replicas=2, policies=(), probe=True):
     props = {"image": WEB_IMAGE, "ports": [{"port": 80}]}
     if probe:
         props["readinessProbe"] = {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1}
-    comp = [{"name": "web", "type": "webservice", "properties": props,
-             "traits": [{"type": "scaler", "properties": {"replicas": replicas}}]}]
+    comp = [
+        {
+            "name": "web",
+            "type": "webservice",
+            "properties": props,
+            "traits": [{"type": "scaler", "properties": {"replicas": replicas}}],
+        }
+    ]
     pol = [{"name": "here", "type": "topology", "properties": {"clusters": ["local"], "namespace": target}}, *policies]
     return app_obj(name, comp, [{"name": "deploy", "type": "deploy", "properties": {"policies": ["here"]}}], pol)
 
 
 def _deployment_is(apps, ns, pred, what):
-    return apps.sb.wait_for(lambda: (lambda d: d if pred(d) else None)(apps.apps.read_namespaced_deployment("web", ns)),
-                            timeout=30, what=what)
+    return apps.sb.wait_for(
+        lambda: (lambda d: d if pred(d) else None)(apps.apps.read_namespaced_deployment("web", ns)),
+        timeout=30,
+        what=what,
+    )
 
 
 def test_state_keep_reverts_drift_until_paused(sandbox, apps, sandbox_ns, fast_resync):
@@ -130,11 +167,30 @@ def test_state_keep_reverts_drift_until_paused(sandbox, apps, sandbox_ns, fast_r
     apps.create(ns, _web_app("drift", ns))
     apps.wait_phase(ns, "drift", "running", timeout=60)
     # swap the image, scale, drop the probe: all rendered fields, all put back
-    apps.apps.patch_namespaced_deployment("web", ns, {"spec": {"replicas": 3, "template": {"spec": {"containers": [
-        {"name": "web", "image": "sandbox.local/toolchain", "readinessProbe": None}]}}}})
-    d = _deployment_is(apps, ns, lambda d: d.spec.template.spec.containers[0].image == WEB_IMAGE
-                       and d.spec.replicas == 2 and d.spec.template.spec.containers[0].readiness_probe is not None,
-                       "drift reverted")
+    apps.apps.patch_namespaced_deployment(
+        "web",
+        ns,
+        {
+            "spec": {
+                "replicas": 3,
+                "template": {
+                    "spec": {
+                        "containers": [{"name": "web", "image": "sandbox.local/toolchain", "readinessProbe": None}]
+                    }
+                },
+            }
+        },
+    )
+    d = _deployment_is(
+        apps,
+        ns,
+        lambda d: (
+            d.spec.template.spec.containers[0].image == WEB_IMAGE
+            and d.spec.replicas == 2
+            and d.spec.template.spec.containers[0].readiness_probe is not None
+        ),
+        "drift reverted",
+    )
     assert d.spec.template.spec.containers[0].readiness_probe.http_get.path == "/"
     # what KubeVela never rendered survives (a hand-added annotation)
     apps.apps.patch_namespaced_deployment("web", ns, {"metadata": {"annotations": {"by-hand": "yes"}}})
@@ -144,8 +200,19 @@ def test_state_keep_reverts_drift_until_paused(sandbox, apps, sandbox_ns, fast_r
 
     # pause: the controller leaves the app alone (no state-keep)
     apps.patch(ns, "drift", {"metadata": {"labels": {"controller.core.oam.dev/pause": "true"}}})
-    apps.apps.patch_namespaced_deployment("web", ns, {"spec": {"template": {"spec": {"containers": [
-        {"name": "web", "image": "sandbox.local/toolchain", "readinessProbe": None}]}}}})
+    apps.apps.patch_namespaced_deployment(
+        "web",
+        ns,
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [{"name": "web", "image": "sandbox.local/toolchain", "readinessProbe": None}]
+                    }
+                }
+            }
+        },
+    )
     d = apps.apps.read_namespaced_deployment("web", ns)
     assert d.spec.template.spec.containers[0].readiness_probe is None
     # two resyncs visit the paused app (observed through its events), and the drift survives them
@@ -155,20 +222,45 @@ def test_state_keep_reverts_drift_until_paused(sandbox, apps, sandbox_ns, fast_r
     assert d.spec.template.spec.containers[0].readiness_probe is None
     # unpause: the next reconcile restores the desired state, probe included
     apps.patch(ns, "drift", {"metadata": {"labels": {"controller.core.oam.dev/pause": None}}})
-    _deployment_is(apps, ns, lambda d: d.spec.template.spec.containers[0].image == WEB_IMAGE
-                   and d.spec.template.spec.containers[0].readiness_probe is not None, "restored after unpause")
+    _deployment_is(
+        apps,
+        ns,
+        lambda d: (
+            d.spec.template.spec.containers[0].image == WEB_IMAGE
+            and d.spec.template.spec.containers[0].readiness_probe is not None
+        ),
+        "restored after unpause",
+    )
 
 
 def test_apply_once_rule_keeps_the_live_image_but_state_keep_still_runs(sandbox, apps, sandbox_ns, fast_resync):
     ensure_web_image(sandbox)
     ns = sandbox_ns
-    once = {"name": "once", "type": "apply-once", "properties": {"enable": True, "rules": [
-        {"selector": {"componentNames": ["web"], "resourceTypes": ["Deployment"]},
-         "strategy": {"path": ["spec.template.spec.containers[0].image"], "affect": "onStateKeep"}}]}}
+    once = {
+        "name": "once",
+        "type": "apply-once",
+        "properties": {
+            "enable": True,
+            "rules": [
+                {
+                    "selector": {"componentNames": ["web"], "resourceTypes": ["Deployment"]},
+                    "strategy": {"path": ["spec.template.spec.containers[0].image"], "affect": "onStateKeep"},
+                }
+            ],
+        },
+    }
     apps.create(ns, _web_app("once", ns, policies=[once]))
     apps.wait_phase(ns, "once", "running", timeout=60)
-    apps.apps.patch_namespaced_deployment("web", ns, {"spec": {"replicas": 4, "template": {"spec": {"containers": [
-        {"name": "web", "image": "sandbox.local/toolchain"}]}}}})
+    apps.apps.patch_namespaced_deployment(
+        "web",
+        ns,
+        {
+            "spec": {
+                "replicas": 4,
+                "template": {"spec": {"containers": [{"name": "web", "image": "sandbox.local/toolchain"}]}},
+            }
+        },
+    )
     # replicas are reverted (state-keep ran) while the image the rule covers is kept
     d = _deployment_is(apps, ns, lambda d: d.spec.replicas == 2, "replicas reverted")
     assert d.spec.template.spec.containers[0].image == "sandbox.local/toolchain"
@@ -177,8 +269,12 @@ def test_apply_once_rule_keeps_the_live_image_but_state_keep_still_runs(sandbox,
 def test_apply_once_whole_app_means_no_state_keep(sandbox, apps, sandbox_ns, fast_resync):
     ensure_web_image(sandbox)
     ns = sandbox_ns
-    apps.create(ns, _web_app("never", ns, replicas=1, policies=[
-        {"name": "once", "type": "apply-once", "properties": {"enable": True}}]))
+    apps.create(
+        ns,
+        _web_app(
+            "never", ns, replicas=1, policies=[{"name": "once", "type": "apply-once", "properties": {"enable": True}}]
+        ),
+    )
     apps.wait_phase(ns, "never", "running", timeout=60)
     apps.apps.patch_namespaced_deployment("web", ns, {"spec": {"replicas": 2}})
     # two state-keep passes run after the drift (observed through the app's events) and keep it
@@ -196,8 +292,13 @@ def test_rerun_garbage_collects_what_is_no_longer_rendered(sandbox, apps, sandbo
     spec = a["spec"]
     spec["components"][0]["name"] = "web2"
     apps.patch(ns, "gc", {"spec": {"components": spec["components"]}})
-    a = apps.wait(ns, "gc", lambda x: x["status"]["status"] == "running" and wf_of(x)["appRevision"] == "gc-v2",
-                  "the second run", timeout=60)
+    a = apps.wait(
+        ns,
+        "gc",
+        lambda x: x["status"]["status"] == "running" and wf_of(x)["appRevision"] == "gc-v2",
+        "the second run",
+        timeout=60,
+    )
     assert [r["name"] for r in a["status"]["appliedResources"]] == ["web2"]
     sandbox.wait_for(lambda: _gone(lambda: apps.apps.read_namespaced_deployment("web", ns)), what="web collected")
     assert apps.apps.read_namespaced_deployment("web2", ns).metadata.labels["app.oam.dev/appRevision"] == "gc-v2"
@@ -206,13 +307,31 @@ def test_rerun_garbage_collects_what_is_no_longer_rendered(sandbox, apps, sandbo
 def test_override_policy_and_component_depends_on(sandbox, apps, sandbox_ns):
     ensure_web_image(sandbox)
     ns = sandbox_ns
-    comps = [{"name": "web", "type": "webservice", "dependsOn": ["db"],
-              "properties": {"image": WEB_IMAGE, "env": [{"name": "STAGE", "value": "dev"}]}},
-             {"name": "db", "type": "worker", "properties": {"image": WEB_IMAGE}}]
-    pol = [{"name": "here", "type": "topology", "properties": {"clusters": ["local"], "namespace": ns}},
-           {"name": "prod-like", "type": "override", "properties": {"components": [
-               {"name": "web", "properties": {"env": [{"name": "STAGE", "value": "prod"}]},
-                "traits": [{"type": "scaler", "properties": {"replicas": 2}}]}]}}]
+    comps = [
+        {
+            "name": "web",
+            "type": "webservice",
+            "dependsOn": ["db"],
+            "properties": {"image": WEB_IMAGE, "env": [{"name": "STAGE", "value": "dev"}]},
+        },
+        {"name": "db", "type": "worker", "properties": {"image": WEB_IMAGE}},
+    ]
+    pol = [
+        {"name": "here", "type": "topology", "properties": {"clusters": ["local"], "namespace": ns}},
+        {
+            "name": "prod-like",
+            "type": "override",
+            "properties": {
+                "components": [
+                    {
+                        "name": "web",
+                        "properties": {"env": [{"name": "STAGE", "value": "prod"}]},
+                        "traits": [{"type": "scaler", "properties": {"replicas": 2}}],
+                    }
+                ]
+            },
+        },
+    ]
     steps = [{"name": "deploy", "type": "deploy", "properties": {"policies": ["prod-like", "here"]}}]
     apps.create(ns, app_obj("ovr", comps, steps, pol))
     a = apps.wait_phase(ns, "ovr", "running", timeout=60)

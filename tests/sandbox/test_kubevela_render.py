@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from support import EXAMPLE
-from veladev.catalog import bundled_catalog
 from veladev.appmodel.render import nocalhost_dev_config
+from veladev.catalog import bundled_catalog
 from velasandbox.kubevela.definitions import builtin_schema
 from velasandbox.kubevela.render import (
     RenderContext,
@@ -20,8 +20,14 @@ from velasandbox.kubevela.render import (
     with_defaults,
 )
 
-CTX = RenderContext(app="frontend", app_namespace="default", namespace="test", app_revision="frontend-v1",
-                    app_labels={"team": "web"}, app_annotations={"app.oam.dev/publishVersion": "v1"})
+CTX = RenderContext(
+    app="frontend",
+    app_namespace="default",
+    namespace="test",
+    app_revision="frontend-v1",
+    app_labels={"team": "web"},
+    app_annotations={"app.oam.dev/publishVersion": "v1"},
+)
 
 
 def example_component():
@@ -43,8 +49,11 @@ def test_webservice_deployment_named_after_component_with_kubevela_labels():
     assert c["name"] == "frontend" and c["ports"] == [{"containerPort": 80, "protocol": "TCP", "name": "port-80"}]
     # The nocalhost trait's Service, not webservice's (no expose: true in the example).
     assert service["kind"] == "Service" and service["metadata"]["name"] == "frontend"
-    assert service["spec"] == {"selector": {"app.oam.dev/component": "frontend"},
-                               "ports": [{"port": 80, "targetPort": 80}], "type": "ClusterIP"}
+    assert service["spec"] == {
+        "selector": {"app.oam.dev/component": "frontend"},
+        "ports": [{"port": 80, "targetPort": 80}],
+        "type": "ClusterIP",
+    }
     assert service["metadata"]["labels"]["trait.oam.dev/type"] == "nocalhost"
 
 
@@ -63,23 +72,36 @@ def test_nocalhost_annotation_is_the_compact_json_kubevela_writes():
         '"requests":{"memory":"512Mi","cpu":"0.5"}},"command":{"run":["node","server.js"],'
         '"debug":["node","--inspect=0.0.0.0:9229","server.js"]},"debug":{"remoteDebugPort":9229},'
         '"hotReload":true,"sync":{"type":"sendReceive","filePattern":["./"],'
-        '"ignoreFilePattern":[".git","node_modules"]},"portForward":["8080:80"]}}]}')
+        '"ignoreFilePattern":[".git","node_modules"]},"portForward":["8080:80"]}}]}'
+    )
 
 
 def test_webservice_expose_service_and_traits():
-    comp = {"name": "api", "type": "webservice",
-            "properties": {"image": "api:1", "ports": [{"port": 8080, "expose": True}], "env": [{"name": "A", "value": "1"}]},
-            "traits": [{"type": "scaler", "properties": {"replicas": 3}},
-                       {"type": "env", "properties": {"env": {"A": "2", "B": "3"}}},
-                       {"type": "labels", "properties": {"tier": "backend"}},
-                       {"type": "command", "properties": {"command": ["serve"], "args": ["--port", "8080"]}},
-                       {"type": "container-image", "properties": {"image": "api:2"}}]}
+    comp = {
+        "name": "api",
+        "type": "webservice",
+        "properties": {
+            "image": "api:1",
+            "ports": [{"port": 8080, "expose": True}],
+            "env": [{"name": "A", "value": "1"}],
+        },
+        "traits": [
+            {"type": "scaler", "properties": {"replicas": 3}},
+            {"type": "env", "properties": {"env": {"A": "2", "B": "3"}}},
+            {"type": "labels", "properties": {"tier": "backend"}},
+            {"type": "command", "properties": {"command": ["serve"], "args": ["--port", "8080"]}},
+            {"type": "container-image", "properties": {"image": "api:2"}},
+        ],
+    }
     deploy, svc = render_component(CTX, comp)
     assert deploy["spec"]["replicas"] == 3
     c = deploy["spec"]["template"]["spec"]["containers"][0]
     assert c["env"] == [{"name": "A", "value": "2"}, {"name": "B", "value": "3"}]
     assert c["command"] == ["serve"] and c["args"] == ["--port", "8080"] and c["image"] == "api:2"
-    assert deploy["metadata"]["labels"]["tier"] == "backend" and deploy["spec"]["template"]["metadata"]["labels"]["tier"] == "backend"
+    assert (
+        deploy["metadata"]["labels"]["tier"] == "backend"
+        and deploy["spec"]["template"]["metadata"]["labels"]["tier"] == "backend"
+    )
     assert svc["spec"]["ports"] == [{"port": 8080, "targetPort": 8080, "name": "port-8080"}]
 
 
@@ -93,17 +115,39 @@ def test_unknown_types_fail_like_kubevela():
     with pytest.raises(RenderError, match='ComponentDefinition "nope" not found'):
         render_component(CTX, {"name": "x", "type": "nope", "properties": {}})
     with pytest.raises(RenderError, match='container "other" not found'):
-        render_component(CTX, {"name": "x", "type": "worker", "properties": {"image": "i"},
-                               "traits": [{"type": "env", "properties": {"containerName": "other", "env": {"A": "1"}}}]})
+        render_component(
+            CTX,
+            {
+                "name": "x",
+                "type": "worker",
+                "properties": {"image": "i"},
+                "traits": [{"type": "env", "properties": {"containerName": "other", "env": {"A": "1"}}}],
+            },
+        )
 
 
 def test_override_policy_merges_properties_and_traits():
-    comps: list[dict[str, Any]] = [{"name": "web", "type": "webservice", "properties": {"image": "a:1", "ports": [{"port": 80}]},
-              "traits": [{"type": "scaler", "properties": {"replicas": 1}}, {"type": "labels", "properties": {"x": "y"}}]},
-             {"name": "db", "type": "worker", "properties": {"image": "pg"}}]
-    out = apply_override(comps, {"components": [
-        {"name": "web", "properties": {"image": "a:2"}, "traits": [{"type": "scaler", "properties": {"replicas": 3}},
-                                                                   {"type": "labels", "disable": True}]}]})
+    comps: list[dict[str, Any]] = [
+        {
+            "name": "web",
+            "type": "webservice",
+            "properties": {"image": "a:1", "ports": [{"port": 80}]},
+            "traits": [{"type": "scaler", "properties": {"replicas": 1}}, {"type": "labels", "properties": {"x": "y"}}],
+        },
+        {"name": "db", "type": "worker", "properties": {"image": "pg"}},
+    ]
+    out = apply_override(
+        comps,
+        {
+            "components": [
+                {
+                    "name": "web",
+                    "properties": {"image": "a:2"},
+                    "traits": [{"type": "scaler", "properties": {"replicas": 3}}, {"type": "labels", "disable": True}],
+                }
+            ]
+        },
+    )
     assert out[0]["properties"] == {"image": "a:2", "ports": [{"port": 80}]}
     assert out[0]["traits"] == [{"type": "scaler", "properties": {"replicas": 3}}]
     assert comps[0]["properties"]["image"] == "a:1"  # inputs untouched

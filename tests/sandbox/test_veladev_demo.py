@@ -24,19 +24,34 @@ def installed_wheel(tmp_path_factory) -> Path:
     environment has) into a folder of its own; returns that folder."""
     work = tmp_path_factory.mktemp("wheel")
     # A copy, because setuptools writes build/ and *.egg-info next to the sources it builds.
-    source = shutil.copytree(ROOT, work / "source", ignore=shutil.ignore_patterns(
-        ".git", ".venv", "node_modules", ".cache", "artifacts", "build", "*.egg-info", "__pycache__", ".*_cache"))
+    source = shutil.copytree(
+        ROOT,
+        work / "source",
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "node_modules", ".cache", "artifacts", "build", "*.egg-info", "__pycache__", ".*_cache"
+        ),
+    )
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-cache-dir"]
     # pip runs `rustc --version` for its user agent, and rustup's proxy writes ~/.rustup/settings.toml:
     # pip gets a home of its own here, so nothing lands in the (test session's) home folder.
     pip_env = dict(os.environ, HOME=str(work / "pip-home"))
-    built = subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(work / "dist"), str(source)],
-                           capture_output=True, text=True, timeout=600, env=pip_env)
+    built = subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(work / "dist"), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=pip_env,
+    )
     assert built.returncode == 0, built.stdout + built.stderr
     (wheel,) = (work / "dist").glob("veladev-*.whl")
     target = work / "site"
-    installed = subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)],
-                               capture_output=True, text=True, timeout=600, env=pip_env)
+    installed = subprocess.run(
+        [*pip, "install", "--no-deps", "--target", str(target), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=pip_env,
+    )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     return target
 
@@ -48,12 +63,20 @@ def test_demo_runs_the_flow_end_to_end_from_the_installed_package(installed_whee
     if reason:
         pytest.skip(reason)
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(installed_wheel))
-    where = subprocess.run([sys.executable, "-c", "import veladev, velasandbox; print(veladev.__file__); "
-                            "print(velasandbox.__file__)"], capture_output=True, text=True, cwd=tmp_path, env=env)
-    assert where.stdout.splitlines() == [str(installed_wheel / "veladev" / "__init__.py"),
-                                         str(installed_wheel / "velasandbox" / "__init__.py")], where.stdout + where.stderr
-    out = subprocess.run([sys.executable, "-m", "veladev", "demo"], capture_output=True, text=True, timeout=600,
-                         cwd=tmp_path, env=env)
+    where = subprocess.run(
+        [sys.executable, "-c", "import veladev, velasandbox; print(veladev.__file__); print(velasandbox.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert where.stdout.splitlines() == [
+        str(installed_wheel / "veladev" / "__init__.py"),
+        str(installed_wheel / "velasandbox" / "__init__.py"),
+    ], where.stdout + where.stderr
+    out = subprocess.run(
+        [sys.executable, "-m", "veladev", "demo"], capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
 
@@ -71,12 +94,15 @@ def test_demo_runs_the_flow_end_to_end_from_the_installed_package(installed_whee
     dev_v1 = first(lambda l: l.startswith(f"[dev] GET http://127.0.0.1:{port}/:") and "frontend v1.0.0" in l)
     dev_v2 = first(lambda l: l.startswith("[dev] edited VERSION to v2.0.0") and "frontend v2.0.0" in l)
     reloaded = first(lambda l: l.startswith("[dev] hot reload restarted the run") and "frontend v2.0.0" in l)
-    dev_end = first(lambda l: l == "[dev] dev end: Deployment test/frontend is restored and Application "
-                                  "reconciliation resumed")
+    dev_end = first(
+        lambda l: l == "[dev] dev end: Deployment test/frontend is restored and Application reconciliation resumed"
+    )
     restored = first(lambda l: l.startswith("[test] serves again:") and "frontend v1.0.0" in l)
     triggered = first(lambda l: l.startswith("[trigger] pushed"))
     test_v2 = first(lambda l: l.startswith("[test] serves:") and "frontend v2.0.0" in l)
-    prod_v2 = first(lambda l: l.startswith("[prod] serves:") and "frontend v2.0.0" in l and "deploy-prod:succeeded" in l)
+    prod_v2 = first(
+        lambda l: l.startswith("[prod] serves:") and "frontend v2.0.0" in l and "deploy-prod:succeeded" in l
+    )
     assert deployed < dev_on < dev_v1 < dev_v2 < reloaded < dev_end < restored < triggered < test_v2 < prod_v2
     assert sum(1 for l in lines if l == "[dev run] frontend listening on :80") >= 2  # started, then reloaded
     assert lines[-1] == "[done] test and prod run the pushed commit"
@@ -84,9 +110,8 @@ def test_demo_runs_the_flow_end_to_end_from_the_installed_package(installed_whee
 
 def test_demo_keep_sandbox_is_seen_by_velasandbox_status_and_down(tmp_path):
     """`velasandbox status` and `down` (no --state-dir) find the sandbox `veladev demo` runs."""
-    from velasandbox.runtime import namespace_support
-
     from support import run_cli
+    from velasandbox.runtime import namespace_support
 
     reason = namespace_support()
     if reason:
@@ -104,8 +129,11 @@ def test_demo_keep_sandbox_is_seen_by_velasandbox_status_and_down(tmp_path):
         assert status.returncode == 0, (status.stdout, status.stderr, demo.poll())
         assert f"running (pid {demo.pid})" in status.stdout
         down = run_cli("velasandbox", "down", env=env, timeout=120)
-        assert (down.returncode, down.stdout.strip()) == (0, "velasandbox stopped"), \
-            (down.stderr, (tmp_path / "demo.out").read_text(), (tmp_path / "demo.err").read_text()[-3000:])
+        assert (down.returncode, down.stdout.strip()) == (0, "velasandbox stopped"), (
+            down.stderr,
+            (tmp_path / "demo.out").read_text(),
+            (tmp_path / "demo.err").read_text()[-3000:],
+        )
         # Stopped by `down` (SIGTERM) as by Ctrl-C: during the flow (130) or while kept at its end (0).
         assert demo.wait(timeout=120) in (0, 130), (tmp_path / "demo.err").read_text()[-3000:]
         after = run_cli("velasandbox", "status", env=env, timeout=60)

@@ -23,18 +23,31 @@ URI = "file:///work/live.yaml"
 def custom_trait(sandbox):
     """A TraitDefinition carrying a parameter schema; the KubeVela stand-in publishes it."""
     api = sandbox.api_client()
-    schema = {"type": "object", "required": ["image"],
-              "properties": {"image": {"type": "string", "description": "Sidecar image"},
-                             "port": {"type": "integer"}}}
-    body = {"apiVersion": "core.oam.dev/v1beta1", "kind": "TraitDefinition",
-            "metadata": {"name": TRAIT, "namespace": "vela-system",
-                         "annotations": {"velasandbox.dev/parameter-schema": json.dumps(schema)}},
-            "spec": {"appliesToWorkloads": ["deployments.apps"], "schematic": {"cue": {"template": ""}}}}
-    client.CustomObjectsApi(api).create_namespaced_custom_object("core.oam.dev", "v1beta1", "vela-system",
-                                                                 "traitdefinitions", body)
+    schema = {
+        "type": "object",
+        "required": ["image"],
+        "properties": {"image": {"type": "string", "description": "Sidecar image"}, "port": {"type": "integer"}},
+    }
+    body = {
+        "apiVersion": "core.oam.dev/v1beta1",
+        "kind": "TraitDefinition",
+        "metadata": {
+            "name": TRAIT,
+            "namespace": "vela-system",
+            "annotations": {"velasandbox.dev/parameter-schema": json.dumps(schema)},
+        },
+        "spec": {"appliesToWorkloads": ["deployments.apps"], "schematic": {"cue": {"template": ""}}},
+    }
+    client.CustomObjectsApi(api).create_namespaced_custom_object(
+        "core.oam.dev", "v1beta1", "vela-system", "traitdefinitions", body
+    )
     core = client.CoreV1Api(api)
-    sandbox.wait_for(lambda: core.list_namespaced_config_map(
-        "vela-system", field_selector=f"metadata.name=trait-schema-{TRAIT}").items, what="the schema ConfigMap")
+    sandbox.wait_for(
+        lambda: (
+            core.list_namespaced_config_map("vela-system", field_selector=f"metadata.name=trait-schema-{TRAIT}").items
+        ),
+        what="the schema ConfigMap",
+    )
     yield TRAIT
     api.close()
 
@@ -58,9 +71,13 @@ async def latest_diagnostics(client: LanguageClient, predicate, timeout: float =
 
 
 async def test_cluster_definitions_are_checked_and_unknown_types_become_errors(live: LanguageClient):
-    text = EXAMPLE.read_text().replace("      traits:\n", f"      traits:\n        - type: {TRAIT}\n"
-                                       "          properties:\n            port: \"80\"\n"
-                                       "        - type: not-in-this-cluster\n", 1)
+    text = EXAMPLE.read_text().replace(
+        "      traits:\n",
+        f"      traits:\n        - type: {TRAIT}\n"
+        '          properties:\n            port: "80"\n'
+        "        - type: not-in-this-cluster\n",
+        1,
+    )
     live.text_document_did_open(lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(URI, "yaml", 1, text)))
     # Once the live catalog has loaded: the custom trait's schema applies (image missing, port
     # a string), and a type the cluster lacks is an error, no longer information.

@@ -3,11 +3,11 @@
 import json
 
 import pytest
-
 from hostile_inputs import BOMB_SHAPES, alias_bomb
+
 from support import run_cli
-from veladev.catalog import bundled_catalog
 from veladev.appmodel.validate import check_text
+from veladev.catalog import bundled_catalog
 
 #: `veladev check` of the example peaks at about 30 MB; these bombs once took 1 to 14 GB.
 MAX_RSS_MB = 150
@@ -25,7 +25,7 @@ def test_check_refuses_alias_bombs_at_the_alias(tmp_path, shape):
     (finding,) = result["findings"]
     assert finding["code"] == "excessive-aliasing" and finding["severity"] == "error"
     line = text.splitlines()[finding["line"] - 1]
-    alias = line[finding["column"] - 1:finding["endColumn"] - 1]
+    alias = line[finding["column"] - 1 : finding["endColumn"] - 1]
     assert alias.startswith("*l") and f"alias {alias}" in finding["message"], (finding, line)
     assert r.peak_rss_mb < MAX_RSS_MB, f"{shape}: peak RSS {r.peak_rss_mb:.0f} MB"
 
@@ -72,9 +72,11 @@ def test_aliased_content_is_reported_where_it_is_used():
 def test_moderate_aliasing_is_validated_normally():
     # 300 uses of one anchor: 99% of the nodes come from aliases, but the document stays small.
     uses = "\n".join(f"    - name: c{i}\n      type: webservice\n      properties: *props" for i in range(300))
-    text = ("apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n  name: many\nspec:\n"
-            "  components:\n    - name: base\n      type: webservice\n      properties: &props\n"
-            "        image: nginx\n        cpu: [1]\n" + uses + "\n")
+    text = (
+        "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n  name: many\nspec:\n"
+        "  components:\n    - name: base\n      type: webservice\n      properties: &props\n"
+        "        image: nginx\n        cpu: [1]\n" + uses + "\n"
+    )
     fs = check_text(text, bundled_catalog())
     assert "excessive-aliasing" not in {f.code for f in fs}
     assert sum(f.code == "wrong-type" for f in fs) == 301
@@ -93,10 +95,18 @@ def test_aliased_documents_do_not_fill_the_validation_cache():
 def test_schema_messages_describe_large_values_briefly():
     catalog = bundled_catalog()
     big = list(range(50_000))
-    schema = {"type": "object", "properties": {
-        "s": {"type": "string"}, "e": {"enum": ["a", "b"]}, "n": {"maxItems": 2},
-        "u": {"uniqueItems": True}, "o": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
-        "x": {"not": {"type": "array"}}, "c": {"contains": {"type": "string"}}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "s": {"type": "string"},
+            "e": {"enum": ["a", "b"]},
+            "n": {"maxItems": 2},
+            "u": {"uniqueItems": True},
+            "o": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+            "x": {"not": {"type": "array"}},
+            "c": {"contains": {"type": "string"}},
+        },
+    }
     value = {k: big + big if k == "u" else big for k in schema["properties"]}
     errors = list(catalog.validator(schema).iter_errors(value))
     assert {e.validator for e in errors} == {"type", "enum", "maxItems", "uniqueItems", "oneOf", "not", "contains"}

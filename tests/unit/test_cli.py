@@ -29,12 +29,15 @@ def test_errors_print_line_col_severity_code_and_exit_one(tmp_path):
     col = text.splitlines()[line].index("sendreceive")
     assert r.stdout.strip().splitlines() == [
         f"{bad}:{line + 1}:{col + 1}: error: nocalhost sync type must be exactly 'send' or 'sendReceive' "
-        f"(Nocalhost rejects 'sendreceive'); did you mean 'sendReceive'? [nocalhost-sync-type]"]
+        f"(Nocalhost rejects 'sendreceive'); did you mean 'sendReceive'? [nocalhost-sync-type]"
+    ]
 
 
 def test_warnings_only_exit_zero_and_json_format(tmp_path):
     app = tmp_path / "app.yaml"
-    app.write_text(EXAMPLE.read_text().replace("          - port: 80\n", "          - port: 80\n            protocoll: TCP\n"))
+    app.write_text(
+        EXAMPLE.read_text().replace("          - port: 80\n", "          - port: 80\n            protocoll: TCP\n")
+    )
     r = run("check", "--format", "json", str(app))
     assert r.returncode == 0
     data = json.loads(r.stdout)
@@ -50,7 +53,6 @@ def test_unreadable_file_is_reported_not_a_crash(tmp_path):
 
 
 def test_language_server_start_does_not_import_kubernetes():
-    code = ("import sys; from veladev.lsp.server import build_server; build_server(); "
-            "print('kubernetes' in sys.modules)")
+    code = "import sys; from veladev.lsp.server import build_server; build_server(); print('kubernetes' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr

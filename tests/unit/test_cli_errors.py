@@ -32,14 +32,25 @@ def sandbox_state(tmp_path):
     return {"VELASANDBOX_STATE_DIR": str(tmp_path / "velasandbox")}
 
 
-@pytest.mark.parametrize("args,code,needle", [
-    (("veladev", "promote", "frontend", "--kubeconfig", "/etc/hostname"), 1, "cannot read kubeconfig /etc/hostname: it is not a valid kubeconfig"),
-    (("veladev", "lsp", "--tcp", "foo"), 2, "'foo' is not HOST:PORT"),
-    (("veladev", "lsp", "--tcp", "127.0.0.1:99999"), 2, "port between 1 and 65535"),
-    (("veladev", "demo", "--app", "/nonexistent.yaml"), 2, "cannot read --app /nonexistent.yaml: No such file"),
-    (("velasandbox", "register-repo", "foo", "/nonexistent"), 2, "/nonexistent is not a directory"),
-    (("velasandbox", "add-image", "demo/web:2", "--env", "NOEQUALS", "--", "true"), 2, "'NOEQUALS' is not KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    "args,code,needle",
+    [
+        (
+            ("veladev", "promote", "frontend", "--kubeconfig", "/etc/hostname"),
+            1,
+            "cannot read kubeconfig /etc/hostname: it is not a valid kubeconfig",
+        ),
+        (("veladev", "lsp", "--tcp", "foo"), 2, "'foo' is not HOST:PORT"),
+        (("veladev", "lsp", "--tcp", "127.0.0.1:99999"), 2, "port between 1 and 65535"),
+        (("veladev", "demo", "--app", "/nonexistent.yaml"), 2, "cannot read --app /nonexistent.yaml: No such file"),
+        (("velasandbox", "register-repo", "foo", "/nonexistent"), 2, "/nonexistent is not a directory"),
+        (
+            ("velasandbox", "add-image", "demo/web:2", "--env", "NOEQUALS", "--", "true"),
+            2,
+            "'NOEQUALS' is not KEY=VALUE",
+        ),
+    ],
+)
 def test_mistakes_get_one_clear_line(args, code, needle, sandbox_state):
     line = one_line_error(run_cli(*args, env=sandbox_state), code)
     assert needle in line and line.startswith(f"{args[0]} {args[1]}:"), line
@@ -87,23 +98,57 @@ def echoing_velaux():
     server.server_close()
 
 
-@pytest.mark.parametrize("velaux,code", [
-    ("notaurl", 2), ("http://[::1", 2), ("http://127.0.0.1:99999", 2), (f"http://user:{SECRET}@[::1", 2),
-    ("http://127.0.0.1:1", 1), (f"http://user:{SECRET}@127.0.0.1:1", 1),
-])
+@pytest.mark.parametrize(
+    "velaux,code",
+    [
+        ("notaurl", 2),
+        ("http://[::1", 2),
+        ("http://127.0.0.1:99999", 2),
+        (f"http://user:{SECRET}@[::1", 2),
+        ("http://127.0.0.1:1", 1),
+        (f"http://user:{SECRET}@127.0.0.1:1", 1),
+    ],
+)
 def test_trigger_never_prints_the_token(velaux, code):
-    r = run_cli("veladev", "trigger", "--velaux", velaux, "--component", "x", "--image", "y",
-                env={"VELAUX_TRIGGER_TOKEN": SECRET})
+    r = run_cli(
+        "veladev",
+        "trigger",
+        "--velaux",
+        velaux,
+        "--component",
+        "x",
+        "--image",
+        "y",
+        env={"VELAUX_TRIGGER_TOKEN": SECRET},
+    )
     one_line_error(r, code)
 
 
 def test_trigger_hides_the_token_a_server_quotes(echoing_velaux):
-    r = run_cli("veladev", "trigger", "--velaux", echoing_velaux, "--component", "x", "--image", "y",
-                env={"VELAUX_TRIGGER_TOKEN": SECRET})
+    r = run_cli(
+        "veladev",
+        "trigger",
+        "--velaux",
+        echoing_velaux,
+        "--component",
+        "x",
+        "--image",
+        "y",
+        env={"VELAUX_TRIGGER_TOKEN": SECRET},
+    )
     line = one_line_error(r, 1)
     assert "refused the trigger" in line and "<token>" in line
-    r = run_cli("veladev", "trigger", "--velaux", echoing_velaux + "/json", "--component", "x", "--image", "y",
-                env={"VELAUX_TRIGGER_TOKEN": SECRET})
+    r = run_cli(
+        "veladev",
+        "trigger",
+        "--velaux",
+        echoing_velaux + "/json",
+        "--component",
+        "x",
+        "--image",
+        "y",
+        env={"VELAUX_TRIGGER_TOKEN": SECRET},
+    )
     assert "answered with something other than a JSON object" in one_line_error(r, 1)
 
 
@@ -113,11 +158,18 @@ def test_kubeconfig_credentials_never_printed(tmp_path):
     not_yaml = tmp_path / "not-a-kubeconfig"
     not_yaml.write_text(f"{SECRET}\n")
     unreachable = tmp_path / "kubeconfig"
-    unreachable.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1"}}],
-        "users": [{"name": "u", "user": {"token": SECRET}}],
-        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}]}))
+    unreachable.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"token": SECRET}}],
+                "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+            }
+        )
+    )
     for path in (broken, not_yaml, unreachable):
         for command in ("status", "promote"):
             one_line_error(run_cli("veladev", command, "default/frontend", "--kubeconfig", str(path), timeout=120), 1)
@@ -173,8 +225,11 @@ def test_missing_kubeconfig_hint_names_the_option_not_the_editor_setting(tmp_pat
 
 def test_messages_name_the_component_not_its_type(tmp_path):
     app = tmp_path / "app.yaml"
-    app.write_text(EXAMPLE.read_text().replace("          - port: 80\n", "          - port: \"80\"\n")
-                   .replace("            hotReload: true\n", "            hotReload: true\n            bogus: 1\n"))
+    app.write_text(
+        EXAMPLE.read_text()
+        .replace("          - port: 80\n", '          - port: "80"\n')
+        .replace("            hotReload: true\n", "            hotReload: true\n            bogus: 1\n")
+    )
     r = run_cli("veladev", "check", str(app))
     assert "'ports.0.port' of component 'frontend' (webservice) must be integer" in r.stdout, r.stdout
     assert "unknown property 'bogus' in trait 'nocalhost' of component 'frontend'" in r.stdout, r.stdout

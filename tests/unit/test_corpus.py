@@ -9,8 +9,8 @@ import csv
 import pytest
 
 from support import CORPUS, MUTATIONS
-from veladev.catalog import bundled_catalog
 from veladev.appmodel.validate import check_text
+from veladev.catalog import bundled_catalog
 
 Expectation = tuple[int, str, str]
 
@@ -31,8 +31,9 @@ def _entries(field: str, severity: str) -> list[Expectation]:
 
 
 def _expected(row: dict) -> list[Expectation]:
-    return sorted(_entries(row["errors"], "error") + _entries(row["warnings"], "warning")
-                  + _entries(row["info"], "info"))
+    return sorted(
+        _entries(row["errors"], "error") + _entries(row["warnings"], "warning") + _entries(row["info"], "info")
+    )
 
 
 def _found(text: str) -> list[Expectation]:

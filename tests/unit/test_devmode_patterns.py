@@ -1,4 +1,5 @@
 """Sync path selection as Nocalhost's filePattern / ignoreFilePattern (syncthing syntax)."""
+
 from veladev.devmode.patterns import PathFilter
 
 TRAIT_DEFAULTS = PathFilter(["./"], [".git", ".vscode", ".idea", ".gradle", "build"])
@@ -19,10 +20,10 @@ def test_git_is_always_ignored_and_an_empty_file_pattern_list_syncs_all():
 
 def test_anchored_globs_braces_and_case_insensitive_patterns():
     f = PathFilter(["./src", "*.{js,ts}"], ["(?i)*.LOG", "/tmp", "**/cache/**"])
-    assert f.accepts("src/deep/a.py")          # ./src -> /src: the directory and all in it
-    assert not f.accepts("lib/src/a.py")        # anchored at the root
+    assert f.accepts("src/deep/a.py")  # ./src -> /src: the directory and all in it
+    assert not f.accepts("lib/src/a.py")  # anchored at the root
     assert f.accepts("lib/x.ts") and f.accepts("x.js") and not f.accepts("lib/x.py")
-    assert not f.accepts("src/debug.log")      # ignore wins, case-insensitively
+    assert not f.accepts("src/debug.log")  # ignore wins, case-insensitively
     assert f.accepts("tmp.js") and not f.accepts("tmp/a.js")
     assert not f.accepts("src/a/cache/b.js")
 

@@ -1,13 +1,19 @@
 """The hand-written tar headers of dev-mode sync read back as the same members with tarfile
 and GNU tar (names of every length, symlinks)."""
+
 import io
 import subprocess
 import tarfile
 
 from veladev.devmode.sync import tar_header
 
-NAMES = ["a.txt", "dir/sub/" + "n" * 90 + ".py", "p" * 120 + "/" + "f" * 99, "x" * 140 + "/" + "y" * 130,
-         "ünïcödé/файл.txt"]
+NAMES = [
+    "a.txt",
+    "dir/sub/" + "n" * 90 + ".py",
+    "p" * 120 + "/" + "f" * 99,
+    "x" * 140 + "/" + "y" * 130,
+    "ünïcödé/файл.txt",
+]
 
 
 def archive():

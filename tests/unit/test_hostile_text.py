@@ -3,8 +3,9 @@
 import random
 
 from hostile_inputs import garbage
-from veladev.catalog import bundled_catalog
+
 from veladev.appmodel.validate import check_text
+from veladev.catalog import bundled_catalog
 
 CAT = bundled_catalog()
 

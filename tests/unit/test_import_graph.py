@@ -22,10 +22,12 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
 
 
 def imports_of(package: Path, top: str) -> list[str]:
-    return [f"{path.relative_to(ROOT)}:{line}: {module}"
-            for path in sorted(package.rglob("*.py"))
-            for line, module in imported_modules(path)
-            if module == top or module.startswith(top + ".")]
+    return [
+        f"{path.relative_to(ROOT)}:{line}: {module}"
+        for path in sorted(package.rglob("*.py"))
+        for line, module in imported_modules(path)
+        if module == top or module.startswith(top + ".")
+    ]
 
 
 def test_velasandbox_imports_nothing_from_veladev():
@@ -88,8 +90,15 @@ def test_each_layer_imports_only_what_the_architecture_allows():
 
 def test_the_pure_layer_imports_nothing_of_ours_outside_it():
     spec = SERVER / "appmodel"
-    outside = [hit for hit in imports_of(SERVER / "appmodel", "veladev") if not hit.split(": ")[1].startswith("veladev.appmodel")]
-    relative_up = [f"{p.relative_to(ROOT)}:{n.lineno}" for p in sorted(spec.rglob("*.py"))
-                   for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
-                   if isinstance(n, ast.ImportFrom) and n.level > 1]
+    outside = [
+        hit
+        for hit in imports_of(SERVER / "appmodel", "veladev")
+        if not hit.split(": ")[1].startswith("veladev.appmodel")
+    ]
+    relative_up = [
+        f"{p.relative_to(ROOT)}:{n.lineno}"
+        for p in sorted(spec.rglob("*.py"))
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(n, ast.ImportFrom) and n.level > 1
+    ]
     assert outside == [] and relative_up == []

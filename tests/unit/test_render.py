@@ -4,8 +4,8 @@ trait in the open Application)."""
 import yaml
 
 from support import EXAMPLE
-from veladev.catalog import bundled_catalog
 from veladev.appmodel.render import apply_defaults, nocalhost_dev_config
+from veladev.catalog import bundled_catalog
 
 CAT = bundled_catalog()
 
@@ -22,7 +22,17 @@ def test_nocalhost_dev_config_applies_defaults_and_resolves_the_alias():
     assert [c["name"] for c in cfg["containers"]] == ["frontend"]
     dev = cfg["containers"][0]["dev"]
     # The template's field order, so json.dumps gives the text KubeVela writes.
-    assert list(dev) == ["image", "shell", "workDir", "resources", "command", "debug", "hotReload", "sync", "portForward"]
+    assert list(dev) == [
+        "image",
+        "shell",
+        "workDir",
+        "resources",
+        "command",
+        "debug",
+        "hotReload",
+        "sync",
+        "portForward",
+    ]
     assert dev["image"] == "nocalhost-docker.pkg.coding.net/nocalhost/dev-images/node:latest"
     assert dev["shell"] == "bash"  # a default
     assert dev["resources"]["requests"] == {"memory": "512Mi", "cpu": "0.5"}
@@ -32,9 +42,15 @@ def test_nocalhost_dev_config_applies_defaults_and_resolves_the_alias():
 def test_nocalhost_default_port_forward_is_port_to_port():
     cfg = nocalhost_dev_config("authors", {"port": 9080, "image": "go"}, CAT)
     dev = cfg["containers"][0]["dev"]
-    assert dev["portForward"] == ["9080:9080"] and dev["command"] == {"run": ["sh", "run.sh"], "debug": ["sh", "debug.sh"]}
-    assert dev["sync"] == {"type": "send", "filePattern": ["./"],
-                           "ignoreFilePattern": [".git", ".vscode", ".idea", ".gradle", "build"]}
+    assert dev["portForward"] == ["9080:9080"] and dev["command"] == {
+        "run": ["sh", "run.sh"],
+        "debug": ["sh", "debug.sh"],
+    }
+    assert dev["sync"] == {
+        "type": "send",
+        "filePattern": ["./"],
+        "ignoreFilePattern": [".git", ".vscode", ".idea", ".gradle", "build"],
+    }
 
 
 def test_apply_defaults_fills_nested_defaults_only_where_absent():

@@ -9,8 +9,12 @@ OUTSIDE = ("../" + "shared", "/work/" + "shared", "shared/" + "reference")
 
 
 def test_no_tracked_file_points_outside_the_repository():
-    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "--cached", "--others", "--exclude-standard"],
-                           capture_output=True, text=True, check=True).stdout.splitlines()
+    files = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     assert len(files) > 100
     hits = []
     for name in files:

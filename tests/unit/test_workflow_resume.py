@@ -7,7 +7,10 @@ import pytest
 from veladev.delivery.workflow import WorkflowError, read_workflow, resumed_workflow_status
 
 SUSPENDED: dict[str, Any] = {
-    "suspend": True, "terminated": False, "finished": False, "status": "suspending",
+    "suspend": True,
+    "terminated": False,
+    "finished": False,
+    "status": "suspending",
     "steps": [
         {"name": "deploy-test", "type": "deploy", "phase": "succeeded"},
         {"name": "approve-prod", "type": "suspend", "phase": "suspending", "reason": "Suspend"},
@@ -32,8 +35,20 @@ def test_resume_one_step_only_and_unknown_step():
 
 
 def test_resume_group_runs_its_unfinished_sub_steps():
-    wf = {"suspend": True, "steps": [{"name": "g", "type": "step-group", "phase": "suspending", "subSteps": [
-        {"name": "a", "type": "suspend", "phase": "suspending"}, {"name": "b", "type": "deploy", "phase": "succeeded"}]}]}
+    wf = {
+        "suspend": True,
+        "steps": [
+            {
+                "name": "g",
+                "type": "step-group",
+                "phase": "suspending",
+                "subSteps": [
+                    {"name": "a", "type": "suspend", "phase": "suspending"},
+                    {"name": "b", "type": "deploy", "phase": "succeeded"},
+                ],
+            }
+        ],
+    }
     out = resumed_workflow_status(wf)
     assert out["steps"][0]["phase"] == "running"
     assert [s["phase"] for s in out["steps"][0]["subSteps"]] == ["running", "succeeded"]

@@ -10,6 +10,7 @@ afterwards ``sandbox.kubevela`` is the :class:`ApplicationController` (set
 ``.resync_period`` to change the state-keep interval; default 300 s, or the environment
 variable ``VELASANDBOX_APP_RESYNC_PERIOD``) and ``sandbox.velaux`` the VelaUX server.
 """
+
 from __future__ import annotations
 
 from .. import kinds
@@ -84,16 +85,46 @@ def _workflow_causes(wf: dict) -> list[dict]:
 
 
 def register_kinds():
-    kinds.register_kind(kinds.Kind(group=GROUP, version="v1beta1", plural="applications", kind="Application",
-                                   short_names=["app", "velaapp"], categories=["oam"], subresources=["status"],
-                                   builtin=False, defaults=_app_defaults, validate=_app_validate))
+    kinds.register_kind(
+        kinds.Kind(
+            group=GROUP,
+            version="v1beta1",
+            plural="applications",
+            kind="Application",
+            short_names=["app", "velaapp"],
+            categories=["oam"],
+            subresources=["status"],
+            builtin=False,
+            defaults=_app_defaults,
+            validate=_app_validate,
+        )
+    )
     for k in definition_kinds():
         kinds.register_kind(k)
-    kinds.register_kind(kinds.Kind(group=GROUP, version="v1beta1", plural="applicationrevisions",
-                                   kind="ApplicationRevision", short_names=["apprev"], categories=["oam"],
-                                   subresources=["status"], builtin=False))
-    kinds.register_kind(kinds.Kind(group=GROUP, version="v1beta1", plural="resourcetrackers", kind="ResourceTracker",
-                                   namespaced=False, short_names=["rt"], categories=["oam"], builtin=False))
+    kinds.register_kind(
+        kinds.Kind(
+            group=GROUP,
+            version="v1beta1",
+            plural="applicationrevisions",
+            kind="ApplicationRevision",
+            short_names=["apprev"],
+            categories=["oam"],
+            subresources=["status"],
+            builtin=False,
+        )
+    )
+    kinds.register_kind(
+        kinds.Kind(
+            group=GROUP,
+            version="v1beta1",
+            plural="resourcetrackers",
+            kind="ResourceTracker",
+            namespaced=False,
+            short_names=["rt"],
+            categories=["oam"],
+            builtin=False,
+        )
+    )
 
 
 def _app_row(o: dict, age: str) -> list:
@@ -102,15 +133,30 @@ def _app_row(o: dict, age: str) -> list:
     comps = spec.get("components") or [{}]
     svcs = st.get("services") or [{}]
     healthy = svcs[0].get("healthy")
-    return [o["metadata"]["name"], comps[0].get("name", ""), comps[0].get("type", ""), st.get("status", ""),
-            "" if healthy is None else str(healthy).lower(), svcs[0].get("message", ""), age]
+    return [
+        o["metadata"]["name"],
+        comps[0].get("name", ""),
+        comps[0].get("type", ""),
+        st.get("status", ""),
+        "" if healthy is None else str(healthy).lower(),
+        svcs[0].get("message", ""),
+        age,
+    ]
 
 
 def register_printers():
     from .. import tables
+
     col = tables._col
-    tables._COLS["Application"] = [col("Name", fmt="name"), col("Component"), col("Type"), col("Phase"),
-                                   col("Healthy"), col("Status"), col("Age")]
+    tables._COLS["Application"] = [
+        col("Name", fmt="name"),
+        col("Component"),
+        col("Type"),
+        col("Phase"),
+        col("Healthy"),
+        col("Status"),
+        col("Age"),
+    ]
     tables.ROWS["Application"] = _app_row
 
 

@@ -11,6 +11,7 @@ apply-once strategies (copy listed paths from the live object into the manifest)
 
 Everything here runs on the sandbox loop and calls the store synchronously.
 """
+
 from __future__ import annotations
 
 import copy
@@ -115,14 +116,21 @@ def check_owner(live: dict, app: str, app_ns: str):
     if owner == (app, app_ns):
         return
     md = live["metadata"]
-    what = f'{live.get("kind")} {md.get("namespace", "")}/{md.get("name")}'.replace(" /", " ")
+    what = f"{live.get('kind')} {md.get('namespace', '')}/{md.get('name')}".replace(" /", " ")
     if owner[0] is None:
         raise ApplyError(f"{what} exists but is not managed by any application")
     raise ApplyError(f"{what} is managed by other application {owner[1]}/{owner[0]}")
 
 
-def apply(store, desired: dict, app: str, app_ns: str, skip_same_hash: bool = False,
-          keep_paths: list[str] | None = None, create_missing: bool = True) -> dict | None:
+def apply(
+    store,
+    desired: dict,
+    app: str,
+    app_ns: str,
+    skip_same_hash: bool = False,
+    keep_paths: list[str] | None = None,
+    create_missing: bool = True,
+) -> dict | None:
     """Apply one rendered manifest. Returns the live object (None when not created)."""
     kind = kind_of(desired)
     md = desired["metadata"]
@@ -141,7 +149,10 @@ def apply(store, desired: dict, app: str, app_ns: str, skip_same_hash: bool = Fa
     if keep_paths:
         desired = keep_live_paths(desired, live, keep_paths)
     obj = prepare(desired)
-    if skip_same_hash and (live["metadata"].get("labels") or {}).get(RENDER_HASH) == obj["metadata"]["labels"][RENDER_HASH]:
+    if (
+        skip_same_hash
+        and (live["metadata"].get("labels") or {}).get(RENDER_HASH) == obj["metadata"]["labels"][RENDER_HASH]
+    ):
         return live
     last_raw = (live["metadata"].get("annotations") or {}).get(LAST_APPLIED)
     try:

@@ -17,6 +17,7 @@ Per reconcile of an Application:
 6. status: ``status``, ``workflow``, ``services``, ``appliedResources``, ``latestRevision``,
    ``observedGeneration``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -64,6 +65,7 @@ def spec_hash(spec: dict) -> str:
 # ---------------------------------------------------------------------------------------
 # health (the built-in definitions' healthPolicy / customStatus, kv:vela-templates/definitions/internal)
 
+
 def workload_health(obj: dict | None) -> tuple[bool, str]:
     if obj is None:
         return False, "not found"
@@ -73,8 +75,9 @@ def workload_health(obj: dict | None) -> tuple[bool, str]:
     if kind == "Deployment":
         want = int(spec.get("replicas", 1))
         ready = int(st.get("readyReplicas", 0))
-        ok = (ready == int(st.get("updatedReplicas", 0)) == int(st.get("replicas", 0)) == want
-              and int(st.get("observedGeneration", 0)) >= int(obj["metadata"].get("generation", 1)))
+        ok = ready == int(st.get("updatedReplicas", 0)) == int(st.get("replicas", 0)) == want and int(
+            st.get("observedGeneration", 0)
+        ) >= int(obj["metadata"].get("generation", 1))
         return ok, f"Ready:{ready}/{want}"
     if kind == "Job":
         ok = int(st.get("succeeded", 0)) == int(spec.get("parallelism", 1))
@@ -84,6 +87,7 @@ def workload_health(obj: dict | None) -> tuple[bool, str]:
 
 # ---------------------------------------------------------------------------------------
 # apply-once (kv:pkg/resourcekeeper/statekeep.go ApplyStrategies, dispatch.go)
+
 
 def _selector_matches(sel: dict | None, res: dict) -> bool:
     if not sel:
@@ -146,11 +150,11 @@ class ApplicationController(Controller):
     def __init__(self, sandbox: ControllerHost):
         super().__init__(sandbox)
         self.resync_period = _resync_default()
-        self.errors: dict[tuple, dict] = {}          # (ns, name) -> step id -> error count
+        self.errors: dict[tuple, dict] = {}  # (ns, name) -> step id -> error count
         self._timers: dict[tuple, asyncio.TimerHandle] = {}
         self._due: dict[tuple, float] = {}
         self._polled: set[tuple] = set()
-        self._last_keep: dict[tuple, tuple[str, float]] = {}   # app resourceVersion, time
+        self._last_keep: dict[tuple, tuple[str, float]] = {}  # app resourceVersion, time
 
     def wants_update(self, old: dict, new: dict) -> bool:
         """KubeVela's update filter (SetupWithManager in kubevela
@@ -173,6 +177,7 @@ class ApplicationController(Controller):
                 for key in ("steps", "contextBackend", "message", "endTime"):
                     st["workflow"].pop(key, None)
             return app
+
         return relevant(old) != relevant(new)
 
     async def stop(self):
@@ -198,6 +203,7 @@ class ApplicationController(Controller):
             if poll:
                 self._polled.add(key)
             self.requeue(ns, name)
+
         self._timers[key] = loop.call_later(max(after, 0.0), fire)
         self._due[key] = due
 
@@ -229,7 +235,7 @@ class ApplicationController(Controller):
         # 2. revision
         rev = self._revision(app, status)
         status["observedGeneration"] = md.get("generation", 1)
-        app.setdefault("status", {})["latestRevision"] = rev   # what this reconcile renders with
+        app.setdefault("status", {})["latestRevision"] = rev  # what this reconcile renders with
 
         # 3. restart check
         publish = (md.get("annotations") or {}).get(PUBLISH_VERSION)
@@ -238,19 +244,36 @@ class ApplicationController(Controller):
         steps, mode_steps, mode_sub = plan(spec)
         vars_ = self._load_vars(ns, name)
         if not wf or wf.get("appRevision") != want_rev:
-            wf = {"appRevision": want_rev, "mode": f"{mode_steps}-{mode_sub}", "status": "initializing",
-                  "suspend": False, "terminated": False, "finished": False, "steps": [],
-                  "startTime": now_iso(),
-                  "contextBackend": {"apiVersion": "v1", "kind": "ConfigMap",
-                                     "name": f"workflow-{name}-context", "namespace": ns}}
+            wf = {
+                "appRevision": want_rev,
+                "mode": f"{mode_steps}-{mode_sub}",
+                "status": "initializing",
+                "suspend": False,
+                "terminated": False,
+                "finished": False,
+                "steps": [],
+                "startTime": now_iso(),
+                "contextBackend": {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "name": f"workflow-{name}-context",
+                    "namespace": ns,
+                },
+            }
             vars_ = {}
             self.errors.pop((ns, name), None)
             self.event(app, "Deployed", f"workflow {want_rev} started")
         status["workflow"] = wf
 
         # 4. the workflow
-        run = Run(status=wf, vars=vars_, steps=steps, mode_steps=mode_steps, mode_sub=mode_sub,
-                  errors=self.errors.setdefault((ns, name), {}))
+        run = Run(
+            status=wf,
+            vars=vars_,
+            steps=steps,
+            mode_steps=mode_steps,
+            mode_sub=mode_sub,
+            errors=self.errors.setdefault((ns, name), {}),
+        )
         run.execute = lambda step, st: self.execute(app, run, step, st)
         if (spec.get("workflow") or {}).get("ref"):
             wf["status"] = "failed"
@@ -285,7 +308,7 @@ class ApplicationController(Controller):
             cur["status"] = status
             self.store.update(self.kind, cur, subresource="status")
             if status.get("status") != before.get("status"):
-                self.event(app, "ApplicationPhase", f'phase {status["status"]}')
+                self.event(app, "ApplicationPhase", f"phase {status['status']}")
         if run.wake_after is not None:
             self.schedule(ns, name, run.wake_after)
         elif wf.get("status") == "succeeded" and not healthy:
@@ -316,9 +339,12 @@ class ApplicationController(Controller):
                 text = (m.get("text") or m.get("subject") or m.get("content") or "") if isinstance(m, dict) else str(m)
                 if text:
                     break
-            self.event(app, "WorkflowNotification",
-                       f'step "{step.get("name", "")}": notification to {", ".join(kinds_) or "nobody"} '
-                       f"recorded, not sent" + (f": {text}" if text else ""))
+            self.event(
+                app,
+                "WorkflowNotification",
+                f'step "{step.get("name", "")}": notification to {", ".join(kinds_) or "nobody"} '
+                f"recorded, not sent" + (f": {text}" if text else ""),
+            )
             return Outcome("succeeded")
         if stype == "print-message-in-status":
             return Outcome("succeeded", str(props.get("message", "")))
@@ -368,9 +394,14 @@ class ApplicationController(Controller):
     def render(self, app: dict, comps: list[dict], target: str) -> list[dict]:
         md = app["metadata"]
         rev = (app.get("status") or {}).get("latestRevision") or {}
-        ctx = RenderContext(app=md["name"], app_namespace=md["namespace"], namespace=target,
-                            app_revision=rev.get("name", ""), app_labels=dict(md.get("labels") or {}),
-                            app_annotations=dict(md.get("annotations") or {}))
+        ctx = RenderContext(
+            app=md["name"],
+            app_namespace=md["namespace"],
+            namespace=target,
+            app_revision=rev.get("name", ""),
+            app_labels=dict(md.get("labels") or {}),
+            app_annotations=dict(md.get("annotations") or {}),
+        )
         out = []
         for comp in comps:
             self._check_renderable(app, comp)
@@ -380,15 +411,21 @@ class ApplicationController(Controller):
         return out
 
     def _check_renderable(self, app: dict, comp: dict):
-        if comp.get("type") not in RENDERED_COMPONENT_TYPES and \
-                self._definition("componentdefinitions", app, comp.get("type", "")):
-            raise RuntimeError(f'render component "{comp.get("name")}": velasandbox cannot render the '
-                               f'ComponentDefinition "{comp.get("type")}" (no CUE evaluator)')
+        if comp.get("type") not in RENDERED_COMPONENT_TYPES and self._definition(
+            "componentdefinitions", app, comp.get("type", "")
+        ):
+            raise RuntimeError(
+                f'render component "{comp.get("name")}": velasandbox cannot render the '
+                f'ComponentDefinition "{comp.get("type")}" (no CUE evaluator)'
+            )
         for t in comp.get("traits") or []:
-            if t.get("type") not in RENDERED_TRAIT_TYPES and \
-                    self._definition("traitdefinitions", app, t.get("type", "")):
-                raise RuntimeError(f'render trait "{t.get("type")}" of component "{comp.get("name")}": '
-                                   f'velasandbox cannot render the TraitDefinition "{t.get("type")}" (no CUE evaluator)')
+            if t.get("type") not in RENDERED_TRAIT_TYPES and self._definition(
+                "traitdefinitions", app, t.get("type", "")
+            ):
+                raise RuntimeError(
+                    f'render trait "{t.get("type")}" of component "{comp.get("name")}": '
+                    f'velasandbox cannot render the TraitDefinition "{t.get("type")}" (no CUE evaluator)'
+                )
 
     def dispatch(self, app: dict, run: Run, comps: list[dict], targets: list[str]):
         """Render and apply each component in each placement; raise StepWait until every
@@ -407,9 +444,9 @@ class ApplicationController(Controller):
                 progress = True
                 healthy[(target, comp["name"])] = self._apply_component(app, run, comp, target)
                 if not healthy[(target, comp["name"])]:
-                    reasons.append(f'local/{target}//{comp["name"]} is not healthy')
+                    reasons.append(f"local/{target}//{comp['name']} is not healthy")
         for target, comp in pending:
-            reasons.append(f'local/{target}//{comp["name"]} is waiting dependents')
+            reasons.append(f"local/{target}//{comp['name']} is waiting dependents")
         if reasons:
             raise StepWait(",".join(reasons))
 
@@ -422,45 +459,65 @@ class ApplicationController(Controller):
             keep = once.paths(dict(m, _componentType=ctype), "onUpdate")
             try:
                 if "*" in keep:
-                    live = self.store.try_get(applymod.kind_of(m), m["metadata"].get("namespace"), m["metadata"]["name"])
+                    live = self.store.try_get(
+                        applymod.kind_of(m), m["metadata"].get("namespace"), m["metadata"]["name"]
+                    )
                     if live is None:
                         live = applymod.apply(self.store, m, md["name"], md["namespace"])
                 else:
-                    live = applymod.apply(self.store, m, md["name"], md["namespace"], skip_same_hash=True,
-                                          keep_paths=keep)
+                    live = applymod.apply(
+                        self.store, m, md["name"], md["namespace"], skip_same_hash=True, keep_paths=keep
+                    )
             except ApplyError as e:
                 raise RuntimeError(f"error encountered in cluster local: {e}") from None
             self.track(app, m, ctype, run.status.get("appRevision", ""), workload=i == 0)
-            if i == 0:   # render_component returns the workload first, then what the
-                ok = workload_health(live)[0]   # component and its traits output
+            if i == 0:  # render_component returns the workload first, then what the
+                ok = workload_health(live)[0]  # component and its traits output
         return ok
 
     # ------------------------------------------------------------------ ApplicationRevision
-    REVISION_LIMIT = 10   # --application-revision-limit
+    REVISION_LIMIT = 10  # --application-revision-limit
 
     def record_revision(self, app: dict, rev: dict):
         """An ApplicationRevision `<app>-v<N>` holding the Application as it was (spec.application)."""
         k = K("applicationrevisions")
         md = app["metadata"]
-        snap = {"apiVersion": app["apiVersion"], "kind": app["kind"],
-                "metadata": {x: md[x] for x in ("name", "namespace", "labels", "annotations", "generation") if x in md},
-                "spec": copy.deepcopy(app.get("spec") or {})}
-        obj = {"metadata": {"name": rev["name"], "namespace": md["namespace"],
-                            "labels": {"app.oam.dev/name": md["name"], "app.oam.dev/app-revision-hash": rev["revisionHash"]},
-                            "ownerReferences": [{"apiVersion": app["apiVersion"], "kind": app["kind"], "name": md["name"],
-                                                 "uid": md["uid"], "controller": True}]},
-               "spec": {"application": snap}}
+        snap = {
+            "apiVersion": app["apiVersion"],
+            "kind": app["kind"],
+            "metadata": {x: md[x] for x in ("name", "namespace", "labels", "annotations", "generation") if x in md},
+            "spec": copy.deepcopy(app.get("spec") or {}),
+        }
+        obj = {
+            "metadata": {
+                "name": rev["name"],
+                "namespace": md["namespace"],
+                "labels": {"app.oam.dev/name": md["name"], "app.oam.dev/app-revision-hash": rev["revisionHash"]},
+                "ownerReferences": [
+                    {
+                        "apiVersion": app["apiVersion"],
+                        "kind": app["kind"],
+                        "name": md["name"],
+                        "uid": md["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": {"application": snap},
+        }
         pv = (md.get("annotations") or {}).get(PUBLISH_VERSION)
         if pv:
             obj["metadata"]["annotations"] = {PUBLISH_VERSION: pv}
         if self.store.try_get(k, md["namespace"], rev["name"]) is None:
             self.store.create(k, obj)
         revs, _ = self.store.list(k, md["namespace"], f"app.oam.dev/name={md['name']}")
+
         def number(r):
             tail = r["metadata"]["name"].rsplit("-v", 1)[-1]
             return int(tail) if tail.isdigit() else 0
+
         revs.sort(key=number)
-        for old in revs[:-self.REVISION_LIMIT]:
+        for old in revs[: -self.REVISION_LIMIT]:
             self.store.delete(k, md["namespace"], old["metadata"]["name"])
 
     def mark_revision(self, app: dict, rev: dict, wf: dict):
@@ -483,21 +540,40 @@ class ApplicationController(Controller):
         rtk = K("resourcetrackers")
         rt = self._rt(md["namespace"], md["name"])
         if rt is None:
-            rt = self.store.create(rtk, {
-                "metadata": {"name": self.rt_name(md["namespace"], md["name"]),
-                             "labels": {"app.oam.dev/name": md["name"], "app.oam.dev/namespace": md["namespace"]}},
-                "spec": {"type": "root", "managedResources": []}})
+            rt = self.store.create(
+                rtk,
+                {
+                    "metadata": {
+                        "name": self.rt_name(md["namespace"], md["name"]),
+                        "labels": {"app.oam.dev/name": md["name"], "app.oam.dev/namespace": md["namespace"]},
+                    },
+                    "spec": {"type": "root", "managedResources": []},
+                },
+            )
         entries = rt["spec"].setdefault("managedResources", [])
         mmd = manifest["metadata"]
         labels = mmd.get("labels") or {}
-        entry = {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"], "cluster": "local",
-                 "namespace": mmd.get("namespace", ""), "name": mmd["name"], "creator": "workflow",
-                 "component": labels.get("app.oam.dev/component", ""), "componentType": ctype,
-                 "trait": labels.get("trait.oam.dev/type", ""), "workload": workload, "workflowRun": run_rev,
-                 "raw": manifest}
+        entry = {
+            "apiVersion": manifest["apiVersion"],
+            "kind": manifest["kind"],
+            "cluster": "local",
+            "namespace": mmd.get("namespace", ""),
+            "name": mmd["name"],
+            "creator": "workflow",
+            "component": labels.get("app.oam.dev/component", ""),
+            "componentType": ctype,
+            "trait": labels.get("trait.oam.dev/type", ""),
+            "workload": workload,
+            "workflowRun": run_rev,
+            "raw": manifest,
+        }
         for i, e in enumerate(entries):
-            if (e["apiVersion"], e["kind"], e["namespace"], e["name"]) == \
-                    (entry["apiVersion"], entry["kind"], entry["namespace"], entry["name"]):
+            if (e["apiVersion"], e["kind"], e["namespace"], e["name"]) == (
+                entry["apiVersion"],
+                entry["kind"],
+                entry["namespace"],
+                entry["name"],
+            ):
                 if e != entry:
                     entries[i] = entry
                     self.store.update(rtk, rt, require_rv=False)
@@ -524,8 +600,7 @@ class ApplicationController(Controller):
             if "*" in keep:
                 continue
             try:
-                applymod.apply(self.store, m, md["name"], md["namespace"], keep_paths=keep,
-                               create_missing=not keep)
+                applymod.apply(self.store, m, md["name"], md["namespace"], keep_paths=keep, create_missing=not keep)
             except (ApplyError, ApiError) as ex:
                 self.event(app, "StateKeepFailed", str(ex), "Warning")
 
@@ -594,11 +669,17 @@ class ApplicationController(Controller):
             live = self.store.try_get(k, e["namespace"] or None, e["name"]) if k else None
             ok, msg = workload_health(live)
             healthy = healthy and ok
-            comp: dict = next((c for c in (app.get("spec") or {}).get("components") or []
-                               if c.get("name") == e.get("component")), {})
-            svc = {"name": e.get("component", ""), "namespace": e["namespace"], "cluster": "local", "env": "",
-                   "workloadDefinition": {"apiVersion": e["apiVersion"], "kind": e["kind"]},
-                   "healthy": ok}
+            comp: dict = next(
+                (c for c in (app.get("spec") or {}).get("components") or [] if c.get("name") == e.get("component")), {}
+            )
+            svc = {
+                "name": e.get("component", ""),
+                "namespace": e["namespace"],
+                "cluster": "local",
+                "env": "",
+                "workloadDefinition": {"apiVersion": e["apiVersion"], "kind": e["kind"]},
+                "healthy": ok,
+            }
             if msg:
                 svc["message"] = msg
             traits = [{"type": t.get("type"), "healthy": True} for t in comp.get("traits") or []]
@@ -609,9 +690,17 @@ class ApplicationController(Controller):
 
     def applied_resources(self, ns: str, name: str) -> list[dict]:
         rt = self._rt(ns, name)
-        return [{"cluster": "local", "creator": e.get("creator", "workflow"), "apiVersion": e["apiVersion"],
-                 "kind": e["kind"], "namespace": e["namespace"], "name": e["name"]}
-                for e in (rt or {}).get("spec", {}).get("managedResources") or []]
+        return [
+            {
+                "cluster": "local",
+                "creator": e.get("creator", "workflow"),
+                "apiVersion": e["apiVersion"],
+                "kind": e["kind"],
+                "namespace": e["namespace"],
+                "name": e["name"],
+            }
+            for e in (rt or {}).get("spec", {}).get("managedResources") or []
+        ]
 
     # ------------------------------------------------------------------ context ConfigMap
     def _load_vars(self, ns: str, name: str) -> dict:
@@ -630,12 +719,26 @@ class ApplicationController(Controller):
         if cm is None:
             if not vars_:
                 return
-            self.store.create(cmk, {"metadata": {"name": cname, "namespace": md["namespace"],
-                                                 "labels": {"app.oam.dev/name": md["name"]},
-                                                 "ownerReferences": [{"apiVersion": app["apiVersion"],
-                                                                      "kind": app["kind"], "name": md["name"],
-                                                                      "uid": md["uid"], "controller": True}]},
-                                    "data": data})
+            self.store.create(
+                cmk,
+                {
+                    "metadata": {
+                        "name": cname,
+                        "namespace": md["namespace"],
+                        "labels": {"app.oam.dev/name": md["name"]},
+                        "ownerReferences": [
+                            {
+                                "apiVersion": app["apiVersion"],
+                                "kind": app["kind"],
+                                "name": md["name"],
+                                "uid": md["uid"],
+                                "controller": True,
+                            }
+                        ],
+                    },
+                    "data": data,
+                },
+            )
         elif cm.get("data") != data:
             cm["data"] = data
             self.store.update(cmk, cm, require_rv=False)
@@ -650,8 +753,9 @@ def _topology_targets(pname: str, pp: dict, app_namespace: str) -> list[str]:
         raise RuntimeError(f'topology policy "{pname}": empty topology policy')
     for c in pp.get("clusters") or []:
         if c != "local":
-            raise RuntimeError(f'failed to get cluster {c}: cluster "{c}" not found '
-                               "(velasandbox has only the local cluster)")
+            raise RuntimeError(
+                f'failed to get cluster {c}: cluster "{c}" not found (velasandbox has only the local cluster)'
+            )
     if pp.get("clusterLabelSelector") or pp.get("clusterSelector"):
         if not pp.get("allowEmpty"):
             raise RuntimeError(f'topology policy "{pname}": no cluster matches the label selector')

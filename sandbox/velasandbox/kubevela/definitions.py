@@ -16,6 +16,7 @@ sandbox's own copy, not veladev's: the stand-in is the oracle veladev is tested 
 must be able to disagree. A definition without the annotation gets no ConfigMap, which is also
 what KubeVela does when schema generation fails.
 """
+
 from __future__ import annotations
 
 import copy
@@ -50,21 +51,51 @@ BUILTINS = {
     "component": ["webservice", "worker", "task"],
     "trait": ["scaler", "env", "labels", "annotations", "command", "container-image", "nocalhost"],
     "policy": ["topology", "override", "apply-once"],
-    "workflowstep": ["deploy", "suspend", "notification", "step-group", "apply-component",
-                     "print-message-in-status"],
+    "workflowstep": ["deploy", "suspend", "notification", "step-group", "apply-component", "print-message-in-status"],
 }
 #: Every workflow step type KubeVela v1.10 ships (``kv:vela-templates/definitions/internal/
 #: workflowstep/``): a step of one of these types that the stand-in does not run is "not
 #: emulated", any other type is "not found".
-KUBEVELA_WORKFLOW_STEPS = frozenset({
-    "apply-application", "apply-application-in-parallel", "apply-component", "apply-deployment", "apply-object",
-    "apply-remaining", "apply-terraform-config", "apply-terraform-provider", "build-push-image", "check-metrics",
-    "clean-jobs", "collect-service-endpoints", "create-config", "delete-config", "depends-on-app",
-    "deploy", "deploy-cloud-resource", "deploy2env", "deploy2runtime", "export-data", "export-service",
-    "export2config", "export2secret", "generate-jdbc-connection", "list-config", "notification",
-    "print-message-in-status", "read-config", "read-object", "request", "share-cloud-resource", "step-group",
-    "suspend", "vela-cli", "webhook", "webhook-notification",
-})
+KUBEVELA_WORKFLOW_STEPS = frozenset(
+    {
+        "apply-application",
+        "apply-application-in-parallel",
+        "apply-component",
+        "apply-deployment",
+        "apply-object",
+        "apply-remaining",
+        "apply-terraform-config",
+        "apply-terraform-provider",
+        "build-push-image",
+        "check-metrics",
+        "clean-jobs",
+        "collect-service-endpoints",
+        "create-config",
+        "delete-config",
+        "depends-on-app",
+        "deploy",
+        "deploy-cloud-resource",
+        "deploy2env",
+        "deploy2runtime",
+        "export-data",
+        "export-service",
+        "export2config",
+        "export2secret",
+        "generate-jdbc-connection",
+        "list-config",
+        "notification",
+        "print-message-in-status",
+        "read-config",
+        "read-object",
+        "request",
+        "share-cloud-resource",
+        "step-group",
+        "suspend",
+        "vela-cli",
+        "webhook",
+        "webhook-notification",
+    }
+)
 _SCHEMAS = Path(__file__).resolve().parent / "builtin_schemas"
 _WORKLOADS = {"deployments.apps": ("apps/v1", "Deployment"), "jobs.batch": ("batch/v1", "Job")}
 
@@ -96,10 +127,12 @@ def published_schema(builtin: dict) -> dict:
 
 
 def builtin_definition(prefix: str, name: str, schema: dict) -> dict:
-    meta = (schema.get("x-vela") or {})
+    meta = schema.get("x-vela") or {}
     description = schema.get("description") or meta.get("description") or ""
     kind = DEFINITION_KINDS[plural_for(prefix)][1]
-    spec: dict = {"schematic": {"cue": {"template": "// rendered natively by velasandbox (velasandbox.kubevela.render)\n"}}}
+    spec: dict = {
+        "schematic": {"cue": {"template": "// rendered natively by velasandbox (velasandbox.kubevela.render)\n"}}
+    }
     if prefix == "component":
         wl = meta.get("workload") or "deployments.apps"
         api, k = _WORKLOADS.get(wl, ("apps/v1", "Deployment"))
@@ -107,12 +140,19 @@ def builtin_definition(prefix: str, name: str, schema: dict) -> dict:
     if prefix == "trait":
         spec["appliesToWorkloads"] = list(meta.get("appliesToWorkloads") or ["*"])
         spec["podDisruptive"] = name not in ("scaler",)
-    return {"apiVersion": f"{GROUP}/v1beta1", "kind": kind,
-            "metadata": {"name": name, "namespace": SYSTEM_NAMESPACE,
-                         "annotations": {"definition.oam.dev/description": description,
-                                         SCHEMA_ANNOTATION: json.dumps(published_schema(schema),
-                                                                       sort_keys=True)}},
-            "spec": spec}
+    return {
+        "apiVersion": f"{GROUP}/v1beta1",
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": SYSTEM_NAMESPACE,
+            "annotations": {
+                "definition.oam.dev/description": description,
+                SCHEMA_ANNOTATION: json.dumps(published_schema(schema), sort_keys=True),
+            },
+        },
+        "spec": spec,
+    }
 
 
 def install_builtins(store):
@@ -152,13 +192,20 @@ class DefinitionController(Controller):
                 if not isinstance(schema, dict):
                     raise ValueError("not an object")
             except ValueError as e:
-                status["conditions"] = [{"type": "Synced", "status": "False", "reason": "ReconcileError",
-                                         "message": f"Could not store capability in ConfigMap: {e}"}]
+                status["conditions"] = [
+                    {
+                        "type": "Synced",
+                        "status": "False",
+                        "reason": "ReconcileError",
+                        "message": f"Could not store capability in ConfigMap: {e}",
+                    }
+                ]
                 status.pop("configMapRef", None)
         existing = self.store.try_get(cmk, md["namespace"], cm_name)
         if schema is None:
-            if existing is not None and any(r.get("uid") == md["uid"]
-                                            for r in existing["metadata"].get("ownerReferences") or []):
+            if existing is not None and any(
+                r.get("uid") == md["uid"] for r in existing["metadata"].get("ownerReferences") or []
+            ):
                 self.store.delete(cmk, md["namespace"], cm_name)
             status.pop("configMapRef", None)
         else:
@@ -174,21 +221,34 @@ class DefinitionController(Controller):
                     raise
                 self.requeue(namespace, name, 0.05)
 
-
     def _publish(self, d: dict, cm_name: str, schema: dict, existing: dict | None) -> None:
         """Creates or updates the schema ConfigMap the definition owns."""
         md = d["metadata"]
         cmk = kinds.builtin("", "v1", "configmaps")
         labels = dict(md.get("labels") or {})
         labels.update({SCHEMA_LABEL: "schema", NAME_LABEL: md["name"]})
-        cm: dict = {"metadata": {"name": cm_name, "namespace": md["namespace"], "labels": labels,
-                                 "ownerReferences": [{"apiVersion": d["apiVersion"], "kind": d["kind"],
-                                                      "name": md["name"], "uid": md["uid"], "controller": True,
-                                                      "blockOwnerDeletion": True}]},
-                    "data": {SCHEMA_KEY: json.dumps(schema, sort_keys=True)}}
+        cm: dict = {
+            "metadata": {
+                "name": cm_name,
+                "namespace": md["namespace"],
+                "labels": labels,
+                "ownerReferences": [
+                    {
+                        "apiVersion": d["apiVersion"],
+                        "kind": d["kind"],
+                        "name": md["name"],
+                        "uid": md["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "data": {SCHEMA_KEY: json.dumps(schema, sort_keys=True)},
+        }
         if self.prefix == "trait":
             cm["metadata"]["annotations"] = {
-                APPLIED_WORKLOADS: ",".join((d.get("spec") or {}).get("appliesToWorkloads") or [])}
+                APPLIED_WORKLOADS: ",".join((d.get("spec") or {}).get("appliesToWorkloads") or [])
+            }
         if existing is None:
             self.store.create(cmk, cm)
             return
@@ -203,6 +263,16 @@ class DefinitionController(Controller):
 
 
 def definition_kinds() -> list[kinds.Kind]:
-    return [kinds.Kind(group=GROUP, version="v1beta1", plural=plural, kind=kind, short_names=short,
-                       categories=["oam"], subresources=["status"], builtin=False)
-            for plural, (_, kind, short) in DEFINITION_KINDS.items()]
+    return [
+        kinds.Kind(
+            group=GROUP,
+            version="v1beta1",
+            plural=plural,
+            kind=kind,
+            short_names=short,
+            categories=["oam"],
+            subresources=["status"],
+            builtin=False,
+        )
+        for plural, (_, kind, short) in DEFINITION_KINDS.items()
+    ]

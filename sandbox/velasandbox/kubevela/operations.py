@@ -6,6 +6,7 @@ the whole Application as a JSON merge patch on the ``status`` subresource (the b
 the same functions. These run on the sandbox loop against the store, through the same
 merge-patch path the API server uses for ``PATCH .../status``.
 """
+
 from __future__ import annotations
 
 import copy

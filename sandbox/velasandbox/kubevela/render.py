@@ -11,6 +11,7 @@ This is the sandbox's own rendering, deliberately independent of veladev's code:
 is the oracle veladev is tested against, and an oracle that shares the product's code cannot
 catch the product's mistakes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -70,6 +71,7 @@ def mergo_override(base: Any, patch: Any) -> Any:
 @dataclass(slots=True)
 class RenderContext:
     """The CUE ``context`` of one placement."""
+
     app: str
     app_namespace: str
     namespace: str  # where this placement deploys (a topology policy's namespace, or the app's)
@@ -82,8 +84,9 @@ class RenderContext:
 _NOT_COPIED_ANNOTATIONS = frozenset({"app.oam.dev/inplace-upgrade", "kubectl.kubernetes.io/last-applied-configuration"})
 
 
-def _metadata(ctx: RenderContext, comp: str, comp_type: str, resource_type: str,
-              trait_labels: dict[str, str] | None = None) -> Manifest:
+def _metadata(
+    ctx: RenderContext, comp: str, comp_type: str, resource_type: str, trait_labels: dict[str, str] | None = None
+) -> Manifest:
     labels = dict(ctx.app_labels)
     labels["app.oam.dev/name"] = ctx.app
     labels["app.oam.dev/namespace"] = ctx.app_namespace
@@ -108,8 +111,14 @@ def _metadata(ctx: RenderContext, comp: str, comp_type: str, resource_type: str,
 def _ports(params: dict[str, Any]) -> list[Manifest] | None:
     """webservice.cue: ``ports`` wins over the deprecated single ``port``."""
     if params.get("ports"):
-        return [{"containerPort": p.get("containerPort", p["port"]), "protocol": p.get("protocol", "TCP"),
-                 "name": p.get("name", f"port-{p['port']}")} for p in params["ports"]]
+        return [
+            {
+                "containerPort": p.get("containerPort", p["port"]),
+                "protocol": p.get("protocol", "TCP"),
+                "name": p.get("name", f"port-{p['port']}"),
+            }
+            for p in params["ports"]
+        ]
     if params.get("port") is not None:
         return [{"containerPort": params["port"]}]
     return None
@@ -132,8 +141,14 @@ def _main_container(comp: str, params: dict[str, Any], with_ports: bool) -> Mani
     ports = _ports(params) if with_ports else None
     if ports:
         container["ports"] = ports
-    for param, key in (("imagePullPolicy", "imagePullPolicy"), ("cmd", "command"), ("args", "args"),
-                       ("env", "env"), ("livenessProbe", "livenessProbe"), ("readinessProbe", "readinessProbe")):
+    for param, key in (
+        ("imagePullPolicy", "imagePullPolicy"),
+        ("cmd", "command"),
+        ("args", "args"),
+        ("env", "env"),
+        ("livenessProbe", "livenessProbe"),
+        ("readinessProbe", "readinessProbe"),
+    ):
         if params.get(param):
             container[key] = copy.deepcopy(params[param])
     resources = _resources(params)
@@ -155,14 +170,25 @@ def _pod_template(ctx: RenderContext, comp: str, params: dict[str, Any], contain
     return {"metadata": meta, "spec": pod}
 
 
-def _service(ctx: RenderContext, comp: str, comp_type: str, ports: list[Manifest], service_type: str,
-             output: str, trait: str = "") -> Manifest:
+def _service(
+    ctx: RenderContext,
+    comp: str,
+    comp_type: str,
+    ports: list[Manifest],
+    service_type: str,
+    output: str,
+    trait: str = "",
+) -> Manifest:
     if trait:
         meta = _metadata(ctx, comp, comp_type, "TRAIT", {"trait.oam.dev/type": trait, "trait.oam.dev/resource": output})
     else:
         meta = _metadata(ctx, comp, comp_type, "WORKLOAD")
-    return {"apiVersion": "v1", "kind": "Service", "metadata": meta,
-            "spec": {"selector": {"app.oam.dev/component": comp}, "ports": ports, "type": service_type}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {"selector": {"app.oam.dev/component": comp}, "ports": ports, "type": service_type},
+    }
 
 
 def _deployment(ctx: RenderContext, comp: str, comp_type: str, params: dict[str, Any]) -> list[Manifest]:
@@ -170,14 +196,23 @@ def _deployment(ctx: RenderContext, comp: str, comp_type: str, params: dict[str,
     Service for ports with ``expose: true``."""
     is_webservice = comp_type == "webservice"
     container = _main_container(comp, params, with_ports=is_webservice)
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _metadata(ctx, comp, comp_type, "WORKLOAD"),
-                  "spec": {"selector": {"matchLabels": {"app.oam.dev/component": comp}},
-                           "template": _pod_template(ctx, comp, params, container)}}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(ctx, comp, comp_type, "WORKLOAD"),
+        "spec": {
+            "selector": {"matchLabels": {"app.oam.dev/component": comp}},
+            "template": _pod_template(ctx, comp, params, container),
+        },
+    }
     exposed = [p for p in params.get("ports") or () if p.get("expose")] if is_webservice else []
     if not exposed:
         return [deployment]
     ports = [{"port": p["port"], "targetPort": p["port"], "name": p.get("name", f"port-{p['port']}")} for p in exposed]
-    return [deployment, _service(ctx, comp, comp_type, ports, params.get("exposeType", "ClusterIP"), "webserviceExpose")]
+    return [
+        deployment,
+        _service(ctx, comp, comp_type, ports, params.get("exposeType", "ClusterIP"), "webserviceExpose"),
+    ]
 
 
 def _job(ctx: RenderContext, comp: str, comp_type: str, params: dict[str, Any]) -> list[Manifest]:
@@ -187,12 +222,20 @@ def _job(ctx: RenderContext, comp: str, comp_type: str, params: dict[str, Any]) 
     meta = _metadata(ctx, comp, comp_type, "WORKLOAD")
     meta["name"] = f"{ctx.app}-{comp}"
     count = params.get("count", 1)
-    return [{"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
-             "spec": {"parallelism": count, "completions": count, "template": template}}]
+    return [
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": meta,
+            "spec": {"parallelism": count, "completions": count, "template": template},
+        }
+    ]
 
 
 _COMPONENTS: dict[str, Callable[[RenderContext, str, str, dict[str, Any]], list[Manifest]]] = {
-    "webservice": _deployment, "worker": _deployment, "task": _job,
+    "webservice": _deployment,
+    "worker": _deployment,
+    "task": _job,
 }
 
 
@@ -220,8 +263,8 @@ class _TraitCall:
     workload: Manifest
     comp: str
     comp_type: str
-    raw: dict[str, Any]      # the properties as written
-    params: dict[str, Any]   # with the definition's defaults
+    raw: dict[str, Any]  # the properties as written
+    params: dict[str, Any]  # with the definition's defaults
 
     def container(self, name: str) -> Manifest:
         target = name or self.comp
@@ -244,6 +287,7 @@ def _scaler(t: _TraitCall) -> list[Manifest]:
 def _metadata_patch(key: str) -> Callable[[_TraitCall], list[Manifest]]:
     """labels.cue / annotations.cue: a JSON merge patch on the workload and its pod template
     (a null value deletes)."""
+
     def patch(t: _TraitCall) -> list[Manifest]:
         for meta in (t.workload["metadata"], t.workload["spec"].get("template", {}).get("metadata")):
             if meta is None:
@@ -255,6 +299,7 @@ def _metadata_patch(key: str) -> Callable[[_TraitCall], list[Manifest]]:
                 else:
                     current[k] = v
         return []
+
     return patch
 
 
@@ -301,21 +346,26 @@ def nocalhost_dev_config(comp: str, params: dict[str, Any]) -> dict[str, Any]:
     ``params`` already carry the trait's defaults. Keys are in the template's order, so
     ``json.dumps`` gives the text KubeVela writes; optional fields appear only when set.
     """
+
     def optional(*names: str) -> dict[str, Any]:
         return {n: params[n] for n in names if params.get(n)}
 
     image = params.get("image", "")
-    dev = {**optional("gitUrl"),
-           "image": NOCALHOST_DEV_IMAGES.get(image, image),
-           "shell": params.get("shell"), "workDir": params.get("workDir"),
-           **optional("storageClass"),
-           "resources": params.get("resources"),
-           **optional("persistentVolumeDirs"),
-           "command": params.get("command"),
-           **optional("debug"),
-           "hotReload": params.get("hotReload"), "sync": params.get("sync"),
-           **optional("env"),
-           "portForward": params.get("portForward") or [f"{params.get('port')}:{params.get('port')}"]}
+    dev = {
+        **optional("gitUrl"),
+        "image": NOCALHOST_DEV_IMAGES.get(image, image),
+        "shell": params.get("shell"),
+        "workDir": params.get("workDir"),
+        **optional("storageClass"),
+        "resources": params.get("resources"),
+        **optional("persistentVolumeDirs"),
+        "command": params.get("command"),
+        **optional("debug"),
+        "hotReload": params.get("hotReload"),
+        "sync": params.get("sync"),
+        **optional("env"),
+        "portForward": params.get("portForward") or [f"{params.get('port')}:{params.get('port')}"],
+    }
     return {"name": comp, "serviceType": params.get("serviceType"), "containers": [{"name": comp, "dev": dev}]}
 
 
@@ -326,23 +376,40 @@ def _nocalhost(t: _TraitCall) -> list[Manifest]:
     annotations["dev.nocalhost/application-namespace"] = t.ctx.namespace
     annotations["dev.nocalhost"] = json.dumps(nocalhost_dev_config(t.comp, t.params), separators=(",", ":"))
     port = t.params["port"]
-    return [_service(t.ctx, t.comp, t.comp_type, [{"port": port, "targetPort": port}], "ClusterIP",
-                     "nocalhostService", trait="nocalhost")]
+    return [
+        _service(
+            t.ctx,
+            t.comp,
+            t.comp_type,
+            [{"port": port, "targetPort": port}],
+            "ClusterIP",
+            "nocalhostService",
+            trait="nocalhost",
+        )
+    ]
 
 
 _TRAITS: dict[str, Callable[[_TraitCall], list[Manifest]]] = {
-    "scaler": _scaler, "labels": _metadata_patch("labels"), "annotations": _metadata_patch("annotations"),
-    "env": _env, "command": _command, "container-image": _container_image, "nocalhost": _nocalhost,
+    "scaler": _scaler,
+    "labels": _metadata_patch("labels"),
+    "annotations": _metadata_patch("annotations"),
+    "env": _env,
+    "command": _command,
+    "container-image": _container_image,
+    "nocalhost": _nocalhost,
 }
 
 
-def apply_trait(ctx: RenderContext, workload: Manifest, comp: str, comp_type: str,
-                trait: dict[str, Any]) -> list[Manifest]:
+def apply_trait(
+    ctx: RenderContext, workload: Manifest, comp: str, comp_type: str, trait: dict[str, Any]
+) -> list[Manifest]:
     """Patch the workload in place as the trait does; return the objects the trait outputs."""
     trait_type = trait.get("type")
     patch = _TRAITS.get(trait_type or "")
     if patch is None:
-        raise RenderError(f'render trait "{trait_type}" of component "{comp}": TraitDefinition "{trait_type}" not found')
+        raise RenderError(
+            f'render trait "{trait_type}" of component "{comp}": TraitDefinition "{trait_type}" not found'
+        )
     raw = trait.get("properties") or {}
     params = with_defaults(builtin_schema("trait", trait_type or ""), raw)
     return patch(_TraitCall(ctx, workload, comp, comp_type, raw, params))
@@ -361,13 +428,20 @@ def _patch_traits(traits: list[dict[str, Any]], patches: list[dict[str, Any]]) -
         elif at is None:
             out.append({"type": tp["type"], "properties": copy.deepcopy(tp.get("properties") or {})})
         else:
-            out[at] = {**out[at], "properties": mergo_override(out[at].get("properties") or {}, tp.get("properties") or {})}
+            out[at] = {
+                **out[at],
+                "properties": mergo_override(out[at].get("properties") or {}, tp.get("properties") or {}),
+            }
     return out
 
 
 def _replacement(name: str, patch: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "type": patch["type"], "properties": copy.deepcopy(patch.get("properties") or {}),
-            "traits": copy.deepcopy(patch.get("traits") or [])}
+    return {
+        "name": name,
+        "type": patch["type"],
+        "properties": copy.deepcopy(patch.get("properties") or {}),
+        "traits": copy.deepcopy(patch.get("traits") or []),
+    }
 
 
 def apply_override(components: list[dict[str, Any]], override: dict[str, Any]) -> list[dict[str, Any]]:
@@ -379,7 +453,9 @@ def apply_override(components: list[dict[str, Any]], override: dict[str, Any]) -
         name, ptype = patch.get("name", ""), patch.get("type", "")
         matched = False
         for i, comp in enumerate(out):
-            if (name and not fnmatch.fnmatchcase(comp["name"], name)) or (not name and ptype and comp.get("type") != ptype):
+            if (name and not fnmatch.fnmatchcase(comp["name"], name)) or (
+                not name and ptype and comp.get("type") != ptype
+            ):
                 continue
             matched = True
             if ptype and ptype != comp.get("type"):

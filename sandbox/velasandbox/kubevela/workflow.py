@@ -12,6 +12,7 @@ step records ``suspendTimeStamp`` in the context and sets the step ``suspending`
 resume operation) finds the timestamp and succeeds; a step still ``suspending`` suspends
 again, even when only ``suspend`` was flipped to false.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -28,8 +29,9 @@ from ..store import now_iso
 FINISHED = ("succeeded", "failed", "skipped")
 #: KubeVela's executor gives up on a failing step after this many errors (FailedAfterRetries).
 MAX_STEP_ERRORS = 10
-TERMINATED_AFTER_RETRIES = ("The workflow terminates automatically because the failed times of steps "
-                            "have reached the limit")
+TERMINATED_AFTER_RETRIES = (
+    "The workflow terminates automatically because the failed times of steps have reached the limit"
+)
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -63,21 +65,21 @@ class StepWait(Exception):
 
 @dataclass
 class Outcome:
-    phase: str                  # succeeded | failed | running | suspending | skipped
+    phase: str  # succeeded | failed | running | suspending | skipped
     message: str = ""
     reason: str = ""
 
 
 @dataclass
 class Run:
-    status: dict                                   # status.workflow, mutated
-    vars: dict                                     # the context variables, mutated
-    steps: list[dict]                              # spec steps (generated when absent)
+    status: dict  # status.workflow, mutated
+    vars: dict  # the context variables, mutated
+    steps: list[dict]  # spec steps (generated when absent)
     mode_steps: str = "StepByStep"
     mode_sub: str = "DAG"
-    execute: Callable[[dict, dict], Outcome] | None = None   # (step spec, step status) -> Outcome
-    errors: dict = field(default_factory=dict)     # step id -> error count (in memory)
-    wake_after: float | None = None                # the controller should reconcile again after
+    execute: Callable[[dict, dict], Outcome] | None = None  # (step spec, step status) -> Outcome
+    errors: dict = field(default_factory=dict)  # step id -> error count (in memory)
+    wake_after: float | None = None  # the controller should reconcile again after
     changed: bool = False
 
     def wake(self, after: float):
@@ -113,7 +115,9 @@ def _set(run: Run, st: dict, out: Outcome):
         st.setdefault("lastExecuteTime", now)
 
 
-_IF_STATUS = re.compile(r'^status(?:\.([A-Za-z_][\w]*)|\["([^"]+)"\])\.(phase\s*(==|!=)\s*"(\w+)"|succeeded|failed|skipped|timeout)$')
+_IF_STATUS = re.compile(
+    r'^status(?:\.([A-Za-z_][\w]*)|\["([^"]+)"\])\.(phase\s*(==|!=)\s*"(\w+)"|succeeded|failed|skipped|timeout)$'
+)
 
 
 def eval_if(expr: str, phases: dict[str, str]) -> bool:
@@ -149,11 +153,11 @@ def _run_suspend(run: Run, st: dict, message: str, duration: str | None) -> Outc
             v["resumeTimeStamp"] = int((now + parse_duration(duration)) * 1000)
         run.changed = True
     elif st.get("phase") != "suspending":
-        return None                                  # resumed: the phase was set back to running
+        return None  # resumed: the phase was set back to running
     if "resumeTimeStamp" in v:
         left = v["resumeTimeStamp"] / 1000 - now
         if left <= 0:
-            return None                              # the duration passed: Resume
+            return None  # the duration passed: Resume
         run.wake(left)
     if not run.status.get("suspend"):
         run.status["suspend"] = True
@@ -192,7 +196,7 @@ def _failure(run: Run, st: dict, message: str) -> Outcome:
     n = run.errors[st["id"]] = run.errors.get(st["id"], 0) + 1
     if n >= MAX_STEP_ERRORS:
         return Outcome("failed", message, "FailedAfterRetries")
-    run.wake(min(0.05 * 2 ** n, 1.0))
+    run.wake(min(0.05 * 2**n, 1.0))
     return Outcome("failed", message, "Execute")
 
 
@@ -206,8 +210,9 @@ def _ready(spec: dict, phases: dict[str, str]) -> str:
     return "wait"
 
 
-def _advance(run: Run, specs: list[dict], statuses: list[dict], mode: str, mode_sub: str,
-             scope_phases: dict[str, str]) -> None:
+def _advance(
+    run: Run, specs: list[dict], statuses: list[dict], mode: str, mode_sub: str, scope_phases: dict[str, str]
+) -> None:
     """Execute what can run now, StepByStep (one at a time, in order) or DAG (all ready)."""
     failed_before = False
     for spec in specs:
@@ -243,8 +248,9 @@ def _advance(run: Run, specs: list[dict], statuses: list[dict], mode: str, mode_
             return
 
 
-def _settled(run: Run, spec: dict, st: dict | None, mode: str, scope_phases: dict[str, str],
-             failed_before: bool) -> bool | None:
+def _settled(
+    run: Run, spec: dict, st: dict | None, mode: str, scope_phases: dict[str, str], failed_before: bool
+) -> bool | None:
     """For a step with nothing to run now (finished, or timed out just now): whether what follows
     it counts as after a failure; None for a step still to run."""
     phase = st.get("phase") if st else "pending"
@@ -296,8 +302,9 @@ def _run_group(run: Run, spec: dict, st: dict, phases: dict[str, str], mode: str
     got = [next((s.get("phase") for s in subs if s.get("name") == x.get("name")), "pending") for x in sub_specs]
     if all(p in ("succeeded", "skipped") for p in got):
         out = Outcome("succeeded")
-    elif all(p in FINISHED for p in got) and any(s.get("phase") == "failed" and s.get("reason") != "Execute"
-                                                 for s in subs):
+    elif all(p in FINISHED for p in got) and any(
+        s.get("phase") == "failed" and s.get("reason") != "Execute" for s in subs
+    ):
         out = Outcome("failed", "", "FailedAfterRetries")
     elif any(p == "suspending" for p in got):
         out = Outcome("suspending", "", "Suspend")
@@ -391,7 +398,7 @@ def wf_status(run: Run) -> None:
         new["status"] = "terminated" if all(s.get("reason") == "Terminate" for s in failed) else "failed"
     elif done and any(s.get("phase") == "failed" for s in statuses):
         if any(s.get("reason") == "FailedAfterRetries" for s in statuses):
-            new["terminated"] = True        # checkFailedAfterRetries
+            new["terminated"] = True  # checkFailedAfterRetries
             new["message"] = TERMINATED_AFTER_RETRIES
         new["status"] = "failed"
         new["finished"] = True
@@ -419,8 +426,12 @@ def app_phase(wf: dict | None, healthy: bool) -> str:
     s = wf.get("status") or ""
     if wf.get("terminated") and s == "terminated":
         return "workflowTerminated"
-    return {"suspending": "workflowSuspending", "terminated": "workflowTerminated",
-            "failed": "workflowFailed", "succeeded": "running" if healthy else "unhealthy"}.get(s, "runningWorkflow")
+    return {
+        "suspending": "workflowSuspending",
+        "terminated": "workflowTerminated",
+        "failed": "workflowFailed",
+        "succeeded": "running" if healthy else "unhealthy",
+    }.get(s, "runningWorkflow")
 
 
 def generated_steps(spec: dict) -> list[dict]:
@@ -429,14 +440,23 @@ def generated_steps(spec: dict) -> list[dict]:
     topo = [p for p in policies if p.get("type") == "topology"]
     over = [p.get("name", "") for p in policies if p.get("type") == "override"]
     if topo:
-        return [{"name": f"deploy-{p.get('name', '')}", "type": "deploy",
-                 "properties": {"policies": over + [p.get("name", "")]}} for p in topo]
+        return [
+            {
+                "name": f"deploy-{p.get('name', '')}",
+                "type": "deploy",
+                "properties": {"policies": over + [p.get("name", "")]},
+            }
+            for p in topo
+        ]
     if over or any(c.get("type") == "ref-objects" for c in spec.get("components") or []):
         return [{"name": "deploy", "type": "deploy", "properties": {"policies": over}}]
     out = []
     for c in spec.get("components") or []:
-        s: dict[str, Any] = {"name": c.get("name", ""), "type": "apply-component",
-                             "properties": {"component": c.get("name", "")}}
+        s: dict[str, Any] = {
+            "name": c.get("name", ""),
+            "type": "apply-component",
+            "properties": {"component": c.get("name", "")},
+        }
         if c.get("dependsOn"):
             s["dependsOn"] = list(c["dependsOn"])
         out.append(s)

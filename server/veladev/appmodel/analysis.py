@@ -43,7 +43,6 @@ def analyze(text: str, catalog: Catalog) -> Analysis:
     for doc in parsed.documents:
         if doc.root is not None and is_application(doc.value):
             apps.append(AppDocument(doc.root, doc.value, read_model(doc.value)))
-            findings.extend(check_application(doc.root, doc.value, parsed.lines, catalog, doc.duplicates,
-                                                doc.aliased))
+            findings.extend(check_application(doc.root, doc.value, parsed.lines, catalog, doc.duplicates, doc.aliased))
     findings.sort(key=lambda f: (f.span.start, f.severity, f.code))
     return Analysis(parsed, apps, findings)

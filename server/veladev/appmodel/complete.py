@@ -42,7 +42,7 @@ class Completions:
 
 def complete(lines: list[str], pos: Position, catalog: Catalog) -> Completions:
     line = lines[pos.line] if pos.line < len(lines) else ""
-    before, after = line[: pos.col], line[pos.col:]
+    before, after = line[: pos.col], line[pos.col :]
     word_start = len(before.rstrip(_WORD_CHARS))
     word_end = pos.col + len(after) - len(after.lstrip(_WORD_CHARS))
     replace = Span.of(pos.line, word_start, pos.line, word_end)
@@ -91,7 +91,7 @@ def _close_flow(head: str) -> str:
 
 
 def _locate_marker(lines: list[str], line_no: int, new_line: str) -> tuple[Any, Path, bool] | None:
-    text = "\n".join([*lines[:line_no], new_line, *lines[line_no + 1:]])
+    text = "\n".join([*lines[:line_no], new_line, *lines[line_no + 1 :]])
     parsed = parse(text)
     for doc in parsed.documents:
         if doc.root is None or not isinstance(doc.value, dict):
@@ -141,15 +141,17 @@ def _key_items(app: Any, path: Path, catalog: Catalog) -> list[CompletionItem]:
         sub = sub or {}
         t = sub.get("type")
         is_block = t in ("object", "array") or (isinstance(t, list) and t[0] in ("object", "array"))
-        out.append(CompletionItem(
-            label=name,
-            kind="property",
-            detail=describe_type(sub) + (" (required)" if name in required else ""),
-            documentation=_doc(sub),
-            insert_text=f"{name}:" + ("" if is_block else " "),
-            deprecated=bool(sub.get("deprecated")),
-            sort=("0" if name in required else "1") + name,
-        ))
+        out.append(
+            CompletionItem(
+                label=name,
+                kind="property",
+                detail=describe_type(sub) + (" (required)" if name in required else ""),
+                documentation=_doc(sub),
+                insert_text=f"{name}:" + ("" if is_block else " "),
+                deprecated=bool(sub.get("deprecated")),
+                sort=("0" if name in required else "1") + name,
+            )
+        )
     return out
 
 
@@ -173,8 +175,16 @@ def _value_items(app: Any, path: Path, catalog: Catalog) -> list[CompletionItem]
         values += [True, False]
     if place.definition is not None and place.definition.name == "nocalhost" and place.relative == ("image",):
         values = ["go", "java", "python", "node", "ruby"]
-    return [CompletionItem(yaml_value(v), "value", describe_type(schema), _doc(schema),
-                           sort=("0" if v == schema.get("default") else "1") + str(v)) for v in values]
+    return [
+        CompletionItem(
+            yaml_value(v),
+            "value",
+            describe_type(schema),
+            _doc(schema),
+            sort=("0" if v == schema.get("default") else "1") + str(v),
+        )
+        for v in values
+    ]
 
 
 def _type_items(kind: str, catalog: Catalog) -> list[CompletionItem]:
@@ -184,8 +194,16 @@ def _type_items(kind: str, catalog: Catalog) -> list[CompletionItem]:
         d = catalog.get(kind, name)
         if d is None:  # names() lists only what get() finds
             continue
-        out.append(CompletionItem(name, "type", f"{KIND_LABEL[kind]} ({d.status})", d.description,
-                                  deprecated=d.deprecated, sort=("1" if d.deprecated else "0") + name))
+        out.append(
+            CompletionItem(
+                name,
+                "type",
+                f"{KIND_LABEL[kind]} ({d.status})",
+                d.description,
+                deprecated=d.deprecated,
+                sort=("1" if d.deprecated else "0") + name,
+            )
+        )
     return out
 
 
@@ -193,16 +211,25 @@ def _reference_items(model: AppModel, parent: Path) -> list[CompletionItem] | No
     """References at an item of `parent`: policies of a deploy step, dependsOn targets; None elsewhere."""
     owner = parent[:-1]
     if parent[-1:] == ("policies",) and owner[-1:] == ("properties",) and item_kind(owner[:-1]) == "workflowstep":
-        return [CompletionItem(p.name, "reference", f"policy ({p.type})", sort=p.name)
-                for p in model.policies if p.name and p.type in ("topology", "override")]
+        return [
+            CompletionItem(p.name, "reference", f"policy ({p.type})", sort=p.name)
+            for p in model.policies
+            if p.name and p.type in ("topology", "override")
+        ]
     if parent[-1:] == ("dependsOn",):
         kind = item_kind(owner)
         if kind == "component":
-            return [CompletionItem(c.name, "reference", f"component ({c.type})", sort=c.name)
-                    for c in model.components if c.name and c.path != owner]
+            return [
+                CompletionItem(c.name, "reference", f"component ({c.type})", sort=c.name)
+                for c in model.components
+                if c.name and c.path != owner
+            ]
         if kind == "workflowstep":
-            return [CompletionItem(s.name, "reference", f"step ({s.type})", sort=s.name)
-                    for s in model.all_steps() if s.name and s.path != owner]
+            return [
+                CompletionItem(s.name, "reference", f"step ({s.type})", sort=s.name)
+                for s in model.all_steps()
+                if s.name and s.path != owner
+            ]
     return None
 
 
@@ -211,7 +238,7 @@ def _doc(schema: dict[str, Any]) -> str:
     if "default" in schema:
         parts.append(f"Default: `{yaml_value(schema['default'])}`")
     if schema.get("deprecated"):
-        parts.append("Deprecated" + (f": use {schema['x-vela-replacement']}" if schema.get("x-vela-replacement") else ""))
+        parts.append(
+            "Deprecated" + (f": use {schema['x-vela-replacement']}" if schema.get("x-vela-replacement") else "")
+        )
     return "\n\n".join(p for p in parts if p)
-
-

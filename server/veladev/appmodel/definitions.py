@@ -11,8 +11,9 @@ import json
 import marshal
 import re
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 from jsonschema import Draft202012Validator, ValidationError
@@ -53,7 +54,7 @@ class Definition:
         return self.status in ("deprecated", "removed")
 
     @staticmethod
-    def from_schema(kind: str, name: str, schema: dict[str, Any], origin: str = "bundled") -> "Definition":
+    def from_schema(kind: str, name: str, schema: dict[str, Any], origin: str = "bundled") -> Definition:
         meta = schema.get("x-vela") or {}
         return Definition(
             kind=kind,
@@ -82,7 +83,9 @@ def _is_go_duration(value: object) -> bool:
     return not isinstance(value, str) or bool(GO_DURATION.match(value))
 
 
-VelaValidator = jsonschema.validators.extend(Draft202012Validator, {**BRIEF_KEYWORDS, "deprecated": _deprecated_keyword})
+VelaValidator = jsonschema.validators.extend(
+    Draft202012Validator, {**BRIEF_KEYWORDS, "deprecated": _deprecated_keyword}
+)
 
 
 @dataclass
@@ -93,7 +96,7 @@ class Catalog:
     #: True once a cluster's definitions were merged in: unknown types are then errors.
     live: bool = False
     _validators: dict[int, Any] = field(default_factory=dict, repr=False)
-    _errors: "OrderedDict[tuple, list[ValidationError]]" = field(default_factory=OrderedDict, repr=False)
+    _errors: OrderedDict[tuple, list[ValidationError]] = field(default_factory=OrderedDict, repr=False)
     _shallow: dict[str, Any] | None = field(default=None, repr=False)
 
     #: How many validation results are kept (a few per component of the largest apps).
@@ -161,7 +164,7 @@ class Catalog:
             self._validators[key] = v
         return v
 
-    def merged_with(self, cluster_definitions: Iterable[Definition]) -> "Catalog":
+    def merged_with(self, cluster_definitions: Iterable[Definition]) -> Catalog:
         """A new catalog with a cluster's definitions; unknown types then become errors.
 
         A built-in the cluster also publishes keeps its bundled schema when the cluster's
@@ -173,13 +176,21 @@ class Catalog:
         for d in cluster_definitions:
             bundled = self.definitions.get((d.kind, d.name))
             if bundled is not None:
-                theirs = set((d.schema.get("properties") or {}))
-                ours = set((bundled.schema.get("properties") or {}))
+                theirs = set(d.schema.get("properties") or {})
+                ours = set(bundled.schema.get("properties") or {})
                 if theirs <= ours:
                     continue
-                d = Definition(d.kind, d.name, d.schema, bundled.status, bundled.replacement,
-                               d.workload or bundled.workload, d.applies_to or bundled.applies_to,
-                               d.description or bundled.description, d.origin)
+                d = Definition(
+                    d.kind,
+                    d.name,
+                    d.schema,
+                    bundled.status,
+                    bundled.replacement,
+                    d.workload or bundled.workload,
+                    d.applies_to or bundled.applies_to,
+                    d.description or bundled.description,
+                    d.origin,
+                )
             merged.definitions[(d.kind, d.name)] = d
         return merged
 
@@ -263,6 +274,5 @@ def describe_type(schema: dict[str, Any] | None) -> str:
 
 
 def _yaml_scalar(v: Any) -> str:
-    import json
 
     return v if isinstance(v, str) else json.dumps(v)

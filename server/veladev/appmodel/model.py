@@ -87,9 +87,7 @@ def read_model(app: dict[str, Any]) -> AppModel:
     components = []
     for i, raw in _dicts(spec.get("components")):
         comp = Item("component", ("spec", "components", i), raw)
-        comp.children = [
-            Item("trait", (*comp.path, "traits", j), t, parent=comp) for j, t in _dicts(raw.get("traits"))
-        ]
+        comp.children = [Item("trait", (*comp.path, "traits", j), t, parent=comp) for j, t in _dicts(raw.get("traits"))]
         components.append(comp)
     policies = [Item("policy", ("spec", "policies", i), raw) for i, raw in _dicts(spec.get("policies"))]
     workflow = _dict_at(spec, "workflow")
@@ -102,4 +100,6 @@ def read_model(app: dict[str, Any]) -> AppModel:
         steps.append(step)
     ref = workflow.get("ref")
     name = meta.get("name")
-    return AppModel(name if isinstance(name, str) else None, components, policies, steps, ref if isinstance(ref, str) else None)
+    return AppModel(
+        name if isinstance(name, str) else None, components, policies, steps, ref if isinstance(ref, str) else None
+    )

@@ -58,7 +58,9 @@ def hover(analysis: Analysis, pos: Position, catalog: Catalog) -> HoverInfo | No
     if "default" in schema:
         lines.append(f"Default: `{yaml_value(schema['default'])}`")
     if schema.get("deprecated"):
-        lines.append("**Deprecated**" + (f": use {schema['x-vela-replacement']}" if schema.get("x-vela-replacement") else ""))
+        lines.append(
+            "**Deprecated**" + (f": use {schema['x-vela-replacement']}" if schema.get("x-vela-replacement") else "")
+        )
     return HoverInfo("\n\n".join(lines), span_of(node))
 
 
@@ -66,7 +68,9 @@ def _hover_type(kind: str, name: str, span: Span, catalog: Catalog) -> HoverInfo
     d = catalog.get(kind, name)
     if d is None:
         return HoverInfo(f"**{name}**: {KIND_LABEL[kind]} type not in the catalog (not a KubeVela built-in)", span)
-    parts = [f"**{d.name}** — {KIND_LABEL[kind]} ({'from the cluster' if d.origin == 'cluster' else 'KubeVela built-in'})"]
+    parts = [
+        f"**{d.name}** — {KIND_LABEL[kind]} ({'from the cluster' if d.origin == 'cluster' else 'KubeVela built-in'})"
+    ]
     if d.description:
         parts.append(d.description)
     if d.deprecated:
@@ -99,8 +103,13 @@ def outline(analysis: Analysis) -> list[Symbol]:
     for app in analysis.apps:
         root_span = span_of(app.root)
         name_node = locate(app.root, ("metadata", "name"))[1]
-        app_sym = Symbol(app.model.name or "(unnamed)", "Application", "application", root_span,
-                         span_of(name_node) if name_node is not None else root_span)
+        app_sym = Symbol(
+            app.model.name or "(unnamed)",
+            "Application",
+            "application",
+            root_span,
+            span_of(name_node) if name_node is not None else root_span,
+        )
         for comp in app.model.components:
             sym = _item_symbol(app.root, comp, "component")
             sym.children = [_item_symbol(app.root, t, "trait") for t in comp.children]
@@ -110,8 +119,13 @@ def outline(analysis: Analysis) -> list[Symbol]:
         if app.model.steps:
             key, wf = _model_nodes(app.root, ("spec", "workflow"))
             assert key is not None, "spec.workflow is a mapping entry"
-            wf_sym = Symbol("workflow", f"{len(app.model.steps)} steps", "workflow",
-                            Span(span_of(key).start, span_of(wf).end), span_of(key))
+            wf_sym = Symbol(
+                "workflow",
+                f"{len(app.model.steps)} steps",
+                "workflow",
+                Span(span_of(key).start, span_of(wf).end),
+                span_of(key),
+            )
             for step in app.model.steps:
                 sym = _item_symbol(app.root, step, "step")
                 sym.children = [_item_symbol(app.root, s, "step") for s in step.children]
@@ -179,5 +193,3 @@ def _output_named(app: AppDocument, name: str) -> Span | None:
             if isinstance(out, dict) and out.get("name") == name:
                 return _span_or_none(locate(app.root, (*item.path, "outputs", i, "name"))[1])
     return None
-
-

@@ -59,18 +59,24 @@ def nocalhost_dev_config(component: str, props: dict[str, Any], catalog: Catalog
     dev["workDir"] = p.get("workDir", "/home/nocalhost-dev")
     if p.get("storageClass"):
         dev["storageClass"] = p["storageClass"]
-    dev["resources"] = p.get("resources", {"limits": {"memory": "2Gi", "cpu": "2"},
-                                           "requests": {"memory": "512Mi", "cpu": "0.5"}})
+    dev["resources"] = p.get(
+        "resources", {"limits": {"memory": "2Gi", "cpu": "2"}, "requests": {"memory": "512Mi", "cpu": "0.5"}}
+    )
     if p.get("persistentVolumeDirs"):
         dev["persistentVolumeDirs"] = p["persistentVolumeDirs"]
     dev["command"] = p.get("command", {"run": ["sh", "run.sh"], "debug": ["sh", "debug.sh"]})
     if p.get("debug"):
         dev["debug"] = p["debug"]
     dev["hotReload"] = p.get("hotReload", True)
-    dev["sync"] = p.get("sync", {"type": "send", "filePattern": ["./"],
-                                 "ignoreFilePattern": [".git", ".vscode", ".idea", ".gradle", "build"]})
+    dev["sync"] = p.get(
+        "sync",
+        {"type": "send", "filePattern": ["./"], "ignoreFilePattern": [".git", ".vscode", ".idea", ".gradle", "build"]},
+    )
     if p.get("env"):
         dev["env"] = p["env"]
     dev["portForward"] = p.get("portForward") or [f"{p.get('port')}:{p.get('port')}"]
-    return {"name": component, "serviceType": p.get("serviceType", "deployment"),
-            "containers": [{"name": component, "dev": dev}]}
+    return {
+        "name": component,
+        "serviceType": p.get("serviceType", "deployment"),
+        "containers": [{"name": component, "dev": dev}],
+    }

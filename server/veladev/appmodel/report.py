@@ -25,8 +25,12 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
 def yaml_value(value: Any) -> str:
     """A value as YAML flow text (JSON is valid YAML), strings quoted only when needed."""
     if isinstance(value, str):
-        plain = value and value.strip() == value and not any(c in value for c in ":#{}[],&*!|>'\"%@`") and value.lower() not in (
-            "true", "false", "yes", "no", "on", "off", "null", "~", "y", "n")
+        plain = (
+            value
+            and value.strip() == value
+            and not any(c in value for c in ":#{}[],&*!|>'\"%@`")
+            and value.lower() not in ("true", "false", "yes", "no", "on", "off", "null", "~", "y", "n")
+        )
         try:
             float(value)
             plain = False
@@ -97,8 +101,14 @@ class Reporter:
             return None
         return Fix(f"Rename to '{new_key}'", (TextEdit(span_of(found[0]), new_key),), preferred=True)
 
-    def insert_entries_fix(self, title: str, mapping_path: Path, entries: list[tuple[str, Any]],
-                           wrapper: str | None = None, anchor_path: Path | None = None) -> Fix | None:
+    def insert_entries_fix(
+        self,
+        title: str,
+        mapping_path: Path,
+        entries: list[tuple[str, Any]],
+        wrapper: str | None = None,
+        anchor_path: Path | None = None,
+    ) -> Fix | None:
         """Insert `key: value` lines into the block mapping at `mapping_path`.
 
         When that mapping does not exist yet, insert `wrapper:` with the entries after the

@@ -67,23 +67,33 @@ def _duplicate_names(rep: Reporter, items: list[Item], label: str) -> None:
             continue
         if name in first:
             line = rep.value_span((*first[name].path, "name")).start.line + 1
-            rep.add("duplicate-name", Severity.ERROR, f"{label} name '{name}' is already used (line {line})",
-                    rep.value_span((*item.path, "name")))
+            rep.add(
+                "duplicate-name",
+                Severity.ERROR,
+                f"{label} name '{name}' is already used (line {line})",
+                rep.value_span((*item.path, "name")),
+            )
         else:
             first[name] = item
 
 
 def _workflow_shape(rep: Reporter, model: AppModel) -> None:
     if model.workflow_ref and model.steps:
-        rep.add("workflow-ref-and-steps", Severity.ERROR,
-                "a workflow cannot set both 'ref' and 'steps' (KubeVela: cannot set steps and ref in workflow at the same time)",
-                rep.key_span(("spec", "workflow", "ref")))
+        rep.add(
+            "workflow-ref-and-steps",
+            Severity.ERROR,
+            "a workflow cannot set both 'ref' and 'steps' (KubeVela: cannot set steps and ref in workflow at the same time)",
+            rep.key_span(("spec", "workflow", "ref")),
+        )
     for top in model.steps:
         for sub in top.children:
             if sub.raw.get("subSteps"):
-                rep.add("nested-substeps", Severity.ERROR,
-                        f"sub-step '{sub.name or sub.type}' has its own subSteps; step groups cannot nest",
-                        rep.key_span((*sub.path, "subSteps")))
+                rep.add(
+                    "nested-substeps",
+                    Severity.ERROR,
+                    f"sub-step '{sub.name or sub.type}' has its own subSteps; step groups cannot nest",
+                    rep.key_span((*sub.path, "subSteps")),
+                )
 
 
 def _deploy_policies(rep: Reporter, model: AppModel, catalog: Catalog) -> None:
@@ -100,13 +110,21 @@ def _deploy_policies(rep: Reporter, model: AppModel, catalog: Catalog) -> None:
             if policy is None:
                 s = did_you_mean(ref, names)
                 fix = rep.replace_value_fix(path, s) if s else None
-                rep.add("unknown-policy-ref", Severity.ERROR,
-                        f"deploy step '{step.name or ''}' names policy '{ref}', which is not defined in spec.policies"
-                        + (f" (did you mean '{s}'?)" if s else ""), rep.value_span(path), [fix] if fix else [])
+                rep.add(
+                    "unknown-policy-ref",
+                    Severity.ERROR,
+                    f"deploy step '{step.name or ''}' names policy '{ref}', which is not defined in spec.policies"
+                    + (f" (did you mean '{s}'?)" if s else ""),
+                    rep.value_span(path),
+                    [fix] if fix else [],
+                )
             elif policy.type and policy.type not in DEPLOYABLE_POLICY_TYPES and catalog.get("policy", policy.type):
-                rep.add("policy-not-deployable", Severity.ERROR,
-                        f"policy '{ref}' is of type '{policy.type}'; deploy steps only take topology, override and replication policies",
-                        rep.value_span(path))
+                rep.add(
+                    "policy-not-deployable",
+                    Severity.ERROR,
+                    f"policy '{ref}' is of type '{policy.type}'; deploy steps only take topology, override and replication policies",
+                    rep.value_span(path),
+                )
 
 
 def _dependencies(rep: Reporter, items: list[Item], label: str) -> None:
@@ -118,9 +136,14 @@ def _dependencies(rep: Reporter, items: list[Item], label: str) -> None:
             if dep not in names:
                 s = did_you_mean(dep, [n for n in names if n != item.name])
                 fix = rep.replace_value_fix(path, s) if s else None
-                rep.add("unknown-dependency", Severity.ERROR,
-                        f"{label} '{item.name or ''}' depends on '{dep}', which is not a {label} of this application"
-                        + (f" (did you mean '{s}'?)" if s else ""), rep.value_span(path), [fix] if fix else [])
+                rep.add(
+                    "unknown-dependency",
+                    Severity.ERROR,
+                    f"{label} '{item.name or ''}' depends on '{dep}', which is not a {label} of this application"
+                    + (f" (did you mean '{s}'?)" if s else ""),
+                    rep.value_span(path),
+                    [fix] if fix else [],
+                )
             elif item.name:
                 graph.setdefault(item.name, []).append((dep, path))
     for cycle in _cycles(graph):
@@ -141,7 +164,7 @@ def _cycles(graph: dict[str, list[tuple[str, tuple]]]) -> list[list[str]]:
         stack.append(node)
         for dep, _ in graph.get(node, ()):
             if state.get(dep) == 1:
-                cycle = stack[stack.index(dep):]
+                cycle = stack[stack.index(dep) :]
                 key = frozenset(cycle)
                 if key not in seen_sets:
                     seen_sets.add(key)
@@ -164,9 +187,12 @@ def _suspend_duration(rep: Reporter, step: Item) -> None:
     d = props["duration"]
     path = (*step.path, "properties", "duration")
     if not isinstance(d, str) or not GO_DURATION.match(d):
-        rep.add("invalid-duration", Severity.ERROR,
-                f"suspend duration {brief(d)} is not a Go duration (use e.g. 30s, 5m, 1h30m; days are not accepted)",
-                rep.value_span(path))
+        rep.add(
+            "invalid-duration",
+            Severity.ERROR,
+            f"suspend duration {brief(d)} is not a Go duration (use e.g. 30s, 5m, 1h30m; days are not accepted)",
+            rep.value_span(path),
+        )
 
 
 # --- nocalhost -----------------------------------------------------------------------------
@@ -194,21 +220,31 @@ def _nocalhost_image(rep: Reporter, props: dict, base: tuple) -> None:
     if "image" not in props:
         return  # reported as a missing parameter
     if not isinstance(image, str) or not image:
-        rep.add("nocalhost-image", Severity.ERROR,
-                f"nocalhost image must be a language alias ({', '.join(NOCALHOST_ALIASES)}) or an image reference",
-                rep.value_span(path))
+        rep.add(
+            "nocalhost-image",
+            Severity.ERROR,
+            f"nocalhost image must be a language alias ({', '.join(NOCALHOST_ALIASES)}) or an image reference",
+            rep.value_span(path),
+        )
         return
     if image in NOCALHOST_ALIASES:
         return
     if image.lower() in NOCALHOST_ALIASES:
         fix = rep.replace_value_fix(path, image.lower())
-        rep.add("nocalhost-image", Severity.ERROR,
-                f"nocalhost image alias '{image}' is case-sensitive; use '{image.lower()}'", rep.value_span(path),
-                [fix] if fix else [])
+        rep.add(
+            "nocalhost-image",
+            Severity.ERROR,
+            f"nocalhost image alias '{image}' is case-sensitive; use '{image.lower()}'",
+            rep.value_span(path),
+            [fix] if fix else [],
+        )
     elif not IMAGE_REFERENCE.match(image):
-        rep.add("nocalhost-image", Severity.ERROR,
-                f"nocalhost image '{image}' is neither a language alias ({', '.join(NOCALHOST_ALIASES)}) nor a valid image reference",
-                rep.value_span(path))
+        rep.add(
+            "nocalhost-image",
+            Severity.ERROR,
+            f"nocalhost image '{image}' is neither a language alias ({', '.join(NOCALHOST_ALIASES)}) nor a valid image reference",
+            rep.value_span(path),
+        )
 
 
 def _nocalhost_sync(rep: Reporter, props: dict, base: tuple) -> None:
@@ -221,9 +257,14 @@ def _nocalhost_sync(rep: Reporter, props: dict, base: tuple) -> None:
     path = (*base, "sync", "type")
     s = did_you_mean(str(value), NOCALHOST_SYNC_TYPES) if isinstance(value, str) else None
     fix = rep.replace_value_fix(path, s) if s else None
-    rep.add("nocalhost-sync-type", Severity.ERROR,
-            f"nocalhost sync type must be exactly 'send' or 'sendReceive' (Nocalhost rejects {brief(value)})"
-            + (f"; did you mean '{s}'?" if s else ""), rep.value_span(path), [fix] if fix else [])
+    rep.add(
+        "nocalhost-sync-type",
+        Severity.ERROR,
+        f"nocalhost sync type must be exactly 'send' or 'sendReceive' (Nocalhost rejects {brief(value)})"
+        + (f"; did you mean '{s}'?" if s else ""),
+        rep.value_span(path),
+        [fix] if fix else [],
+    )
 
 
 def _valid_port(v: Any) -> bool:
@@ -235,32 +276,46 @@ def _nocalhost_ports(rep: Reporter, props: dict, base: tuple) -> None:
     for i, entry in enumerate(forwards if isinstance(forwards, list) else ()):
         m = PORT_FORWARD.match(entry) if isinstance(entry, str) else None
         if m is None or not all(1 <= int(g) <= 65535 for g in m.groups()):
-            rep.add("nocalhost-port-forward", Severity.ERROR,
-                    f"portForward entry {brief(entry)} must be \"local:remote\" with both ports between 1 and 65535",
-                    rep.value_span((*base, "portForward", i)))
+            rep.add(
+                "nocalhost-port-forward",
+                Severity.ERROR,
+                f'portForward entry {brief(entry)} must be "local:remote" with both ports between 1 and 65535',
+                rep.value_span((*base, "portForward", i)),
+            )
     debug = props.get("debug")
     if isinstance(debug, dict) and "remoteDebugPort" in debug and not _valid_port(debug["remoteDebugPort"]):
-        rep.add("nocalhost-debug-port", Severity.ERROR,
-                f"debug.remoteDebugPort {brief(debug['remoteDebugPort'])} must be a port number between 1 and 65535",
-                rep.value_span((*base, "debug", "remoteDebugPort")))
+        rep.add(
+            "nocalhost-debug-port",
+            Severity.ERROR,
+            f"debug.remoteDebugPort {brief(debug['remoteDebugPort'])} must be a port number between 1 and 65535",
+            rep.value_span((*base, "debug", "remoteDebugPort")),
+        )
 
 
-def _nocalhost_service_type(rep: Reporter, trait: Item, props: dict, base: tuple, comp: Item,
-                            comp_def: Definition | None) -> None:
+def _nocalhost_service_type(
+    rep: Reporter, trait: Item, props: dict, base: tuple, comp: Item, comp_def: Definition | None
+) -> None:
     expected = WORKLOAD_SERVICE_TYPE.get(comp_def.workload) if comp_def is not None else None
     actual = props.get("serviceType", "deployment")
     if expected is None or actual == expected:
         return
     path = (*base, "serviceType")
-    message = (f"nocalhost serviceType is '{actual}'{' (the default)' if 'serviceType' not in props else ''} but "
-               f"component '{comp.name}' of type '{comp.type}' renders a {expected}; Nocalhost would ignore this dev config")
+    message = (
+        f"nocalhost serviceType is '{actual}'{' (the default)' if 'serviceType' not in props else ''} but "
+        f"component '{comp.name}' of type '{comp.type}' renders a {expected}; Nocalhost would ignore this dev config"
+    )
     if "serviceType" in props:
         fix = rep.replace_value_fix(path, expected)
         rep.add("nocalhost-service-type", Severity.ERROR, message, rep.value_span(path), [fix] if fix else [])
     else:
         fix = rep.insert_entries_fix(f"Add serviceType: {expected}", base, [("serviceType", expected)])
-        rep.add("nocalhost-service-type", Severity.ERROR, message, rep.value_span((*trait.path, "type")),
-                [fix] if fix else [])
+        rep.add(
+            "nocalhost-service-type",
+            Severity.ERROR,
+            message,
+            rep.value_span((*trait.path, "type")),
+            [fix] if fix else [],
+        )
 
 
 def declared_ports(comp: Item) -> list[int] | None:
@@ -285,9 +340,12 @@ def _nocalhost_port_declared(rep: Reporter, props: dict, base: tuple, comp: Item
     ports = declared_ports(comp)
     if port not in ports:
         known = ", ".join(map(str, ports)) if ports else "none"
-        rep.add("nocalhost-port-undeclared", Severity.WARNING,
-                f"nocalhost port {port} is not a port component '{comp.name}' declares (declared: {known})",
-                rep.value_span((*base, "port")))
+        rep.add(
+            "nocalhost-port-undeclared",
+            Severity.WARNING,
+            f"nocalhost port {port} is not a port component '{comp.name}' declares (declared: {known})",
+            rep.value_span((*base, "port")),
+        )
 
 
 def _nocalhost_service_conflict(rep: Reporter, props: dict, base: tuple, comp: Item) -> None:
@@ -301,19 +359,34 @@ def _nocalhost_service_conflict(rep: Reporter, props: dict, base: tuple, comp: I
     if comp.type != "webservice" or not _valid_port(port):
         return
     cprops = comp.properties if isinstance(comp.properties, dict) else {}
-    exposed = [p for p in cprops.get("ports") or () if isinstance(p, dict) and p.get("expose") is True and _valid_port(p.get("port"))]
+    exposed = [
+        p
+        for p in cprops.get("ports") or ()
+        if isinstance(p, dict) and p.get("expose") is True and _valid_port(p.get("port"))
+    ]
     if not exposed:
         return
     # As rendered by KubeVela v1.10: webservice.cue `webserviceExpose` (targetPort is the
     # containerPort when given), nocalhost.cue `nocalhostService`; both select the component's pods.
-    web = (cprops.get("exposeType", "ClusterIP"),
-           {(p["port"], p["containerPort"] if _valid_port(p.get("containerPort")) else p["port"], p.get("protocol", "TCP"))
-            for p in exposed})
+    web = (
+        cprops.get("exposeType", "ClusterIP"),
+        {
+            (
+                p["port"],
+                p["containerPort"] if _valid_port(p.get("containerPort")) else p["port"],
+                p.get("protocol", "TCP"),
+            )
+            for p in exposed
+        },
+    )
     dev = ("ClusterIP", {(port, port, "TCP")})
     if web != dev:
-        rep.add("nocalhost-service-conflict", Severity.WARNING,
-                f"the nocalhost trait creates Service '{comp.name}' (port {port}), and webservice creates a different "
-                f"Service '{comp.name}' for its expose: true ports; KubeVela applies both to one object, so the "
-                "last applied wins. Remove `expose: true` (the trait's Service serves the port) or make them serve "
-                "the same ports",
-                rep.value_span((*base, "port")))
+        rep.add(
+            "nocalhost-service-conflict",
+            Severity.WARNING,
+            f"the nocalhost trait creates Service '{comp.name}' (port {port}), and webservice creates a different "
+            f"Service '{comp.name}' for its expose: true ports; KubeVela applies both to one object, so the "
+            "last applied wins. Remove `expose: true` (the trait's Service serves the port) or make them serve "
+            "the same ports",
+            rep.value_span((*base, "port")),
+        )

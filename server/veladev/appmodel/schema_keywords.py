@@ -23,8 +23,8 @@ def brief(value: Any) -> str:
         return f"a list of {len(value)} item{'' if len(value) == 1 else 's'}"
     if isinstance(value, dict):
         return f"an object with {len(value)} propert{'y' if len(value) == 1 else 'ies'}"
-    text = repr(value[:_SHOWN + 1] if isinstance(value, str) else value)
-    return text if len(text) <= _SHOWN else text[:_SHOWN - 3] + "..."
+    text = repr(value[: _SHOWN + 1] if isinstance(value, str) else value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 def type_(validator, types, instance, schema):
@@ -42,8 +42,12 @@ def _size_check(kind: str, too_few: bool):
     def check(validator, limit, instance, schema):
         if validator.is_type(instance, kind) and (len(instance) < limit if too_few else len(instance) > limit):
             what = "items" if kind == "array" else "properties"
-            yield ValidationError(f"{brief(instance)} should not be empty" if too_few and limit == 1 else
-                                  f"{brief(instance)} has {'fewer' if too_few else 'more'} than {limit} {what}")
+            yield ValidationError(
+                f"{brief(instance)} should not be empty"
+                if too_few and limit == 1
+                else f"{brief(instance)} has {'fewer' if too_few else 'more'} than {limit} {what}"
+            )
+
     return check
 
 
@@ -77,8 +81,10 @@ def oneOf(validator, one_of, instance, schema):
     if not valid:
         yield ValidationError(f"{brief(instance)} is not valid under any of the given schemas", context=all_errors)
     elif len(valid) > 1:
-        yield ValidationError(f"{brief(instance)} is valid under more than one of the given schemas "
-                              f"(variants {', '.join(map(str, valid))})")
+        yield ValidationError(
+            f"{brief(instance)} is valid under more than one of the given schemas "
+            f"(variants {', '.join(map(str, valid))})"
+        )
 
 
 def not_(validator, not_schema, instance, schema):
@@ -93,11 +99,15 @@ def contains(validator, contains_schema, instance, schema):
     matches = sum(1 for each in instance if check.is_valid(each))
     least, most = schema.get("minContains", 1), schema.get("maxContains", len(instance))
     if matches < least:
-        yield ValidationError(f"{brief(instance)} has {matches} item(s) matching the 'contains' schema, "
-                              f"fewer than {least}")
+        yield ValidationError(
+            f"{brief(instance)} has {matches} item(s) matching the 'contains' schema, fewer than {least}"
+        )
     elif matches > most:
-        yield ValidationError(f"{brief(instance)} has {matches} items matching the 'contains' schema, "
-                              f"more than {most}", validator="maxContains", validator_value=most)
+        yield ValidationError(
+            f"{brief(instance)} has {matches} items matching the 'contains' schema, more than {most}",
+            validator="maxContains",
+            validator_value=most,
+        )
 
 
 #: Keyword name -> check, for `jsonschema.validators.extend`.

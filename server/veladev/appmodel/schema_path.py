@@ -56,7 +56,7 @@ def schema_place(app: Any, path: Path, catalog: Catalog) -> SchemaPlace:
             item = value_at(app, item_path)
             t = item.get("type") if isinstance(item, dict) else None
             d = catalog.get(kind, t) if isinstance(t, str) else None
-            rel = path[cut + 1:]
+            rel = path[cut + 1 :]
             schema = subschema_at(d.schema, rel) if d is not None else None
             return SchemaPlace(schema, d.schema if d else None, d, item_path, rel)
     root = catalog.application_schema

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
@@ -17,7 +18,15 @@ from .report import Reporter, did_you_mean
 from .schema_keywords import brief
 from .yamldoc import Path, span_of
 
-_JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object", type(None): "null"}
+_JSON_TYPE = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "list",
+    dict: "object",
+    type(None): "null",
+}
 
 
 def check_text(text: str, catalog: Catalog) -> list[Finding]:
@@ -30,8 +39,14 @@ def check_text(text: str, catalog: Catalog) -> list[Finding]:
     return analyze(text, catalog).findings
 
 
-def check_application(root, value: dict[str, Any], lines: list[str], catalog: Catalog,
-                      duplicates: Iterable[tuple] = (), aliased: bool = False) -> list[Finding]:
+def check_application(
+    root,
+    value: dict[str, Any],
+    lines: list[str],
+    catalog: Catalog,
+    duplicates: Iterable[tuple] = (),
+    aliased: bool = False,
+) -> list[Finding]:
     """The findings of one Application document.
 
     With `aliased`, the value shares aliased content: results are not remembered, since a key
@@ -40,9 +55,12 @@ def check_application(root, value: dict[str, Any], lines: list[str], catalog: Ca
     rep = Reporter(root, lines)
     remember = not aliased
     for first, again in duplicates:
-        rep.add("duplicate-key", Severity.ERROR,
-                f"duplicate key '{again.value}' (first at line {first.start_mark.line + 1}); only the last one counts",
-                span_of(again))
+        rep.add(
+            "duplicate-key",
+            Severity.ERROR,
+            f"duplicate key '{again.value}' (first at line {first.start_mark.line + 1}); only the last one counts",
+            span_of(again),
+        )
     structure = catalog.validator(catalog.shallow_application_schema)
     report_schema_errors(rep, structure.iter_errors(value), (), "Application")
     spec = value.get("spec")
@@ -50,8 +68,9 @@ def check_application(root, value: dict[str, Any], lines: list[str], catalog: Ca
     if isinstance(components, list):
         per_component = catalog.component_validator()
         for i, comp in enumerate(components):
-            report_schema_errors(rep, catalog.errors(per_component, comp, remember), ("spec", "components", i),
-                                 "Application")
+            report_schema_errors(
+                rep, catalog.errors(per_component, comp, remember), ("spec", "components", i), "Application"
+            )
     model = read_model(value)
     for item in model.items():
         check_item(rep, item, catalog, remember)
@@ -72,17 +91,32 @@ def check_item(rep: Reporter, item: Item, catalog: Catalog, remember: bool = Tru
         hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
         fixes = [f for f in [rep.replace_value_fix(type_path, suggestion)] if f] if suggestion else []
         if catalog.live:
-            rep.add(f"unknown-{item.kind}-type", Severity.ERROR,
-                    f"{label} type '{t}' is not defined in the cluster{hint}", rep.value_span(type_path), fixes)
+            rep.add(
+                f"unknown-{item.kind}-type",
+                Severity.ERROR,
+                f"{label} type '{t}' is not defined in the cluster{hint}",
+                rep.value_span(type_path),
+                fixes,
+            )
         else:
-            rep.add(f"unknown-{item.kind}-type", Severity.INFO,
-                    f"{label} type '{t}' is not a KubeVela built-in; its properties are not checked (connect a cluster to check custom definitions){hint}",
-                    rep.value_span(type_path), fixes)
+            rep.add(
+                f"unknown-{item.kind}-type",
+                Severity.INFO,
+                f"{label} type '{t}' is not a KubeVela built-in; its properties are not checked (connect a cluster to check custom definitions){hint}",
+                rep.value_span(type_path),
+                fixes,
+            )
         return
     if d.deprecated:
-        rep.add("deprecated-type", Severity.WARNING, deprecation_message(d, t), rep.value_span(type_path),
-                [f for f in [rep.replace_value_fix(type_path, d.replacement, f"Replace with '{d.replacement}'")] if f]
-                if _is_type_name(d.replacement) else [])
+        rep.add(
+            "deprecated-type",
+            Severity.WARNING,
+            deprecation_message(d, t),
+            rep.value_span(type_path),
+            [f for f in [rep.replace_value_fix(type_path, d.replacement, f"Replace with '{d.replacement}'")] if f]
+            if _is_type_name(d.replacement)
+            else [],
+        )
     props = item.properties
     if props is not None and not isinstance(props, dict):
         return  # the structure check already reported the wrong type
@@ -90,8 +124,15 @@ def check_item(rep: Reporter, item: Item, catalog: Catalog, remember: bool = Tru
     validator = catalog.validator(d.schema)
     supplied = _input_paths(item)
     errors = catalog.errors(validator, _with_inputs(props or {}, supplied), remember)
-    report_schema_errors(rep, errors, base, item_label(item), definition=d, item=item,
-                         skip=lambda p: rules.owns(d, p) or any(p[: len(s)] == s for s in supplied))
+    report_schema_errors(
+        rep,
+        errors,
+        base,
+        item_label(item),
+        definition=d,
+        item=item,
+        skip=lambda p: rules.owns(d, p) or any(p[: len(s)] == s for s in supplied),
+    )
 
 
 def item_label(item: Item) -> str:
@@ -164,9 +205,15 @@ def _with_inputs(props: dict[str, Any], paths: list[tuple]) -> dict[str, Any]:
 # --- schema errors to findings ---------------------------------------------------------------
 
 
-def report_schema_errors(rep: Reporter, errors: Iterable[ValidationError], base: Path, label: str,
-                         definition: Definition | None = None, item: Item | None = None,
-                         skip: Callable[[tuple], bool] = lambda p: False) -> None:
+def report_schema_errors(
+    rep: Reporter,
+    errors: Iterable[ValidationError],
+    base: Path,
+    label: str,
+    definition: Definition | None = None,
+    item: Item | None = None,
+    skip: Callable[[tuple], bool] = lambda p: False,
+) -> None:
     seen: set[tuple] = set()
     for err in errors:
         err = _leaf(err)
@@ -184,9 +231,13 @@ def report_schema_errors(rep: Reporter, errors: Iterable[ValidationError], base:
                 suggestion = did_you_mean(extra, allowed)
                 hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
                 fix = rep.rename_key_fix((*path, extra), suggestion) if suggestion else None
-                rep.add("unknown-property", Severity.WARNING,
-                        f"unknown property '{extra}' in {_where(label, where_rel)}{hint}",
-                        rep.key_span((*path, extra)), [fix] if fix else [])
+                rep.add(
+                    "unknown-property",
+                    Severity.WARNING,
+                    f"unknown property '{extra}' in {_where(label, where_rel)}{hint}",
+                    rep.key_span((*path, extra)),
+                    [fix] if fix else [],
+                )
         elif v == "required":
             present = err.instance if isinstance(err.instance, dict) else {}
             missing = [r for r in err.validator_value if r not in present and not skip((*rel, r))]
@@ -200,16 +251,19 @@ def report_schema_errors(rep: Reporter, errors: Iterable[ValidationError], base:
             what = "field" if definition is None else "property"
             name = rel[-1] if rel else label
             owner = label if definition is None else (definition.name if definition else label)
-            text = (f"deprecated {what} {owner}.{name}" if definition else f"'{'.'.join(map(str, path))}' is deprecated")
+            text = f"deprecated {what} {owner}.{name}" if definition else f"'{'.'.join(map(str, path))}' is deprecated"
             if err.schema.get("x-vela-removed"):
                 text = f"'{'.'.join(map(str, path))}' was removed from KubeVela"
             if replacement:
                 text += f" (use {replacement})"
             rep.add("deprecated-property", Severity.WARNING, text, rep.key_span(path))
         elif v == "type":
-            rep.add("wrong-type", Severity.ERROR,
-                    f"{_where(label, where_rel)} must be {describe_type(err.schema)}, not {_json_type(err.instance)}",
-                    rep.value_span(path))
+            rep.add(
+                "wrong-type",
+                Severity.ERROR,
+                f"{_where(label, where_rel)} must be {describe_type(err.schema)}, not {_json_type(err.instance)}",
+                rep.value_span(path),
+            )
         elif v in ("enum", "const"):
             allowed = err.validator_value if v == "enum" else [err.validator_value]
             fixes = []
@@ -218,14 +272,27 @@ def report_schema_errors(rep: Reporter, errors: Iterable[ValidationError], base:
                 f = rep.replace_value_fix(path, s) if s else None
                 fixes = [f] if f else []
             shown = ", ".join(repr(a) if isinstance(a, str) else str(a) for a in allowed)
-            rep.add("invalid-value", Severity.ERROR, f"{_where(label, where_rel)} must be one of {shown}, not {brief(err.instance)}",
-                    rep.value_span(path), fixes)
+            rep.add(
+                "invalid-value",
+                Severity.ERROR,
+                f"{_where(label, where_rel)} must be one of {shown}, not {brief(err.instance)}",
+                rep.value_span(path),
+                fixes,
+            )
         elif v == "format" and err.validator_value == "go-duration":
-            rep.add("invalid-duration", Severity.ERROR,
-                    f"{_where(label, where_rel)} '{err.instance}' is not a Go duration (use e.g. 30s, 5m, 1h30m)",
-                    rep.value_span(path))
+            rep.add(
+                "invalid-duration",
+                Severity.ERROR,
+                f"{_where(label, where_rel)} '{err.instance}' is not a Go duration (use e.g. 30s, 5m, 1h30m)",
+                rep.value_span(path),
+            )
         else:
-            rep.add("invalid-value", Severity.ERROR, f"{_where(label, where_rel)}: {_plain_message(err)}", rep.value_span(path))
+            rep.add(
+                "invalid-value",
+                Severity.ERROR,
+                f"{_where(label, where_rel)}: {_plain_message(err)}",
+                rep.value_span(path),
+            )
 
 
 def _report_missing(rep, path, rel, missing, schema, label, definition, item) -> None:
@@ -237,8 +304,9 @@ def _report_missing(rep, path, rel, missing, schema, label, definition, item) ->
     at_root_of_props = definition is not None and not rel
     fix = None
     if at_root_of_props and item is not None:
-        fix = rep.insert_entries_fix(f"Add missing {noun} {names}", path, entries, wrapper="properties",
-                                     anchor_path=(*item.path, "type"))
+        fix = rep.insert_entries_fix(
+            f"Add missing {noun} {names}", path, entries, wrapper="properties", anchor_path=(*item.path, "type")
+        )
         span = rep.key_span(path) if rep.node(path) is not None else rep.value_span((*item.path, "type"))
     else:
         fix = rep.insert_entries_fix(f"Add missing {noun} {names}", path, entries)

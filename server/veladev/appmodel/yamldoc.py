@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Union
+from typing import Any, Union
 
 import yaml
 from yaml.composer import Composer, ComposerError
@@ -53,6 +54,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
 
     def ascend_resolver(self):
         pass
+
 
 PathSeg = Union[str, int]
 Path = tuple[PathSeg, ...]
@@ -104,9 +106,14 @@ class ExcessiveAliasing(ComposerError):
     """A document whose aliases expand beyond the bound: reported at the alias that crossed it."""
 
     def __init__(self, alias: str, expanded: int, aliased: int, start_mark, end_mark):
-        super().__init__(None, None, f"alias *{alias} brings the document to {expanded:,} nodes, "
-                                     f"{aliased * 100 // expanded}% of them from aliases; Kubernetes "
-                                     "refuses such excessive aliasing", start_mark)
+        super().__init__(
+            None,
+            None,
+            f"alias *{alias} brings the document to {expanded:,} nodes, "
+            f"{aliased * 100 // expanded}% of them from aliases; Kubernetes "
+            "refuses such excessive aliasing",
+            start_mark,
+        )
         self.end_mark = end_mark
 
 
@@ -150,8 +157,9 @@ class _AliasLoader(Composer, _Loader):
         if isinstance(target, ScalarNode):
             node = AliasScalarNode(target.tag, target.value, event.start_mark, event.end_mark, target.style)
         else:
-            node = _ALIAS_TYPES[type(target)](target.tag, target.value, event.start_mark, event.end_mark,
-                                              target.flow_style)
+            node = _ALIAS_TYPES[type(target)](
+                target.tag, target.value, event.start_mark, event.end_mark, target.flow_style
+            )
         node.anchor_node, node.size = target, target.size
         self._last_alias = event
         self._count(target.size, target.size)
@@ -184,14 +192,18 @@ _BOOL_VALUES = _Constructor.bool_values
 
 
 #: Values of large collections by their source text: an edit rebuilds only what it touched.
-_VALUE_MEMO: "OrderedDict[str, Any]" = OrderedDict()
+_VALUE_MEMO: OrderedDict[str, Any] = OrderedDict()
 _VALUE_MEMO_SIZE = 4096
 _MEMO_MIN_CHARS = 200
 _MEMO_MAX_CHARS = 16384  # bigger collections (a whole app) change with every edit anyway
 
 
-def to_value(node: Node, constructor: _Constructor | None = None,
-             duplicates: list[tuple[ScalarNode, ScalarNode]] | None = None, text: str | None = None) -> Any:
+def to_value(
+    node: Node,
+    constructor: _Constructor | None = None,
+    duplicates: list[tuple[ScalarNode, ScalarNode]] | None = None,
+    text: str | None = None,
+) -> Any:
     """The value of a node, as the safe constructor would build it, several times faster.
 
     Only the common cases are done here; merge keys and explicit tags go to the constructor.
@@ -227,7 +239,7 @@ def to_value(node: Node, constructor: _Constructor | None = None,
         elif key in active:
             raise yaml.constructor.ConstructorError(None, None, "recursive alias", n.start_mark)
         elif text is not None and _MEMO_MIN_CHARS <= n.end_mark.index - n.start_mark.index <= _MEMO_MAX_CHARS:
-            source = text[n.start_mark.index:n.end_mark.index]
+            source = text[n.start_mark.index : n.end_mark.index]
             value = _VALUE_MEMO.get(source) if "*" not in source else None
             if value is not None:
                 _VALUE_MEMO.move_to_end(source)
@@ -266,7 +278,8 @@ def to_value(node: Node, constructor: _Constructor | None = None,
                     first_keys.setdefault(kv, k)
                 except TypeError:
                     raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping", n.start_mark, "found an unhashable key", k.start_mark)
+                        "while constructing a mapping", n.start_mark, "found an unhashable key", k.start_mark
+                    )
             active.discard(key)
             return value
         return constructor.construct_document(n)  # pragma: no cover - only three node kinds
@@ -372,9 +385,16 @@ def parse(text: str) -> ParseResult:
     except UnicodeEncodeError as exc:  # a lone surrogate (an editor can send one): libyaml reads UTF-8
         line = text.count("\n", 0, exc.start)
         col = exc.start - (text.rfind("\n", 0, exc.start) + 1)
-        return ParseResult([], Finding("yaml-syntax", Severity.ERROR, "YAML syntax error: the text holds a lone "
-                                       "surrogate (U+D800 to U+DFFF), which is not a character",
-                                       Span.of(line, col, line, col + 1)), lines)
+        return ParseResult(
+            [],
+            Finding(
+                "yaml-syntax",
+                Severity.ERROR,
+                "YAML syntax error: the text holds a lone surrogate (U+D800 to U+DFFF), which is not a character",
+                Span.of(line, col, line, col + 1),
+            ),
+            lines,
+        )
     try:
         i = -1
         while loader.check_node():
@@ -403,8 +423,9 @@ def parse(text: str) -> ParseResult:
         start, end = exc.problem_mark, exc.end_mark
         if starts is not None:
             start, end = _relocated(start, starts), _relocated(end, starts)
-        error = Finding("excessive-aliasing", Severity.ERROR, exc.problem,
-                        Span.of(start.line, start.column, end.line, end.column))
+        error = Finding(
+            "excessive-aliasing", Severity.ERROR, exc.problem, Span.of(start.line, start.column, end.line, end.column)
+        )
     except yaml.YAMLError as exc:
         if starts is not None:
             for attr in ("problem_mark", "context_mark"):
@@ -412,16 +433,21 @@ def parse(text: str) -> ParseResult:
                     setattr(exc, attr, _relocated(getattr(exc, attr), starts))
         error = _syntax_finding(exc, lines)
     except RecursionError:  # Python's composer (text with an anchor) on extreme nesting
-        error = Finding("yaml-syntax", Severity.ERROR, "YAML syntax error: the document nests too deeply",
-                        Span.of(0, 0, 0, 0))
+        error = Finding(
+            "yaml-syntax", Severity.ERROR, "YAML syntax error: the document nests too deeply", Span.of(0, 0, 0, 0)
+        )
     finally:
         loader.dispose()
     return ParseResult(docs, error, lines)
 
 
 def _depth_finding(node: Node) -> Finding:
-    return Finding("yaml-syntax", Severity.ERROR, f"YAML syntax error: nesting deeper than {MAX_DEPTH} levels",
-                   Span(span_of(node).start, Position(node.start_mark.line, node.start_mark.column + 1)))
+    return Finding(
+        "yaml-syntax",
+        Severity.ERROR,
+        f"YAML syntax error: nesting deeper than {MAX_DEPTH} levels",
+        Span(span_of(node).start, Position(node.start_mark.line, node.start_mark.column + 1)),
+    )
 
 
 def _syntax_finding(exc: BaseException, lines: list[str]) -> Finding:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import json
 
-from ..packaged import packaged_dir
 from ..appmodel.definitions import KINDS, Catalog, Definition
+from ..packaged import packaged_dir
 
 
 def schemas_root():

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ..appmodel.definitions import Catalog, Definition
 from ..cluster import ClusterConfig, connect
 from ..cluster.definitions import fetch_published_schemas
-from ..appmodel.definitions import Catalog, Definition
 
 
 def load_live_catalog(bundled: Catalog, config: ClusterConfig) -> Catalog:
@@ -17,7 +17,8 @@ def load_live_catalog(bundled: Catalog, config: ClusterConfig) -> Catalog:
     definitions = []
     for p in published:
         schema = dict(p.schema)
-        schema.setdefault("x-vela", {"kind": p.kind, "name": p.name, "workload": p.workload,
-                                     "appliesToWorkloads": list(p.applies_to)})
+        schema.setdefault(
+            "x-vela", {"kind": p.kind, "name": p.name, "workload": p.workload, "appliesToWorkloads": list(p.applies_to)}
+        )
         definitions.append(Definition.from_schema(p.kind, p.name, schema, origin="cluster"))
     return bundled.merged_with(definitions)

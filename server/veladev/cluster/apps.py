@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .connection import ClusterError
 
@@ -56,8 +57,10 @@ def _call(what: str, fn: Callable[[], Any]) -> Any:
 
 
 def get_application(api_client, namespace: str, name: str) -> dict[str, Any]:
-    return _call(f"read application {namespace}/{name}",
-                 lambda: _api(api_client).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name))
+    return _call(
+        f"read application {namespace}/{name}",
+        lambda: _api(api_client).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name),
+    )
 
 
 def apply_application(api_client, app: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
@@ -73,17 +76,21 @@ def apply_application(api_client, app: dict[str, Any], namespace: str | None = N
     except ApiException as exc:
         if exc.status != 409:
             raise _explain(exc, f"create application {ns}/{name}") from None
-    patch = {"metadata": {k: v for k, v in body["metadata"].items() if k in ("labels", "annotations")},
-             "spec": body.get("spec", {})}
-    return _call(f"update application {ns}/{name}",
-                 lambda: api.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name, patch,
-                                                            _content_type=MERGE_PATCH))
+    patch = {
+        "metadata": {k: v for k, v in body["metadata"].items() if k in ("labels", "annotations")},
+        "spec": body.get("spec", {}),
+    }
+    return _call(
+        f"update application {ns}/{name}",
+        lambda: api.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name, patch, _content_type=MERGE_PATCH),
+    )
 
 
 def list_applications(api_client, namespace: str) -> list[dict[str, Any]]:
-    return _call(f"list applications in {namespace}",
-                 lambda: _api(api_client).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
-                 ).get("items", [])
+    return _call(
+        f"list applications in {namespace}",
+        lambda: _api(api_client).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL),
+    ).get("items", [])
 
 
 def _retrying(what: str, attempt: Callable[[], dict[str, Any]], attempts: int = 5) -> dict[str, Any]:
@@ -101,8 +108,9 @@ def _retrying(what: str, attempt: Callable[[], dict[str, Any]], attempts: int = 
     raise ClusterError(f"{what}: kept conflicting")  # pragma: no cover
 
 
-def patch_application(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
-                      ) -> dict[str, Any]:
+def patch_application(
+    api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
     """Merge-patch the Application with what `change(app)` returns (metadata and spec),
     guarded by the resourceVersion it was computed from; a conflict re-reads and retries."""
 
@@ -110,28 +118,37 @@ def patch_application(api_client, namespace: str, name: str, change: Callable[[d
         app = get_application(api_client, namespace, name)
         body = change(app)
         body.setdefault("metadata", {})["resourceVersion"] = app["metadata"]["resourceVersion"]
-        return _api(api_client).patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, body,
-                                                               _content_type=MERGE_PATCH)
+        return _api(api_client).patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, body, _content_type=MERGE_PATCH
+        )
 
     return _retrying(f"update application {namespace}/{name}", attempt)
 
 
-def replace_status(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
-                   ) -> dict[str, Any]:
+def replace_status(
+    api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
     """PUT `/status` with the whole status `change(app)` returns (as controller-runtime's
     `Status().Update`), so fields left out are removed; a conflict re-reads and retries."""
 
     def attempt() -> dict[str, Any]:
         app = get_application(api_client, namespace, name)
-        return _api(api_client).replace_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name,
-                                                                        {**app, "status": change(app)})
+        return _api(api_client).replace_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, PLURAL, name, {**app, "status": change(app)}
+        )
 
     return _retrying(f"update status of {namespace}/{name}", attempt)
 
 
-def watch_applications(api_client, namespace: str, on_event: Callable[[str, dict[str, Any]], None],
-                       stop: Callable[[], bool], name: str | None = None, poll: float = 5.0,
-                       on_synced: Callable[[], None] | None = None) -> None:
+def watch_applications(
+    api_client,
+    namespace: str,
+    on_event: Callable[[str, dict[str, Any]], None],
+    stop: Callable[[], bool],
+    name: str | None = None,
+    poll: float = 5.0,
+    on_synced: Callable[[], None] | None = None,
+) -> None:
     """Call `on_event(type, app)` for the current Applications (type "ADDED") and every change
     until `stop()`; the watch is re-opened from the last resourceVersion when it ends (servers
     close watches after a while), and re-listed when that version is too old (410)."""
@@ -152,9 +169,17 @@ def watch_applications(api_client, namespace: str, on_event: Callable[[str, dict
                 if on_synced is not None:
                     on_synced()
             w = watch.Watch()
-            for event in w.stream(api.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL,
-                                  field_selector=selector, resource_version=version, timeout_seconds=int(poll),
-                                  _request_timeout=poll + 5):
+            for event in w.stream(
+                api.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                field_selector=selector,
+                resource_version=version,
+                timeout_seconds=int(poll),
+                _request_timeout=poll + 5,
+            ):
                 obj = event["object"]
                 if event["type"] == "ERROR":
                     version = ""
@@ -173,15 +198,17 @@ def watch_applications(api_client, namespace: str, on_event: Callable[[str, dict
             raise _explain(exc, f"watch applications in {namespace}") from None
 
 
-def update_status(api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
-                  ) -> dict[str, Any]:
+def update_status(
+    api_client, namespace: str, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
     """Merge-patch `/status` with what `change(app)` returns, guarded by the resourceVersion
     it was computed from (a conflict re-reads and tries again)."""
 
     def attempt() -> dict[str, Any]:
         app = get_application(api_client, namespace, name)
         body = {"metadata": {"resourceVersion": app["metadata"]["resourceVersion"]}, "status": change(app)}
-        return _api(api_client).patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, body,
-                                                                      _content_type=MERGE_PATCH)
+        return _api(api_client).patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, PLURAL, name, body, _content_type=MERGE_PATCH
+        )
 
     return _retrying(f"update status of {namespace}/{name}", attempt)

@@ -32,8 +32,8 @@ def connect(config: ClusterConfig):
     path = config.path()
     if not path.is_file():
         raise NoKubeconfig(f"no kubeconfig at {path}")
-    from kubernetes import config as kube_config
     import yaml
+    from kubernetes import config as kube_config
     from kubernetes.config.config_exception import ConfigException
 
     try:

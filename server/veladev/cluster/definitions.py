@@ -41,8 +41,9 @@ class PublishedSchema:
 REQUEST_TIMEOUT = (5.0, 20.0)
 
 
-def fetch_published_schemas(api_client, namespace: str = "",
-                            timeout: tuple[float, float] = REQUEST_TIMEOUT) -> list[PublishedSchema]:
+def fetch_published_schemas(
+    api_client, namespace: str = "", timeout: tuple[float, float] = REQUEST_TIMEOUT
+) -> list[PublishedSchema]:
     """Every definition schema the cluster publishes (all namespaces, else `vela-system`)."""
     items = _schema_config_maps(api_client, namespace, timeout)
     names = {cm.metadata.name for cm in items if cm.metadata}
@@ -63,16 +64,17 @@ def _schema_config_maps(api_client, namespace: str, timeout: tuple[float, float]
     core = client.CoreV1Api(api_client)
     try:
         if namespace:
-            return core.list_namespaced_config_map(namespace, label_selector=SCHEMA_LABEL,
-                                                   _request_timeout=timeout).items
+            return core.list_namespaced_config_map(
+                namespace, label_selector=SCHEMA_LABEL, _request_timeout=timeout
+            ).items
         try:
-            return core.list_config_map_for_all_namespaces(label_selector=SCHEMA_LABEL,
-                                                           _request_timeout=timeout).items
+            return core.list_config_map_for_all_namespaces(label_selector=SCHEMA_LABEL, _request_timeout=timeout).items
         except ApiException as exc:
             if exc.status != 403:
                 raise
-            return core.list_namespaced_config_map("vela-system", label_selector=SCHEMA_LABEL,
-                                                   _request_timeout=timeout).items
+            return core.list_namespaced_config_map(
+                "vela-system", label_selector=SCHEMA_LABEL, _request_timeout=timeout
+            ).items
     except ApiException as exc:
         raise ClusterError(f"cannot list definition schemas: {exc.status} {exc.reason}") from None
     except (HTTPError, OSError) as exc:
@@ -113,7 +115,9 @@ def _with_workloads(api_client, schemas: list[PublishedSchema], timeout: tuple[f
         except ApiException:
             continue
         except (HTTPError, OSError) as exc:
-            raise ClusterError(f"cannot reach the cluster: {type(exc).__name__}") from None  # the facts are optional; without them the related checks are skipped
+            raise ClusterError(
+                f"cannot reach the cluster: {type(exc).__name__}"
+            ) from None  # the facts are optional; without them the related checks are skipped
         for obj in objs:
             facts[(kind, obj.get("metadata", {}).get("name", ""))] = obj.get("spec") or {}
     out = []

@@ -9,8 +9,9 @@ from .connection import ClusterError
 
 def ready_pod(api_client, namespace: str, component: str, timeout: float = 120) -> str:
     """The name of the one ready, current pod of a KubeVela component (after a rollout settles)."""
-    return wait_ready_pod(api_client, namespace, f"app.oam.dev/component={component}", timeout,
-                          what=f"component {component}")
+    return wait_ready_pod(
+        api_client, namespace, f"app.oam.dev/component={component}", timeout, what=f"component {component}"
+    )
 
 
 def _live_name(pod) -> str | None:
@@ -33,8 +34,11 @@ def wait_ready_pod(api_client, namespace: str, selector: str, timeout: float = 1
     deadline = time.monotonic() + timeout
     seen = "no pod"
     while True:
-        pods = [(name, p) for p in core.list_namespaced_pod(namespace, label_selector=selector).items
-                if (name := _live_name(p))]
+        pods = [
+            (name, p)
+            for p in core.list_namespaced_pod(namespace, label_selector=selector).items
+            if (name := _live_name(p))
+        ]
         ready = [name for name, p in pods if _is_ready(p)]
         if len(pods) == 1 and ready:
             return ready[0]

@@ -65,8 +65,15 @@ def _connect(api_client, what: str, method_name: str, name: str, namespace: str,
 
     core = client.CoreV1Api(_private_client(api_client))
     try:
-        ws = stream(getattr(core, method_name), name, namespace, _preload_content=False, binary=True,
-                    _request_timeout=timeout, **params)
+        ws = stream(
+            getattr(core, method_name),
+            name,
+            namespace,
+            _preload_content=False,
+            binary=True,
+            _request_timeout=timeout,
+            **params,
+        )
     except ApiException as exc:  # the client wraps every handshake failure in ApiException(status=0)
         raise ClusterError(f"{what}: {_short_reason(exc)}") from None
     ws.sock.settimeout(timeout)
@@ -103,7 +110,7 @@ class ExecStream:
         try:
             with self._send_lock:
                 for off in range(0, len(data), CHUNK):
-                    self._ws.write_channel(STDIN, data[off:off + CHUNK])
+                    self._ws.write_channel(STDIN, data[off : off + CHUNK])
         except _stream_errors() as exc:
             raise ClusterError(f"{self._what}: the stream closed while sending ({type(exc).__name__})") from None
 
@@ -173,12 +180,32 @@ class ExecStream:
             pass
 
 
-def open_exec(api_client, namespace: str, pod: str, container: str, command: Sequence[str], *,
-              stdin: bool = False, tty: bool = False, timeout: float = 30) -> ExecStream:
+def open_exec(
+    api_client,
+    namespace: str,
+    pod: str,
+    container: str,
+    command: Sequence[str],
+    *,
+    stdin: bool = False,
+    tty: bool = False,
+    timeout: float = 30,
+) -> ExecStream:
     what = f"exec in {namespace}/{pod}"
-    ws = _connect(api_client, what, "connect_get_namespaced_pod_exec", pod, namespace, timeout,
-                  command=list(command), container=container or None, stdin=stdin, stdout=True,
-                  stderr=not tty, tty=tty)
+    ws = _connect(
+        api_client,
+        what,
+        "connect_get_namespaced_pod_exec",
+        pod,
+        namespace,
+        timeout,
+        command=list(command),
+        container=container or None,
+        stdin=stdin,
+        stdout=True,
+        stderr=not tty,
+        tty=tty,
+    )
     return ExecStream(ws, what)
 
 
@@ -235,9 +262,17 @@ class _StdinWriter(io.RawIOBase):
 MAX_OUTPUT = 64 * 1024 * 1024  # collected output of one command; more is an error, not memory
 
 
-def exec_run(api_client, namespace: str, pod: str, container: str, command: Sequence[str], *,
-             stdin: bytes | Callable[[io.RawIOBase], None] | None = None, timeout: float = 60,
-             max_output: int = MAX_OUTPUT) -> ExecResult:
+def exec_run(
+    api_client,
+    namespace: str,
+    pod: str,
+    container: str,
+    command: Sequence[str],
+    *,
+    stdin: bytes | Callable[[io.RawIOBase], None] | None = None,
+    timeout: float = 60,
+    max_output: int = MAX_OUTPUT,
+) -> ExecResult:
     """Runs `command` to its end and returns its exit code and output. `stdin` is bytes, or a
     function that writes it to the file object it is given (streamed, in CHUNK frames)."""
     s = open_exec(api_client, namespace, pod, container, command, stdin=stdin is not None, timeout=timeout)
@@ -245,9 +280,10 @@ def exec_run(api_client, namespace: str, pod: str, container: str, command: Sequ
 
     def collect(o: bytes, e: bytes) -> None:
         out.extend(o)
-        err.extend(e[:max(0, 65536 - len(err))])
+        err.extend(e[: max(0, 65536 - len(err))])
         if len(out) > max_output:
             raise ClusterError(f"exec in {namespace}/{pod}: more than {max_output // 2**20} MiB of output")
+
     try:
         if stdin is not None:
             w = _StdinWriter(s)
@@ -270,9 +306,18 @@ def sh(script: str, *args: str) -> list[str]:
     return ["sh", "-c", script, "sh", *args]
 
 
-def upload_tar(api_client, namespace: str, pod: str, container: str, directory: str,
-               write_archive: Callable[[io.RawIOBase], None], *, then: str = "", args: Sequence[str] = (),
-               timeout: float = 120) -> ExecResult:
+def upload_tar(
+    api_client,
+    namespace: str,
+    pod: str,
+    container: str,
+    directory: str,
+    write_archive: Callable[[io.RawIOBase], None],
+    *,
+    then: str = "",
+    args: Sequence[str] = (),
+    timeout: float = 120,
+) -> ExecResult:
     """Extracts the tar that `write_archive(fileobj)` writes (streamed, never held whole in
     memory) into `directory`, then runs the shell snippet `then` there with `args` as "$@"
     (e.g. removals). Needs only `sh` and `tar` in the container; `-m` gives the files the
@@ -281,8 +326,15 @@ def upload_tar(api_client, namespace: str, pod: str, container: str, directory: 
     script = 'mkdir -p "$0" && cd "$0" && tar -xmof -'
     if then:
         script += f" && {{ {then}; }}"
-    return exec_run(api_client, namespace, pod, container, ["sh", "-c", script, directory, *args],
-                    stdin=write_archive, timeout=timeout)
+    return exec_run(
+        api_client,
+        namespace,
+        pod,
+        container,
+        ["sh", "-c", script, directory, *args],
+        stdin=write_archive,
+        timeout=timeout,
+    )
 
 
 class _StdoutReader(io.RawIOBase):
@@ -302,7 +354,7 @@ class _StdoutReader(io.RawIOBase):
             open_before = self._s.is_open()
             out, err = self._s.poll(0.5 if open_before else 0)
             self._buf += out
-            self.err += err[:max(0, 65536 - len(self.err))]
+            self.err += err[: max(0, 65536 - len(self.err))]
             if not self._buf and not open_before:
                 return 0
         n = min(len(b), len(self._buf))
@@ -312,12 +364,19 @@ class _StdoutReader(io.RawIOBase):
 
 
 @contextlib.contextmanager
-def download_tar(api_client, namespace: str, pod: str, container: str, directory: str, paths: Sequence[str], *,
-                 timeout: float = 120) -> Iterator[io.BufferedReader]:
+def download_tar(
+    api_client, namespace: str, pod: str, container: str, directory: str, paths: Sequence[str], *, timeout: float = 120
+) -> Iterator[io.BufferedReader]:
     """A tar of `paths` (relative to `directory`) from the container, read as it arrives
     (bounded memory); symlinks stay links. Leaving the block checks the exit status."""
-    s = open_exec(api_client, namespace, pod, container,
-                  sh('cd "$1" && shift && tar -cf - -- "$@"', directory, *paths), timeout=timeout)
+    s = open_exec(
+        api_client,
+        namespace,
+        pod,
+        container,
+        sh('cd "$1" && shift && tar -cf - -- "$@"', directory, *paths),
+        timeout=timeout,
+    )
     raw = _StdoutReader(s, timeout)
     try:
         yield io.BufferedReader(raw, CHUNK)
@@ -325,8 +384,9 @@ def download_tar(api_client, namespace: str, pod: str, container: str, directory
         while raw.readinto(sink):  # the rest (tar's end-of-archive padding)
             pass
         if s.exit_code() != 0:
-            raise ClusterError(f"download from {namespace}/{pod}:{directory} failed: "
-                               f"{raw.err.decode(errors='replace').strip()[:300]}")
+            raise ClusterError(
+                f"download from {namespace}/{pod}:{directory} failed: {raw.err.decode(errors='replace').strip()[:300]}"
+            )
     finally:
         s.close()
 
@@ -337,8 +397,8 @@ class PortStream:
 
     def __init__(self, ws, port: int, what: str):
         self._client = ws
-        self.ws = ws.sock            # websocket.WebSocket
-        self.raw = ws.sock.sock      # its socket (TLS or plain)
+        self.ws = ws.sock  # websocket.WebSocket
+        self.raw = ws.sock.sock  # its socket (TLS or plain)
         self.port = port
         self.what = what
         self.error = ""
@@ -384,8 +444,7 @@ class PortStream:
 
 def open_port(api_client, namespace: str, pod: str, port: int, timeout: float = 20) -> PortStream:
     what = f"port-forward to {namespace}/{pod}:{port}"
-    ws = _connect(api_client, what, "connect_get_namespaced_pod_portforward", pod, namespace, timeout,
-                  ports=str(port))
+    ws = _connect(api_client, what, "connect_get_namespaced_pod_portforward", pod, namespace, timeout, ports=str(port))
     return PortStream(ws, port, what)
 
 
@@ -413,8 +472,9 @@ def _local_to_remote(local: socket.socket, remote: PortStream) -> bool:
     return bool(data)
 
 
-def pump(local: socket.socket, remote: PortStream, *, idle_after_eof: float = 10.0,
-         stop: threading.Event | None = None) -> str:
+def pump(
+    local: socket.socket, remote: PortStream, *, idle_after_eof: float = 10.0, stop: threading.Event | None = None
+) -> str:
     """Copies bytes both ways between a local socket and a pod's port until one side ends.
     After the local side half-closes, the pod's answer is still delivered (for up to
     `idle_after_eof` seconds of silence). Returns the pod side's error text, if any."""
@@ -432,8 +492,9 @@ def pump(local: socket.socket, remote: PortStream, *, idle_after_eof: float = 10
     return remote.error
 
 
-def _copy_both_ways(local: socket.socket, remote: PortStream, idle_after_eof: float,
-                    stop: threading.Event | None) -> None:
+def _copy_both_ways(
+    local: socket.socket, remote: PortStream, idle_after_eof: float, stop: threading.Event | None
+) -> None:
     local_open = True
     quiet_since = 0.0
     while stop is None or not stop.is_set():

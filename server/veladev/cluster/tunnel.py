@@ -106,7 +106,7 @@ class _Conn:
     error_sid: int
     local_eof: bool = False
     remote_fin: bool = False
-    ended: bool = False              # finished by the serving thread: the writer stops
+    ended: bool = False  # finished by the serving thread: the writer stops
     error: str = ""
     chunks: collections.deque = field(default_factory=collections.deque)  # from the pod, not yet sent
     queued: int = 0
@@ -144,8 +144,8 @@ class Tunnel:
         self._ws = ws
         self.sock: socket.socket = ws.sock  # the TLS (or plain) socket under the WebSocket
         self.namespace, self.pod = namespace, pod
-        self._inbuf = bytearray()     # WebSocket bytes not yet parsed
-        self._spdy = bytearray()      # SPDY bytes not yet parsed
+        self._inbuf = bytearray()  # WebSocket bytes not yet parsed
+        self._spdy = bytearray()  # SPDY bytes not yet parsed
         self._next_sid = 1
         self._next_request = 0
         self._deflate = zlib.compressobj(1)
@@ -168,8 +168,9 @@ class Tunnel:
             head = struct.pack(">BBQ", 0x80 | opcode, 0x80 | 127, n)
         key = os.urandom(4)
         if n:
-            masked = (int.from_bytes(payload, "little")
-                      ^ int.from_bytes((key * (n // 4 + 1))[:n], "little")).to_bytes(n, "little")
+            masked = (int.from_bytes(payload, "little") ^ int.from_bytes((key * (n // 4 + 1))[:n], "little")).to_bytes(
+                n, "little"
+            )
         else:
             masked = b""
         self.sock.sendall(head + key + masked)
@@ -242,17 +243,17 @@ class Tunnel:
             opcode, off, n = frame
             payload: bytes | memoryview
             if buf[1] & 0x80:  # servers do not mask; tolerated anyway
-                key = bytes(buf[off - 4:off])
-                payload = bytes(b ^ key[i % 4] for i, b in enumerate(buf[off:off + n]))
+                key = bytes(buf[off - 4 : off])
+                payload = bytes(b ^ key[i % 4] for i, b in enumerate(buf[off : off + n]))
             else:
-                payload = memoryview(buf)[off:off + n]
+                payload = memoryview(buf)[off : off + n]
             if opcode in (0x0, 0x2):
                 self._spdy += payload
             elif opcode == 0x9:
                 self._send_ws(bytes(payload), 0xA)
             if isinstance(payload, memoryview):
                 payload.release()
-            del buf[:off + n]
+            del buf[: off + n]
             if opcode == 0x8:
                 return False
         return True
@@ -265,10 +266,10 @@ class Tunnel:
             if len(buf) < 8 + length:
                 break
             flags = buf[4]
-            payload = bytes(buf[8:8 + length])
+            payload = bytes(buf[8 : 8 + length])
             control = buf[0] & 0x80
             head = bytes(buf[:4])
-            del buf[:8 + length]
+            del buf[: 8 + length]
             if not control:
                 sid = int.from_bytes(head, "big") & 0x7FFFFFFF
                 events.append(("data", sid, payload, bool(flags & FLAG_FIN)))
@@ -298,9 +299,14 @@ class Tunnel:
                 pass
 
 
-def serve(listeners: list[tuple[socket.socket, int]], connect: Callable[[bool], Tunnel], stop: threading.Event,
-          report: Callable[[str], None], wake: socket.socket,
-          fallback: Callable[[socket.socket, int], None]) -> None:
+def serve(
+    listeners: list[tuple[socket.socket, int]],
+    connect: Callable[[bool], Tunnel],
+    stop: threading.Event,
+    report: Callable[[str], None],
+    wake: socket.socket,
+    fallback: Callable[[socket.socket, int], None],
+) -> None:
     """Accepts on `listeners` (socket, remote port) and forwards every connection through a
     tunnel from `connect(fresh)` (fresh=True: the pod may have changed, resolve it again),
     until `stop` is set (then `wake` becomes readable). Ends every connection on exit. If the
@@ -313,9 +319,14 @@ def serve(listeners: list[tuple[socket.socket, int]], connect: Callable[[bool], 
 class _Forwarder:
     """The state of one `serve`: its selector, the tunnel, and the connections through it."""
 
-    def __init__(self, listeners: list[tuple[socket.socket, int]], connect: Callable[[bool], Tunnel],
-                 report: Callable[[str], None], wake: socket.socket,
-                 fallback: Callable[[socket.socket, int], None]) -> None:
+    def __init__(
+        self,
+        listeners: list[tuple[socket.socket, int]],
+        connect: Callable[[bool], Tunnel],
+        report: Callable[[str], None],
+        wake: socket.socket,
+        fallback: Callable[[socket.socket, int], None],
+    ) -> None:
         self.connect, self.report, self.wake, self.fallback = connect, report, wake, fallback
         self.sel = selectors.DefaultSelector()
         for sock, port in listeners:
@@ -328,8 +339,8 @@ class _Forwarder:
         self.written: collections.deque[tuple[_Conn, bool]] = collections.deque()  # writers that ended
         self.tunnel: Tunnel | None = None
         self.conns: dict[int, _Conn] = {}  # by data and error stream id
-        self.live: set[_Conn] = set()      # sockets not closed yet
-        self.suspect = False               # an error came back: check the pod before the next open
+        self.live: set[_Conn] = set()  # sockets not closed yet
+        self.suspect = False  # an error came back: check the pod before the next open
         self.unsupported = False
 
     def run(self, stop: threading.Event) -> None:
@@ -465,8 +476,9 @@ class _Forwarder:
         self.conns[data_sid] = self.conns[error_sid] = c
         self.live.add(c)
         self.sel.register(local, selectors.EVENT_READ, ("local", c))
-        threading.Thread(target=_write_local, args=(c, self._writer_done), daemon=True,
-                         name=f"veladev-forward-{port}-write").start()
+        threading.Thread(
+            target=_write_local, args=(c, self._writer_done), daemon=True, name=f"veladev-forward-{port}-write"
+        ).start()
 
     def _from_tunnel(self) -> None:
         events = self.tunnel.read() if self.tunnel is not None else None

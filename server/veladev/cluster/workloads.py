@@ -90,13 +90,21 @@ def replace_workload(api_client, service_type: str, obj: dict[str, Any]) -> dict
     kind, infix = KINDS[service_type]
     md = obj["metadata"]
     fn = getattr(_apps(api_client), f"replace_namespaced_{infix}")
-    return _plain(api_client, _guarded(f"replace {kind} {md['namespace']}/{md['name']}",
-                                       lambda: fn(md["name"], md["namespace"], obj)))
+    return _plain(
+        api_client,
+        _guarded(f"replace {kind} {md['namespace']}/{md['name']}", lambda: fn(md["name"], md["namespace"], obj)),
+    )
 
 
-def patch_workload_metadata(api_client, service_type: str, namespace: str, name: str, resource_version: str,
-                            labels: dict[str, str | None] | None = None,
-                            annotations: dict[str, str | None] | None = None) -> dict[str, Any]:
+def patch_workload_metadata(
+    api_client,
+    service_type: str,
+    namespace: str,
+    name: str,
+    resource_version: str,
+    labels: dict[str, str | None] | None = None,
+    annotations: dict[str, str | None] | None = None,
+) -> dict[str, Any]:
     """Merge-patch labels/annotations (None deletes a key), only if the object is still at
     `resource_version` (else `Conflict`)."""
     kind, infix = KINDS[service_type]
@@ -106,14 +114,19 @@ def patch_workload_metadata(api_client, service_type: str, namespace: str, name:
     if annotations is not None:
         md["annotations"] = annotations
     fn = getattr(_apps(api_client), f"patch_namespaced_{infix}")
-    return _plain(api_client, _guarded(f"patch {kind} {namespace}/{name}",
-                                       lambda: fn(name, namespace, {"metadata": md},
-                                                  _content_type=MERGE_PATCH)))
+    return _plain(
+        api_client,
+        _guarded(
+            f"patch {kind} {namespace}/{name}", lambda: fn(name, namespace, {"metadata": md}, _content_type=MERGE_PATCH)
+        ),
+    )
 
 
 def list_pods(api_client, namespace: str, label_selector: str) -> list[dict[str, Any]]:
-    result = call(f"list pods in {namespace}",
-                  lambda: _core(api_client).list_namespaced_pod(namespace, label_selector=label_selector))
+    result = call(
+        f"list pods in {namespace}",
+        lambda: _core(api_client).list_namespaced_pod(namespace, label_selector=label_selector),
+    )
     return _plain(api_client, result).get("items") or []
 
 
@@ -124,21 +137,26 @@ def get_pod(api_client, namespace: str, name: str) -> dict[str, Any] | None:
 
 def pod_events(api_client, namespace: str, pod: str) -> list[dict[str, Any]]:
     """Events about one pod, oldest first."""
-    result = call(f"list events in {namespace}", lambda: _core(api_client).list_namespaced_event(
-        namespace, field_selector=f"involvedObject.name={pod}"))
+    result = call(
+        f"list events in {namespace}",
+        lambda: _core(api_client).list_namespaced_event(namespace, field_selector=f"involvedObject.name={pod}"),
+    )
     items = _plain(api_client, result).get("items") or []
     return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
 
 
-def ensure_pvc(api_client, namespace: str, name: str, labels: dict[str, str], capacity: str,
-               storage_class: str = "") -> None:
+def ensure_pvc(
+    api_client, namespace: str, name: str, labels: dict[str, str], capacity: str, storage_class: str = ""
+) -> None:
     """Create the claim unless it exists (a dev PVC outlives dev sessions on purpose)."""
     from kubernetes.client.exceptions import ApiException
 
-    body: dict[str, Any] = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                            "metadata": {"name": name, "labels": labels},
-                            "spec": {"accessModes": ["ReadWriteOnce"],
-                                     "resources": {"requests": {"storage": capacity}}}}
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": capacity}}},
+    }
     if storage_class:
         body["spec"]["storageClassName"] = storage_class
     try:
@@ -153,7 +171,9 @@ def set_application_label(api_client, namespace: str, name: str, key: str, value
     from kubernetes import client
 
     api = client.CustomObjectsApi(api_client)
-    call(f"label application {namespace}/{name}",
-         lambda: api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name,
-                                                    {"metadata": {"labels": {key: value}}},
-                                                    _content_type=MERGE_PATCH))
+    call(
+        f"label application {namespace}/{name}",
+        lambda: api.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, {"metadata": {"labels": {key: value}}}, _content_type=MERGE_PATCH
+        ),
+    )

@@ -75,8 +75,14 @@ def _step_times(live: dict[str, Any] | None) -> dict[str, str]:
 _PHASE_ICON = {"succeeded": "✓", "failed": "✗", "running": "…", "suspending": "⏸", "pending": "·", "skipped": "–"}
 
 
-def plan_actions(doc: AppDocument, uri: str, cluster: str, live: dict[str, Any] | None,
-                 dev: dict[str, DevState], now: float | None = None) -> list[Action]:
+def plan_actions(
+    doc: AppDocument,
+    uri: str,
+    cluster: str,
+    live: dict[str, Any] | None,
+    dev: dict[str, DevState],
+    now: float | None = None,
+) -> list[Action]:
     """The actions for one Application document.
 
     `cluster` is "" when a cluster is reachable, else a sentence saying why not (shown once, on
@@ -109,17 +115,25 @@ def plan_actions(doc: AppDocument, uri: str, cluster: str, live: dict[str, Any] 
                 out.append(Action(span, f"dev mode {d.state}…"))
             else:
                 running = d.run in ("running", "debugging")
-                out += [Action(span, "Stop run" if running else "Run", "veladev.dev.stopRun" if running else "veladev.dev.run", args),
-                        Action(span, "Debug", "veladev.dev.debug", args),
-                        Action(span, "Terminal", "veladev.dev.terminal", args),
-                        Action(span, f"sync: {d.sync or 'idle'}"),
-                        Action(span, "End dev mode", "veladev.dev.end", args)]
+                out += [
+                    Action(
+                        span,
+                        "Stop run" if running else "Run",
+                        "veladev.dev.stopRun" if running else "veladev.dev.run",
+                        args,
+                    ),
+                    Action(span, "Debug", "veladev.dev.debug", args),
+                    Action(span, "Terminal", "veladev.dev.terminal", args),
+                    Action(span, f"sync: {d.sync or 'idle'}"),
+                    Action(span, "End dev mode", "veladev.dev.end", args),
+                ]
         out.append(Action(span, "Push & trigger", "veladev.pushAndTrigger", {**base, "component": comp.name}))
 
     if cluster or live is None:
         return out
-    states: dict[str, StepState] = {s.name: s for top_step in read_workflow(live).steps
-                                    for s in (top_step, *top_step.sub_steps)}
+    states: dict[str, StepState] = {
+        s.name: s for top_step in read_workflow(live).steps for s in (top_step, *top_step.sub_steps)
+    }
     times = _step_times(live)
     for step in doc.model.all_steps():
         if not step.name:
@@ -130,7 +144,9 @@ def plan_actions(doc: AppDocument, uri: str, cluster: str, live: dict[str, Any] 
             out.append(Action(span, "not run yet"))
             continue
         when = age(times.get(step.name), now)
-        out.append(Action(span, f"{_PHASE_ICON.get(st.phase, '')} {st.phase}{' · ' + when + ' ago' if when else ''}".strip()))
+        out.append(
+            Action(span, f"{_PHASE_ICON.get(st.phase, '')} {st.phase}{' · ' + when + ' ago' if when else ''}".strip())
+        )
         if st.phase == "suspending":
             out.append(Action(span, "Promote", "veladev.promote", {**base, "step": step.name}))
     return out

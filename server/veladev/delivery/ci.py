@@ -55,14 +55,22 @@ class CiError(Exception):
 
 def ci_image(template: str, target: str, component: str) -> str:
     """The image template with the CI system's own variables for commit and branch."""
-    sha, short, branch = (("$CI_COMMIT_SHA", "$CI_COMMIT_SHORT_SHA", "$CI_COMMIT_REF_SLUG") if target == "gitlab"
-                          else ("$GITHUB_SHA", "${GITHUB_SHA::7}", "$GITHUB_REF_NAME"))
-    return (template.replace("{short_commit}", short).replace("{commit}", sha).replace("{branch}", branch)
-            .replace("{component}", component))
+    sha, short, branch = (
+        ("$CI_COMMIT_SHA", "$CI_COMMIT_SHORT_SHA", "$CI_COMMIT_REF_SLUG")
+        if target == "gitlab"
+        else ("$GITHUB_SHA", "${GITHUB_SHA::7}", "$GITHUB_REF_NAME")
+    )
+    return (
+        template.replace("{short_commit}", short)
+        .replace("{commit}", sha)
+        .replace("{branch}", branch)
+        .replace("{component}", component)
+    )
 
 
-def write_ci(repo: Path, target: str, component: str, image_template: str, branch: str = "main",
-             overwrite: bool = False) -> Path:
+def write_ci(
+    repo: Path, target: str, component: str, image_template: str, branch: str = "main", overwrite: bool = False
+) -> Path:
     """Write the snippet for `target` (gitlab | github) into the repository; returns its path."""
     if target not in TARGETS:
         raise CiError(f"unknown CI system {target!r}; use gitlab or github")

@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
+from ..appmodel.model import is_application
 from ..cluster import ClusterError
 from ..cluster.apps import apply_application, get_application, patch_application
-from ..appmodel.model import is_application
 
 
 class DeployError(Exception):
@@ -42,8 +42,11 @@ def application_from_text(text: str) -> dict[str, Any]:
         raise DeployError(f"the file is not valid YAML{where}; fix it first") from None
     apps = [d for d in docs if is_application(d)]
     if len(apps) != 1:
-        raise DeployError("the file holds no KubeVela Application" if not apps
-                          else f"the file holds {len(apps)} Applications; deploy needs exactly one")
+        raise DeployError(
+            "the file holds no KubeVela Application"
+            if not apps
+            else f"the file holds {len(apps)} Applications; deploy needs exactly one"
+        )
     app = apps[0]
     if not isinstance(app.get("metadata"), dict) or not isinstance(app["metadata"].get("name"), str):
         raise DeployError("the Application has no metadata.name")
@@ -117,13 +120,25 @@ def deploy(api_client, app: dict[str, Any], namespace: str | None = None) -> Dep
     if live is None:
         apply_application(api_client, app, ns)
         return DeployResult(ns, name, True)
-    desired = {"metadata": {k: app["metadata"].get(k) or {} for k in ("labels", "annotations")}, "spec": app.get("spec") or {}}
+    desired = {
+        "metadata": {k: app["metadata"].get(k) or {} for k in ("labels", "annotations")},
+        "spec": app.get("spec") or {},
+    }
     # Like `vela up`, the file replaces the spec: what it no longer has is removed (null in a
     # merge patch). Labels and annotations are only added or changed: controllers own others.
-    patch_application(api_client, ns, name, lambda current: {
-        "metadata": desired["metadata"], "spec": merge_patch(current.get("spec") or {}, desired["spec"])})
+    patch_application(
+        api_client,
+        ns,
+        name,
+        lambda current: {
+            "metadata": desired["metadata"],
+            "spec": merge_patch(current.get("spec") or {}, desired["spec"]),
+        },
+    )
     changes = spec_changes(live.get("spec") or {}, app.get("spec") or {})
     for key in ("labels", "annotations"):
         old, new = live["metadata"].get(key) or {}, app["metadata"].get(key) or {}
-        changes += [f"metadata.{key}.{k}: {_short(old.get(k))} -> {_short(v)}" for k, v in new.items() if old.get(k) != v]
+        changes += [
+            f"metadata.{key}.{k}: {_short(old.get(k))} -> {_short(v)}" for k, v in new.items() if old.get(k) != v
+        ]
     return DeployResult(ns, name, False, tuple(changes))

@@ -20,8 +20,11 @@ def _yaml_scalar(text: str) -> str:
 
 
 def image_drift(doc: AppDocument, live: dict[str, Any]) -> list[Finding]:
-    live_images = {c.get("name"): (c.get("properties") or {}).get("image")
-                   for c in (live.get("spec") or {}).get("components") or [] if isinstance(c, dict)}
+    live_images = {
+        c.get("name"): (c.get("properties") or {}).get("image")
+        for c in (live.get("spec") or {}).get("components") or []
+        if isinstance(c, dict)
+    }
     out: list[Finding] = []
     for comp in doc.model.components:
         props = comp.properties if isinstance(comp.properties, dict) else {}
@@ -32,9 +35,14 @@ def image_drift(doc: AppDocument, live: dict[str, Any]) -> list[Finding]:
         if found is None:
             continue
         span = span_of(found[1])
-        out.append(Finding(
-            CODE, Severity.INFO,
-            f"the live application runs {theirs} for component {comp.name} (a trigger or CI changed it); "
-            f"deploying this file would change it back to {mine}",
-            span, (Fix(f"Take the live image {theirs}", (TextEdit(span, _yaml_scalar(theirs)),), preferred=True),)))
+        out.append(
+            Finding(
+                CODE,
+                Severity.INFO,
+                f"the live application runs {theirs} for component {comp.name} (a trigger or CI changed it); "
+                f"deploying this file would change it back to {mine}",
+                span,
+                (Fix(f"Take the live image {theirs}", (TextEdit(span, _yaml_scalar(theirs)),), preferred=True),),
+            )
+        )
     return out

@@ -41,18 +41,32 @@ def redact(text: str) -> str:
 
 
 def _git(repo: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": "",
-           "GCM_INTERACTIVE": "never", "LC_ALL": "C",
-           # ssh must not ask either (host keys, passphrases).
-           "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")}
+    env = {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "",
+        "SSH_ASKPASS": "",
+        "GCM_INTERACTIVE": "never",
+        "LC_ALL": "C",
+        # ssh must not ask either (host keys, passphrases).
+        "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"),
+    }
     env.pop("SSH_ASKPASS", None)
     try:
-        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            ["git", "-C", str(repo), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
     except FileNotFoundError:
         raise PushError("git is not installed (or not on PATH)") from None
     except subprocess.TimeoutExpired:
-        raise PushError(f"git {args[0]} did not finish within {timeout:.0f}s; check the network and the remote") from None
+        raise PushError(
+            f"git {args[0]} did not finish within {timeout:.0f}s; check the network and the remote"
+        ) from None
 
 
 def _out(repo: Path, *args: str) -> str | None:
@@ -67,14 +81,27 @@ def _first_line(text: str) -> str:
 
 def explain_push_failure(stderr: str, upstream: str) -> str:
     low = stderr.lower()
-    if any(p in low for p in ("authentication failed", "could not read username", "could not read password",
-                              "permission denied (publickey", "invalid username or password",
-                              "the requested url returned error: 401", "the requested url returned error: 403")):
-        return (f"authentication failed pushing to {upstream}: git has no working credentials for the remote "
-                f"(set up a credential helper or an SSH key; veladev never prompts)")
+    if any(
+        p in low
+        for p in (
+            "authentication failed",
+            "could not read username",
+            "could not read password",
+            "permission denied (publickey",
+            "invalid username or password",
+            "the requested url returned error: 401",
+            "the requested url returned error: 403",
+        )
+    ):
+        return (
+            f"authentication failed pushing to {upstream}: git has no working credentials for the remote "
+            f"(set up a credential helper or an SSH key; veladev never prompts)"
+        )
     if "[rejected]" in low and ("fetch first" in low or "non-fast-forward" in low):
-        return (f"the remote rejected the push to {upstream}: it has commits you do not have "
-                f"(pull or rebase, then push again)")
+        return (
+            f"the remote rejected the push to {upstream}: it has commits you do not have "
+            f"(pull or rebase, then push again)"
+        )
     if "[remote rejected]" in low or "pre-receive hook declined" in low or "protected branch" in low:
         return f"the remote rejected the push to {upstream}: {_first_line(stderr)}"
     if "could not resolve host" in low or "connection refused" in low or "unable to access" in low:
@@ -100,8 +127,11 @@ def push_current_branch(repo: Path, push: bool = True) -> Pushed:
     remote = _out(repo, "config", f"branch.{branch}.remote")
     if not upstream or not remote:
         remotes = (_out(repo, "remote") or "").split()
-        hint = (f"run `git push -u {remotes[0]} {branch}` once" if remotes
-                else "add a remote (`git remote add origin URL`) and push with -u once")
+        hint = (
+            f"run `git push -u {remotes[0]} {branch}` once"
+            if remotes
+            else "add a remote (`git remote add origin URL`) and push with -u once"
+        )
         raise PushError(f"branch {branch} has no upstream branch; {hint}")
     user = _out(repo, "config", "user.name") or _out(repo, "log", "-1", "--format=%an") or ""
     dirty = _out(repo, "status", "--porcelain", "--untracked-files=no")
@@ -115,8 +145,10 @@ def push_current_branch(repo: Path, push: bool = True) -> Pushed:
         remote_head = probe.stdout.split()[0] if probe.stdout.strip() else ""
         if remote_head == commit:
             note = " (uncommitted changes are not pushed: commit them first)" if dirty else ""
-            raise PushError(f"nothing to push: {upstream} already has {commit[:7]}{note}; "
-                            f"commit a change, or trigger the pushed commit without pushing")
+            raise PushError(
+                f"nothing to push: {upstream} already has {commit[:7]}{note}; "
+                f"commit a change, or trigger the pushed commit without pushing"
+            )
         r = _git(repo, "push", "--porcelain", remote, f"HEAD:refs/heads/{remote_branch}")
         if r.returncode != 0:
             raise PushError(explain_push_failure(r.stderr + "\n" + r.stdout, upstream))

@@ -4,8 +4,7 @@ KubeVela 1.9/1.10 (kv:pkg/workflow/operation/operation.go)."""
 from __future__ import annotations
 
 from ..cluster.apps import get_application, replace_status, update_status
-from .workflow import (WorkflowError, WorkflowState, read_workflow, resumed_workflow_status,
-                       terminated_workflow_status)
+from .workflow import WorkflowError, WorkflowState, read_workflow, resumed_workflow_status, terminated_workflow_status
 
 
 def resume(api_client, namespace: str, name: str, step: str | None = None) -> WorkflowState:
@@ -16,8 +15,10 @@ def resume(api_client, namespace: str, name: str, step: str | None = None) -> Wo
         if state.terminated:
             raise WorkflowError(f"the workflow of {namespace}/{name} is terminated; restart it instead of resuming")
         if not state.suspending_steps() and not state.suspended:
-            raise WorkflowError(f"application {namespace}/{name} is not waiting for approval "
-                                f"(workflow {state.run_status or 'not started'})")
+            raise WorkflowError(
+                f"application {namespace}/{name} is not waiting for approval "
+                f"(workflow {state.run_status or 'not started'})"
+            )
         return {"workflow": resumed_workflow_status((app.get("status") or {}).get("workflow"), step)}
 
     update_status(api_client, namespace, name, change)
@@ -25,8 +26,12 @@ def resume(api_client, namespace: str, name: str, step: str | None = None) -> Wo
 
 
 def terminate(api_client, namespace: str, name: str) -> WorkflowState:
-    update_status(api_client, namespace, name,
-                  lambda app: {"workflow": terminated_workflow_status((app.get("status") or {}).get("workflow"))})
+    update_status(
+        api_client,
+        namespace,
+        name,
+        lambda app: {"workflow": terminated_workflow_status((app.get("status") or {}).get("workflow"))},
+    )
     return read_workflow(get_application(api_client, namespace, name))
 
 

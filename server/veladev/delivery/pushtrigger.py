@@ -26,12 +26,16 @@ def check_image_template(template: str) -> None:
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
     except ValueError as exc:
-        raise TriggerError(f"image template {template!r} is malformed ({exc}); use {{commit}}, {{short_commit}}, "
-                           f"{{branch}} or {{component}}") from None
+        raise TriggerError(
+            f"image template {template!r} is malformed ({exc}); use {{commit}}, {{short_commit}}, "
+            f"{{branch}} or {{component}}"
+        ) from None
     unknown = [f for f in fields if f not in PLACEHOLDERS]
     if unknown:
-        raise TriggerError(f"image template {template!r} uses unknown placeholder {{{unknown[0]}}}; "
-                           f"known: " + ", ".join("{" + p + "}" for p in PLACEHOLDERS))
+        raise TriggerError(
+            f"image template {template!r} uses unknown placeholder {{{unknown[0]}}}; "
+            f"known: " + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+        )
     if not template.strip():
         raise TriggerError("the image template is empty; set one, e.g. registry.example.com/app:{short_commit}")
 
@@ -72,8 +76,9 @@ class Shipped:
         return f"{what} {self.pushed.short_commit} to {self.pushed.upstream}; image {self.image}; {how}"
 
 
-def set_component_image(api_client, namespace: str, name: str, component: str, image: str,
-                        code_info: dict[str, str] | None = None) -> dict[str, Any]:
+def set_component_image(
+    api_client, namespace: str, name: str, component: str, image: str, code_info: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Patch the component's image in the Application; a publishVersion, when the app uses one,
     is bumped too (with one, KubeVela re-runs the workflow only when it changes)."""
 
@@ -88,18 +93,31 @@ def set_component_image(api_client, namespace: str, name: str, component: str, i
         annotations = (app.get("metadata") or {}).get("annotations") or {}
         if PUBLISH_VERSION in annotations:
             short = (code_info or {}).get("commit", "")[:7]
-            patch["metadata"] = {"annotations": {PUBLISH_VERSION: f"veladev-{time.strftime('%Y%m%d%H%M%S')}-{short}".rstrip("-")}}
+            patch["metadata"] = {
+                "annotations": {PUBLISH_VERSION: f"veladev-{time.strftime('%Y%m%d%H%M%S')}-{short}".rstrip("-")}
+            }
         return patch
 
     return patch_application(api_client, namespace, name, change)
 
 
-def push_and_trigger(repo: Path, api_client, namespace: str, name: str, component: str, image_template: str,
-                     velaux_url: str = "", token: str = "", push: bool = True) -> Shipped:
+def push_and_trigger(
+    repo: Path,
+    api_client,
+    namespace: str,
+    name: str,
+    component: str,
+    image_template: str,
+    velaux_url: str = "",
+    token: str = "",
+    push: bool = True,
+) -> Shipped:
     check_image_template(image_template)
     if velaux_url and not token:
-        raise TriggerError(f"a VelaUX URL is configured but no trigger token: set ${TOKEN_ENV}, a token file, "
-                           f"or store it in the editor (it is a secret, never a setting)")
+        raise TriggerError(
+            f"a VelaUX URL is configured but no trigger token: set ${TOKEN_ENV}, a token file, "
+            f"or store it in the editor (it is a secret, never a setting)"
+        )
     pushed = push_current_branch(repo, push=push)
     image = render_image(image_template, pushed.commit, pushed.branch, component)
     code_info = {k: v for k, v in (("commit", pushed.commit), ("branch", pushed.branch), ("user", pushed.user)) if v}

@@ -19,8 +19,13 @@ class TriggerError(Exception):
     pass
 
 
-def trigger_webhook(base_url: str, token: str, upgrade: dict[str, dict[str, Any]],
-                    code_info: dict[str, str] | None = None, timeout: float = 30) -> dict[str, Any]:
+def trigger_webhook(
+    base_url: str,
+    token: str,
+    upgrade: dict[str, dict[str, Any]],
+    code_info: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> dict[str, Any]:
     payload: dict[str, Any] = {"upgrade": upgrade}
     if code_info:
         payload["codeInfo"] = code_info
@@ -28,8 +33,9 @@ def trigger_webhook(base_url: str, token: str, upgrade: dict[str, dict[str, Any]
     shown = f"{base.rstrip('/')}/api/v1/webhook/<token>" if base else "the given VelaUX address"
     url = f"{base_url.rstrip('/')}/api/v1/webhook/{urllib.parse.quote(token, safe='')}"
     try:
-        req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            url, data=json.dumps(payload).encode(), method="POST", headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = resp.read()
     except urllib.error.HTTPError as exc:
@@ -40,8 +46,9 @@ def trigger_webhook(base_url: str, token: str, upgrade: dict[str, dict[str, Any]
         except ValueError:
             pass
         hint = " (check the trigger token)" if exc.code in (400, 401, 403, 404) and "token" in detail.lower() else ""
-        raise TriggerError(f"VelaUX refused the trigger at {shown}: {exc.code} {detail.replace(token, '<token>')}{hint}"
-                           .strip()) from None
+        raise TriggerError(
+            f"VelaUX refused the trigger at {shown}: {exc.code} {detail.replace(token, '<token>')}{hint}".strip()
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = str(getattr(exc, "reason", exc)).replace(token, "<token>")
         raise TriggerError(f"cannot reach VelaUX at {shown}: {reason}") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..cluster.apps import watch_applications
 from .workflow import WorkflowState, read_workflow
@@ -10,12 +10,19 @@ from .workflow import WorkflowState, read_workflow
 
 def state_key(state: WorkflowState) -> tuple:
     """What a person watching cares about (messages included, timestamps not)."""
-    return (state.app_phase, state.run_status, state.suspended, state.terminated, state.finished,
-            tuple((s.name, s.phase, s.message, tuple((c.name, c.phase) for c in s.sub_steps)) for s in state.steps))
+    return (
+        state.app_phase,
+        state.run_status,
+        state.suspended,
+        state.terminated,
+        state.finished,
+        tuple((s.name, s.phase, s.message, tuple((c.name, c.phase) for c in s.sub_steps)) for s in state.steps),
+    )
 
 
-def watch_workflow(api_client, namespace: str, name: str, on_change: Callable[[WorkflowState | None], None],
-                   stop: Callable[[], bool]) -> None:
+def watch_workflow(
+    api_client, namespace: str, name: str, on_change: Callable[[WorkflowState | None], None], stop: Callable[[], bool]
+) -> None:
     """Call `on_change` with the current state, then each time it changes (None: deleted),
     until `stop()` returns true."""
     last: list[tuple | None] = [()]
@@ -34,8 +41,10 @@ def describe(namespace: str, name: str, state: WorkflowState | None) -> list[str
     """Lines for a terminal: the app's phase, then one line per step (and sub-step)."""
     if state is None:
         return [f"{namespace}/{name}: deleted"]
-    lines = [f"{namespace}/{name}: {state.app_phase or 'no status yet'} (workflow {state.run_status or '-'}"
-             f"{', suspended' if state.suspended else ''}{', terminated' if state.terminated else ''})"]
+    lines = [
+        f"{namespace}/{name}: {state.app_phase or 'no status yet'} (workflow {state.run_status or '-'}"
+        f"{', suspended' if state.suspended else ''}{', terminated' if state.terminated else ''})"
+    ]
     for step in state.steps:
         lines.append(f"  {step.name:<24} {step.type:<14} {step.phase:<11} {step.message}".rstrip())
         for sub in step.sub_steps:

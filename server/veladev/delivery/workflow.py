@@ -25,7 +25,7 @@ class StepState:
     phase: str  # succeeded | failed | skipped | running | pending | suspending
     message: str = ""
     reason: str = ""
-    sub_steps: tuple["StepState", ...] = ()
+    sub_steps: tuple[StepState, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +43,14 @@ class WorkflowState:
 
 
 def _step(raw: dict[str, Any]) -> StepState:
-    return StepState(raw.get("name", ""), raw.get("type", ""), raw.get("phase", "pending"), raw.get("message", "") or "",
-                     raw.get("reason", "") or "", tuple(_step(s) for s in raw.get("subSteps") or ()))
+    return StepState(
+        raw.get("name", ""),
+        raw.get("type", ""),
+        raw.get("phase", "pending"),
+        raw.get("message", "") or "",
+        raw.get("reason", "") or "",
+        tuple(_step(s) for s in raw.get("subSteps") or ()),
+    )
 
 
 def read_workflow(app: dict[str, Any]) -> WorkflowState:
@@ -104,7 +110,9 @@ def terminated_workflow_status(workflow: dict[str, Any] | None) -> dict[str, Any
     if workflow.get("terminated"):
         raise WorkflowError("the workflow is already terminated")
     if workflow.get("finished"):
-        raise WorkflowError(f"the workflow has already finished ({workflow.get('status') or 'done'}); nothing to terminate")
+        raise WorkflowError(
+            f"the workflow has already finished ({workflow.get('status') or 'done'}); nothing to terminate"
+        )
     wf = copy.deepcopy(workflow)
     wf["terminated"] = True
     wf["suspend"] = False
@@ -119,5 +127,9 @@ def terminated_workflow_status(workflow: dict[str, Any] | None) -> dict[str, Any
 
 def settled(state: WorkflowState) -> bool:
     """The workflow waits for nobody but a person: finished, suspended or terminated."""
-    return state.finished or state.terminated or bool(state.suspending_steps()) or state.run_status in (
-        "succeeded", "failed", "terminated", "suspending")
+    return (
+        state.finished
+        or state.terminated
+        or bool(state.suspending_steps())
+        or state.run_status in ("succeeded", "failed", "terminated", "suspending")
+    )

@@ -153,8 +153,8 @@ def _walk_steps(steps: list[Any]):
 
 
 def app_target(path: Path, component: str | None, namespace: str | None = None, text: str | None = None) -> AppTarget:
-    from ..catalog import bundled_catalog
     from ..appmodel.render import nocalhost_dev_config
+    from ..catalog import bundled_catalog
 
     app = load_application(path, text)
     comp = choose_component(app, component, path)
@@ -162,8 +162,13 @@ def app_target(path: Path, component: str | None, namespace: str | None = None, 
     md = app.get("metadata") or {}
     props = _trait(comp)
     rendered = nocalhost_dev_config(name, props, bundled_catalog()) if props is not None else None
-    return AppTarget(app=str(md.get("name") or ""), app_namespace=str(md.get("namespace") or "default"),
-                     component=name, namespace=namespace or first_deploy_namespace(app), trait_config=rendered)
+    return AppTarget(
+        app=str(md.get("name") or ""),
+        app_namespace=str(md.get("namespace") or "default"),
+        component=name,
+        namespace=namespace or first_deploy_namespace(app),
+        trait_config=rendered,
+    )
 
 
 def local_config(local_dir: Path, component: str) -> dict[str, Any] | None:
@@ -215,8 +220,9 @@ def parse_service_config(cfg: dict[str, Any], component: str, source: str) -> De
     from ..cluster.workloads import KINDS
 
     if service_type not in KINDS:
-        raise DevModeError(f"dev config ({source}): serviceType {service_type!r} is not supported; "
-                           f"use {' or '.join(KINDS)}")
+        raise DevModeError(
+            f"dev config ({source}): serviceType {service_type!r} is not supported; use {' or '.join(KINDS)}"
+        )
     containers = [c for c in cfg.get("containers") or [] if isinstance(c, dict)]
     if not containers or not isinstance(containers[0].get("dev"), dict):
         raise DevModeError(f"dev config ({source}) has no containers[].dev block")
@@ -241,22 +247,32 @@ def parse_service_config(cfg: dict[str, Any], component: str, source: str) -> De
             pv_dirs.append((str(d["path"]), str(d.get("capacity") or "10Gi")))
     port = debug.get("remoteDebugPort") if isinstance(debug, dict) else None
     return DevConfig(
-        component=component, service_type=service_type, container=str(c.get("name") or ""), image=image,
-        work_dir=str(dev.get("workDir") or "/home/nocalhost-dev"), shell=str(dev.get("shell") or ""),
-        run=_str_list(command.get("run"), "command.run"), debug=_str_list(command.get("debug"), "command.debug"),
+        component=component,
+        service_type=service_type,
+        container=str(c.get("name") or ""),
+        image=image,
+        work_dir=str(dev.get("workDir") or "/home/nocalhost-dev"),
+        shell=str(dev.get("shell") or ""),
+        run=_str_list(command.get("run"), "command.run"),
+        debug=_str_list(command.get("debug"), "command.debug"),
         debug_port=int(port) if isinstance(port, (int, str)) and str(port).isdigit() else None,
         debug_language=str(debug.get("language") or "") if isinstance(debug, dict) else "",
         hot_reload=bool(dev.get("hotReload", False)),
         sync_type="sendReceive" if sync_type == "sendReceive" else "send",
         file_patterns=_str_list(sync.get("filePattern"), "sync.filePattern") or ("./",),
         ignore_patterns=_str_list(sync.get("ignoreFilePattern"), "sync.ignoreFilePattern"),
-        port_forwards=_str_list(dev.get("portForward"), "portForward"), env=tuple(env),
-        resources=dict(dev.get("resources") or {}), persistent_volume_dirs=tuple(pv_dirs),
-        storage_class=str(dev.get("storageClass") or ""), source=source)
+        port_forwards=_str_list(dev.get("portForward"), "portForward"),
+        env=tuple(env),
+        resources=dict(dev.get("resources") or {}),
+        persistent_volume_dirs=tuple(pv_dirs),
+        storage_class=str(dev.get("storageClass") or ""),
+        source=source,
+    )
 
 
-def resolve_dev_config(target: AppTarget, workload: dict[str, Any] | None, local_dir: Path,
-                       app_file: Path) -> DevConfig:
+def resolve_dev_config(
+    target: AppTarget, workload: dict[str, Any] | None, local_dir: Path, app_file: Path
+) -> DevConfig:
     """The dev config by the order in the module docstring."""
     if target.trait_config is not None:
         return parse_service_config(target.trait_config, target.component, f"nocalhost trait in {app_file.name}")
@@ -267,5 +283,7 @@ def resolve_dev_config(target: AppTarget, workload: dict[str, Any] | None, local
     cfg = local_config(local_dir, target.component)
     if cfg is not None:
         return parse_service_config(cfg, target.component, str(local_dir / LOCAL_CONFIG))
-    raise DevModeError(f"component {target.component} has no dev config: add the nocalhost trait to it in "
-                       f"{app_file.name}, or write {local_dir / LOCAL_CONFIG}")
+    raise DevModeError(
+        f"component {target.component} has no dev config: add the nocalhost trait to it in "
+        f"{app_file.name}, or write {local_dir / LOCAL_CONFIG}"
+    )

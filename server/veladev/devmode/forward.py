@@ -51,9 +51,17 @@ class ForwardSpec:
 class PortForwards:
     """Listens on 127.0.0.1 for every spec and forwards each connection to the dev pod."""
 
-    def __init__(self, api_client, resolve_pod: PodResolver, specs: Iterable[str | int], *,
-                 connect_timeout: float = 20, resolve_timeout: float = 60,
-                 on_error: Callable[[str], None] | None = None, use_tunnel: bool = True):
+    def __init__(
+        self,
+        api_client,
+        resolve_pod: PodResolver,
+        specs: Iterable[str | int],
+        *,
+        connect_timeout: float = 20,
+        resolve_timeout: float = 60,
+        on_error: Callable[[str], None] | None = None,
+        use_tunnel: bool = True,
+    ):
         self.api_client = api_client
         self.resolve_pod = resolve_pod
         self.specs = [ForwardSpec.parse(s) for s in specs]
@@ -94,15 +102,26 @@ class PortForwards:
         self._listeners = bound
         if self.use_tunnel:
             self._wake = socket.socketpair()
-            t = threading.Thread(target=tunnel.serve, daemon=True, name="veladev-forward",
-                                 args=([(sock, spec.remote) for sock, spec in bound], self._connect_tunnel,
-                                       self._stop, self._report, self._wake[0], self._fallback))
+            t = threading.Thread(
+                target=tunnel.serve,
+                daemon=True,
+                name="veladev-forward",
+                args=(
+                    [(sock, spec.remote) for sock, spec in bound],
+                    self._connect_tunnel,
+                    self._stop,
+                    self._report,
+                    self._wake[0],
+                    self._fallback,
+                ),
+            )
             t.start()
             self._threads.append(t)
             return
         for sock, spec in bound:
-            t = threading.Thread(target=self._accept_loop, args=(sock, spec), daemon=True,
-                                 name=f"veladev-forward-{spec.local}")
+            t = threading.Thread(
+                target=self._accept_loop, args=(sock, spec), daemon=True, name=f"veladev-forward-{spec.local}"
+            )
             t.start()
             self._threads.append(t)
 
@@ -143,11 +162,15 @@ class PortForwards:
         except OSError as exc:
             sock.close()
             if exc.errno == errno.EADDRINUSE:
-                raise DevModeError(f"local port {spec.local} is already in use; free it or change the "
-                                   f"portForward entry {spec.local}:{spec.remote}") from None
+                raise DevModeError(
+                    f"local port {spec.local} is already in use; free it or change the "
+                    f"portForward entry {spec.local}:{spec.remote}"
+                ) from None
             if exc.errno == errno.EACCES:
-                raise DevModeError(f"local port {spec.local} needs privileges; use a port above 1023 in "
-                                   f"portForward {spec.local}:{spec.remote}") from None
+                raise DevModeError(
+                    f"local port {spec.local} needs privileges; use a port above 1023 in "
+                    f"portForward {spec.local}:{spec.remote}"
+                ) from None
             raise DevModeError(f"cannot listen on {BIND_HOST}:{spec.local}: {exc.strerror}") from None
         return sock
 
@@ -169,8 +192,9 @@ class PortForwards:
         conn.setblocking(True)
         with self._lock:
             self._active.add(conn)
-        threading.Thread(target=self._serve, args=(conn, spec), daemon=True,
-                         name=f"veladev-forward-{spec.local}-conn").start()
+        threading.Thread(
+            target=self._serve, args=(conn, spec), daemon=True, name=f"veladev-forward-{spec.local}-conn"
+        ).start()
 
     def _accept_loop(self, listener: socket.socket, spec: ForwardSpec) -> None:
         while not self._stop.is_set():
@@ -182,8 +206,9 @@ class PortForwards:
             self.mode = "websocket"
             with self._lock:
                 self._active.add(conn)
-            threading.Thread(target=self._serve, args=(conn, spec), daemon=True,
-                             name=f"veladev-forward-{spec.local}-conn").start()
+            threading.Thread(
+                target=self._serve, args=(conn, spec), daemon=True, name=f"veladev-forward-{spec.local}-conn"
+            ).start()
 
     def _current_pod(self, fresh: bool) -> DevPod:
         if fresh or self._pod is None:

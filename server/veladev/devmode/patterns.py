@@ -41,7 +41,7 @@ def _glob_token(glob: str, i: int) -> tuple[str, int]:
     end = glob.find(closing, i + 1) if closing else -1
     if end < 0:  # a plain character, or an opening bracket that is never closed
         return re.escape(c), i + 1
-    body = glob[i + 1:end]
+    body = glob[i + 1 : end]
     if c == "[":
         if body.startswith("!"):
             body = "^" + body[1:]
@@ -71,8 +71,9 @@ def compile_pattern(pattern: str) -> re.Pattern[str] | None:
 
 
 def _union(patterns: list[re.Pattern[str]]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p.pattern})" if not p.flags & re.IGNORECASE else f"(?i:{p.pattern})"
-                               for p in patterns))
+    return re.compile(
+        "|".join(f"(?:{p.pattern})" if not p.flags & re.IGNORECASE else f"(?i:{p.pattern})" for p in patterns)
+    )
 
 
 class PathFilter:

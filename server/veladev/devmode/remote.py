@@ -31,7 +31,7 @@ log = logging.getLogger("veladev.devmode.remote")
 # group leader (it is one already when the exec'd process starts a session, else through
 # `setsid`, which then does not fork), records its pid and execs the command in the work dir:
 # pid = pgid = the recorded number.
-_LAUNCH = r'''
+_LAUNCH = r"""
 S="$0"; F="$1"; T="$2"; W="$3"; shift 3
 read -r _ _ _ _ PG _ < /proc/$$/stat
 if [ "$PG" != "$$" ]; then
@@ -44,11 +44,11 @@ echo "$$ $T" > "$F" || exit 126
 cd "$W" || exit 126
 export VELADEV_RUN="$T"
 exec "$@"
-'''
+"""
 
 # $0 pid file, $1 signal, $2 grace seconds: signal the recorded group if it is still ours,
 # wait for it to end, then SIGKILL it. Prints "gone" when nothing of it is left.
-_STOP = r'''
+_STOP = r"""
 F="$0"; S="$1"; G="$2"
 [ -f "$F" ] || { echo gone; exit 0; }
 read -r PG T < "$F"
@@ -59,16 +59,26 @@ i=0
 while ours && [ "$i" -lt "$((G * 10))" ]; do sleep 0.1; i=$((i + 1)); done
 if ours; then kill -KILL -"$PG" 2>/dev/null; sleep 0.2; fi
 if ours; then echo alive; else rm -f "$F"; echo gone; fi
-'''
+"""
 
 
 class RemoteProcess:
     """`command` (a list) run in the dev container's work dir, output streamed to
     `on_output(text)`; `on_exit(code or None)` when it ends (None: the stream was lost)."""
 
-    def __init__(self, api_client, resolve_pod: PodResolver, command: Sequence[str], *, name: str = "run",
-                 on_output: Callable[[str], None] | None = None, on_exit: Callable[[int | None], None] | None = None,
-                 grace: float = 3.0, settle: float = 0.2, timeout: float = 30):
+    def __init__(
+        self,
+        api_client,
+        resolve_pod: PodResolver,
+        command: Sequence[str],
+        *,
+        name: str = "run",
+        on_output: Callable[[str], None] | None = None,
+        on_exit: Callable[[int | None], None] | None = None,
+        grace: float = 3.0,
+        settle: float = 0.2,
+        timeout: float = 30,
+    ):
         if not command:
             raise DevModeError(f"no {name} command is configured (command.{name} in the nocalhost trait)")
         self.api_client = api_client
@@ -98,10 +108,14 @@ class RemoteProcess:
             self._stop_group(pod)
             token = secrets.token_hex(8)
             try:
-                s = streams.open_exec(self.api_client, pod.namespace, pod.name, pod.container,
-                                      ["sh", "-c", _LAUNCH, _LAUNCH, self.pid_file, token, pod.work_dir,
-                                       *self.command],
-                                      timeout=self.timeout)
+                s = streams.open_exec(
+                    self.api_client,
+                    pod.namespace,
+                    pod.name,
+                    pod.container,
+                    ["sh", "-c", _LAUNCH, _LAUNCH, self.pid_file, token, pod.work_dir, *self.command],
+                    timeout=self.timeout,
+                )
             except ClusterError as exc:
                 raise DevModeError(f"cannot start {self.name} in {pod.name}: {exc}") from None
             self._stream = s
@@ -150,9 +164,14 @@ class RemoteProcess:
 
     def _stop_group(self, pod: DevPod) -> bool:
         try:
-            r = streams.exec_run(self.api_client, pod.namespace, pod.name, pod.container,
-                                 ["sh", "-c", _STOP, self.pid_file, "TERM", str(int(self.grace + 0.999))],
-                                 timeout=self.timeout + self.grace)
+            r = streams.exec_run(
+                self.api_client,
+                pod.namespace,
+                pod.name,
+                pod.container,
+                ["sh", "-c", _STOP, self.pid_file, "TERM", str(int(self.grace + 0.999))],
+                timeout=self.timeout + self.grace,
+            )
         except ClusterError as exc:
             raise DevModeError(f"cannot stop {self.name} in {pod.name}: {exc}") from None
         return r.stdout.strip().endswith(b"gone")
@@ -182,51 +201,104 @@ class RemoteProcess:
 
 # -- debugging -----------------------------------------------------------------------------
 
-_LANGUAGES = {"node": "node", "nodejs": "node", "javascript": "node", "typescript": "node",
-              "python": "python", "go": "go", "golang": "go", "java": "java", "ruby": "ruby"}
+_LANGUAGES = {
+    "node": "node",
+    "nodejs": "node",
+    "javascript": "node",
+    "typescript": "node",
+    "python": "python",
+    "go": "go",
+    "golang": "go",
+    "java": "java",
+    "ruby": "ruby",
+}
 
 
-def attach_configuration(language: str, *, port: int, local_root: str, remote_root: str,
-                         host: str = "127.0.0.1", name: str = "") -> dict[str, Any]:
+def attach_configuration(
+    language: str, *, port: int, local_root: str, remote_root: str, host: str = "127.0.0.1", name: str = ""
+) -> dict[str, Any]:
     """A VS Code launch configuration that attaches to the debugger in the dev container,
     reached through the forwarded `debug.remoteDebugPort` (`port` is the local end)."""
     lang = _LANGUAGES.get(language.strip().lower())
     title = name or f"veladev: attach ({language})"
     if lang == "node":  # the Node inspector (node --inspect=0.0.0.0:PORT)
-        return {"type": "node", "request": "attach", "name": title, "address": host, "port": port,
-                "localRoot": local_root, "remoteRoot": remote_root, "restart": True}
+        return {
+            "type": "node",
+            "request": "attach",
+            "name": title,
+            "address": host,
+            "port": port,
+            "localRoot": local_root,
+            "remoteRoot": remote_root,
+            "restart": True,
+        }
     if lang == "python":  # debugpy --listen 0.0.0.0:PORT
-        return {"type": "debugpy", "request": "attach", "name": title, "connect": {"host": host, "port": port},
-                "pathMappings": [{"localRoot": local_root, "remoteRoot": remote_root}], "justMyCode": False}
+        return {
+            "type": "debugpy",
+            "request": "attach",
+            "name": title,
+            "connect": {"host": host, "port": port},
+            "pathMappings": [{"localRoot": local_root, "remoteRoot": remote_root}],
+            "justMyCode": False,
+        }
     if lang == "go":  # dlv --headless --listen=:PORT --accept-multiclient
-        return {"type": "go", "request": "attach", "name": title, "mode": "remote", "host": host, "port": port,
-                "substitutePath": [{"from": local_root, "to": remote_root}]}
+        return {
+            "type": "go",
+            "request": "attach",
+            "name": title,
+            "mode": "remote",
+            "host": host,
+            "port": port,
+            "substitutePath": [{"from": local_root, "to": remote_root}],
+        }
     if lang == "java":  # -agentlib:jdwp=transport=dt_socket,server=y,address=*:PORT
-        return {"type": "java", "request": "attach", "name": title, "hostName": host, "port": port,
-                "sourcePaths": [local_root]}
+        return {
+            "type": "java",
+            "request": "attach",
+            "name": title,
+            "hostName": host,
+            "port": port,
+            "sourcePaths": [local_root],
+        }
     if lang == "ruby":  # rdbg --open --port PORT (the VS Code rdbg extension)
-        return {"type": "rdbg", "request": "attach", "name": title, "debugPort": f"{host}:{port}",
-                "localfsMap": f"{remote_root}:{local_root}"}
-    raise DevModeError(f"no debugger attach configuration for language {language!r}; "
-                       f"supported: node, python, go, java, ruby")
+        return {
+            "type": "rdbg",
+            "request": "attach",
+            "name": title,
+            "debugPort": f"{host}:{port}",
+            "localfsMap": f"{remote_root}:{local_root}",
+        }
+    raise DevModeError(
+        f"no debugger attach configuration for language {language!r}; supported: node, python, go, java, ruby"
+    )
 
 
 # -- terminal ---------------------------------------------------------------------------------
 
 # $0 the configured shell (may be empty), $1 the work dir
-_SHELL = ('cd "$1" 2>/dev/null; if [ -n "$0" ] && command -v "$0" >/dev/null 2>&1; then exec "$0"; '
-          'elif command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi')
+_SHELL = (
+    'cd "$1" 2>/dev/null; if [ -n "$0" ] && command -v "$0" >/dev/null 2>&1; then exec "$0"; '
+    "elif command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi"
+)
 
 
-def terminal(api_client, pod: DevPod, shell: str = "", *, stdin_fd: int = 0, stdout_fd: int = 1,
-             connect_timeout: float = 30) -> int:
+def terminal(
+    api_client, pod: DevPod, shell: str = "", *, stdin_fd: int = 0, stdout_fd: int = 1, connect_timeout: float = 30
+) -> int:
     """An interactive shell in the dev container over a tty (`shell`, else bash, else sh);
     the local terminal is raw while it runs and its size follows the window. Returns the
     shell's exit code."""
     try:
-        s = streams.open_exec(api_client, pod.namespace, pod.name, pod.container,
-                              ["sh", "-c", _SHELL, shell or "", pod.work_dir], stdin=True, tty=True,
-                              timeout=connect_timeout)
+        s = streams.open_exec(
+            api_client,
+            pod.namespace,
+            pod.name,
+            pod.container,
+            ["sh", "-c", _SHELL, shell or "", pod.work_dir],
+            stdin=True,
+            tty=True,
+            timeout=connect_timeout,
+        )
     except ClusterError as exc:
         raise DevModeError(f"cannot open a terminal in {pod.name}: {exc}") from None
 
@@ -235,8 +307,7 @@ def terminal(api_client, pod: DevPod, shell: str = "", *, stdin_fd: int = 0, std
 
     with _raw_local_terminal(stdin_fd, s):
         stop = threading.Event()
-        t = threading.Thread(target=_pump_stdin, args=(stdin_fd, s, stop), daemon=True,
-                             name="veladev-terminal-stdin")
+        t = threading.Thread(target=_pump_stdin, args=(stdin_fd, s, stop), daemon=True, name="veladev-terminal-stdin")
         t.start()
         try:
             code = s.wait(float("inf"), show)
@@ -268,6 +339,7 @@ def _raw_local_terminal(fd: int, s: streams.ExecStream) -> Iterator[None]:
             s.resize(size.columns, size.lines)
         except OSError:
             pass
+
     resize()
     old_winch = None
     if threading.current_thread() is threading.main_thread():

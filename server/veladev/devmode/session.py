@@ -21,8 +21,18 @@ from .workload import DevWorkload, Holder, Progress
 
 #: Debugger by the dev image's name or the debug command's program (Nocalhost's dev images
 #: are named by language; `debug.language` in a Nocalhost config wins).
-_DEBUG_HINTS = {"node": "node", "python": "python", "python3": "python", "debugpy": "python", "golang": "go",
-                "go": "go", "dlv": "go", "java": "java", "ruby": "ruby", "rdbg": "ruby"}
+_DEBUG_HINTS = {
+    "node": "node",
+    "python": "python",
+    "python3": "python",
+    "debugpy": "python",
+    "golang": "go",
+    "go": "go",
+    "dlv": "go",
+    "java": "java",
+    "ruby": "ruby",
+    "rdbg": "ruby",
+}
 
 
 def debug_language(cfg) -> str:
@@ -33,19 +43,29 @@ def debug_language(cfg) -> str:
     for hint in (image, program):
         if hint in _DEBUG_HINTS:
             return _DEBUG_HINTS[hint]
-    raise DevModeError(f"cannot tell the debugger's language from the dev image {cfg.image}; set debug.language "
-                       "(node, python, go, java or ruby) in .nocalhost/config.yaml")
+    raise DevModeError(
+        f"cannot tell the debugger's language from the dev image {cfg.image}; set debug.language "
+        "(node, python, go, java or ruby) in .nocalhost/config.yaml"
+    )
 
 
-def locate(api_client, app_file: Path, component: str | None = None, namespace: str | None = None,
-           local_dir: Path | None = None, holder: Holder | None = None, app_text: str | None = None) -> DevWorkload:
+def locate(
+    api_client,
+    app_file: Path,
+    component: str | None = None,
+    namespace: str | None = None,
+    local_dir: Path | None = None,
+    holder: Holder | None = None,
+    app_text: str | None = None,
+) -> DevWorkload:
     """The component's workload and dev config, checked against each other (blocking).
     `app_text`: the editor's (maybe unsaved) text of the Application file."""
     app_file = Path(app_file)
     target = app_target(app_file, component, namespace, app_text)
     folder = Path(local_dir) if local_dir else app_file.resolve().parent
-    return DevWorkload.locate(api_client, target, lambda obj: resolve_dev_config(target, obj, folder, app_file),
-                              holder=holder)
+    return DevWorkload.locate(
+        api_client, target, lambda obj: resolve_dev_config(target, obj, folder, app_file), holder=holder
+    )
 
 
 @dataclass(slots=True)
@@ -53,8 +73,9 @@ class SessionState:
     """What a client shows: dev state, sync state, forwards, run state, last message."""
 
     dev: str = "off"  # off | starting | on | ending | error
-    sync: dict[str, Any] = field(default_factory=lambda: {"state": "stopped", "pending": 0, "lastSync": None,
-                                                          "error": None})
+    sync: dict[str, Any] = field(
+        default_factory=lambda: {"state": "stopped", "pending": 0, "lastSync": None, "error": None}
+    )
     forwards: list[str] = field(default_factory=list)
     run: str = "stopped"  # stopped | running | debugging
     message: str = ""
@@ -64,10 +85,18 @@ class DevSession:
     """Start, sync + forward (+ run/debug with hot reload), stop, end. Blocking methods: the
     language server calls them from worker threads."""
 
-    def __init__(self, api_client, app_file: Path, component: str | None = None, namespace: str | None = None,
-                 local_dir: Path | None = None, holder: Holder | None = None,
-                 on_state: Callable[[SessionState], None] | None = None,
-                 on_output: Callable[[str], None] | None = None, app_text: str | None = None):
+    def __init__(
+        self,
+        api_client,
+        app_file: Path,
+        component: str | None = None,
+        namespace: str | None = None,
+        local_dir: Path | None = None,
+        holder: Holder | None = None,
+        on_state: Callable[[SessionState], None] | None = None,
+        on_output: Callable[[str], None] | None = None,
+        app_text: str | None = None,
+    ):
         self.api = api_client
         self.app_file = Path(app_file)
         self.local_dir = Path(local_dir) if local_dir else self.app_file.resolve().parent
@@ -87,8 +116,9 @@ class DevSession:
         with self._lock:
             for k, v in changes.items():
                 setattr(self.state, k, v)
-            snapshot = SessionState(self.state.dev, dict(self.state.sync), list(self.state.forwards),
-                                    self.state.run, self.state.message)
+            snapshot = SessionState(
+                self.state.dev, dict(self.state.sync), list(self.state.forwards), self.state.run, self.state.message
+            )
         if self._on_state is not None:
             self._on_state(snapshot)
 
@@ -123,8 +153,13 @@ class DevSession:
             raise DevModeError(f"{self.workload.ref} is in dev mode by {state.holder}, not by you")
 
     # -- sync and forwards
-    def up(self, takeover: bool = False, progress: Progress | None = None,
-           on_batch: Callable[[Any], None] | None = None, any_free_port: bool = False) -> list[str]:
+    def up(
+        self,
+        takeover: bool = False,
+        progress: Progress | None = None,
+        on_batch: Callable[[Any], None] | None = None,
+        any_free_port: bool = False,
+    ) -> list[str]:
         """Start dev mode if needed, then file sync and port-forwards; returns the forwards."""
         if not self.is_on():
             self.start(takeover=takeover, progress=progress)
@@ -147,16 +182,28 @@ class DevSession:
                 if self.cfg.hot_reload and process is not None:
                     process.on_synced(b)  # restarts once the batches settle
 
-            self.sync = FileSync(self.api, self.workload.resolver(), self.local_dir, self.cfg.sync_type,
-                                 list(self.cfg.file_patterns), list(self.cfg.ignore_patterns),
-                                 on_change=self._sync_changed, on_batch=batch)
+            self.sync = FileSync(
+                self.api,
+                self.workload.resolver(),
+                self.local_dir,
+                self.cfg.sync_type,
+                list(self.cfg.file_patterns),
+                list(self.cfg.ignore_patterns),
+                on_change=self._sync_changed,
+                on_batch=batch,
+            )
         self.sync.start()
 
     def _sync_changed(self, status: Any) -> None:
         last = getattr(status, "last_sync", None)
-        self._set(sync={"state": getattr(status, "state", "idle"), "pending": getattr(status, "pending", 0),
-                        "lastSync": last if last is None or isinstance(last, (str, int, float)) else str(last),
-                        "error": getattr(status, "last_error", None)})
+        self._set(
+            sync={
+                "state": getattr(status, "state", "idle"),
+                "pending": getattr(status, "pending", 0),
+                "lastSync": last if last is None or isinstance(last, (str, int, float)) else str(last),
+                "error": getattr(status, "last_error", None),
+            }
+        )
 
     def start_forwards(self, any_free_port: bool = False) -> list[str]:
         """The config's port-forwards; a local port in use is a DevModeError naming it, unless
@@ -175,8 +222,9 @@ class DevSession:
         if any_free_port:
             attempts.append([f"0:{ForwardSpec.parse(s).remote}" for s in specs])
         for i, attempt in enumerate(attempts):
-            forwards = PortForwards(self.api, self.workload.resolver(), attempt,
-                                    on_error=lambda text: self._set(message=text))
+            forwards = PortForwards(
+                self.api, self.workload.resolver(), attempt, on_error=lambda text: self._set(message=text)
+            )
             try:
                 forwards.start()
                 return forwards
@@ -196,13 +244,16 @@ class DevSession:
         name = "debug" if debug else "run"
         command = self.cfg.debug if debug else self.cfg.run
         if not command:
-            raise DevModeError(f"the dev config ({self.cfg.source}) has no command.{name}; add it to the nocalhost trait")
+            raise DevModeError(
+                f"the dev config ({self.cfg.source}) has no command.{name}; add it to the nocalhost trait"
+            )
         # The previous run stops first: stop_run() also closes the debug forward, so it must
         # not run after _debug_attach() has opened the new one.
         self.stop_run()
         attach = self._debug_attach() if debug else None
-        process = RemoteProcess(self.api, self.workload.resolver(), list(command), name=name, on_output=self._output,
-                                on_exit=on_exit)
+        process = RemoteProcess(
+            self.api, self.workload.resolver(), list(command), name=name, on_output=self._output, on_exit=on_exit
+        )
         process.start()
         with self._lock:
             self.process = process
@@ -214,8 +265,9 @@ class DevSession:
 
         port = self.cfg.debug_port
         if not port:
-            raise DevModeError(f"the dev config ({self.cfg.source}) has no debug.remoteDebugPort; add it to the "
-                               "nocalhost trait")
+            raise DevModeError(
+                f"the dev config ({self.cfg.source}) has no debug.remoteDebugPort; add it to the nocalhost trait"
+            )
         language = debug_language(self.cfg)
         with self._lock:
             if self._debug_forward is None:
@@ -223,8 +275,13 @@ class DevSession:
                 # (the attach configuration names it).
                 self._debug_forward = self._open_forwards([f"{port}:{port}"], any_free_port=True)
             local = self._debug_forward.local_port(port)
-        return attach_configuration(language, port=local, local_root=str(self.local_dir),
-                                    remote_root=self.cfg.work_dir, name=f"veladev: {self.cfg.component}")
+        return attach_configuration(
+            language,
+            port=local,
+            local_root=str(self.local_dir),
+            remote_root=self.cfg.work_dir,
+            name=f"veladev: {self.cfg.component}",
+        )
 
     def _output(self, text: str) -> None:
         if self._on_output is not None:

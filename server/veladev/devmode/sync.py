@@ -62,15 +62,15 @@ _RM_BATCH = 200  # paths per `rm` exec: they travel in the request URL
 
 @dataclass(frozen=True, slots=True)
 class SyncStatus:
-    state: str = "stopped"         # idle | syncing | error | stopped
-    pending: int = 0               # changed paths waiting for the next batch
+    state: str = "stopped"  # idle | syncing | error | stopped
+    pending: int = 0  # changed paths waiting for the next batch
     last_sync: float | None = None  # time.time() of the last completed batch
     last_error: str = ""
     files_sent: int = 0
     files_deleted: int = 0
     files_received: int = 0
     conflicts: tuple[str, ...] = ()  # local paths kept beside the local file (`*.remote-conflict`)
-    refused: tuple[str, ...] = ()    # remote paths refused (would leave the local folder)
+    refused: tuple[str, ...] = ()  # remote paths refused (would leave the local folder)
     pod: str = ""
 
 
@@ -79,9 +79,9 @@ class SyncBatch:
     sent: tuple[str, ...] = ()
     deleted: tuple[str, ...] = ()
     received: tuple[str, ...] = ()
-    full: bool = False             # a full (initial or reconnect) sync
-    compared: int = 0              # files compared by hash in a full sync
-    started: float = 0.0           # time.monotonic()
+    full: bool = False  # a full (initial or reconnect) sync
+    compared: int = 0  # files compared by hash in a full sync
+    started: float = 0.0  # time.monotonic()
     finished: float = 0.0
     conflicts: tuple[str, ...] = field(default=())
 
@@ -132,7 +132,7 @@ _POLL_SCRIPT = (
     'cd "$0" 2>/dev/null || exit 0; S="/tmp/.veladev-sync-$1"; touch "$S.next"; '
     'echo "@list"; find . -name .git -prune -o \\( -type f -o -type l \\) -print; '
     'echo "@hash"; if [ -e "$S" ]; then N="-newer $S"; else N=""; fi; '
-    'find . -name .git -prune -o -type f $N -print0 | xargs -0 -r md5sum -- 2>/dev/null; '
+    "find . -name .git -prune -o -type f $N -print0 | xargs -0 -r md5sum -- 2>/dev/null; "
     'echo "@links"; find . -name .git -prune -o -type l $N -exec sh -c \'for l; do printf "%s\\t%s\\n" "$l" "$(readlink "$l")"; done\' sh {} +; '
     'mv "$S.next" "$S"'
 )
@@ -141,13 +141,24 @@ _POLL_SCRIPT = (
 class FileSync:
     """Keeps the dev container's work dir in step with a local folder (see the module doc)."""
 
-    def __init__(self, api_client, resolve_pod: PodResolver, local_dir: Path, mode: str = "send",
-                 file_patterns: Iterable[str] = ("./",), ignore_patterns: Iterable[str] = (),
-                 on_change: Callable[[SyncStatus], None] | None = None,
-                 on_batch: Callable[[SyncBatch], None] | None = None, *,
-                 debounce: float = 0.015, max_delay: float = 0.1, poll_interval: float = 1.0,
-                 heartbeat: float = 2.0,
-                 timeout: float = 120, reconnect_timeout: float = 120):
+    def __init__(
+        self,
+        api_client,
+        resolve_pod: PodResolver,
+        local_dir: Path,
+        mode: str = "send",
+        file_patterns: Iterable[str] = ("./",),
+        ignore_patterns: Iterable[str] = (),
+        on_change: Callable[[SyncStatus], None] | None = None,
+        on_batch: Callable[[SyncBatch], None] | None = None,
+        *,
+        debounce: float = 0.015,
+        max_delay: float = 0.1,
+        poll_interval: float = 1.0,
+        heartbeat: float = 2.0,
+        timeout: float = 120,
+        reconnect_timeout: float = 120,
+    ):
         if mode not in ("send", "sendReceive"):
             raise DevModeError(f"sync type {mode!r} is not supported; use send or sendReceive")
         self.api_client = api_client
@@ -190,8 +201,16 @@ class FileSync:
         self._stopping = False
         self._observer = Observer()
         # no open / close-without-write events: reading files (ours, for the tar) is no change
-        changes = [ev.FileCreatedEvent, ev.DirCreatedEvent, ev.FileModifiedEvent, ev.FileClosedEvent,
-                   ev.FileDeletedEvent, ev.DirDeletedEvent, ev.FileMovedEvent, ev.DirMovedEvent]
+        changes = [
+            ev.FileCreatedEvent,
+            ev.DirCreatedEvent,
+            ev.FileModifiedEvent,
+            ev.FileClosedEvent,
+            ev.FileDeletedEvent,
+            ev.DirDeletedEvent,
+            ev.FileMovedEvent,
+            ev.DirMovedEvent,
+        ]
         self._observer.schedule(_event_handler(self), str(self.local_dir), recursive=True, event_filter=changes)
         self._observer.start()
         self._thread = threading.Thread(target=self._run, name="veladev-sync", daemon=True)
@@ -397,15 +416,26 @@ class FileSync:
         for i in range(0, len(paths), 2000):
             # paths travel as stdin (a NUL-separated list), not in the URL; `head -c` because
             # with the v4 exec protocol (Kubernetes < 1.30) stdin never reaches its end
-            listing = b"\0".join(p.encode("utf-8", "surrogateescape") for p in paths[i:i + 2000]) + b"\0"
-            r = streams.exec_run(self.api_client, pod.namespace, pod.name, pod.container,
-                                 ["sh", "-c", 'cd "$0" 2>/dev/null || exit 0; '
-                                              'head -c "$1" | xargs -0 -r md5sum -- 2>/dev/null; exit 0',
-                                  pod.work_dir, str(len(listing))],
-                                 stdin=listing, timeout=self.timeout)
+            listing = b"\0".join(p.encode("utf-8", "surrogateescape") for p in paths[i : i + 2000]) + b"\0"
+            r = streams.exec_run(
+                self.api_client,
+                pod.namespace,
+                pod.name,
+                pod.container,
+                [
+                    "sh",
+                    "-c",
+                    'cd "$0" 2>/dev/null || exit 0; head -c "$1" | xargs -0 -r md5sum -- 2>/dev/null; exit 0',
+                    pod.work_dir,
+                    str(len(listing)),
+                ],
+                stdin=listing,
+                timeout=self.timeout,
+            )
             if r.code != 0:
-                raise ClusterError(f"cannot hash files in {pod.name}:{pod.work_dir}: "
-                                   f"{r.stderr.decode(errors='replace').strip()[:200]}")
+                raise ClusterError(
+                    f"cannot hash files in {pod.name}:{pod.work_dir}: {r.stderr.decode(errors='replace').strip()[:200]}"
+                )
             out.update(_parse_md5sum(r.stdout.decode(errors="surrogateescape")))
         return out
 
@@ -446,13 +476,25 @@ class FileSync:
                     sent[rel] = "link:" + target
             # end of archive: two zero blocks, padded to a whole 10 KiB record
             out.write(bytes(1024 + (-(written + 1024) % 10240)))
+
         first = delete[:_RM_BATCH]
-        r = streams.upload_tar(self.api_client, pod.namespace, pod.name, pod.container, pod.work_dir, write,
-                               then='if [ $# -gt 0 ]; then rm -rf -- "$@"; fi', args=first, timeout=self.timeout)
+        r = streams.upload_tar(
+            self.api_client,
+            pod.namespace,
+            pod.name,
+            pod.container,
+            pod.work_dir,
+            write,
+            then='if [ $# -gt 0 ]; then rm -rf -- "$@"; fi',
+            args=first,
+            timeout=self.timeout,
+        )
         self._check(r, "send files")
         for i in range(_RM_BATCH, len(delete), _RM_BATCH):
-            r = self._exec(streams.sh('cd "$1" && shift && rm -rf -- "$@"', pod.work_dir,
-                                      *delete[i:i + _RM_BATCH]), "delete files")
+            r = self._exec(
+                streams.sh('cd "$1" && shift && rm -rf -- "$@"', pod.work_dir, *delete[i : i + _RM_BATCH]),
+                "delete files",
+            )
             self._check(r, "delete files")
         return sent
 
@@ -460,8 +502,9 @@ class FileSync:
         if r.code != 0:
             pod = self._pod
             detail = r.stderr.decode(errors="replace").strip().splitlines()
-            raise ClusterError(f"{what} in {pod.name if pod else '?'}: exit {r.code}"
-                               + (f" ({detail[-1][:200]})" if detail else ""))
+            raise ClusterError(
+                f"{what} in {pod.name if pod else '?'}: exit {r.code}" + (f" ({detail[-1][:200]})" if detail else "")
+            )
 
     # -- sync steps -----------------------------------------------------------------------
     def _full_sync(self) -> None:
@@ -492,8 +535,16 @@ class FileSync:
         sent = self._ship(send, delete) if send or delete else {}
         self._synced = {rel: h for rel, h in hashes.items() if remote.get(rel) == h}
         self._synced.update(sent)
-        self._finish(SyncBatch(sent=tuple(sorted(sent)), deleted=tuple(delete), full=True, compared=len(local),
-                               started=started, finished=time.monotonic()))
+        self._finish(
+            SyncBatch(
+                sent=tuple(sorted(sent)),
+                deleted=tuple(delete),
+                full=True,
+                compared=len(local),
+                started=started,
+                finished=time.monotonic(),
+            )
+        )
 
     def _incremental(self, dirty: set[str]) -> None:
         started = time.monotonic()
@@ -519,7 +570,9 @@ class FileSync:
             return
         sent = self._ship(send, delete)
         self._synced.update(sent)
-        self._finish(SyncBatch(sent=tuple(sorted(sent)), deleted=tuple(delete), started=started, finished=time.monotonic()))
+        self._finish(
+            SyncBatch(sent=tuple(sorted(sent)), deleted=tuple(delete), started=started, finished=time.monotonic())
+        )
 
     def _changed_hash(self, rel: str, p: Path) -> str | None:
         """The hash of a synced file that differs from what the pod holds, else None."""
@@ -542,10 +595,16 @@ class FileSync:
 
     def _finish(self, batch: SyncBatch) -> None:
         s = self._status
-        self._set(state="idle", last_sync=time.time(), last_error="", pending=len(self._dirty),
-                  files_sent=s.files_sent + len(batch.sent), files_deleted=s.files_deleted + len(batch.deleted),
-                  files_received=s.files_received + len(batch.received),
-                  conflicts=s.conflicts + tuple(c for c in batch.conflicts if c not in s.conflicts))
+        self._set(
+            state="idle",
+            last_sync=time.time(),
+            last_error="",
+            pending=len(self._dirty),
+            files_sent=s.files_sent + len(batch.sent),
+            files_deleted=s.files_deleted + len(batch.deleted),
+            files_received=s.files_received + len(batch.received),
+            conflicts=s.conflicts + tuple(c for c in batch.conflicts if c not in s.conflicts),
+        )
         if self.on_batch and (batch.sent or batch.deleted or batch.received or batch.full):
             try:
                 self.on_batch(batch)
@@ -576,9 +635,14 @@ class FileSync:
         hashed = _parse_md5sum("\n".join(hash_lines))
         for rel, target in links.items():
             hashed[rel] = "link:" + target
-        changed = {rel: h for rel, h in hashed.items()
-                   if self._synced.get(rel) != h and self._refused.get(rel) != h
-                   and self.filter.accepts(rel) and not rel.endswith(CONFLICT_SUFFIX)}
+        changed = {
+            rel: h
+            for rel, h in hashed.items()
+            if self._synced.get(rel) != h
+            and self._refused.get(rel) != h
+            and self.filter.accepts(rel)
+            and not rel.endswith(CONFLICT_SUFFIX)
+        }
         # deleteProtection: remote deletions are not applied locally; forget them
         for rel in [s for s in self._synced if s not in listed]:
             del self._synced[rel]
@@ -602,9 +666,18 @@ class FileSync:
         conflicts: list[str] = []
         if wanted:
             self._set(state="syncing")
-            with streams.download_tar(self.api_client, pod.namespace, pod.name, pod.container, pod.work_dir,
-                                      sorted(wanted), timeout=self.timeout) as data, \
-                    tarfile.open(fileobj=data, mode="r|") as tf:
+            with (
+                streams.download_tar(
+                    self.api_client,
+                    pod.namespace,
+                    pod.name,
+                    pod.container,
+                    pod.work_dir,
+                    sorted(wanted),
+                    timeout=self.timeout,
+                ) as data,
+                tarfile.open(fileobj=data, mode="r|") as tf,
+            ):
                 for ti in tf:
                     self._receive_member(tf, ti, wanted, refused, received, conflicts)
         if refused:
@@ -612,8 +685,11 @@ class FileSync:
             s = self._status
             self._set(refused=s.refused + tuple(r for r in refused if r not in s.refused))
         if received or conflicts:
-            self._finish(SyncBatch(received=tuple(received), conflicts=tuple(conflicts), started=started,
-                                   finished=time.monotonic()))
+            self._finish(
+                SyncBatch(
+                    received=tuple(received), conflicts=tuple(conflicts), started=started, finished=time.monotonic()
+                )
+            )
 
     def _wanted(self, changed: dict[str, str], refused: list[str]) -> dict[str, str]:
         """The changed remote paths (safe relative path -> hash) that may land in the folder;
@@ -634,8 +710,15 @@ class FileSync:
             wanted[safe] = h
         return wanted
 
-    def _receive_member(self, tf: tarfile.TarFile, ti: tarfile.TarInfo, wanted: dict[str, str], refused: list[str],
-                        received: list[str], conflicts: list[str]) -> None:
+    def _receive_member(
+        self,
+        tf: tarfile.TarFile,
+        ti: tarfile.TarInfo,
+        wanted: dict[str, str],
+        refused: list[str],
+        received: list[str],
+        conflicts: list[str],
+    ) -> None:
         """Writes one member of the downloaded tar into the folder (beside an edited local file,
         as a conflict copy), or lists it in `refused`."""
         rel = safe_relative(_relative(ti.name))
@@ -684,8 +767,9 @@ class FileSync:
             src = tf.extractfile(ti)
             assert src is not None
             # O_EXCL|O_NOFOLLOW: never through a symlink planted at the temporary name
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                         stat.S_IMODE(ti.mode) | 0o600)
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), stat.S_IMODE(ti.mode) | 0o600
+            )
             with os.fdopen(fd, "wb") as f:
                 while chunk := src.read(1 << 20):
                     f.write(chunk)
@@ -704,16 +788,33 @@ def tar_header(name: str, size: int, mode: int, mtime: int, symlink: str | None 
     if len(raw) > 100:
         cut = raw.rfind(b"/", 0, 156)
         if cut > 0 and len(raw) - cut - 1 <= 100:
-            prefix, raw = raw[:cut], raw[cut + 1:]
-    if len(raw) > 100 or len(link) > 100 or size >= 8 ** 11 or mtime < 0 or mtime >= 8 ** 11:
+            prefix, raw = raw[:cut], raw[cut + 1 :]
+    if len(raw) > 100 or len(link) > 100 or size >= 8**11 or mtime < 0 or mtime >= 8**11:
         ti = tarfile.TarInfo(name)
         ti.size, ti.mode, ti.mtime = size, mode, max(mtime, 0)
         if symlink is not None:
             ti.type, ti.linkname = tarfile.SYMTYPE, symlink
         return ti.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
-    block = bytearray(_USTAR.pack(raw, b"%07o\0" % mode, b"0000000\0", b"0000000\0", b"%011o\0" % size,
-                                  b"%011o\0" % mtime, b" " * 8, b"2" if symlink is not None else b"0", link,
-                                  b"ustar\0", b"00", b"", b"", b"", b"", prefix))
+    block = bytearray(
+        _USTAR.pack(
+            raw,
+            b"%07o\0" % mode,
+            b"0000000\0",
+            b"0000000\0",
+            b"%011o\0" % size,
+            b"%011o\0" % mtime,
+            b" " * 8,
+            b"2" if symlink is not None else b"0",
+            link,
+            b"ustar\0",
+            b"00",
+            b"",
+            b"",
+            b"",
+            b"",
+            prefix,
+        )
+    )
     block[148:156] = b"%06o\0 " % sum(block)
     return bytes(block)
 

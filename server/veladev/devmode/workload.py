@@ -96,9 +96,17 @@ class DevState:
     pause_before: str | None  # the Application's pause label before dev mode (None: absent)
 
     def to_json(self) -> str:
-        return json.dumps({"user": self.holder.user, "host": self.holder.host, "since": self.since,
-                           "application": f"{self.app_namespace}/{self.app}", "component": self.component,
-                           "pauseBefore": self.pause_before}, separators=(",", ":"))
+        return json.dumps(
+            {
+                "user": self.holder.user,
+                "host": self.holder.host,
+                "since": self.since,
+                "application": f"{self.app_namespace}/{self.app}",
+                "component": self.component,
+                "pauseBefore": self.pause_before,
+            },
+            separators=(",", ":"),
+        )
 
     @classmethod
     def from_workload(cls, obj: dict[str, Any]) -> DevState | None:
@@ -108,11 +116,19 @@ class DevState:
         try:
             d = json.loads(text)
             app_ns, _, app = str(d["application"]).partition("/")
-            return cls(Holder(str(d["user"]), str(d["host"])), str(d.get("since", "")), app_ns, app,
-                       str(d.get("component", "")), d.get("pauseBefore"))
+            return cls(
+                Holder(str(d["user"]), str(d["host"])),
+                str(d.get("since", "")),
+                app_ns,
+                app,
+                str(d.get("component", "")),
+                d.get("pauseBefore"),
+            )
         except (ValueError, KeyError, TypeError):
-            raise DevModeError(f"the {STATE_ANNOTATION} annotation of {obj['metadata'].get('name')} is damaged; "
-                               "restore the workload by re-deploying the Application") from None
+            raise DevModeError(
+                f"the {STATE_ANNOTATION} annotation of {obj['metadata'].get('name')} is damaged; "
+                "restore the workload by re-deploying the Application"
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,17 +149,21 @@ def find_workload(api_client, target: AppTarget) -> tuple[WorkloadRef, dict[str,
     for service_type in wl.KINDS:
         found += [(service_type, o) for o in wl.list_workloads(api_client, service_type, target.namespace, selector)]
     if len(found) > 1:  # the same app name in two namespaces deploying here: prefer the file's
-        found = [f for f in found if (f[1]["metadata"].get("labels") or {}).get(APP_NAMESPACE_LABEL)
-                 == target.app_namespace] or found
+        found = [
+            f for f in found if (f[1]["metadata"].get("labels") or {}).get(APP_NAMESPACE_LABEL) == target.app_namespace
+        ] or found
     if not found:
         raise DevModeError(
             f"component {target.component} of Application {target.app} is not deployed in namespace "
             f"{target.namespace}: deploy the Application and wait for its workflow to deploy there, "
-            f"or name the namespace where it runs with --namespace")
+            f"or name the namespace where it runs with --namespace"
+        )
     if len(found) > 1:
         names = ", ".join(f"{o['kind']} {o['metadata']['name']}" for _, o in found)
-        raise DevModeError(f"component {target.component} has several workloads in {target.namespace} ({names}); "
-                           "dev mode needs exactly one")
+        raise DevModeError(
+            f"component {target.component} has several workloads in {target.namespace} ({names}); "
+            "dev mode needs exactly one"
+        )
     service_type, obj = found[0]
     return WorkloadRef(service_type, target.namespace, obj["metadata"]["name"]), obj
 
@@ -151,15 +171,19 @@ def find_workload(api_client, target: AppTarget) -> tuple[WorkloadRef, dict[str,
 def check_matches(ref: WorkloadRef, obj: dict[str, Any], cfg: DevConfig) -> str:
     """The name of the container dev mode swaps; a clear error when the config does not fit."""
     if cfg.service_type != ref.service_type:
-        raise DevModeError(f"the dev config ({cfg.source}) says serviceType {cfg.service_type}, but component "
-                           f"{cfg.component} runs as {ref}; set serviceType: {ref.service_type} in the dev config")
+        raise DevModeError(
+            f"the dev config ({cfg.source}) says serviceType {cfg.service_type}, but component "
+            f"{cfg.component} runs as {ref}; set serviceType: {ref.service_type} in the dev config"
+        )
     containers = [c.get("name") for c in _pod_spec(obj).get("containers") or []]
     if cfg.container in containers:
         return cfg.container
     if len(containers) == 1:
         return containers[0]
-    raise DevModeError(f"the dev config ({cfg.source}) names container {cfg.container!r}, but {ref} has "
-                       f"containers {', '.join(containers)}; name one of them in the dev config")
+    raise DevModeError(
+        f"the dev config ({cfg.source}) names container {cfg.container!r}, but {ref} has "
+        f"containers {', '.join(containers)}; name one of them in the dev config"
+    )
 
 
 # --- the swap (pure) --------------------------------------------------------------------------
@@ -172,8 +196,10 @@ def _pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
 def snapshot(obj: dict[str, Any]) -> dict[str, Any]:
     """What `end` puts back: labels, annotations and spec."""
     md = obj["metadata"]
-    return {"metadata": {k: copy.deepcopy(md[k]) for k in ("labels", "annotations") if md.get(k) is not None},
-            "spec": copy.deepcopy(obj.get("spec") or {})}
+    return {
+        "metadata": {k: copy.deepcopy(md[k]) for k in ("labels", "annotations") if md.get(k) is not None},
+        "spec": copy.deepcopy(obj.get("spec") or {}),
+    }
 
 
 def pvc_name(workload: str, path: str) -> str:
@@ -200,7 +226,8 @@ def dev_spec(original_spec: dict[str, Any], ref: WorkloadRef, container: str, cf
     if cfg.env:
         names = {n for n, _ in cfg.env}
         c["env"] = [e for e in c.get("env") or [] if e.get("name") not in names] + [
-            {"name": n, "value": v} for n, v in cfg.env]
+            {"name": n, "value": v} for n, v in cfg.env
+        ]
     mounts = {cfg.work_dir: WORKDIR_VOLUME}
     volumes: list[dict[str, Any]] = []
     for i, (path, _) in enumerate(cfg.persistent_volume_dirs):
@@ -211,7 +238,8 @@ def dev_spec(original_spec: dict[str, Any], ref: WorkloadRef, container: str, cf
         volumes.append({"name": WORKDIR_VOLUME, "emptyDir": {}})
     ours = {v["name"] for v in volumes}
     c["volumeMounts"] = [m for m in c.get("volumeMounts") or [] if m.get("mountPath") not in mounts] + [
-        {"name": name, "mountPath": path} for path, name in mounts.items()]
+        {"name": name, "mountPath": path} for path, name in mounts.items()
+    ]
     pod["volumes"] = [v for v in pod.get("volumes") or [] if v.get("name") not in ours] + volumes
     return spec
 
@@ -229,8 +257,10 @@ def _selector(obj: dict[str, Any]) -> str:
 
 
 def _ready(pod: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or ())
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or ()
+    )
 
 
 def _waiting(pod: dict[str, Any], container: str) -> tuple[str, str]:
@@ -244,8 +274,11 @@ def _waiting(pod: dict[str, Any], container: str) -> tuple[str, str]:
 def _describe(pod: dict[str, Any], container: str) -> str:
     reason, _ = _waiting(pod, container)
     phase = (pod.get("status") or {}).get("phase") or "Pending"
-    return f"pod {pod['metadata']['name']}: {phase}" + (f" ({reason})" if reason else "") + (
-        ", ready" if _ready(pod) else "")
+    return (
+        f"pod {pod['metadata']['name']}: {phase}"
+        + (f" ({reason})" if reason else "")
+        + (", ready" if _ready(pod) else "")
+    )
 
 
 class ImagePullFailed(DevModeError):
@@ -275,8 +308,9 @@ class DevWorkload:
         self.holder = holder or Holder.me()
 
     @classmethod
-    def locate(cls, api_client, target: AppTarget, cfg_for: Callable[[dict[str, Any]], DevConfig],
-               holder: Holder | None = None) -> DevWorkload:
+    def locate(
+        cls, api_client, target: AppTarget, cfg_for: Callable[[dict[str, Any]], DevConfig], holder: Holder | None = None
+    ) -> DevWorkload:
         """Find the workload and check the dev config (which may come from it) fits."""
         ref, obj = find_workload(api_client, target)
         cfg = cfg_for(obj)
@@ -294,8 +328,10 @@ class DevWorkload:
 
     def _check_holder(self, state: DevState, takeover: bool, action: str) -> None:
         if state.holder != self.holder and not takeover:
-            raise DevModeError(f"{self.ref} is in dev mode by {state.holder} since {state.since}; "
-                               f"ask them to end it, or {action} anyway with --takeover")
+            raise DevModeError(
+                f"{self.ref} is in dev mode by {state.holder} since {state.since}; "
+                f"ask them to end it, or {action} anyway with --takeover"
+            )
 
     # -- start
     def start(self, takeover: bool = False, progress: Progress | None = None, timeout: float = 120) -> DevPod:
@@ -317,9 +353,11 @@ class DevWorkload:
         except ImagePullFailed as exc:
             _say(progress, "the dev image cannot be pulled; restoring the workload")
             self.end(takeover=True, progress=progress, wait=False)
-            raise DevModeError(f"{exc}; dev mode did not start and {self.ref} is restored. Set a pullable image "
-                               "in the dev config (the nocalhost trait's `image`: node, python, go, java, ruby "
-                               "or a full image reference)") from None
+            raise DevModeError(
+                f"{exc}; dev mode did not start and {self.ref} is restored. Set a pullable image "
+                "in the dev config (the nocalhost trait's `image`: node, python, go, java, ruby "
+                "or a full image reference)"
+            ) from None
 
     def _lock(self, takeover: bool, progress: Progress | None) -> dict[str, Any]:
         obj = self.read()
@@ -332,8 +370,14 @@ class DevWorkload:
                 return obj
             _say(progress, f"taking {self.ref} over from {state.holder}")
             new = DevState(self.holder, _now(), state.app_namespace, state.app, state.component, state.pause_before)
-            return wl.patch_workload_metadata(self.api, self.ref.service_type, self.ref.namespace, self.ref.name,
-                                              md["resourceVersion"], annotations={STATE_ANNOTATION: new.to_json()})
+            return wl.patch_workload_metadata(
+                self.api,
+                self.ref.service_type,
+                self.ref.namespace,
+                self.ref.name,
+                md["resourceVersion"],
+                annotations={STATE_ANNOTATION: new.to_json()},
+            )
         labels = md.get("labels") or {}
         app_ns = labels.get(APP_NAMESPACE_LABEL) or self.ref.namespace
         app = labels.get(NAME_LABEL, "")
@@ -342,10 +386,17 @@ class DevWorkload:
         # The original and the lock in one patch guarded by the resourceVersion just read: two
         # developers starting at once cannot both win, and nothing is touched before the save.
         return wl.patch_workload_metadata(
-            self.api, self.ref.service_type, self.ref.namespace, self.ref.name, md["resourceVersion"],
+            self.api,
+            self.ref.service_type,
+            self.ref.namespace,
+            self.ref.name,
+            md["resourceVersion"],
             labels={DEV_LABEL: "true"},
-            annotations={ORIGINAL_ANNOTATION: json.dumps(snapshot(obj), separators=(",", ":")),
-                         STATE_ANNOTATION: new.to_json()})
+            annotations={
+                ORIGINAL_ANNOTATION: json.dumps(snapshot(obj), separators=(",", ":")),
+                STATE_ANNOTATION: new.to_json(),
+            },
+        )
 
     def _pause_before(self, app_ns: str, app: str) -> str | None:
         """The Application's pause label before dev mode: if another of its workloads is in dev
@@ -360,8 +411,11 @@ class DevWorkload:
             raise DevModeError(f"cannot read Application {app_ns}/{app} to pause it: {exc}") from None
 
     def _app_dev_workloads(self, app_ns: str, app: str) -> list[DevWorkloadInfo]:
-        return [i for i in list_dev_workloads(self.api, f"{NAME_LABEL}={app}")
-                if i.state.app_namespace == app_ns and i.state.app == app and i.ref != self.ref]
+        return [
+            i
+            for i in list_dev_workloads(self.api, f"{NAME_LABEL}={app}")
+            if i.state.app_namespace == app_ns and i.state.app == app and i.ref != self.ref
+        ]
 
     def _pause(self, state: DevState | None) -> None:
         if state is None or not state.app:
@@ -375,8 +429,14 @@ class DevWorkload:
         original = json.loads(obj["metadata"]["annotations"][ORIGINAL_ANNOTATION])
         spec = dev_spec(original["spec"], self.ref, self.container, self.cfg)
         for path, capacity in self.cfg.persistent_volume_dirs:
-            wl.ensure_pvc(self.api, self.ref.namespace, pvc_name(self.ref.name, path),
-                          {DEV_LABEL: "true", COMPONENT_LABEL: self.cfg.component}, capacity, self.cfg.storage_class)
+            wl.ensure_pvc(
+                self.api,
+                self.ref.namespace,
+                pvc_name(self.ref.name, path),
+                {DEV_LABEL: "true", COMPONENT_LABEL: self.cfg.component},
+                capacity,
+                self.cfg.storage_class,
+            )
         if obj.get("spec") == spec:
             return
         _say(progress, f"swapping {self.ref} to the dev image {self.cfg.image}")
@@ -389,8 +449,11 @@ class DevWorkload:
         selector = _selector(self.read())
         last = ""
         while True:
-            pods = [p for p in wl.list_pods(self.api, self.ref.namespace, selector)
-                    if not p["metadata"].get("deletionTimestamp")]
+            pods = [
+                p
+                for p in wl.list_pods(self.api, self.ref.namespace, selector)
+                if not p["metadata"].get("deletionTimestamp")
+            ]
             dev = [p for p in pods if is_dev_container(p, self.container, self.cfg.image)]
             for p in dev:
                 if _ready(p):
@@ -398,15 +461,20 @@ class DevWorkload:
                     return DevPod(self.ref.namespace, p["metadata"]["name"], self.container, self.cfg.work_dir)
                 reason, message = _waiting(p, self.container)
                 if reason in IMAGE_PULL_FAILURES:
-                    raise ImagePullFailed(f"the dev image {self.cfg.image} cannot be pulled ({reason}"
-                                          + (f": {message}" if message else "") + ")")
+                    raise ImagePullFailed(
+                        f"the dev image {self.cfg.image} cannot be pulled ({reason}"
+                        + (f": {message}" if message else "")
+                        + ")"
+                    )
             seen = "; ".join(_describe(p, self.container) for p in pods) or "no pod yet"
             if seen != last:
                 _say(progress, seen)
                 last = seen
             if time.monotonic() > deadline:
-                raise DevModeError(f"the dev pod of {self.ref} is not Ready after {timeout:.0f}s ({seen}); "
-                                   "it stays in dev mode: `veladev dev end` restores it")
+                raise DevModeError(
+                    f"the dev pod of {self.ref} is not Ready after {timeout:.0f}s ({seen}); "
+                    "it stays in dev mode: `veladev dev end` restores it"
+                )
             time.sleep(POLL)
 
     def resolver(self) -> Callable[[float], DevPod]:
@@ -424,8 +492,9 @@ class DevWorkload:
         return resolve
 
     # -- end
-    def end(self, takeover: bool = False, progress: Progress | None = None, wait: bool = True,
-            timeout: float = 120) -> None:
+    def end(
+        self, takeover: bool = False, progress: Progress | None = None, wait: bool = True, timeout: float = 120
+    ) -> None:
         """Put the saved workload back exactly, restore the pause label, release the lock."""
         for _ in range(CONFLICT_RETRIES):
             obj = self.read()
@@ -437,8 +506,9 @@ class DevWorkload:
             try:
                 original = json.loads(text or "")
             except ValueError:
-                raise DevModeError(f"the saved original of {self.ref} is missing or damaged; re-deploy the "
-                                   "Application to restore it") from None
+                raise DevModeError(
+                    f"the saved original of {self.ref} is missing or damaged; re-deploy the Application to restore it"
+                ) from None
             md = {k: v for k, v in obj["metadata"].items() if k not in ("labels", "annotations", "managedFields")}
             restored = {**obj, "metadata": {**md, **original["metadata"]}, "spec": original["spec"]}
             restored.pop("status", None)
@@ -455,8 +525,10 @@ class DevWorkload:
             try:
                 wl.set_application_label(self.api, state.app_namespace, state.app, PAUSE_LABEL, state.pause_before)
             except ClusterError as exc:
-                raise DevModeError(f"{self.ref} is restored, but the pause label of Application "
-                                   f"{state.app_namespace}/{state.app} could not be reset: {exc}") from None
+                raise DevModeError(
+                    f"{self.ref} is restored, but the pause label of Application "
+                    f"{state.app_namespace}/{state.app} could not be reset: {exc}"
+                ) from None
         if wait:
             self.wait_restored(timeout, progress)
 
@@ -467,8 +539,11 @@ class DevWorkload:
             obj = self.read()
             st, spec = obj.get("status") or {}, obj.get("spec") or {}
             want = int(spec.get("replicas", 1))
-            pods = [p for p in wl.list_pods(self.api, self.ref.namespace, _selector(obj))
-                    if not p["metadata"].get("deletionTimestamp")]
+            pods = [
+                p
+                for p in wl.list_pods(self.api, self.ref.namespace, _selector(obj))
+                if not p["metadata"].get("deletionTimestamp")
+            ]
             ready = [p for p in pods if _ready(p) and not is_dev_container(p, self.container, self.cfg.image)]
             settled = int(st.get("observedGeneration", 0)) >= int(obj["metadata"].get("generation", 1))
             if settled and len(ready) == want == len(pods):

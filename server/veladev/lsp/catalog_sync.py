@@ -45,7 +45,7 @@ async def refresh_catalog(ls: VelaLanguageServer) -> str:
         timeout = reload_timeout()
         try:
             catalog = await asyncio.wait_for(asyncio.to_thread(load_live_catalog, bundled_catalog(), config), timeout)
-        except (ClusterError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, ClusterError) as exc:
             if isinstance(exc, asyncio.TimeoutError):
                 exc = ClusterError(f"no answer from the cluster in {timeout:g} s")
             hint = "; set veladev.kubeconfig to your cluster's kubeconfig" if isinstance(exc, NoKubeconfig) else ""
@@ -53,7 +53,9 @@ async def refresh_catalog(ls: VelaLanguageServer) -> str:
             ls.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Warning, message))
             return message
         cluster_defs = sum(1 for d in catalog.definitions.values() if d.origin == "cluster")
-        summary = f"using the cluster's definitions ({cluster_defs} custom or customised, {len(catalog.definitions)} in all)"
+        summary = (
+            f"using the cluster's definitions ({cluster_defs} custom or customised, {len(catalog.definitions)} in all)"
+        )
     ls.set_catalog(catalog)
     log.info(summary)
     return summary

@@ -14,9 +14,9 @@ from ..appmodel.findings import Finding, Fix, Position, Span
 from .documents import Positions
 
 if TYPE_CHECKING:
-    from ..delivery.actions import Action
     from ..appmodel.complete import CompletionItem
     from ..appmodel.navigate import Symbol
+    from ..delivery.actions import Action
 
 SOURCE = "veladev"
 
@@ -70,13 +70,15 @@ class Converter:
             edit=lsp.WorkspaceEdit(changes={uri: [lsp.TextEdit(self.range(e.span), e.new_text) for e in fix.edits]}),
         )
 
-    def completion(self, item: "CompletionItem", replace: Span | None) -> lsp.CompletionItem:
+    def completion(self, item: CompletionItem, replace: Span | None) -> lsp.CompletionItem:
         text = item.insert_text if item.insert_text is not None else item.label
         return lsp.CompletionItem(
             label=item.label,
             kind=_COMPLETION_KIND.get(item.kind, lsp.CompletionItemKind.Text),
             detail=item.detail or None,
-            documentation=lsp.MarkupContent(lsp.MarkupKind.Markdown, item.documentation) if item.documentation else None,
+            documentation=lsp.MarkupContent(lsp.MarkupKind.Markdown, item.documentation)
+            if item.documentation
+            else None,
             sort_text=item.sort or None,
             filter_text=item.label,
             tags=[lsp.CompletionItemTag.Deprecated] if item.deprecated else None,
@@ -84,7 +86,7 @@ class Converter:
             insert_text=None if replace is not None else text,
         )
 
-    def symbol(self, s: "Symbol") -> lsp.DocumentSymbol:
+    def symbol(self, s: Symbol) -> lsp.DocumentSymbol:
         return lsp.DocumentSymbol(
             name=s.name,
             detail=s.detail or None,
@@ -94,12 +96,16 @@ class Converter:
             children=[self.symbol(c) for c in s.children] or None,
         )
 
-    def code_lens(self, action: "Action") -> lsp.CodeLens:
+    def code_lens(self, action: Action) -> lsp.CodeLens:
         # A lens without a command still needs one to show its title; an empty command id
         # makes clients render it as a label (VS Code and LSP4IJ do).
-        return lsp.CodeLens(range=self.range(action.span),
-                            command=lsp.Command(title=action.title, command=action.command,
-                                                arguments=[action.arguments] if action.command else None))
+        return lsp.CodeLens(
+            range=self.range(action.span),
+            command=lsp.Command(
+                title=action.title, command=action.command, arguments=[action.arguments] if action.command else None
+            ),
+        )
+
 
 # --- dev mode: the JSON the veladev/devState and veladev/runOutput notifications and the
 # veladev.dev.status command carry (the editor clients read these shapes).
@@ -107,8 +113,16 @@ class Converter:
 
 def dev_state_params(uri: str, component: str | None, namespace: str | None, state) -> dict:
     """`state`: a `veladev.devmode.session.SessionState`."""
-    return {"uri": uri, "component": component, "namespace": namespace, "state": state.dev, "sync": state.sync,
-            "forwards": state.forwards, "run": state.run, "message": state.message}
+    return {
+        "uri": uri,
+        "component": component,
+        "namespace": namespace,
+        "state": state.dev,
+        "sync": state.sync,
+        "forwards": state.forwards,
+        "run": state.run,
+        "message": state.message,
+    }
 
 
 def run_output_params(uri: str, component: str | None, text: str) -> dict:
@@ -118,5 +132,11 @@ def run_output_params(uri: str, component: str | None, text: str) -> dict:
 def dev_status_entry(info) -> dict:
     """`info`: a `veladev.devmode.workload.DevWorkloadInfo`."""
     s = info.state
-    return {"application": f"{s.app_namespace}/{s.app}", "namespace": info.ref.namespace, "component": s.component,
-            "workload": info.ref.name, "holder": str(s.holder), "since": s.since}
+    return {
+        "application": f"{s.app_namespace}/{s.app}",
+        "namespace": info.ref.namespace,
+        "component": s.component,
+        "workload": info.ref.name,
+        "holder": str(s.holder),
+        "since": s.since,
+    }

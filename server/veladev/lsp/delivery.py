@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lsprotocol import types as lsp
 from pygls.uris import to_fs_path
@@ -36,12 +37,13 @@ class CommandError(Exception):
 
 def _arg(args: tuple) -> dict[str, Any]:
     if len(args) != 1 or not isinstance(args[0], dict):
-        raise CommandError("expects one object argument, e.g. {\"uri\": \"file:///.../app.yaml\"}")
+        raise CommandError('expects one object argument, e.g. {"uri": "file:///.../app.yaml"}')
     return args[0]
 
 
-async def run_command(ls: VelaLanguageServer, title: str, work: Callable[[Callable[[str], None]], dict[str, Any]]
-                      ) -> dict[str, Any]:
+async def run_command(
+    ls: VelaLanguageServer, title: str, work: Callable[[Callable[[str], None]], dict[str, Any]]
+) -> dict[str, Any]:
     """Run `work(report)` in a worker with work-done progress; one message at the end."""
     token: str | None = None
     caps = ls.client_capabilities.window if ls.client_capabilities else None
@@ -69,8 +71,11 @@ async def run_command(ls: VelaLanguageServer, title: str, work: Callable[[Callab
         result = {"ok": False, "message": f"{title} failed: internal error ({type(exc).__name__}); see the server log"}
     if token is not None:
         ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=result["message"]))
-    ls.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Info if result["ok"] else lsp.MessageType.Error,
-                                                 f"veladev: {result['message']}"))
+    ls.window_show_message(
+        lsp.ShowMessageParams(
+            lsp.MessageType.Info if result["ok"] else lsp.MessageType.Error, f"veladev: {result['message']}"
+        )
+    )
     live = getattr(ls, "live", None)
     if live is not None:
         live.changed()
@@ -80,7 +85,7 @@ async def run_command(ls: VelaLanguageServer, title: str, work: Callable[[Callab
 def _document(ls: VelaLanguageServer, a: dict[str, Any]) -> tuple[str, Path, str]:
     uri = a.get("uri")
     if not isinstance(uri, str) or not uri:
-        raise CommandError("needs the Application file's \"uri\"")
+        raise CommandError('needs the Application file\'s "uri"')
     path = Path(to_fs_path(uri) or "")
     doc = ls.documents.get(uri)
     if doc is not None:
@@ -128,11 +133,22 @@ def _with_cluster(ls: VelaLanguageServer, fn: Callable[[Any], Any]) -> Any:
 
 def state_json(state: WorkflowState) -> dict[str, Any]:
     def step(s) -> dict[str, Any]:
-        return {"name": s.name, "type": s.type, "phase": s.phase, "message": s.message,
-                "subSteps": [step(c) for c in s.sub_steps]}
+        return {
+            "name": s.name,
+            "type": s.type,
+            "phase": s.phase,
+            "message": s.message,
+            "subSteps": [step(c) for c in s.sub_steps],
+        }
 
-    return {"phase": state.app_phase, "workflow": state.run_status, "suspended": state.suspended,
-            "terminated": state.terminated, "finished": state.finished, "steps": [step(s) for s in state.steps]}
+    return {
+        "phase": state.app_phase,
+        "workflow": state.run_status,
+        "suspended": state.suspended,
+        "terminated": state.terminated,
+        "finished": state.finished,
+        "steps": [step(s) for s in state.steps],
+    }
 
 
 def register(server: VelaLanguageServer) -> None:
@@ -166,8 +182,12 @@ def register(server: VelaLanguageServer) -> None:
                 return push_and_trigger(path.parent, api, ns, name, component, s.imageTemplate, s.velauxUrl, token)
 
             shipped = ship(None) if s.velauxUrl else _with_cluster(ls, ship)
-            return {"message": shipped.summary(), "image": shipped.image, "commit": shipped.pushed.commit,
-                    "via": shipped.via}
+            return {
+                "message": shipped.summary(),
+                "image": shipped.image,
+                "commit": shipped.pushed.commit,
+                "via": shipped.via,
+            }
 
         return await run_command(ls, "Push & trigger", work)
 
@@ -207,7 +227,10 @@ def register(server: VelaLanguageServer) -> None:
 
             ns, name = _ref(ls, _arg(args))
             state = _with_cluster(ls, lambda api: read_workflow(get_application(api, ns, name)))
-            return {"message": " | ".join(line.strip() for line in describe(ns, name, state)), "state": state_json(state)}
+            return {
+                "message": " | ".join(line.strip() for line in describe(ns, name, state)),
+                "state": state_json(state),
+            }
 
         return await run_command(ls, "Status", work)
 
@@ -215,6 +238,7 @@ def register(server: VelaLanguageServer) -> None:
     async def applications_cmd(ls: VelaLanguageServer, *args) -> dict[str, Any]:
         """The Applications of the given namespaces with phase, components and steps (quiet:
         a tree view polls this, so no message on success)."""
+
         def work() -> dict[str, Any]:
             from ..cluster.apps import list_applications
             from ..delivery.workflow import read_workflow
@@ -226,10 +250,19 @@ def register(server: VelaLanguageServer) -> None:
                 out = []
                 for ns in namespaces:
                     for app in list_applications(api, ns):
-                        comps = [c.get("name") for c in (app.get("spec") or {}).get("components") or []
-                                 if isinstance(c, dict)]
-                        out.append({"namespace": ns, "name": app["metadata"]["name"], "components": comps,
-                                    **state_json(read_workflow(app))})
+                        comps = [
+                            c.get("name")
+                            for c in (app.get("spec") or {}).get("components") or []
+                            if isinstance(c, dict)
+                        ]
+                        out.append(
+                            {
+                                "namespace": ns,
+                                "name": app["metadata"]["name"],
+                                "components": comps,
+                                **state_json(read_workflow(app)),
+                            }
+                        )
                 return {"applications": out}
 
             return _with_cluster(ls, listing)
@@ -249,9 +282,13 @@ def register(server: VelaLanguageServer) -> None:
             component = _component(app, a)
             template = ls.settings.imageTemplate or "registry.example.com/" + str(component) + ":{short_commit}"
             target = a.get("target") or "gitlab"
-            written = write_ci(path.parent, target, component, template, a.get("branch") or "main",
-                               bool(a.get("overwrite")))
-            return {"message": f"wrote {written.name}; set the CI secret variable VELAUX_WEBHOOK_URL "
-                               f"to <VelaUX>/api/v1/webhook/<token>", "path": str(written)}
+            written = write_ci(
+                path.parent, target, component, template, a.get("branch") or "main", bool(a.get("overwrite"))
+            )
+            return {
+                "message": f"wrote {written.name}; set the CI secret variable VELAUX_WEBHOOK_URL "
+                f"to <VelaUX>/api/v1/webhook/<token>",
+                "path": str(written),
+            }
 
         return await run_command(ls, "Write CI snippet", work)

@@ -63,7 +63,7 @@ def _failed(exc: Exception) -> JsonRpcException:
 class _Notifier:
     """Sends one session's state changes and run output to the client (from any thread)."""
 
-    def __init__(self, host: "DevHost", target: Target):
+    def __init__(self, host: DevHost, target: Target):
         self.host, self.target = host, target
         self.session: Any = None
 
@@ -118,8 +118,15 @@ class DevHost:
         api = connect(ClusterConfig(self.ls.settings.kubeconfig, self.ls.settings.context))
         notifier = _Notifier(self, target)
         try:
-            session = DevSession(api, target.path, target.component, target.namespace,
-                                 on_state=notifier.on_state, on_output=notifier.on_output, app_text=text)
+            session = DevSession(
+                api,
+                target.path,
+                target.component,
+                target.namespace,
+                on_state=notifier.on_state,
+                on_output=notifier.on_output,
+                app_text=text,
+            )
         except Exception:
             api.close()
             raise
@@ -205,8 +212,11 @@ def register(server: VelaLanguageServer) -> None:
     @server.command(PREFIX + "start")
     async def start(ls: VelaLanguageServer, *args) -> dict[str, Any]:
         target = parse_target(args)
-        return await _in_thread(ls, "veladev: dev start", lambda report: (lambda s: _pod_result(
-            s, s.start(progress=report)))(host.session(target)))
+        return await _in_thread(
+            ls,
+            "veladev: dev start",
+            lambda report: (lambda s: _pod_result(s, s.start(progress=report)))(host.session(target)),
+        )
 
     @server.command(PREFIX + "up")
     async def up(ls: VelaLanguageServer, *args) -> dict[str, Any]:
@@ -251,8 +261,11 @@ def register(server: VelaLanguageServer) -> None:
         command = ["veladev", "dev", "terminal", str(target.path)]
         if target.component:
             command.append(target.component)
-        for flag, value in (("--namespace", target.namespace), ("--kubeconfig", ls.settings.kubeconfig),
-                            ("--context", ls.settings.context)):
+        for flag, value in (
+            ("--namespace", target.namespace),
+            ("--kubeconfig", ls.settings.kubeconfig),
+            ("--context", ls.settings.context),
+        ):
             if value:
                 command += [flag, value]
         return {"command": command}

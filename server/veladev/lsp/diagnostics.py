@@ -61,8 +61,13 @@ class DiagnosticsFeature:
                 if self.server.documents.get(uri) is not doc:
                     return  # closed (or reopened, which scheduled its own run)
                 conv = self.server.converter(analysis)
-                self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
-                    uri=uri, version=doc.version, diagnostics=[conv.diagnostic(f) for f in self.server.findings(uri, analysis)]))
+                self.server.text_document_publish_diagnostics(
+                    lsp.PublishDiagnosticsParams(
+                        uri=uri,
+                        version=doc.version,
+                        diagnostics=[conv.diagnostic(f) for f in self.server.findings(uri, analysis)],
+                    )
+                )
                 return
         finally:
             self.running.discard(uri)
@@ -91,13 +96,15 @@ class DiagnosticsFeature:
         analysis, doc = await self.server.analysis(uri)
         # The findings are a function of the text, the catalog and the live cluster's state
         # (drift hints): the id names all three.
-        result_id = (f"{self.server.instance}.{doc.revision}.{self.server.catalog_generation}"
-                     f".{self.server.findings_generation}")
+        result_id = (
+            f"{self.server.instance}.{doc.revision}.{self.server.catalog_generation}.{self.server.findings_generation}"
+        )
         if previous is not None and previous == result_id and doc.revision >= 0:
             return lsp.UnchangedDocumentDiagnosticReport(result_id=result_id)
         conv = self.server.converter(analysis)
-        return lsp.FullDocumentDiagnosticReport(items=[conv.diagnostic(f) for f in self.server.findings(uri, analysis)],
-                                                result_id=result_id)
+        return lsp.FullDocumentDiagnosticReport(
+            items=[conv.diagnostic(f) for f in self.server.findings(uri, analysis)], result_id=result_id
+        )
 
 
 def register(server: VelaLanguageServer) -> DiagnosticsFeature:
@@ -114,8 +121,10 @@ def register(server: VelaLanguageServer) -> DiagnosticsFeature:
     def did_close(ls: VelaLanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:
         feature.clear(params.text_document.uri)
 
-    @server.feature(lsp.TEXT_DOCUMENT_DIAGNOSTIC,
-                    lsp.DiagnosticOptions(identifier="veladev", inter_file_dependencies=False, workspace_diagnostics=False))
+    @server.feature(
+        lsp.TEXT_DOCUMENT_DIAGNOSTIC,
+        lsp.DiagnosticOptions(identifier="veladev", inter_file_dependencies=False, workspace_diagnostics=False),
+    )
     async def pull(ls: VelaLanguageServer, params: lsp.DocumentDiagnosticParams) -> lsp.DocumentDiagnosticReport:
         return await feature.pull(params.text_document.uri, params.previous_result_id)
 

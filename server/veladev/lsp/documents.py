@@ -75,12 +75,12 @@ class TextDocument:
         if "\r" not in new_text and (self._text is None or "\r" not in self._text):
             # Every break is \n: edit the lines alone, in time linear in the lines touched.
             lines = self.lines
-            head, tail = lines[start.line][:start.col], lines[end.line][end.col:]
-            lines[start.line:end.line + 1] = (head + new_text + tail).split("\n")
+            head, tail = lines[start.line][: start.col], lines[end.line][end.col :]
+            lines[start.line : end.line + 1] = (head + new_text + tail).split("\n")
             self._text = self._starts = None
             return
         begin = self.offset(start)
-        self.replace(self.text[:begin] + new_text + self.text[max(begin, self.offset(end)):])
+        self.replace(self.text[:begin] + new_text + self.text[max(begin, self.offset(end)) :])
 
 
 class Documents:
@@ -99,8 +99,9 @@ class Documents:
         self._docs[uri] = doc
         return doc
 
-    def change(self, uri: str, version: int | None,
-               changes: Sequence[lsp.TextDocumentContentChangeEvent], encoding: str | None) -> TextDocument | None:
+    def change(
+        self, uri: str, version: int | None, changes: Sequence[lsp.TextDocumentContentChangeEvent], encoding: str | None
+    ) -> TextDocument | None:
         doc = self._docs.get(uri)
         if doc is None:
             return None
@@ -174,7 +175,9 @@ class Positions:
     def __init__(self, lines: list[str], encoding: str | None):
         self.lines = lines
         enc = str(encoding or lsp.PositionEncodingKind.Utf16)
-        self._width = None if enc == lsp.PositionEncodingKind.Utf32 else _utf8 if enc == lsp.PositionEncodingKind.Utf8 else _utf16
+        self._width = (
+            None if enc == lsp.PositionEncodingKind.Utf32 else _utf8 if enc == lsp.PositionEncodingKind.Utf8 else _utf16
+        )
         self._codec = "utf-8" if self._width is _utf8 else "utf-16-le"
         self._unit = 1 if self._width is _utf8 else 2
         self._tables: dict[int, _Line | None] = {}
@@ -186,7 +189,11 @@ class Positions:
             pass
         line = self.lines[line_no]
         table = None
-        if self._width is not None and not line.isascii() and len(line.encode(self._codec, "surrogatepass")) != len(line) * self._unit:
+        if (
+            self._width is not None
+            and not line.isascii()
+            and len(line.encode(self._codec, "surrogatepass")) != len(line) * self._unit
+        ):
             table = _Line(line, self._width)
         self._tables[line_no] = table
         return table

@@ -99,13 +99,13 @@ class FrameDecoder:
             # A too-large length with the next frame already here: take the object before it.
             nxt = _HEADER_START.search(self.buf)
             if nxt is not None:
-                value, end = _leading_json(bytes(self.buf[:nxt.start()]))
-                if value is not None and not self.buf[end:nxt.start()].strip():
+                value, end = _leading_json(bytes(self.buf[: nxt.start()]))
+                if value is not None and not self.buf[end : nxt.start()].strip():
                     self._take(nxt.start())
                     out.append(value)
                     return True
             return False
-        body = bytes(self.buf[:self.length])
+        body = bytes(self.buf[: self.length])
         try:
             value = json.loads(body)
         except ValueError as exc:
@@ -130,17 +130,17 @@ class FrameDecoder:
             if len(self.buf) > 65536 and _HEADER_START.search(self.buf) is None:
                 self._garbage(len(self.buf) - 64, out)  # keep a tail that may start a header
             return False
-        head = bytes(self.buf[:end.start()]) + b"\n"
+        head = bytes(self.buf[: end.start()]) + b"\n"
         lengths = list(_LENGTH.finditer(head))
         start = _HEADER_START.search(head)
         if not lengths or start is None:
             self._garbage(end.end(), out)
             return True
-        if start.start() and head[:start.start()].strip():
+        if start.start() and head[: start.start()].strip():
             self._garbage(start.start(), out)  # bytes before the header: the rest of a bad frame
             return True
         length = int(lengths[-1].group(1))
-        del self.buf[:end.end()]
+        del self.buf[: end.end()]
         if length > MAX_BODY:
             self.recovering = True
             out.append(BadFrame(f"Content-Length {length} is larger than {MAX_BODY}"))
@@ -161,7 +161,7 @@ _decoder = json.JSONDecoder()
 def _starts_header(data: bytes) -> bool:
     """Whether `data` begins with a header name, or with the beginning of one."""
     lower = data[:14].lower()
-    return any(name.startswith(lower[:len(name)]) for name in (b"content-length", b"content-type"))
+    return any(name.startswith(lower[: len(name)]) for name in (b"content-length", b"content-type"))
 
 
 def _leading_json(data: bytes) -> tuple[Any, int]:
@@ -177,8 +177,7 @@ def _leading_json(data: bytes) -> tuple[Any, int]:
     return value, len(text[: len(text) - len(stripped) + end].encode("utf-8"))
 
 
-def read_frames(fd: int, decoder: FrameDecoder, deliver: Callable[[list[Any]], None],
-                idle_after: float = 0.1) -> None:
+def read_frames(fd: int, decoder: FrameDecoder, deliver: Callable[[list[Any]], None], idle_after: float = 0.1) -> None:
     """Blocking: read `fd` until end of input, delivering decoded values in batches."""
     while True:
         ready, _, _ = select.select([fd], [], [], idle_after if decoder.length is not None else None)
@@ -340,8 +339,12 @@ class VelaProtocol(LanguageServerProtocol):
         try:
             handler = self._get_handler(method_name)
             self._ctx_msg_id.set(msg_id)
-            self._execute_handler(msg_id=msg_id, handler=handler, args=(params,),
-                                  callback=lambda f: self._send_handler_result(f, msg_id=msg_id))
+            self._execute_handler(
+                msg_id=msg_id,
+                handler=handler,
+                args=(params,),
+                callback=lambda f: self._send_handler_result(f, msg_id=msg_id),
+            )
         except JsonRpcException as exc:
             self._send_error(msg_id, exc.code, exc.message)
         except Exception as exc:
@@ -375,8 +378,12 @@ class VelaProtocol(LanguageServerProtocol):
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: lsp.DidChangeTextDocumentParams):
-        self._host.documents.change(params.text_document.uri, params.text_document.version,
-                                    params.content_changes, self.workspace.position_encoding)
+        self._host.documents.change(
+            params.text_document.uri,
+            params.text_document.version,
+            params.content_changes,
+            self.workspace.position_encoding,
+        )
         if (handler := self.fm.features.get(lsp.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield handler, (params,), None
 
@@ -406,8 +413,9 @@ def _resolve(future: asyncio.Future) -> None:
         future.set_result(None)
 
 
-def serve_stdio(protocol: VelaProtocol, stdin_fd: int, stdout, on_closed: Callable[[], None],
-                on_end: Callable[[], None]) -> None:
+def serve_stdio(
+    protocol: VelaProtocol, stdin_fd: int, stdout, on_closed: Callable[[], None], on_end: Callable[[], None]
+) -> None:
     """Serve over stdio until end of input, then call `on_end` (on the loop: leaving
     asyncio.run would wait for worker threads, e.g. one stuck on a cluster)."""
     protocol.set_writer(PipeWriter(stdout, on_closed))
@@ -432,8 +440,9 @@ def serve_stdio(protocol: VelaProtocol, stdin_fd: int, stdout, on_closed: Callab
     asyncio.run(main())
 
 
-def serve_tcp(protocol: VelaProtocol, host: str, port: int, on_closed: Callable[[], None],
-              on_end: Callable[[], None]) -> None:
+def serve_tcp(
+    protocol: VelaProtocol, host: str, port: int, on_closed: Callable[[], None], on_end: Callable[[], None]
+) -> None:
     """Serve one client over TCP until it disconnects, then call `on_end`."""
 
     async def main() -> None:
@@ -444,8 +453,11 @@ def serve_tcp(protocol: VelaProtocol, host: str, port: int, on_closed: Callable[
             decoder = FrameDecoder()
             while True:
                 try:
-                    chunk = await asyncio.wait_for(reader.read(1 << 16), 0.1) if decoder.length is not None \
+                    chunk = (
+                        await asyncio.wait_for(reader.read(1 << 16), 0.1)
+                        if decoder.length is not None
                         else await reader.read(1 << 16)
+                    )
                 except TimeoutError:
                     protocol.receive(decoder.idle())
                     continue

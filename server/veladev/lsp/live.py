@@ -23,8 +23,11 @@ def _shown(app: dict[str, Any]) -> tuple:
     from ..delivery.watch import state_key
     from ..delivery.workflow import read_workflow
 
-    images = tuple((c.get("name"), (c.get("properties") or {}).get("image"))
-                   for c in (app.get("spec") or {}).get("components") or [] if isinstance(c, dict))
+    images = tuple(
+        (c.get("name"), (c.get("properties") or {}).get("image"))
+        for c in (app.get("spec") or {}).get("components") or []
+        if isinstance(c, dict)
+    )
     return state_key(read_workflow(app)), images
 
 
@@ -83,8 +86,12 @@ class LiveState:
         if not isinstance(uri, str) or not isinstance(comp, str):
             return
         sync = payload.get("sync") or {}
-        self.dev[(uri, comp)] = DevState(str(payload.get("state") or "off"), str(sync.get("state") or ""),
-                                         str(payload.get("run") or "stopped"), str(payload.get("message") or ""))
+        self.dev[(uri, comp)] = DevState(
+            str(payload.get("state") or "off"),
+            str(sync.get("state") or ""),
+            str(payload.get("run") or "stopped"),
+            str(payload.get("message") or ""),
+        )
         self.changed()
 
     def dev_states(self, uri: str) -> dict[str, DevState]:
@@ -105,8 +112,9 @@ class LiveState:
                 return
             stop = threading.Event()
             self._watched[namespace] = stop
-        threading.Thread(target=self._watch, args=(namespace, stop), name=f"veladev-watch-{namespace}",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._watch, args=(namespace, stop), name=f"veladev-watch-{namespace}", daemon=True
+        ).start()
 
     def _watch(self, namespace: str, stop: threading.Event) -> None:
         from ..cluster.apps import watch_applications

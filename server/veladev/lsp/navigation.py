@@ -21,7 +21,9 @@ def register(server: VelaLanguageServer) -> None:
         info = _navigate().hover(analysis, conv.position_in(params.position), ls.catalog)
         if info is None:
             return None
-        return lsp.Hover(contents=lsp.MarkupContent(lsp.MarkupKind.Markdown, info.markdown), range=conv.range(info.span))
+        return lsp.Hover(
+            contents=lsp.MarkupContent(lsp.MarkupKind.Markdown, info.markdown), range=conv.range(info.span)
+        )
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     async def symbols(ls: VelaLanguageServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol] | None:

@@ -14,10 +14,11 @@ import logging
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types as lsp
@@ -32,8 +33,8 @@ from .jsonrpc import VelaProtocol, flush_std_streams, serve_stdio, serve_tcp
 if TYPE_CHECKING:  # the validator (jsonschema, the schemas) loads after start-up
     from ..appmodel.analysis import Analysis
     from ..appmodel.definitions import Catalog
-    from .diagnostics import DiagnosticsFeature
     from ..appmodel.findings import Finding
+    from .diagnostics import DiagnosticsFeature
 
 log = logging.getLogger("veladev.lsp")
 
@@ -45,18 +46,18 @@ ANALYSIS_WORKERS = 4
 class DocState:
     key: tuple[int, int]  # (document revision, catalog generation)
     version: int | None
-    analysis: "Analysis"
+    analysis: Analysis
 
 
 class VelaLanguageServer(LanguageServer):
     #: Pushes or serves diagnostics; told when the catalog changes (set by build_server).
-    diagnostics: "DiagnosticsFeature | None"
+    diagnostics: DiagnosticsFeature | None
 
     def __init__(self) -> None:
         super().__init__("veladev", __version__, protocol_cls=VelaProtocol)
         self.documents = Documents()
         self.diagnostics = None
-        self._catalog: "Catalog | None" = None
+        self._catalog: Catalog | None = None
         self._catalog_loading: asyncio.Future | None = None
         #: Changes with every catalog switch: part of each analysis's cache key.
         self.catalog_generation = 0
@@ -87,13 +88,13 @@ class VelaLanguageServer(LanguageServer):
         self.shutdown_listeners: list[Callable[[], None]] = []
         # Findings beyond the file's own (the drift hint compares with the live cluster);
         # `findings_generation` changes whenever one of them may have changed.
-        self.finding_sources: list[Callable[[str, "Analysis"], list["Finding"]]] = []
+        self.finding_sources: list[Callable[[str, Analysis], list[Finding]]] = []
         self.findings_generation = 0
 
     # --- the catalog ----------------------------------------------------------------------
 
     @property
-    def catalog(self) -> "Catalog":
+    def catalog(self) -> Catalog:
         # Loaded on first use, so that start-up stays fast.
         if self._catalog is None:
             from ..catalog import bundled_catalog
@@ -101,7 +102,7 @@ class VelaLanguageServer(LanguageServer):
             self._catalog = bundled_catalog()
         return self._catalog
 
-    def warm_up(self) -> "asyncio.Future[Catalog]":
+    def warm_up(self) -> asyncio.Future[Catalog]:
         """Load the validator and the bundled catalog in a worker thread (right after start-up).
 
         The thread only loads; the catalog is handed over on the event loop, where catalog
@@ -117,12 +118,12 @@ class VelaLanguageServer(LanguageServer):
         if self._catalog is None and not future.cancelled() and future.exception() is None:
             self._catalog = future.result()
 
-    async def ready_catalog(self) -> "Catalog":
+    async def ready_catalog(self) -> Catalog:
         if self._catalog is None:
             await asyncio.shield(self.warm_up())
         return self.catalog
 
-    def set_catalog(self, catalog: "Catalog") -> None:
+    def set_catalog(self, catalog: Catalog) -> None:
         """Switch catalogs and re-validate every open document against the new one."""
         self._catalog = catalog
         self.catalog_generation += 1
@@ -146,12 +147,12 @@ class VelaLanguageServer(LanguageServer):
             raise JsonRpcInvalidParams(f"{uri} is not open and cannot be read") from None
         return TextDocument(uri, text, None, -1)
 
-    async def analysis(self, uri: str) -> "tuple[Analysis, TextDocument]":
+    async def analysis(self, uri: str) -> tuple[Analysis, TextDocument]:
         """The analysis of the document's current text, computed in a worker thread."""
         doc = self.document(uri)
         return await self.analysis_of(doc), doc
 
-    async def analysis_of(self, doc: TextDocument) -> "Analysis":
+    async def analysis_of(self, doc: TextDocument) -> Analysis:
         catalog = await self.ready_catalog()
         key = (doc.revision, self.catalog_generation)
         state = self.docs.get(doc.uri)
@@ -178,12 +179,12 @@ class VelaLanguageServer(LanguageServer):
             self._retire(old)
         self.docs[doc.uri] = DocState(key, doc.version, future.result())
 
-    def findings(self, uri: str, analysis: "Analysis") -> "list[Finding]":
+    def findings(self, uri: str, analysis: Analysis) -> list[Finding]:
         """The document's findings, with those of the other sources (live cluster state)."""
         extra = [f for source in self.finding_sources for f in source(uri, analysis)]
         return [*analysis.findings, *extra] if extra else analysis.findings
 
-    def converter(self, analysis: "Analysis") -> Converter:
+    def converter(self, analysis: Analysis) -> Converter:
         return Converter(analysis.lines, self.workspace.position_encoding)
 
     def forget(self, uri: str) -> None:
@@ -230,9 +231,9 @@ class VelaLanguageServer(LanguageServer):
         os._exit(code)
 
 
-def _load_validator() -> "Catalog":
-    from ..catalog import bundled_catalog
+def _load_validator() -> Catalog:
     from ..appmodel import analysis, complete, navigate  # noqa: F401 - imported for their cost
+    from ..catalog import bundled_catalog
 
     return bundled_catalog()
 
@@ -243,8 +244,7 @@ def _load_validator() -> "Catalog":
 
 
 def build_server() -> VelaLanguageServer:
-    from . import (catalog_sync, code_actions, completion, delivery, devmode, diagnostics, lenses, navigation,
-                   settings)
+    from . import catalog_sync, code_actions, completion, delivery, devmode, diagnostics, lenses, navigation, settings
 
     server = VelaLanguageServer()
     server.diagnostics = diagnostics.register(server)

@@ -25,7 +25,7 @@ class Settings:
     velauxTokenFile: str = ""
 
     @classmethod
-    def parse(cls, raw: Any) -> tuple["Settings", list[str]]:
+    def parse(cls, raw: Any) -> tuple[Settings, list[str]]:
         """Settings from the client's object; unknown or wrongly typed entries are named, not fatal."""
         problems: list[str] = []
         values: dict[str, Any] = {}
@@ -52,7 +52,8 @@ def register(server) -> None:
             return
         try:
             result = await ls.workspace_configuration_async(
-                lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section="veladev")]))
+                lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section="veladev")])
+            )
         except Exception as exc:  # a client that fails the request keeps the defaults
             log.warning("could not read settings: %s", exc)
             return
