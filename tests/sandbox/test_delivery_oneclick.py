@@ -123,9 +123,9 @@ def test_status_watch_streams_phase_and_step_states(sandbox, sandbox_ns, apps, k
         raise AssertionError("the watch ended early:\n" + "\n".join(seen) + proc.stderr.read())
 
     try:
-        read_until(lambda l: l.startswith("gate") and "suspending" in l)
+        read_until(lambda line: line.startswith("gate") and "suspending" in line)
         Apps(sandbox).resume(sandbox_ns, name)
-        read_until(lambda l: l.startswith("announce") and "succeeded" in l)
+        read_until(lambda line: line.startswith("announce") and "succeeded" in line)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -109,11 +109,11 @@ async def wait_lenses(client, uri, pred, what, timeout=60):
         if pred(got):
             return got
         await asyncio.sleep(0.2)
-    raise AssertionError(f"lenses never showed {what}: {[(l.range.start.line, l.command.title) for l in got]}")
+    raise AssertionError(f"lenses never showed {what}: {[(lens.range.start.line, lens.command.title) for lens in got]}")
 
 
 def titles(ls, line=None):
-    return [l.command.title for l in ls if line is None or l.range.start.line == line]
+    return [lens.command.title for lens in ls if line is None or lens.range.start.line == line]
 
 
 def open_doc(client, path: Path, text: str) -> str:
@@ -142,7 +142,7 @@ async def test_without_a_cluster_the_lenses_say_so_once(offline: LanguageClient,
     assert not any("suspending" in t or "Promote" in t for t in all_titles)
 
     # Running a lens's command without a cluster: one clear error, the server keeps serving.
-    deploy = next(l for l in got if l.command.title == "Deploy")
+    deploy = next(lens for lens in got if lens.command.title == "Deploy")
     result = await run(offline, deploy)
     assert result["ok"] is False and "no kubeconfig" in result["message"]
     assert offline.messages[-1].type == lsp.MessageType.Error and "Deploy failed" in offline.messages[-1].message
@@ -166,7 +166,7 @@ async def test_lenses_follow_the_cluster_and_promote_runs_from_a_lens(
     assert titles(got, comp) == ["Start dev mode", "Push & trigger"]
     assert titles(got, gate) == []
 
-    deploy = next(l for l in got if l.command.title == "Deploy")
+    deploy = next(lens for lens in got if lens.command.title == "Deploy")
     assert deploy.command.command == "veladev.deploy"
     refreshes = live.lens_refreshes
     result = await run(live, deploy)
@@ -187,7 +187,7 @@ async def test_lenses_follow_the_cluster_and_promote_runs_from_a_lens(
     announce = lines.index("      - name: announce")
     assert titles(got, announce) == ["not run yet"] or any("pending" in t for t in titles(got, announce))
 
-    promote = next(l for l in got if l.command.title == "Promote")
+    promote = next(lens for lens in got if lens.command.title == "Promote")
     assert promote.command.command == "veladev.promote" and promote.command.arguments[0]["step"] == "gate"
     result = await run(live, promote)
     assert result["ok"], result
@@ -248,7 +248,7 @@ async def test_push_and_trigger_from_the_lens(live: LanguageClient, sandbox, san
     uri = open_doc(live, work / "app.yaml", text)
     assert (await run(live, "veladev.deploy", [{"uri": uri}]))["ok"]
 
-    push = next(l for l in await lenses(live, uri) if l.command.title == "Push & trigger")
+    push = next(lens for lens in await lenses(live, uri) if lens.command.title == "Push & trigger")
     result = await run(live, push)
     assert result["ok"] is False and "nothing to push" in result["message"]
 

@@ -85,26 +85,28 @@ def test_demo_runs_the_flow_end_to_end_from_the_installed_package(installed_whee
         assert found, out.stdout
         return found[0]
 
-    deployed = first(lambda l: l.startswith("[test] serves:") and "frontend v1.0.0" in l)
-    dev_on = first(lambda l: l.startswith("[dev] dev mode on: Deployment test/frontend, dev pod frontend-"))
+    deployed = first(lambda line: line.startswith("[test] serves:") and "frontend v1.0.0" in line)
+    dev_on = first(lambda line: line.startswith("[dev] dev mode on: Deployment test/frontend, dev pod frontend-"))
     # 127.0.0.1:8080 unless another process on this machine holds it (the demo then says so)
-    forwarding = lines[first(lambda l: l.startswith("[dev] synced ") and "; forwarding 127.0.0.1:" in l)]
+    forwarding = lines[first(lambda line: line.startswith("[dev] synced ") and "; forwarding 127.0.0.1:" in line)]
     port = forwarding.split("forwarding 127.0.0.1:")[1].split("->")[0]
     assert port == "8080" or forwarding.endswith("(8080 is in use here)"), forwarding
-    dev_v1 = first(lambda l: l.startswith(f"[dev] GET http://127.0.0.1:{port}/:") and "frontend v1.0.0" in l)
-    dev_v2 = first(lambda l: l.startswith("[dev] edited VERSION to v2.0.0") and "frontend v2.0.0" in l)
-    reloaded = first(lambda l: l.startswith("[dev] hot reload restarted the run") and "frontend v2.0.0" in l)
+    dev_v1 = first(lambda line: line.startswith(f"[dev] GET http://127.0.0.1:{port}/:") and "frontend v1.0.0" in line)
+    dev_v2 = first(lambda line: line.startswith("[dev] edited VERSION to v2.0.0") and "frontend v2.0.0" in line)
+    reloaded = first(lambda line: line.startswith("[dev] hot reload restarted the run") and "frontend v2.0.0" in line)
     dev_end = first(
-        lambda l: l == "[dev] dev end: Deployment test/frontend is restored and Application reconciliation resumed"
+        lambda line: (
+            line == "[dev] dev end: Deployment test/frontend is restored and Application reconciliation resumed"
+        )
     )
-    restored = first(lambda l: l.startswith("[test] serves again:") and "frontend v1.0.0" in l)
-    triggered = first(lambda l: l.startswith("[trigger] pushed"))
-    test_v2 = first(lambda l: l.startswith("[test] serves:") and "frontend v2.0.0" in l)
+    restored = first(lambda line: line.startswith("[test] serves again:") and "frontend v1.0.0" in line)
+    triggered = first(lambda line: line.startswith("[trigger] pushed"))
+    test_v2 = first(lambda line: line.startswith("[test] serves:") and "frontend v2.0.0" in line)
     prod_v2 = first(
-        lambda l: l.startswith("[prod] serves:") and "frontend v2.0.0" in l and "deploy-prod:succeeded" in l
+        lambda line: line.startswith("[prod] serves:") and "frontend v2.0.0" in line and "deploy-prod:succeeded" in line
     )
     assert deployed < dev_on < dev_v1 < dev_v2 < reloaded < dev_end < restored < triggered < test_v2 < prod_v2
-    assert sum(1 for l in lines if l == "[dev run] frontend listening on :80") >= 2  # started, then reloaded
+    assert sum(1 for line in lines if line == "[dev run] frontend listening on :80") >= 2  # started, then reloaded
     assert lines[-1] == "[done] test and prod run the pushed commit"
 
 

@@ -148,7 +148,7 @@ def _dependencies(rep: Reporter, items: list[Item], label: str) -> None:
                 graph.setdefault(item.name, []).append((dep, path))
     for cycle in _cycles(graph):
         text = " -> ".join([*cycle, cycle[0]])
-        for a, b in zip(cycle, [*cycle[1:], cycle[0]]):
+        for a, b in zip(cycle, [*cycle[1:], cycle[0]], strict=True):
             path = next(p for d, p in graph[a] if d == b)
             rep.add("dependency-cycle", Severity.ERROR, f"{label} dependency cycle: {text}", rep.value_span(path))
 

@@ -12,7 +12,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import yaml
 from yaml.composer import Composer, ComposerError
@@ -56,7 +56,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         pass
 
 
-PathSeg = Union[str, int]
+PathSeg = str | int
 Path = tuple[PathSeg, ...]
 
 
@@ -279,7 +279,7 @@ def to_value(
                 except TypeError:
                     raise yaml.constructor.ConstructorError(
                         "while constructing a mapping", n.start_mark, "found an unhashable key", k.start_mark
-                    )
+                    ) from None
             active.discard(key)
             return value
         return constructor.construct_document(n)  # pragma: no cover - only three node kinds

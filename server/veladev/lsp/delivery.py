@@ -52,7 +52,7 @@ async def run_command(
         try:
             await ls.work_done_progress.create_async(token)
             ls.work_done_progress.begin(token, lsp.WorkDoneProgressBegin(title=title, cancellable=False))
-        except Exception as exc:  # a client that refuses progress still gets the result
+        except Exception as exc:  # noqa: BLE001 -- any client refusal of progress; the result still comes
             log.info("no progress for %s: %s", title, exc)
             token = None
     loop = asyncio.get_running_loop()

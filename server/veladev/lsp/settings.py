@@ -54,7 +54,7 @@ def register(server) -> None:
             result = await ls.workspace_configuration_async(
                 lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section="veladev")])
             )
-        except Exception as exc:  # a client that fails the request keeps the defaults
+        except Exception as exc:  # noqa: BLE001 -- whatever the client's failure, keep the defaults
             log.warning("could not read settings: %s", exc)
             return
         settings, problems = Settings.parse(result[0] if result else None)
