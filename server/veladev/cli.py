@@ -49,12 +49,12 @@ def _why_unreadable(exc: OSError | UnicodeDecodeError) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .appmodel.findings import Severity
+    from .appmodel.findings import Finding, Severity
     from .appmodel.validate import check_text
     from .catalog import bundled_catalog
 
     catalog = bundled_catalog()
-    results = []
+    results: list[tuple[str, list[Finding] | None, str | None]] = []
     errors = 0
     for path in _iter_files(args.paths):
         name = "<stdin>" if str(path) == STDIN else str(path)
@@ -80,8 +80,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
         print()
     else:
-        for name, findings, _ in results:
-            for f in findings or ():
+        for name, file_findings, _ in results:
+            for f in file_findings or ():
                 print(f.format(name))
         n = sum(len(fs or ()) for _, fs, _ in results)
         print(f"{len(results)} file(s) checked, {n} finding(s), {errors} error(s)", file=sys.stderr)
@@ -240,6 +240,8 @@ def _component(app: dict, wanted: str | None) -> str:
         return wanted
     if len(comps) != 1:
         raise UsageError(f"the Application has {len(comps)} components; name one with --component")
+    if not isinstance(comps[0], str):
+        raise UsageError("the Application's only component has no name")
     return comps[0]
 
 
@@ -459,7 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"veladev {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
 
-    p = sub.add_parser("check", help="validate Application YAML files (exit 1 when any error is found)")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "check", help="validate Application YAML files (exit 1 when any error is found)"
+    )
     p.add_argument("paths", nargs="+", help="files or directories (- reads standard input)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_check)
@@ -550,6 +554,55 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--user")
     p.set_defaults(func=cmd_trigger)
 
+    _add_dev_parser(sub)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except UsageError as exc:
+        print(f"veladev {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # Errors meant for the user are printed plainly. Anything else is a bug, shown as its
+        # type only: its text may quote a token or a kubeconfig; VELADEV_DEBUG=1 shows it all.
+        code = _user_error_exit(args, exc)
+        if code is not None:
+            return code
+        if os.environ.get("VELADEV_DEBUG"):
+            raise
+        print(
+            f"veladev {args.command}: internal error ({type(exc).__name__}); "
+            "run with VELADEV_DEBUG=1 to see the traceback",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _user_error_exit(args: argparse.Namespace, exc: Exception) -> int | None:
+    """Print an error meant for the user and return the exit code; None for anything else."""
+    # Imported here so that `veladev lsp` does not pay for the cluster modules.
+    from .cluster import ClusterError, NoKubeconfig
+    from .delivery.ci import CiError
+    from .delivery.deploy import DeployError
+    from .delivery.gitpush import PushError
+    from .delivery.trigger import TriggerError
+    from .delivery.workflow import WorkflowError
+    from .devmode.errors import DevModeError
+
+    verb = f" {args.verb}" if args.command == "dev" else ""
+    if isinstance(exc, (DeployError, CiError)):
+        print(f"veladev {args.command}{verb}: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(exc, (ClusterError, TriggerError, WorkflowError, PushError, DevModeError)):
+        hint = "; pass --kubeconfig FILE or set KUBECONFIG" if isinstance(exc, NoKubeconfig) else ""
+        print(f"veladev {args.command}{verb}: {exc}{hint}", file=sys.stderr)
+        return 1
+    return None
+
+
+def _add_dev_parser(sub: argparse._SubParsersAction[OneLineErrorParser]) -> None:
     p = sub.add_parser("dev", help="dev mode: develop a component live in the cluster, then restore it exactly")
     verbs = p.add_subparsers(dest="verb", required=True)
     for verb, text in (
@@ -582,43 +635,6 @@ def main(argv: list[str] | None = None) -> int:
             mode.add_argument("--run", action="store_true", help="also run command.run (hot reload if configured)")
             mode.add_argument("--debug", action="store_true", help="also run command.debug")
     p.set_defaults(func=cmd_dev)
-
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        return 130
-    except UsageError as exc:
-        print(f"veladev {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        # Errors meant for the user are printed plainly. Anything else is a bug, shown as its
-        # type only: its text may quote a token or a kubeconfig; VELADEV_DEBUG=1 shows it all.
-        # (Imported here so that `veladev lsp` does not pay for the cluster modules.)
-        from .cluster import ClusterError, NoKubeconfig
-        from .delivery.ci import CiError
-        from .delivery.deploy import DeployError
-        from .delivery.gitpush import PushError
-        from .delivery.trigger import TriggerError
-        from .delivery.workflow import WorkflowError
-        from .devmode.errors import DevModeError
-
-        verb = f" {args.verb}" if args.command == "dev" else ""
-        if isinstance(exc, (DeployError, CiError)):
-            print(f"veladev {args.command}{verb}: {exc}", file=sys.stderr)
-            return 2
-        if isinstance(exc, (ClusterError, TriggerError, WorkflowError, PushError, DevModeError)):
-            hint = "; pass --kubeconfig FILE or set KUBECONFIG" if isinstance(exc, NoKubeconfig) else ""
-            print(f"veladev {args.command}{verb}: {exc}{hint}", file=sys.stderr)
-            return 1
-        if os.environ.get("VELADEV_DEBUG"):
-            raise
-        print(
-            f"veladev {args.command}: internal error ({type(exc).__name__}); "
-            "run with VELADEV_DEBUG=1 to see the traceback",
-            file=sys.stderr,
-        )
-        return 1
 
 
 if __name__ == "__main__":
