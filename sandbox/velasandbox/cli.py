@@ -186,9 +186,9 @@ def cmd_up(a) -> int:
         except (FileNotFoundError, ValueError):
             port = 0
     log = open(os.path.join(a.state_dir, "server.log"), "ab")
-    for f in ("server.pid",):
+    for name in ("server.pid",):
         try:
-            os.unlink(os.path.join(a.state_dir, f))
+            os.unlink(os.path.join(a.state_dir, name))
         except FileNotFoundError:
             pass
     ext = [x for e in (a.extension or []) for x in ("--extension", e)]

@@ -22,7 +22,9 @@ from .errors import ApiError, bad_request
 from .store import Store, now_iso, rand_suffix
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .kubevela.controller import ApplicationController
     from .runtime import NullRuntime, PodRuntime
+    from .velaux import VelaUX
 
 log = logging.getLogger("velasandbox")
 
@@ -35,6 +37,10 @@ class Sandbox:
     ``start()`` returns once the API server listens; ``stop()`` kills every pod process
     and leaves nothing behind. All fault hooks are thread-safe.
     """
+
+    # set by the KubeVela extension (kubevela.install), absent without it
+    kubevela: ApplicationController
+    velaux: VelaUX
 
     def __init__(
         self,

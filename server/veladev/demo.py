@@ -94,6 +94,7 @@ def _dev_mode(api, app_path: Path, repo: Path, comp: str) -> None:
     try:
         # On a shared machine 8080 may be taken: then any free port (the line below names it).
         forwards = session.up(any_free_port=True)
+        assert session.sync is not None and session.forwards is not None  # up() starts both
         session.sync.wait_idle(60)
         _say(
             "dev",
@@ -125,7 +126,11 @@ def _dev_mode(api, app_path: Path, repo: Path, comp: str) -> None:
         )
         _wait(
             "the hot reload",
-            lambda: session.process.restarts >= 1 and sum("listening" in t for t in output) >= 2,
+            lambda: (
+                session.process is not None
+                and session.process.restarts >= 1
+                and sum("listening" in t for t in output) >= 2
+            ),
             timeout=60,
             interval=0.05,
         )

@@ -28,7 +28,7 @@ IMAGE_REFERENCE = re.compile(
 PORT_FORWARD = re.compile(r"^(\d+):(\d+)$")
 
 # Schema errors at these property paths are left to the rules below, which say more.
-_OWNED = {
+_OWNED: dict[tuple[str, str], set[tuple[str, ...]]] = {
     ("trait", "nocalhost"): {("image",), ("sync", "type"), ("debug", "remoteDebugPort"), ("serviceType",)},
     ("workflowstep", "suspend"): {("duration",)},
 }
@@ -318,7 +318,7 @@ def _nocalhost_service_type(
         )
 
 
-def declared_ports(comp: Item) -> list[int] | None:
+def declared_ports(comp: Item) -> list[int]:
     """Ports a component declares (webservice `ports[].port` and the deprecated `port`)."""
     props = comp.properties if isinstance(comp.properties, dict) else {}
     ports: list[int] = []

@@ -68,7 +68,7 @@ def anyOf(validator, any_of, instance, schema):
 
 def oneOf(validator, one_of, instance, schema):
     all_errors = []
-    valid = []
+    valid: list[int] = []
     for index, subschema in enumerate(one_of):
         if valid:
             if validator.evolve(schema=subschema).is_valid(instance):

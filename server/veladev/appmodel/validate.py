@@ -222,63 +222,31 @@ def report_schema_errors(
             continue
         path = (*base, *rel)
         where_rel = rel if definition is not None else path
+        schema = _schema_of(err)
         v = err.validator
         if v == "additionalProperties":
-            allowed = list((err.schema.get("properties") or {}).keys())
-            for extra in _extras(err):
-                if skip((*rel, extra)):
-                    continue
-                suggestion = did_you_mean(extra, allowed)
-                hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
-                fix = rep.rename_key_fix((*path, extra), suggestion) if suggestion else None
-                rep.add(
-                    "unknown-property",
-                    Severity.WARNING,
-                    f"unknown property '{extra}' in {_where(label, where_rel)}{hint}",
-                    rep.key_span((*path, extra)),
-                    [fix] if fix else [],
-                )
+            _report_unknown_properties(rep, err, schema, rel, path, where_rel, label, skip)
         elif v == "required":
             present = err.instance if isinstance(err.instance, dict) else {}
-            missing = [r for r in err.validator_value if r not in present and not skip((*rel, r))]
+            required = err.validator_value if isinstance(err.validator_value, list) else []
+            missing = [r for r in required if r not in present and not skip((*rel, r))]
             key = (path, tuple(missing))
             if not missing or key in seen:
                 continue
             seen.add(key)
-            _report_missing(rep, path, where_rel, missing, err.schema, label, definition, item)
+            _report_missing(rep, path, where_rel, missing, schema, label, definition, item)
         elif v == "deprecated":
-            replacement = err.schema.get("x-vela-replacement")
-            what = "field" if definition is None else "property"
-            name = rel[-1] if rel else label
-            owner = label if definition is None else (definition.name if definition else label)
-            text = f"deprecated {what} {owner}.{name}" if definition else f"'{'.'.join(map(str, path))}' is deprecated"
-            if err.schema.get("x-vela-removed"):
-                text = f"'{'.'.join(map(str, path))}' was removed from KubeVela"
-            if replacement:
-                text += f" (use {replacement})"
+            text = _deprecation_text(schema, rel, path, label, definition)
             rep.add("deprecated-property", Severity.WARNING, text, rep.key_span(path))
         elif v == "type":
             rep.add(
                 "wrong-type",
                 Severity.ERROR,
-                f"{_where(label, where_rel)} must be {describe_type(err.schema)}, not {_json_type(err.instance)}",
+                f"{_where(label, where_rel)} must be {describe_type(schema)}, not {_json_type(err.instance)}",
                 rep.value_span(path),
             )
         elif v in ("enum", "const"):
-            allowed = err.validator_value if v == "enum" else [err.validator_value]
-            fixes = []
-            if isinstance(err.instance, str):
-                s = did_you_mean(err.instance, [a for a in allowed if isinstance(a, str)])
-                f = rep.replace_value_fix(path, s) if s else None
-                fixes = [f] if f else []
-            shown = ", ".join(repr(a) if isinstance(a, str) else str(a) for a in allowed)
-            rep.add(
-                "invalid-value",
-                Severity.ERROR,
-                f"{_where(label, where_rel)} must be one of {shown}, not {brief(err.instance)}",
-                rep.value_span(path),
-                fixes,
-            )
+            _report_invalid_choice(rep, err, path, where_rel, label)
         elif v == "format" and err.validator_value == "go-duration":
             rep.add(
                 "invalid-duration",
@@ -293,6 +261,68 @@ def report_schema_errors(
                 f"{_where(label, where_rel)}: {_plain_message(err)}",
                 rep.value_span(path),
             )
+
+
+def _schema_of(err: ValidationError) -> dict[str, Any]:
+    # The catalog's schemas are objects; a boolean schema has no keywords to explain with.
+    return err.schema if isinstance(err.schema, dict) else {}
+
+
+def _report_unknown_properties(
+    rep: Reporter,
+    err: ValidationError,
+    schema: dict[str, Any],
+    rel: tuple,
+    path: Path,
+    where_rel: tuple,
+    label: str,
+    skip: Callable[[tuple], bool],
+) -> None:
+    allowed = list((schema.get("properties") or {}).keys())
+    for extra in _extras(err):
+        if skip((*rel, extra)):
+            continue
+        suggestion = did_you_mean(extra, allowed)
+        hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+        fix = rep.rename_key_fix((*path, extra), suggestion) if suggestion else None
+        rep.add(
+            "unknown-property",
+            Severity.WARNING,
+            f"unknown property '{extra}' in {_where(label, where_rel)}{hint}",
+            rep.key_span((*path, extra)),
+            [fix] if fix else [],
+        )
+
+
+def _deprecation_text(schema: dict[str, Any], rel: tuple, path: Path, label: str, definition: Definition | None) -> str:
+    replacement = schema.get("x-vela-replacement")
+    what = "field" if definition is None else "property"
+    name = rel[-1] if rel else label
+    owner = label if definition is None else (definition.name if definition else label)
+    text = f"deprecated {what} {owner}.{name}" if definition else f"'{'.'.join(map(str, path))}' is deprecated"
+    if schema.get("x-vela-removed"):
+        text = f"'{'.'.join(map(str, path))}' was removed from KubeVela"
+    if replacement:
+        text += f" (use {replacement})"
+    return text
+
+
+def _report_invalid_choice(rep: Reporter, err: ValidationError, path: Path, where_rel: tuple, label: str) -> None:
+    value = err.validator_value
+    allowed: list[Any] = value if err.validator == "enum" and isinstance(value, list) else [value]
+    fixes = []
+    if isinstance(err.instance, str):
+        s = did_you_mean(err.instance, [a for a in allowed if isinstance(a, str)])
+        f = rep.replace_value_fix(path, s) if s else None
+        fixes = [f] if f else []
+    shown = ", ".join(repr(a) if isinstance(a, str) else str(a) for a in allowed)
+    rep.add(
+        "invalid-value",
+        Severity.ERROR,
+        f"{_where(label, where_rel)} must be one of {shown}, not {brief(err.instance)}",
+        rep.value_span(path),
+        fixes,
+    )
 
 
 def _report_missing(rep, path, rel, missing, schema, label, definition, item) -> None:
@@ -323,7 +353,7 @@ def _placeholder(schema: dict[str, Any]) -> Any:
         return schema["enum"][0]
     t = schema.get("type")
     t = t[0] if isinstance(t, list) else t
-    return {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}.get(t, "")
+    return {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}.get(str(t), "")
 
 
 def _leaf(err: ValidationError) -> ValidationError:
@@ -338,8 +368,9 @@ def _leaf(err: ValidationError) -> ValidationError:
 
 def _extras(err: ValidationError) -> list[str]:
     inst = err.instance if isinstance(err.instance, dict) else {}
-    props = err.schema.get("properties") or {}
-    patterns = [re.compile(p) for p in (err.schema.get("patternProperties") or {})]
+    schema = _schema_of(err)
+    props = schema.get("properties") or {}
+    patterns = [re.compile(p) for p in (schema.get("patternProperties") or {})]
     return [k for k in inst if k not in props and not any(p.search(str(k)) for p in patterns)]
 
 

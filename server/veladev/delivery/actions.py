@@ -35,9 +35,9 @@ class DevState:
 
 
 def app_identity(doc: AppDocument) -> tuple[str, str]:
-    meta = doc.value.get("metadata") if isinstance(doc.value.get("metadata"), dict) else {}
-    ns = meta.get("namespace") if isinstance(meta.get("namespace"), str) else "default"
-    return ns, doc.model.name or ""
+    meta = doc.value.get("metadata")
+    ns = meta.get("namespace") if isinstance(meta, dict) else None
+    return ns if isinstance(ns, str) else "default", doc.model.name or ""
 
 
 def _start(doc: AppDocument, path: tuple) -> Span:
@@ -75,6 +75,30 @@ def _step_times(live: dict[str, Any] | None) -> dict[str, str]:
 _PHASE_ICON = {"succeeded": "✓", "failed": "✗", "running": "…", "suspending": "⏸", "pending": "·", "skipped": "–"}
 
 
+def _dev_actions(span: Span, args: dict[str, Any], d: DevState) -> list[Action]:
+    """A dev-mode component's actions for its dev state."""
+    if d.state in ("off", "error"):
+        out = [Action(span, "Start dev mode", "veladev.dev.up", args)]
+        if d.state == "error" and d.message:
+            out.append(Action(span, f"dev mode: {d.message[:80]}"))
+        return out
+    if d.state in ("starting", "ending"):
+        return [Action(span, f"dev mode {d.state}…")]
+    running = d.run in ("running", "debugging")
+    return [
+        Action(
+            span,
+            "Stop run" if running else "Run",
+            "veladev.dev.stopRun" if running else "veladev.dev.run",
+            args,
+        ),
+        Action(span, "Debug", "veladev.dev.debug", args),
+        Action(span, "Terminal", "veladev.dev.terminal", args),
+        Action(span, f"sync: {d.sync or 'idle'}"),
+        Action(span, "End dev mode", "veladev.dev.end", args),
+    ]
+
+
 def plan_actions(
     doc: AppDocument,
     uri: str,
@@ -96,8 +120,7 @@ def plan_actions(
     if cluster:
         out.append(Action(top, cluster))
     else:
-        state = read_workflow(live) if live else None
-        phase = "not deployed" if live is None else (state.app_phase or "no status yet")
+        phase = "not deployed" if live is None else (read_workflow(live).app_phase or "no status yet")
         out.append(Action(top, f"phase: {phase}", "veladev.status", base))
 
     for comp in doc.model.components:
@@ -106,27 +129,7 @@ def plan_actions(
         span = _start(doc, comp.path)
         if any(t.type == NOCALHOST for t in comp.children):
             args = {"uri": uri, "component": comp.name}
-            d = dev.get(comp.name, DevState())
-            if d.state in ("off", "error"):
-                out.append(Action(span, "Start dev mode", "veladev.dev.up", args))
-                if d.state == "error" and d.message:
-                    out.append(Action(span, f"dev mode: {d.message[:80]}"))
-            elif d.state in ("starting", "ending"):
-                out.append(Action(span, f"dev mode {d.state}…"))
-            else:
-                running = d.run in ("running", "debugging")
-                out += [
-                    Action(
-                        span,
-                        "Stop run" if running else "Run",
-                        "veladev.dev.stopRun" if running else "veladev.dev.run",
-                        args,
-                    ),
-                    Action(span, "Debug", "veladev.dev.debug", args),
-                    Action(span, "Terminal", "veladev.dev.terminal", args),
-                    Action(span, f"sync: {d.sync or 'idle'}"),
-                    Action(span, "End dev mode", "veladev.dev.end", args),
-                ]
+            out += _dev_actions(span, args, dev.get(comp.name, DevState()))
         out.append(Action(span, "Push & trigger", "veladev.pushAndTrigger", {**base, "component": comp.name}))
 
     if cluster or live is None:

@@ -12,12 +12,17 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import app_target, resolve_dev_config
 from .errors import DevModeError
 from .pod import DevPod
 from .workload import DevWorkload, Holder, Progress
+
+if TYPE_CHECKING:  # for annotations only; the methods import these where they use them
+    from .forward import PortForwards
+    from .remote import RemoteProcess
+    from .sync import FileSync
 
 #: Debugger by the dev image's name or the debug command's program (Nocalhost's dev images
 #: are named by language; `debug.language` in a Nocalhost config wins).
@@ -106,10 +111,10 @@ class DevSession:
         self._on_state = on_state
         self._on_output = on_output
         self._lock = threading.RLock()
-        self.sync = None
-        self.forwards = None
-        self.process = None
-        self._debug_forward = None
+        self.sync: FileSync | None = None
+        self.forwards: PortForwards | None = None
+        self.process: RemoteProcess | None = None
+        self._debug_forward: PortForwards | None = None
 
     # -- state reporting
     def _set(self, **changes: Any) -> None:
@@ -215,7 +220,7 @@ class DevSession:
         self._set(forwards=addresses)
         return addresses
 
-    def _open_forwards(self, specs: list[str], any_free_port: bool):
+    def _open_forwards(self, specs: list[str], any_free_port: bool) -> PortForwards:
         from .forward import ForwardSpec, PortForwards
 
         attempts = [specs]

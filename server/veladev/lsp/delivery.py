@@ -109,7 +109,7 @@ def _component(app: dict[str, Any], a: dict[str, Any]) -> str:
     """The component named in the arguments, or the Application's only one."""
     comps = [c.get("name") for c in (app.get("spec") or {}).get("components") or [] if isinstance(c, dict)]
     component = a.get("component") or (comps[0] if len(comps) == 1 else None)
-    if component not in comps:
+    if not isinstance(component, str) or component not in comps:
         raise CommandError(f"name the component (the Application has: {', '.join(map(str, comps)) or 'none'})")
     return component
 

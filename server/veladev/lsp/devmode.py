@@ -145,6 +145,8 @@ class DevHost:
         """Drop the target's session (after `end`, which stopped its parts)."""
         with self._lock:
             key = self.aliases.get(self._alias(target))
+            if key is None:
+                return
             self.sessions.pop(key, None)
             api = self.clients.pop(key, None)
             for alias in [a for a, k in self.aliases.items() if k == key]:

@@ -92,7 +92,9 @@ class DiagnosticsFeature:
         if not self.client_pulls:
             self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
-    async def pull(self, uri: str, previous: str | None) -> lsp.DocumentDiagnosticReport:
+    async def pull(
+        self, uri: str, previous: str | None
+    ) -> lsp.FullDocumentDiagnosticReport | lsp.UnchangedDocumentDiagnosticReport:
         analysis, doc = await self.server.analysis(uri)
         # The findings are a function of the text, the catalog and the live cluster's state
         # (drift hints): the id names all three.
@@ -125,7 +127,9 @@ def register(server: VelaLanguageServer) -> DiagnosticsFeature:
         lsp.TEXT_DOCUMENT_DIAGNOSTIC,
         lsp.DiagnosticOptions(identifier="veladev", inter_file_dependencies=False, workspace_diagnostics=False),
     )
-    async def pull(ls: VelaLanguageServer, params: lsp.DocumentDiagnosticParams) -> lsp.DocumentDiagnosticReport:
+    async def pull(
+        ls: VelaLanguageServer, params: lsp.DocumentDiagnosticParams
+    ) -> lsp.FullDocumentDiagnosticReport | lsp.UnchangedDocumentDiagnosticReport:
         return await feature.pull(params.text_document.uri, params.previous_result_id)
 
     return feature

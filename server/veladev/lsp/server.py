@@ -9,6 +9,7 @@ document is analysed; only the newest text of a document is ever analysed next.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import os
@@ -52,6 +53,7 @@ class DocState:
 class VelaLanguageServer(LanguageServer):
     #: Pushes or serves diagnostics; told when the catalog changes (set by build_server).
     diagnostics: DiagnosticsFeature | None
+    protocol: VelaProtocol  # protocol_cls below
 
     def __init__(self) -> None:
         super().__init__("veladev", __version__, protocol_cls=VelaProtocol)
@@ -164,7 +166,7 @@ class VelaLanguageServer(LanguageServer):
 
             pending = asyncio.get_running_loop().run_in_executor(self.executor, analyze, doc.text, catalog)
             self._pending[(doc.uri, key)] = pending
-            pending.add_done_callback(lambda f, d=doc, k=key: self._analysed(d, k, f))
+            pending.add_done_callback(functools.partial(self._analysed, doc, key))
         return await asyncio.shield(pending)
 
     def _analysed(self, doc: TextDocument, key: tuple[int, int], future: asyncio.Future) -> None:
@@ -212,7 +214,7 @@ class VelaLanguageServer(LanguageServer):
 
     # --- transport and process ------------------------------------------------------------
 
-    def start_io(self, stdin=None, stdout=None) -> None:  # type: ignore[override]
+    def start_io(self, stdin=None, stdout=None) -> None:
         """Serve over stdio; the process ends at `exit` or at the end of input."""
         stdin = stdin or sys.stdin.buffer
         serve_stdio(self.protocol, stdin.fileno(), stdout or sys.stdout.buffer, lambda: self.terminate(1), self._ended)
@@ -223,6 +225,11 @@ class VelaLanguageServer(LanguageServer):
     def _ended(self) -> None:
         # The input ended: an orderly end if `shutdown` came first (LSP: exit code 0), else 1.
         self.terminate(0 if self.protocol._shutdown else 1)
+
+    def refresh_diagnostics(self) -> None:
+        """Diagnostics of every open document again (asked of the client when it pulls)."""
+        if self.diagnostics is not None:
+            self.diagnostics.refresh()
 
     def terminate(self, code: int) -> None:
         """End the process now: a thread still waiting for a cluster must not keep it alive."""
@@ -236,11 +243,6 @@ def _load_validator() -> Catalog:
     from ..catalog import bundled_catalog
 
     return bundled_catalog()
-
-    def refresh_diagnostics(self) -> None:
-        """Diagnostics of every open document again (asked of the client when it pulls)."""
-        if self.diagnostics is not None:
-            self.diagnostics.refresh()
 
 
 def build_server() -> VelaLanguageServer:
