@@ -157,6 +157,13 @@ class Soak:
 
     # --- the server ------------------------------------------------------------------------
 
+    @property
+    def server(self) -> LspClient:
+        """The client of the running server (after start())."""
+        if self.client is None:
+            raise RuntimeError("the server has not been started")
+        return self.client
+
     async def start(self) -> None:
         self.client, _ = await start_session_server(veladev_spec(), REPO, self.logs)
         for uri in list(self.docs):
@@ -168,7 +175,13 @@ class Soak:
 
     def alive(self) -> bool:
         c = self.client
-        return c is not None and c.proc is not None and c.proc.returncode is None and not c.reader.done()
+        return (
+            c is not None
+            and c.proc is not None
+            and c.proc.returncode is None
+            and c.reader is not None
+            and not c.reader.done()
+        )
 
     async def check_alive(self) -> None:
         if self.alive():
@@ -218,7 +231,7 @@ class Soak:
         raise ValueError(kind)
 
     async def change(self, uri: str, text: str, kind: str) -> None:
-        c = self.client
+        c = self.server
         version = self.docs[uri][0] + 1
         self.docs[uri] = (version, text)
         before = len(c.publishes)
@@ -243,7 +256,7 @@ class Soak:
             + uri.encode()
             + b'","version":%d},"contentChanges":[{"text":"a: \xff\xfe\xc3("}]}}' % version
         )
-        await self.client._write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await self.server._write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         self.stats.edits += 1
         # Whatever the server made of it, the next edit (a fresh version) must be answered.
         self.docs[uri] = (version, self.docs[uri][1])
@@ -251,7 +264,7 @@ class Soak:
 
     async def open_close(self) -> None:
         """Open, change and close a document without waiting for any answer in between."""
-        c = self.client
+        c = self.server
         self.serial += 1
         uri = f"file:///soak/short-lived-{self.serial}.yaml"
         text = self.rng.choice(self.corpus)
@@ -268,7 +281,7 @@ class Soak:
         await c.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
 
     async def request(self, uri: str) -> None:
-        c, rng = self.client, self.rng
+        c, rng = self.server, self.rng
         text = self.docs[uri][1]
         lines = text.split("\n")
         line = rng.randrange(len(lines))
@@ -297,7 +310,7 @@ class Soak:
             uri = f"file:///soak/doc-{i}.yaml"
             text = self.corpus[i % len(self.corpus)]
             self.docs[uri] = (1, text)
-            await self.client.notify(
+            await self.server.notify(
                 "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}}
             )
         kinds, weights = list(EDIT_KINDS), list(EDIT_KINDS.values())
@@ -330,7 +343,7 @@ class Soak:
                     flush=True,
                 )
         self.record_rss()
-        await self.client.stop()
+        await self.server.stop()
         return self.stats
 
 

@@ -115,12 +115,15 @@ def test_status_watch_streams_phase_and_step_states(sandbox, sandbox_ns, apps, k
     )
     seen = []
 
+    stdout, stderr = proc.stdout, proc.stderr
+    assert stdout is not None and stderr is not None
+
     def read_until(pred):
-        for line in proc.stdout:
+        for line in stdout:
             seen.append(line.rstrip())
             if pred(line.strip()):
                 return
-        raise AssertionError("the watch ended early:\n" + "\n".join(seen) + proc.stderr.read())
+        raise AssertionError("the watch ended early:\n" + "\n".join(seen) + stderr.read())
 
     try:
         read_until(lambda line: line.startswith("gate") and "suspending" in line)

@@ -313,6 +313,7 @@ def test_syntax_error_is_a_finding_at_the_parser_position():
     with pytest.raises(yaml.MarkedYAMLError) as parser:
         list(yaml.load_all(text, Loader=yaml.CSafeLoader))
     mark = parser.value.problem_mark
+    assert mark is not None
     assert (fs[0].span.start.line, fs[0].span.start.col) == (mark.line, mark.column)
     assert parser.value.problem in fs[0].message
 
@@ -373,7 +374,8 @@ def test_nocalhost_and_webservice_services_serving_the_same_port_agree(port_entr
     ],
 )
 def test_nocalhost_and_webservice_services_serving_differently_conflict(change):
-    text = BASE.replace(*change, 1)
+    old, new = change
+    text = BASE.replace(old, new, 1)
     if "exposeType" in text:
         text = text.replace("- port: 80", "- port: 80\n            expose: true", 1)
     assert "nocalhost-service-conflict" in [f.code for f in findings(text)], [
