@@ -542,31 +542,43 @@ def scalar_at(root: Node | None, pos: Position) -> tuple[Path, ScalarNode, bool]
     node = root
     while node is not None:
         if isinstance(node, MappingNode):
-            nxt = None
-            for k, v in node.value:
-                if not isinstance(k, ScalarNode):
-                    continue
-                if span_of(k).contains(pos):
-                    return tuple(path), k, True
-                if _within(v, pos):
-                    nxt = (k.value, v)
-                    break
-            if nxt is None:
+            entry = _entry_at(node, pos)
+            if entry is None:
                 return None
-            path.append(nxt[0])
-            node = nxt[1]
+            key, value, on_key = entry
+            if on_key:
+                return tuple(path), key, True
+            path.append(key.value)
+            node = value
         elif isinstance(node, SequenceNode):
-            for i, item in enumerate(node.value):
-                if _within(item, pos):
-                    path.append(i)
-                    node = item
-                    break
-            else:
+            item = _item_at(node, pos)
+            if item is None:
                 return None
+            path.append(item[0])
+            node = item[1]
         elif isinstance(node, ScalarNode):
             return (tuple(path), node, False) if span_of(node).contains(pos) else None
         else:
             return None
+    return None
+
+
+def _entry_at(node: MappingNode, pos: Position) -> tuple[ScalarNode, Node, bool] | None:
+    """The first entry whose key (then True) or value (False) holds `pos`."""
+    for k, v in node.value:
+        if not isinstance(k, ScalarNode):
+            continue
+        if span_of(k).contains(pos):
+            return k, v, True
+        if _within(v, pos):
+            return k, v, False
+    return None
+
+
+def _item_at(node: SequenceNode, pos: Position) -> tuple[int, Node] | None:
+    for i, item in enumerate(node.value):
+        if _within(item, pos):
+            return i, item
     return None
 
 
