@@ -59,37 +59,57 @@ def _label(item: Any, index: int) -> str:
 
 def spec_changes(old: Any, new: Any, path: str = "spec", limit: int = 20) -> list[str]:
     """Human-readable differences (lists of named items are compared by name)."""
-    out: list[str] = []
+    diff = _SpecDiff(limit)
+    diff.walk(old, new, path)
+    return diff.out
 
-    def walk(a: Any, b: Any, at: str) -> None:
-        if len(out) >= limit or a == b:
+
+def _presence(key: Any, a: dict, b: dict) -> str | None:
+    """'removed' or 'added' when only one side has `key`."""
+    if key not in b:
+        return "removed"
+    if key not in a:
+        return "added"
+    return None
+
+
+class _SpecDiff:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.out: list[str] = []
+
+    def walk(self, a: Any, b: Any, at: str) -> None:
+        if len(self.out) >= self.limit or a == b:
             return
         if isinstance(a, dict) and isinstance(b, dict):
-            for k in sorted(set(a) | set(b), key=str):
-                if k not in b:
-                    out.append(f"{at}.{k} removed")
-                elif k not in a:
-                    out.append(f"{at}.{k} added")
-                else:
-                    walk(a[k], b[k], f"{at}.{k}")
+            self._dicts(a, b, at)
             return
-        if isinstance(a, list) and isinstance(b, list):
-            named_a = {_label(x, i): x for i, x in enumerate(a)}
-            named_b = {_label(x, i): x for i, x in enumerate(b)}
-            if len(named_a) == len(a) and len(named_b) == len(b):
-                for k in named_a.keys() | named_b.keys():
-                    if k not in named_b:
-                        out.append(f"{at}[{k}] removed")
-                    elif k not in named_a:
-                        out.append(f"{at}[{k}] added")
-                for k in named_b:
-                    if k in named_a:
-                        walk(named_a[k], named_b[k], f"{at}[{k}]")
-                return
-        out.append(f"{at}: {_short(a)} -> {_short(b)}")
+        if isinstance(a, list) and isinstance(b, list) and self._named_lists(a, b, at):
+            return
+        self.out.append(f"{at}: {_short(a)} -> {_short(b)}")
 
-    walk(old, new, path)
-    return out
+    def _dicts(self, a: dict, b: dict, at: str) -> None:
+        for k in sorted(set(a) | set(b), key=str):
+            change = _presence(k, a, b)
+            if change:
+                self.out.append(f"{at}.{k} {change}")
+            else:
+                self.walk(a[k], b[k], f"{at}.{k}")
+
+    def _named_lists(self, a: list, b: list, at: str) -> bool:
+        """Compare by item name; False when the names are not unique (then compared whole)."""
+        named_a = {_label(x, i): x for i, x in enumerate(a)}
+        named_b = {_label(x, i): x for i, x in enumerate(b)}
+        if len(named_a) != len(a) or len(named_b) != len(b):
+            return False
+        for k in named_a.keys() | named_b.keys():
+            change = _presence(k, named_a, named_b)
+            if change:
+                self.out.append(f"{at}[{k}] {change}")
+        for k in named_b:
+            if k in named_a:
+                self.walk(named_a[k], named_b[k], f"{at}[{k}]")
+        return True
 
 
 def merge_patch(old: Any, new: Any) -> Any:
