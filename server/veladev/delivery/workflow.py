@@ -10,6 +10,7 @@ suspends the run again.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,24 +78,36 @@ def resumed_workflow_status(workflow: dict[str, Any] | None, step: str | None = 
     wf["suspend"] = False
     found = step is None
     for top in wf.get("steps") or ():
-        subs = top.get("subSteps") or ()
-        if step is None or top.get("name") == step:
-            found = True
-            if top.get("phase") == "suspending":
-                top["phase"] = "running"
-                # OperateSteps: the unfinished sub-steps of a resumed group run again too.
-                for sub in subs:
-                    if sub.get("phase") not in ("succeeded", "failed", "skipped"):
-                        sub["phase"] = "running"
-        for sub in subs:
-            if (step is None or sub.get("name") == step) and sub.get("phase") == "suspending":
-                found = True
-                sub["phase"] = "running"
-            elif sub.get("name") == step:
-                found = True
+        found = _resume_top_step(top, step) or found
+        found = _resume_sub_steps(top.get("subSteps") or (), step) or found
     if not found:
         raise WorkflowError(f"can not find step {step}")
     return wf
+
+
+def _resume_top_step(top: dict[str, Any], step: str | None) -> bool:
+    """Resume a suspending top-level step that `step` names (None: every one); True if named."""
+    if step is not None and top.get("name") != step:
+        return False
+    if top.get("phase") == "suspending":
+        top["phase"] = "running"
+        # OperateSteps: the unfinished sub-steps of a resumed group run again too.
+        for sub in top.get("subSteps") or ():
+            if sub.get("phase") not in ("succeeded", "failed", "skipped"):
+                sub["phase"] = "running"
+    return True
+
+
+def _resume_sub_steps(subs: Iterable[dict[str, Any]], step: str | None) -> bool:
+    """Resume the suspending sub-steps `step` names (None: every one); True if one is named."""
+    found = False
+    for sub in subs:
+        if (step is None or sub.get("name") == step) and sub.get("phase") == "suspending":
+            found = True
+            sub["phase"] = "running"
+        elif sub.get("name") == step:
+            found = True
+    return found
 
 
 def _unfinished(phase: str | None) -> bool:
