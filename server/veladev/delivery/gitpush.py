@@ -137,24 +137,29 @@ def push_current_branch(repo: Path, push: bool = True) -> Pushed:
     dirty = _out(repo, "status", "--porcelain", "--untracked-files=no")
 
     if push:
-        # What the remote has now: a stale remote-tracking ref must not hide a push to make.
-        remote_branch = upstream.split("/", 1)[1] if "/" in upstream else branch
-        probe = _git(repo, "ls-remote", "--heads", remote, remote_branch)
-        if probe.returncode != 0:
-            raise PushError(explain_push_failure(probe.stderr, upstream))
-        remote_head = probe.stdout.split()[0] if probe.stdout.strip() else ""
-        if remote_head == commit:
-            note = " (uncommitted changes are not pushed: commit them first)" if dirty else ""
-            raise PushError(
-                f"nothing to push: {upstream} already has {commit[:7]}{note}; "
-                f"commit a change, or trigger the pushed commit without pushing"
-            )
-        r = _git(repo, "push", "--porcelain", remote, f"HEAD:refs/heads/{remote_branch}")
-        if r.returncode != 0:
-            raise PushError(explain_push_failure(r.stderr + "\n" + r.stdout, upstream))
+        _push_to_upstream(repo, branch, commit, remote, upstream, bool(dirty))
         return Pushed(commit, branch, remote, upstream, user, True)
 
     contains = _git(repo, "branch", "-r", "--contains", commit)
     if contains.returncode != 0 or upstream not in contains.stdout.split():
         raise PushError(f"{upstream} does not have {commit[:7]} yet; push it first")
     return Pushed(commit, branch, remote, upstream, user, False)
+
+
+def _push_to_upstream(repo: Path, branch: str, commit: str, remote: str, upstream: str, dirty: bool) -> None:
+    """git push HEAD to the upstream branch; PushError when there is nothing to push or it fails."""
+    # What the remote has now: a stale remote-tracking ref must not hide a push to make.
+    remote_branch = upstream.split("/", 1)[1] if "/" in upstream else branch
+    probe = _git(repo, "ls-remote", "--heads", remote, remote_branch)
+    if probe.returncode != 0:
+        raise PushError(explain_push_failure(probe.stderr, upstream))
+    remote_head = probe.stdout.split()[0] if probe.stdout.strip() else ""
+    if remote_head == commit:
+        note = " (uncommitted changes are not pushed: commit them first)" if dirty else ""
+        raise PushError(
+            f"nothing to push: {upstream} already has {commit[:7]}{note}; "
+            f"commit a change, or trigger the pushed commit without pushing"
+        )
+    r = _git(repo, "push", "--porcelain", remote, f"HEAD:refs/heads/{remote_branch}")
+    if r.returncode != 0:
+        raise PushError(explain_push_failure(r.stderr + "\n" + r.stdout, upstream))
