@@ -6,6 +6,7 @@ code lenses (`workspace/codeLens/refresh`) and re-publishes diagnostics (the dri
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from typing import Any
@@ -124,35 +125,16 @@ class LiveState:
             api = None
             try:
                 api = connect(config)
-
-                def event(kind: str, app: dict[str, Any]) -> None:
-                    name = app.get("metadata", {}).get("name", "")
-                    with self._lock:
-                        if stop.is_set():
-                            return
-                        before = self.apps.get((namespace, name))
-                        if kind == "DELETED":
-                            self.apps.pop((namespace, name), None)
-                        else:
-                            self.apps[(namespace, name)] = app
-                        self.problem = ""
-                    # Controllers touch status often; the editor only hears of what it shows.
-                    if kind == "DELETED" or before is None or _shown(before) != _shown(app):
-                        self._threadsafe_changed()
-
-                def synced() -> None:
-                    with self._lock:
-                        self.listed.add(namespace)
-                    self._threadsafe_changed()
-
-                watch_applications(api, namespace, event, stop.is_set, poll=10.0, on_synced=synced)
+                watch_applications(
+                    api,
+                    namespace,
+                    functools.partial(self._on_event, namespace, stop),
+                    stop.is_set,
+                    poll=10.0,
+                    on_synced=functools.partial(self._on_synced, namespace),
+                )
             except ClusterError as exc:
-                with self._lock:
-                    changed = self.problem != f"cluster: {exc}"
-                    self.problem = f"cluster: {exc}"
-                if changed:
-                    log.warning("live state of %s: %s", namespace, exc)
-                    self._threadsafe_changed()
+                self._on_cluster_error(namespace, exc)
                 stop.wait(RETRY_SECONDS)
             except Exception:  # a bug must not end the watch silently and for good
                 log.exception("live state of %s failed; retrying", namespace)
@@ -160,6 +142,34 @@ class LiveState:
             finally:
                 if api is not None:
                     api.close()
+
+    def _on_event(self, namespace: str, stop: threading.Event, kind: str, app: dict[str, Any]) -> None:
+        name = app.get("metadata", {}).get("name", "")
+        with self._lock:
+            if stop.is_set():
+                return
+            before = self.apps.get((namespace, name))
+            if kind == "DELETED":
+                self.apps.pop((namespace, name), None)
+            else:
+                self.apps[(namespace, name)] = app
+            self.problem = ""
+        # Controllers touch status often; the editor only hears of what it shows.
+        if kind == "DELETED" or before is None or _shown(before) != _shown(app):
+            self._threadsafe_changed()
+
+    def _on_synced(self, namespace: str) -> None:
+        with self._lock:
+            self.listed.add(namespace)
+        self._threadsafe_changed()
+
+    def _on_cluster_error(self, namespace: str, exc: ClusterError) -> None:
+        with self._lock:
+            changed = self.problem != f"cluster: {exc}"
+            self.problem = f"cluster: {exc}"
+        if changed:
+            log.warning("live state of %s: %s", namespace, exc)
+            self._threadsafe_changed()
 
     def _threadsafe_changed(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
