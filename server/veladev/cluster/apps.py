@@ -140,6 +140,23 @@ def replace_status(
     return _retrying(f"update status of {namespace}/{name}", attempt)
 
 
+def _list_applications(
+    api,
+    namespace: str,
+    selector: str | None,
+    on_event: Callable[[str, dict[str, Any]], None],
+    on_synced: Callable[[], None] | None,
+) -> str:
+    """Report every listed Application as "ADDED"; the list's resourceVersion to watch from."""
+    listed = api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, field_selector=selector)
+    for app in listed.get("items", []):
+        on_event("ADDED", app)
+    version = listed.get("metadata", {}).get("resourceVersion", "")
+    if on_synced is not None:
+        on_synced()
+    return version
+
+
 def watch_applications(
     api_client,
     namespace: str,
@@ -162,12 +179,7 @@ def watch_applications(
     while not stop():
         try:
             if not version:
-                listed = api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, field_selector=selector)
-                for app in listed.get("items", []):
-                    on_event("ADDED", app)
-                version = listed.get("metadata", {}).get("resourceVersion", "")
-                if on_synced is not None:
-                    on_synced()
+                version = _list_applications(api, namespace, selector, on_event, on_synced)
             w = watch.Watch()
             for event in w.stream(
                 api.list_namespaced_custom_object,
