@@ -95,8 +95,9 @@ def test_seed_flow_from_the_vscode_ui(sandbox, sandbox_ns, need_pods, veladev_cm
                   "approve": _line(text, "- name: approve-prod", steps), "deployProd": _line(text, "- name: deploy-prod", steps)},
     }
     try:
+        # cs.env: Chromium's profile, crash reports and dconf go to the code-server's own folders.
         proc = subprocess.run(["node", str(DRIVER), json.dumps(opts)], capture_output=True, text=True, timeout=1800,
-                              stdin=subprocess.DEVNULL, cwd=ROOT)
+                              stdin=subprocess.DEVNULL, cwd=ROOT, env=cs.env)
     finally:
         cs.stop()
     (logs / "driver.log").write_text(proc.stdout + proc.stderr)
