@@ -118,6 +118,7 @@ def test_seed_flow_from_the_vscode_ui(sandbox, sandbox_ns, need_pods, veladev_cm
         },
     }
     try:
+        # cs.env: Chromium's profile, crash reports and dconf go to the code-server's own folders.
         proc = subprocess.run(
             ["node", str(DRIVER), json.dumps(opts)],
             capture_output=True,
@@ -125,6 +126,7 @@ def test_seed_flow_from_the_vscode_ui(sandbox, sandbox_ns, need_pods, veladev_cm
             timeout=1800,
             stdin=subprocess.DEVNULL,
             cwd=ROOT,
+            env=cs.env,
         )
     finally:
         cs.stop()
