@@ -1,6 +1,7 @@
 """Paths and small helpers shared by the test suites (tests/ is on pytest's pythonpath)."""
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,24 @@ class CliRun:
     peak_rss_mb: float  # the child's own peak resident memory, from the kernel (wait4)
 
 
+# Runs argv[2:] as its child and writes the child's own peak RSS (KB, from wait4) to fd argv[1];
+# its exit status is the child's.
+_LAUNCHER = """
+import os, sys
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+os.write(int(sys.argv[1]), str(usage.ru_maxrss).encode())
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+def _read_peak_kb(fd: int) -> int:
+    with os.fdopen(fd, "rb") as f:
+        text = f.read().decode()
+    return int(text) if text else 0
+
+
 def run_cli(
     program: str, *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 120
 ) -> CliRun:
@@ -31,17 +50,29 @@ def run_cli(
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as inp:
         inp.write((stdin or "").encode())
         inp.seek(0)
+        # Through a small launcher, which reports the program's peak memory on a pipe: Linux carries
+        # the forking process's peak RSS over exec into the child's ru_maxrss, so a program
+        # started straight from a large pytest process would report pytest's peak as its own.
+        rss_read, rss_write = os.pipe()
         proc = subprocess.Popen(
-            [str(script), *args], stdin=inp, stdout=out, stderr=err, env=None if env is None else {**os.environ, **env}
+            [sys.executable, "-c", _LAUNCHER, str(rss_write), str(script), *args],
+            stdin=inp,
+            stdout=out,
+            stderr=err,
+            env=None if env is None else {**os.environ, **env},
+            pass_fds=(rss_write,),
+            start_new_session=True,  # the launcher and the program end together on a timeout
         )
+        os.close(rss_write)
         deadline = time.monotonic() + timeout
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() > deadline:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 os.wait4(proc.pid, 0)
+                os.close(rss_read)
                 raise AssertionError(f"{program} {' '.join(args)} still running after {timeout:.0f} s")
             time.sleep(0.02)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -51,5 +82,5 @@ def run_cli(
             proc.returncode,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
-            usage.ru_maxrss / 1024,
+            _read_peak_kb(rss_read) / 1024,
         )
