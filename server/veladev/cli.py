@@ -54,6 +54,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .catalog import bundled_catalog
 
     catalog = bundled_catalog()
+    if args.kubeconfig:
+        # With a cluster: its definitions, and topology policies against its registered clusters.
+        from .catalog.live import load_live_catalog
+        from .cluster import ClusterConfig
+
+        catalog = load_live_catalog(catalog, ClusterConfig(args.kubeconfig, args.context or ""))
     results: list[tuple[str, list[Finding] | None, str | None]] = []
     errors = 0
     for path in _iter_files(args.paths):
@@ -154,14 +160,18 @@ def _http_url(value: str) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from .cluster.apps import get_application
+    from .delivery.status import application_status, describe_status, status_json
     from .delivery.watch import describe, watch_workflow
-    from .delivery.workflow import read_workflow
 
     ns, name = args.app
     api = _cluster(args)
     try:
         if not args.watch:
-            print("\n".join(describe(ns, name, read_workflow(get_application(api, ns, name)))))
+            status = application_status(api, ns, name)
+            if args.format == "json":
+                print(json.dumps(status_json(status), indent=2))
+            else:
+                print("\n".join(describe_status(status)))
             return 0
         get_application(api, ns, name)  # a clear "not found" before waiting on a watch
         import time
@@ -466,6 +476,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("paths", nargs="+", help="files or directories (- reads standard input)")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--kubeconfig",
+        help="check against this cluster: its definitions, and topology policies against the hub's registered "
+        "clusters (default: the bundled KubeVela definitions, no cluster)",
+    )
+    p.add_argument("--context", help="with --kubeconfig: the context to use (default: the current one)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("lsp", help="run the language server (stdio by default)")
@@ -490,8 +506,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--context", help="kubeconfig context (default: the current one)")
         return p
 
-    p = cluster_parser("status", "show an Application's phase and each workflow step's state")
+    p = cluster_parser(
+        "status",
+        "show an Application's phase, each workflow step's state, each component's health per cluster and "
+        "each deploy step's placements",
+    )
     p.add_argument("app", type=_app_ref, help="NAMESPACE/NAME (namespace default: default)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="without --watch: text or JSON")
     p.add_argument("--watch", "-w", action="store_true", help="keep printing the state each time it changes")
     p.add_argument("--timeout", type=float, default=0, help="with --watch: stop after this many seconds (0: never)")
     p.set_defaults(func=cmd_status)
