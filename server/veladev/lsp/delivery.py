@@ -13,7 +13,7 @@ import asyncio
 import functools
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -142,9 +142,12 @@ class Feature:
     def register(self) -> None:
         raise NotImplementedError
 
-    def command(self, name: str, handler: Callable[..., Any]) -> None:
-        # pygls marks the handler with attributes, which a bound method cannot take: a partial can.
-        self.server.command(name)(functools.partial(handler))
+    def command(self, name: str, method: Callable[..., Awaitable[dict[str, Any]]]) -> None:
+        # pygls marks and inspects its handlers as plain functions (a bound method takes no marks).
+        async def handler(ls: VelaLanguageServer, *args) -> dict[str, Any]:
+            return await method(ls, *args)
+
+        self.server.command(name)(handler)
 
 
 class ShipFeature(Feature):
