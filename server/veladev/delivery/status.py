@@ -122,13 +122,18 @@ def _registered(api_client) -> Clusters | None:
         return None  # e.g. no right to read vela-system's Secrets: health only
 
 
-def _with_reach(api_client, apps: list[dict[str, Any]]) -> list[AppStatus]:
-    """The apps' states, every cluster they are placed on probed once through the hub."""
+def cluster_reach(api_client, apps: list[dict[str, Any]]) -> tuple[Clusters | None, dict[str, str]]:
+    """(registered clusters or None, unreachable cluster -> why) for the apps: every cluster
+    they are placed on is probed once through the hub."""
     from ..cluster.reach import unreachable_clusters
 
     clusters = _registered(api_client)
     placed = {c for app in apps for c in read_status(app, clusters).clusters()}
-    unreachable = unreachable_clusters(api_client, placed)
+    return clusters, unreachable_clusters(api_client, placed)
+
+
+def _with_reach(api_client, apps: list[dict[str, Any]]) -> list[AppStatus]:
+    clusters, unreachable = cluster_reach(api_client, apps)
     return [read_status(app, clusters, unreachable) for app in apps]
 
 
