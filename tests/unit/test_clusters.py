@@ -95,12 +95,14 @@ def test_local_and_empty_are_the_hub_itself(tmp_path):
 def test_a_managed_cluster_goes_through_the_gateway_proxy_with_the_hubs_credentials(tmp_path):
     gateway = f"{HUB}/apis/cluster.core.oam.dev/v1alpha1/clustergateways/edge-1/proxy"
     with connect_cluster(_kubeconfig(tmp_path), "edge-1") as api:
-        assert _token(api) == "Bearer hub-token"
-        assert api.configuration.host == gateway
+        for _request in range(3):  # each request runs the loader's hook (which replaces itself)
+            assert _token(api) == "Bearer hub-token"
+            assert api.configuration.host == gateway
         assert gateway_client(api, "local") is api
     with connect_cluster(_kubeconfig(tmp_path), LOCAL) as hub, gateway_client(hub, "edge-1") as api:
-        assert _token(api) == "Bearer hub-token"
-        assert api.configuration.host == gateway
+        for _request in range(3):
+            assert _token(api) == "Bearer hub-token"
+            assert api.configuration.host == gateway
         assert hub.configuration.host == HUB
 
 
