@@ -126,6 +126,20 @@ def gateway_host(hub_host: str, cluster: str) -> str:
     return f"{hub_host.rstrip('/')}{GATEWAY_PATH}/{check_name(cluster)}/proxy"
 
 
+def gateway_client(hub_api, cluster: str):
+    """A new ApiClient for `cluster` through the gateway, with the hub client's configuration
+    (credentials, CA) and the proxy prefix as its host; `hub_api` itself for `local`/""."""
+    import copy
+
+    from kubernetes import client
+
+    if is_local(cluster):
+        return hub_api
+    configuration = copy.deepcopy(hub_api.configuration)
+    _pin_host(configuration, gateway_host(hub_api.configuration.host, cluster))
+    return client.ApiClient(configuration)
+
+
 def _context_names(config: ClusterConfig) -> set[str]:
     from kubernetes import config as kube_config
 
@@ -147,5 +161,25 @@ def connect_cluster(config: ClusterConfig, cluster: str):
     if cluster in _context_names(config):
         return connect(ClusterConfig(str(config.path()), cluster))
     api = connect(config)
-    api.configuration.host = gateway_host(api.configuration.host, cluster)
+    _pin_host(api.configuration, gateway_host(api.configuration.host, cluster))
     return api
+
+
+def _pin_host(configuration, host: str) -> None:
+    """Point the client's configuration at `host` for good: the kubeconfig loader's
+    `refresh_api_key_hook`, which the client runs before every authenticated request, writes
+    the kubeconfig's server back into `host` and installs a new hook of its own (kubernetes
+    `config/kube_config.py` `_set_config`)."""
+    configuration.host = host
+    refresh = configuration.refresh_api_key_hook
+    if refresh is None:
+        return
+
+    def refresh_then_pin(c) -> None:
+        refresh(c)
+        if c.refresh_api_key_hook is refresh_then_pin:
+            c.host = host
+        else:  # the loader's new hook: wrap that one
+            _pin_host(c, host)
+
+    configuration.refresh_api_key_hook = refresh_then_pin
