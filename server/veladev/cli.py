@@ -240,6 +240,37 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_logs(args: argparse.Namespace) -> int:
+    """`veladev logs FILE`: a component's pod log in one of its placements (through the hub)."""
+    from .cluster import ClusterConfig
+    from .cluster.apps import get_application
+    from .delivery.logs import stream_logs
+
+    app = _read_app_file(args.file)
+    component = _component(app, args.component)
+    ns = app["metadata"].get("namespace") or "default"
+    api = _cluster(args)
+    try:
+        hub_app = get_application(api, ns, app["metadata"]["name"])
+    finally:
+        api.close()
+
+    def shown(source, _close) -> None:
+        print(f"[{source.placement} pod {source.pod}]", file=sys.stderr, flush=True)
+
+    stream_logs(
+        ClusterConfig(args.kubeconfig or "", args.context or ""),
+        hub_app,
+        component,
+        lambda text: (sys.stdout.write(text), sys.stdout.flush()),
+        args.cluster,
+        args.namespace,
+        args.follow,
+        on_open=shown,
+    )
+    return 0
+
+
 def _component(app: dict, wanted: str | None) -> str:
     comps = [c.get("name") for c in (app.get("spec") or {}).get("components") or [] if isinstance(c, dict)]
     if wanted:
@@ -581,6 +612,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(func=cmd_push)
 
+    p = cluster_parser("logs", "print a component's pod log in one of its clusters (through the hub)")
+    p.add_argument("file", help="Application YAML file")
+    p.add_argument("--component", help="component (default: the only one)")
+    p.add_argument("--cluster", help="cluster of the placement (needed when the component runs in several)")
+    p.add_argument("--namespace", "-n", help="namespace of the placement (when it runs in several in one cluster)")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until Ctrl-C")
+    p.set_defaults(func=cmd_logs)
+
     p = sub.add_parser("ci", help="write a CI job that calls the VelaUX trigger after a push")
     p.add_argument("target", choices=("gitlab", "github"))
     p.add_argument("file", help="Application YAML file")
@@ -642,16 +681,17 @@ def _user_error_exit(args: argparse.Namespace, exc: Exception) -> int | None:
     from .cluster import ClusterError, NoKubeconfig
     from .delivery.ci import CiError
     from .delivery.deploy import DeployError
+    from .delivery.logs import LogsError, PlacementNeeded
     from .delivery.gitpush import PushError
     from .delivery.trigger import TriggerError
     from .delivery.workflow import WorkflowError
     from .devmode.errors import DevModeError
 
     verb = f" {args.verb}" if args.command == "dev" else ""
-    if isinstance(exc, (DeployError, CiError)):
+    if isinstance(exc, (DeployError, CiError, PlacementNeeded)):
         print(f"veladev {args.command}{verb}: {exc}", file=sys.stderr)
         return 2
-    if isinstance(exc, (ClusterError, TriggerError, WorkflowError, PushError, DevModeError)):
+    if isinstance(exc, (ClusterError, TriggerError, WorkflowError, PushError, DevModeError, LogsError)):
         hint = "; pass --kubeconfig FILE or set KUBECONFIG" if isinstance(exc, NoKubeconfig) else ""
         print(f"veladev {args.command}{verb}: {exc}{hint}", file=sys.stderr)
         return 1
