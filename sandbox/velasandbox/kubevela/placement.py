@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-LOCAL = "local"
+from ..clusters import LOCAL
+
 #: the label the cluster listing gives the hub (cluster-gateway ``virtualcluster_types.go``)
 CONTROL_PLANE_LABEL = "cluster.core.oam.dev/control-plane"
 

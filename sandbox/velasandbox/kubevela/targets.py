@@ -12,9 +12,8 @@ the hub still reads and writes the store without interleaving.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
+import os
 import ssl
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -22,11 +21,10 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .. import kinds
+from ..clusters import LOCAL, SECRET_NAMESPACE, ClusterAccess, access_of, is_cluster_secret
 from ..errors import ApiError
-from .placement import CONTROL_PLANE_LABEL, LOCAL
+from .placement import CONTROL_PLANE_LABEL
 
-SECRET_NAMESPACE = "vela-system"
-CREDENTIAL_TYPE_LABEL = "cluster.core.oam.dev/cluster-credential-type"
 #: a managed cluster that does not answer within this many seconds counts as unreachable
 REQUEST_TIMEOUT = 10.0
 
@@ -126,8 +124,9 @@ class RemoteTarget:
                 text = await resp.text()
                 status = resp.status
         except aiohttp.ClientConnectorError as e:
-            reason = (e.os_error.strerror or str(e.os_error)).lower() if e.os_error else "connection failed"
-            raise self._dial_error(f"connect: {reason}") from None
+            # Go's wording of the errno ("connection refused"), not asyncio's "Connect call failed"
+            errno = e.os_error.errno if e.os_error else None
+            raise self._dial_error(f"connect: {os.strerror(errno).lower() if errno else 'connection failed'}") from None
         except TimeoutError:
             raise self._dial_error("i/o timeout") from None
         except aiohttp.ClientError as e:
@@ -174,16 +173,6 @@ class RemoteTarget:
                     raise
 
 
-def _secret_value(secret: dict, key: str) -> str:
-    raw = (secret.get("data") or {}).get(key)
-    if raw is None:
-        return (secret.get("stringData") or {}).get(key, "")
-    try:
-        return base64.b64decode(raw).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return ""
-
-
 class ClusterRegistry:
     """The clusters registered on the hub (its ``vela-system`` Secrets) and a target for each."""
 
@@ -191,12 +180,11 @@ class ClusterRegistry:
         self.store = store
         self.local = LocalTarget(store)
         self._session: aiohttp.ClientSession | None = None
-        self._ssl: dict[str, ssl.SSLContext] = {}  # CA bundle -> context
+        self._ssl: dict[bytes | None, ssl.SSLContext] = {}  # CA bundle -> context
 
     def _secrets(self) -> list[dict]:
-        k = kinds.builtin("", "v1", "secrets")
-        items, _ = self.store.list(k, SECRET_NAMESPACE, CREDENTIAL_TYPE_LABEL)
-        return items
+        items, _ = self.store.list(kinds.builtin("", "v1", "secrets"), SECRET_NAMESPACE)
+        return [s for s in items if is_cluster_secret(s)]
 
     def labels(self) -> dict[str, dict[str, str]]:
         """name -> labels of every cluster, ``local`` first (as the cluster listing shows them)."""
@@ -209,27 +197,25 @@ class ClusterRegistry:
         if cluster in ("", LOCAL):
             return self.local
         secret = self.store.try_get(kinds.builtin("", "v1", "secrets"), SECRET_NAMESPACE, cluster)
-        if secret is None or CREDENTIAL_TYPE_LABEL not in (secret["metadata"].get("labels") or {}):
+        if secret is None or not is_cluster_secret(secret):
             raise NoSuchCluster(cluster)
-        endpoint = _secret_value(secret, "endpoint").strip()
-        if not endpoint:
+        access = access_of(secret)
+        if not access.endpoint:
             raise ClusterUnreachable("missing label key: api-endpoint")
-        ca = _secret_value(secret, "ca.crt") or _secret_value(secret, "ca")
-        return RemoteTarget(
-            cluster, endpoint, _secret_value(secret, "token").strip(), self._context(cluster, ca), self._client()
-        )
+        return RemoteTarget(cluster, access.endpoint, access.token, self._context(access), self._client())
 
-    def _context(self, cluster: str, ca: str) -> ssl.SSLContext:
-        ctx = self._ssl.get(ca)
+    def _context(self, access: ClusterAccess) -> ssl.SSLContext:
+        ctx = self._ssl.get(access.ca_pem)
         if ctx is None:
             try:
-                ctx = ssl.create_default_context(cadata=ca) if ca else ssl.create_default_context()
+                ctx = ssl.create_default_context(cadata=access.ca_pem.decode()) if access.ca_pem else None
             except (ssl.SSLError, ValueError):
-                raise ClusterUnreachable(f"the ca.crt of cluster {cluster} is not a PEM certificate") from None
-            if not ca:  # no CA in the Secret: the gateway connects without verifying
+                raise ClusterUnreachable(f"the ca.crt of cluster {access.name} is not a PEM certificate") from None
+            if ctx is None:  # no CA in the Secret: the gateway connects without verifying
+                ctx = ssl.create_default_context()
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
-            self._ssl[ca] = ctx
+            self._ssl[access.ca_pem] = ctx
         return ctx
 
     def _client(self) -> aiohttp.ClientSession:
