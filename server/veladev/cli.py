@@ -262,13 +262,18 @@ def cmd_logs(args: argparse.Namespace) -> int:
         ClusterConfig(args.kubeconfig or "", args.context or ""),
         hub_app,
         component,
-        lambda text: (sys.stdout.write(text), sys.stdout.flush()),
+        _write,
         args.cluster,
         args.namespace,
         args.follow,
         on_open=shown,
     )
     return 0
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def _component(app: dict, wanted: str | None) -> str:
@@ -681,8 +686,8 @@ def _user_error_exit(args: argparse.Namespace, exc: Exception) -> int | None:
     from .cluster import ClusterError, NoKubeconfig
     from .delivery.ci import CiError
     from .delivery.deploy import DeployError
-    from .delivery.logs import LogsError, PlacementNeeded
     from .delivery.gitpush import PushError
+    from .delivery.logs import LogsError, PlacementNeeded
     from .delivery.trigger import TriggerError
     from .delivery.workflow import WorkflowError
     from .devmode.errors import DevModeError

@@ -63,9 +63,7 @@ class LogStream:
             pass
 
 
-def open_log(
-    api_client, namespace: str, pod: str, follow: bool = False, tail_lines: int | None = None
-) -> LogStream:
+def open_log(api_client, namespace: str, pod: str, follow: bool = False, tail_lines: int | None = None) -> LogStream:
     """The pod's log (its first container's: the component's own), streamed."""
     from kubernetes import client
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..appmodel.analysis import AppDocument
 from ..appmodel.findings import Span
+from ..appmodel.model import Item
 from ..appmodel.topology import LOCAL, Clusters
 from ..appmodel.yamldoc import locate_exact, span_of
 from .status import UNREACHABLE, ServiceHealth, placement_text, services, step_placements
@@ -172,23 +173,37 @@ def plan_actions(
         phase = "not deployed" if live is None else (read_workflow(live).app_phase or "no status yet")
         out.append(Action(top, f"phase: {phase}", "veladev.status", base))
 
-    placed = list(services(live, view.unreachable)) if live is not None else []
+    placed = list(services(live, view.unreachable)) if live is not None and not cluster else None
     for comp in doc.model.components:
-        if not comp.name:
-            continue
-        span = _start(doc, comp.path)
-        if any(t.type == NOCALHOST for t in comp.children):
-            args = {"uri": uri, "component": comp.name}
-            out += _dev_actions(span, args, dev.get(comp.name, DevState()))
-        out.append(Action(span, "Push & trigger", "veladev.pushAndTrigger", {**base, "component": comp.name}))
-        if not cluster and live is not None:
-            out += _cluster_actions(span, comp.name, placed)
-            out.append(Action(span, "Logs", "veladev.logs", {"uri": uri, "component": comp.name}))
+        if comp.name:
+            out += _component_actions(doc, comp, base, dev.get(comp.name, DevState()), placed)
 
     if not cluster:
         out += _placement_actions(doc, view)
     if cluster or live is None:
         return out
+    return out + _step_actions(doc, base, live, now)
+
+
+def _component_actions(
+    doc: AppDocument, comp: Item, base: dict[str, Any], dev: DevState, placed: list[ServiceHealth] | None
+) -> list[Action]:
+    """Dev mode (with the nocalhost trait), Push & trigger, and once deployed the health per
+    cluster and Logs. `placed`: the app's services (None: not deployed or no cluster)."""
+    span = _start(doc, comp.path)
+    out = []
+    if any(t.type == NOCALHOST for t in comp.children):
+        out += _dev_actions(span, {"uri": base["uri"], "component": comp.name}, dev)
+    out.append(Action(span, "Push & trigger", "veladev.pushAndTrigger", {**base, "component": comp.name}))
+    if placed is not None:
+        out += _cluster_actions(span, comp.name or "", placed)
+        out.append(Action(span, "Logs", "veladev.logs", {"uri": base["uri"], "component": comp.name}))
+    return out
+
+
+def _step_actions(doc: AppDocument, base: dict[str, Any], live: dict[str, Any], now: float | None) -> list[Action]:
+    """State and age on each workflow step, Promote on a suspended one."""
+    out = []
     states: dict[str, StepState] = {
         s.name: s for top_step in read_workflow(live).steps for s in (top_step, *top_step.sub_steps)
     }

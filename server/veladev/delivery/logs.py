@@ -35,15 +35,17 @@ def choose(component: str, placements: list[Placement], cluster: str | None, nam
     if not placements:
         raise LogsError(f"component {component} runs nowhere yet (the hub's Application has no status for it)")
     fits = [
-        p
-        for p in placements
-        if (not cluster or p.cluster == cluster) and (not namespace or p.namespace == namespace)
+        p for p in placements if (not cluster or p.cluster == cluster) and (not namespace or p.namespace == namespace)
     ]
     if not fits:
-        where = " ".join(x for x in (f"cluster {cluster}" if cluster else "", f"namespace {namespace}" if namespace else "") if x)
+        where = " ".join(
+            x for x in (f"cluster {cluster}" if cluster else "", f"namespace {namespace}" if namespace else "") if x
+        )
         raise PlacementNeeded(f"component {component} does not run in {where}; it runs in {listed}")
     if len(fits) > 1:
-        raise PlacementNeeded(f"component {component} runs in several places ({listed}); choose one with --cluster (and --namespace)")
+        raise PlacementNeeded(
+            f"component {component} runs in several places ({listed}); choose one with --cluster (and --namespace)"
+        )
     return fits[0]
 
 

@@ -24,13 +24,14 @@ from ..cluster import ClusterConfig, ClusterError, connect
 from ..delivery.ci import CiError
 from ..delivery.deploy import DeployError
 from ..delivery.gitpush import PushError
+from ..delivery.logs import LogsError
 from ..delivery.trigger import TriggerError
 from ..delivery.watch import state_json
 from ..delivery.workflow import WorkflowError
 from .server import VelaLanguageServer
 
 log = logging.getLogger("veladev.lsp.delivery")
-USER_ERRORS = (ClusterError, DeployError, PushError, TriggerError, WorkflowError, CiError)
+USER_ERRORS = (ClusterError, DeployError, PushError, TriggerError, WorkflowError, CiError, LogsError)
 
 
 class CommandError(Exception):
