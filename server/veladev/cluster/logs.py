@@ -13,8 +13,10 @@ from .connection import ClusterError
 
 #: Bytes read from the stream at a time (and the most a caller gets in one piece).
 CHUNK = 16 * 1024
-#: Seconds to connect; a follow may then stay quiet as long as the pod is.
+#: Seconds to connect; then a read may wait this long for the next line (a follow of a pod that
+#: stays quiet longer ends with a message; the client accepts no unbounded read timeout).
 CONNECT_TIMEOUT = 10.0
+QUIET_FOLLOW = 24 * 3600.0
 
 
 def component_pods(api_client, namespace: str, app: str, component: str) -> list[str]:
@@ -76,7 +78,7 @@ def open_log(api_client, namespace: str, pod: str, follow: bool = False, tail_li
             follow=follow,
             tail_lines=tail_lines,
             _preload_content=False,
-            _request_timeout=(CONNECT_TIMEOUT, None) if follow else (CONNECT_TIMEOUT, 60),
+            _request_timeout=(CONNECT_TIMEOUT, QUIET_FOLLOW if follow else 60.0),
         ),
     )
     return LogStream(response, what)

@@ -27,15 +27,16 @@ def probe_cluster(api_client, cluster: str, timeout: float = PROBE_TIMEOUT) -> s
     if _is_local(cluster):
         return ""
     try:
-        response = api_client.call_api(
-            f"{GATEWAY_PATH}/{{name}}/proxy/healthz",
+        request = api_client.param_serialize(
             "GET",
+            f"{GATEWAY_PATH}/{{name}}/proxy/healthz",
             path_params={"name": cluster},
             auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=timeout,
         )
-        response[0].release_conn()
+        response = api_client.call_api(*request, _request_timeout=timeout)
+        response.read()
+        if not 200 <= response.status < 300:
+            raise ApiException(http_resp=response)
     except ApiException as exc:
         return _status_message(exc) or f"{exc.status} {exc.reason or ''}".strip()
     except (HTTPError, OSError) as exc:
