@@ -7,7 +7,6 @@ code lenses carry the clusters."""
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -141,7 +140,7 @@ def test_a_stopped_cluster_is_unreachable_and_the_rest_of_the_app_still_shows(mu
         prod = next(p for p in status["placements"] if p["step"] == "deploy-prod")
         assert {(p["cluster"], p["reach"]) for p in prod["placements"]} == {("edge-2", ""), ("edge-3", "unreachable")}
         text = run_cli("veladev", "status", f"{ns}/shop", "--kubeconfig", multicluster.kubeconfig)
-        assert text.returncode == 0 and "unreachable" in text.stdout and f"running" in text.stdout.splitlines()[0]
+        assert text.returncode == 0 and "unreachable" in text.stdout and "running" in text.stdout.splitlines()[0]
     r = run_cli("veladev", "status", f"{ns}/shop", "--kubeconfig", multicluster.kubeconfig, "--format", "json")
     assert json.loads(r.stdout)["unreachable"] == {}
 
@@ -170,6 +169,7 @@ def test_logs_of_a_chosen_cluster_come_through_the_gateway(multicluster, shop):
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert proc.stdout is not None and proc.stderr is not None
     try:
         seen = [proc.stdout.readline() for _ in range(220)]  # the last 200 lines, then new ones
         if not all(line.startswith("tick ") for line in seen):
@@ -183,10 +183,14 @@ def test_logs_of_a_chosen_cluster_come_through_the_gateway(multicluster, shop):
     assert proc.returncode == 130
 
 
+#: The veladev/logOutput notifications the editor received, in order.
+LOGS: list = []
+
+
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "veladev", "lsp"]))
 async def editor(lsp_client: LanguageClient, multicluster):
     lsp_client.set_configuration({"kubeconfig": multicluster.kubeconfig}, section="veladev")
-    lsp_client.logs = []
+    LOGS.clear()
 
     @lsp_client.feature(lsp.WORKSPACE_CODE_LENS_REFRESH)
     def refresh(params):
@@ -194,7 +198,7 @@ async def editor(lsp_client: LanguageClient, multicluster):
 
     @lsp_client.feature("veladev/logOutput")
     def log_output(params):
-        lsp_client.logs.append(params)
+        LOGS.append(params)
 
     await lsp_client.initialize_session(
         lsp.InitializeParams(capabilities=client_capabilities("visual_studio_code@v1.65.2"))
@@ -205,7 +209,7 @@ async def editor(lsp_client: LanguageClient, multicluster):
 
 async def lens_titles(client: LanguageClient, uri: str, line: int) -> list[str]:
     got = await client.text_document_code_lens_async(lsp.CodeLensParams(lsp.TextDocumentIdentifier(uri))) or []
-    return [lens.command.title for lens in got if lens.range.start.line == line]
+    return [lens.command.title for lens in got if lens.range.start.line == line and lens.command]
 
 
 async def wait_titles(client, uri, line, pred, what, timeout=90):
@@ -247,15 +251,15 @@ async def test_lenses_carry_the_clusters_and_logs_stream_from_the_chosen_one(
     result = await editor.workspace_execute_command_async(
         lsp.ExecuteCommandParams("veladev.logs", [{"uri": uri, "component": "web", "cluster": "edge-1"}])
     )
-    assert result["ok"], result
+    assert result is not None and result["ok"], result
     assert (result["cluster"], result["namespace"]) == ("edge-1", ns)
     assert result["pod"] in edge_pods(multicluster, "edge-1", ns)
     # (pygls hands notifications of methods it does not know over as named tuples)
-    sent = "".join(p.text for p in editor.logs)
+    sent = "".join(p.text for p in LOGS)
     assert "tick 0\ntick 1\n" in sent
-    assert getattr(editor.logs[-1], "ended", None) is True and {p.cluster for p in editor.logs} == {"edge-1"}
+    assert getattr(LOGS[-1], "ended", None) is True and {p.cluster for p in LOGS} == {"edge-1"}
 
     chooser = await editor.workspace_execute_command_async(
         lsp.ExecuteCommandParams("veladev.logs", [{"uri": uri, "component": "web"}])
     )
-    assert not chooser["ok"] and "runs in several places" in chooser["message"]
+    assert chooser is not None and not chooser["ok"] and "runs in several places" in chooser["message"]
