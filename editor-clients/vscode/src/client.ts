@@ -38,6 +38,11 @@ const GATED_PROVIDERS = [
   "provideDiagnostics", // pull diagnostics: its first argument is a document or a URI
 ];
 
+/** Completes a command's arguments; `call` runs another server command. */
+export type ArgumentHook = (
+  args: unknown[], call: (command: string, args: unknown[]) => Promise<unknown>,
+) => Promise<unknown[] | undefined>;
+
 export class VeladevClient implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private starting: Promise<void> | undefined;
@@ -46,6 +51,7 @@ export class VeladevClient implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly stateListeners: Array<(client: LanguageClient | undefined) => void> = [];
   private readonly resultListeners = new Map<string, Array<(result: unknown, args: unknown[]) => void>>();
+  private readonly argumentHooks = new Map<string, ArgumentHook>();
   private lastError: string | undefined;
   private startedWith: ServerCommand | undefined;
 
@@ -101,6 +107,14 @@ export class VeladevClient implements vscode.Disposable {
     const list = this.resultListeners.get(command) ?? [];
     list.push(listener);
     this.resultListeners.set(command, list);
+  }
+
+  /**
+   * Lets an extra complete the arguments of server command `command` before they are sent (the
+   * placement choice); the hook returns the arguments to send, or undefined to cancel.
+   */
+  beforeCommand(command: string, hook: ArgumentHook): void {
+    this.argumentHooks.set(command, hook);
   }
 
   /** The object argument server commands take, for the active Application editor. */
@@ -283,7 +297,15 @@ export class VeladevClient implements vscode.Disposable {
       executeCommand: async (command, args, next) => {
         // From the palette a command has no argument: it acts on the active Application.
         const active = this.activeApplicationArgument();
-        const sent = args.length === 0 && active ? [active] : args;
+        let sent = args.length === 0 && active ? [active] : args;
+        const hook = this.argumentHooks.get(command);
+        if (hook) {
+          const completed = await hook(sent, async (c, a) => next(c, a));
+          if (completed === undefined) {
+            return undefined;
+          }
+          sent = completed;
+        }
         const result: unknown = await next(command, sent);
         for (const listener of this.resultListeners.get(command) ?? []) {
           try {

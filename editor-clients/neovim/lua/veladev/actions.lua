@@ -19,9 +19,11 @@ M.COMMANDS = {
   VeladevDevStopRun = "veladev.dev.stopRun",
   VeladevDevEnd = "veladev.dev.end",
   VeladevDevStatus = "veladev.dev.status",
+  VeladevLogs = "veladev.logs",
+  VeladevLogsStop = "veladev.logs.stop",
 }
--- What the optional argument of a user command means.
-local ARGUMENT = { VeladevPromote = "step", VeladevWriteCi = "target" }
+-- What the optional argument of a user command means (`:VeladevLogs edge-1`: that cluster's pod).
+local ARGUMENT = { VeladevPromote = "step", VeladevWriteCi = "target", VeladevLogs = "cluster" }
 
 M.dev = {} -- component -> last veladev/devState
 M.progress = {} -- messages of work-done progress, newest last
@@ -80,8 +82,7 @@ local function handle_result(command, result, cmd)
   end
 end
 
-local function run_output_buffer(component)
-  local name = "veladev://run/" .. component
+local function output_buffer(name)
   local buf = vim.fn.bufnr(name)
   if buf == -1 then
     buf = vim.api.nvim_create_buf(false, true)
@@ -91,6 +92,14 @@ local function run_output_buffer(component)
     vim.cmd("wincmd p")
   end
   return buf
+end
+
+local function append_text(buf, text)
+  local lines = vim.split(text, "\n", { plain = true })
+  if lines[#lines] == "" then
+    table.remove(lines)
+  end
+  vim.api.nvim_buf_set_lines(buf, -1, -1, false, lines)
 end
 
 --- Handlers for the client config: lens refresh, command results, progress, dev state, run output.
@@ -134,12 +143,17 @@ function M.handlers(cmd)
         return
       end
       vim.schedule(function()
-        local buf = run_output_buffer(params.component or "app")
-        local lines = vim.split(params.text, "\n", { plain = true })
-        if lines[#lines] == "" then
-          table.remove(lines)
-        end
-        vim.api.nvim_buf_set_lines(buf, -1, -1, false, lines)
+        append_text(output_buffer("veladev://run/" .. (params.component or "app")), params.text)
+      end)
+    end,
+    -- A pod's log, one buffer per component and cluster (the cluster is in its name).
+    ["veladev/logOutput"] = function(_, params)
+      if type(params) ~= "table" or not params.text then
+        return
+      end
+      vim.schedule(function()
+        local name = ("veladev://logs/%s@%s/%s"):format(params.component or "app", params.cluster or "local", params.namespace or "")
+        append_text(output_buffer(name), params.text)
       end)
     end,
   }

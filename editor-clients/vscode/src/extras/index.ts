@@ -5,6 +5,7 @@ import * as vscode from "vscode";
 import { VeladevClient } from "../client";
 import { devMode } from "./devMode";
 import { kubevelaView } from "./kubevelaView";
+import { placementChoice } from "./placementChoice";
 import { restartServer } from "./restartServer";
 import { serverCommands } from "./serverCommands";
 import { serverLog } from "./serverLog";
@@ -21,4 +22,6 @@ export interface Extra {
   activate(ctx: ExtraContext): vscode.Disposable[];
 }
 
-export const EXTRAS: readonly Extra[] = [serverLog, restartServer, serverCommands, devMode, kubevelaView, velauxToken];
+export const EXTRAS: readonly Extra[] = [
+  serverLog, restartServer, serverCommands, devMode, kubevelaView, velauxToken, placementChoice,
+];
