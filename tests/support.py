@@ -84,3 +84,17 @@ def run_cli(
             err.read().decode(errors="replace"),
             _read_peak_kb(rss_read) / 1024,
         )
+
+
+async def wait_diagnostics(client, uri: str, predicate, timeout: float = 30):
+    """The client's latest diagnostics of `uri` once `predicate` accepts them (AssertionError
+    with the last ones after `timeout` seconds)."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        diags = client.diagnostics.get(uri)
+        if diags is not None and predicate(diags):
+            return diags
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"diagnostics never matched: {client.diagnostics.get(uri)}")

@@ -5,7 +5,6 @@ cluster is an error unless allowEmpty; without a cluster neither is reported. Th
 registered as `vela cluster join` does: Secrets in vela-system labelled with their credential
 type."""
 
-import asyncio
 import base64
 import sys
 import uuid
@@ -17,7 +16,7 @@ from kubernetes.client.exceptions import ApiException
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from support import run_cli
+from support import run_cli, wait_diagnostics
 
 pytestmark = pytest.mark.sandbox
 TAG = uuid.uuid4().hex[:6]
@@ -158,13 +157,7 @@ async def diagnostics_for(client: LanguageClient, text: str, version: int, predi
                 [lsp.TextDocumentContentChangeWholeDocument(text)],
             )
         )
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        diags = client.diagnostics.get(URI)
-        if diags is not None and predicate(diags):
-            return diags
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"diagnostics never matched: {client.diagnostics.get(URI)}")
+    return await wait_diagnostics(client, URI, predicate, timeout)
 
 
 async def test_the_server_checks_topology_against_the_registered_clusters(server: LanguageClient):

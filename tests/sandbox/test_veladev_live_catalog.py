@@ -1,7 +1,6 @@
 """The language server's live catalog: a cluster's published definition schemas (ConfigMaps
 `<kind>-schema-<name>`) are read through the official client when a kubeconfig is set."""
 
-import asyncio
 import json
 import sys
 import uuid
@@ -12,7 +11,7 @@ from kubernetes import client
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from support import EXAMPLE
+from support import EXAMPLE, wait_diagnostics
 
 pytestmark = pytest.mark.sandbox
 TRAIT = f"team-sidecar-{uuid.uuid4().hex[:6]}"
@@ -61,13 +60,7 @@ async def live(lsp_client: LanguageClient, sandbox, custom_trait):
 
 
 async def latest_diagnostics(client: LanguageClient, predicate, timeout: float = 30):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        diags = client.diagnostics.get(URI)
-        if diags is not None and predicate(diags):
-            return diags
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"diagnostics never matched: {client.diagnostics.get(URI)}")
+    return await wait_diagnostics(client, URI, predicate, timeout)
 
 
 async def test_cluster_definitions_are_checked_and_unknown_types_become_errors(live: LanguageClient):

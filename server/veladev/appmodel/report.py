@@ -95,6 +95,13 @@ class Reporter:
         text = json.dumps(new_value) if node.style in ('"', "'") else yaml_value(new_value)
         return Fix(title or f"Change to '{new_value}'", (TextEdit(span_of(node), text),), preferred=True)
 
+    def suggestion(self, path: Path, word: str, candidates: Iterable[str]) -> tuple[str, list[Fix]]:
+        """(" (did you mean 'x'?)", its quick fix) for a name at `path` that is not one of the
+        candidates; ("", []) when none is close."""
+        s = did_you_mean(word, candidates)
+        fix = self.replace_value_fix(path, s) if s else None
+        return (f" (did you mean '{s}'?)" if s else ""), [fix] if fix else []
+
     def rename_key_fix(self, path: Path, new_key: str) -> Fix | None:
         found = locate_exact(self.root, path)
         if found is None or found[0] is None:

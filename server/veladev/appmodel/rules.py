@@ -111,15 +111,14 @@ def _deploy_policies(rep: Reporter, model: AppModel, catalog: Catalog) -> None:
             path = (*step.path, "properties", "policies", i)
             policy = model.policy(ref)
             if policy is None:
-                s = did_you_mean(ref, names)
-                fix = rep.replace_value_fix(path, s) if s else None
+                hint, fixes = rep.suggestion(path, ref, names)
                 rep.add(
                     "unknown-policy-ref",
                     Severity.ERROR,
                     f"deploy step '{step.name or ''}' names policy '{ref}', which is not defined in spec.policies"
-                    + (f" (did you mean '{s}'?)" if s else ""),
+                    + hint,
                     rep.value_span(path),
-                    [fix] if fix else [],
+                    fixes,
                 )
             elif policy.type and policy.type not in DEPLOYABLE_POLICY_TYPES and catalog.get("policy", policy.type):
                 rep.add(

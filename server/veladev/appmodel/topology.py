@@ -18,7 +18,7 @@ from typing import Any
 
 from .findings import Severity
 from .model import AppModel, Item
-from .report import Reporter, did_you_mean
+from .report import Reporter
 
 LOCAL = "local"
 TOPOLOGY = "topology"
@@ -163,16 +163,14 @@ def _unknown_names(rep: Reporter, policy: Item, names: list, registered: list[st
         if not isinstance(n, str) or n in registered:
             continue
         path = (*policy.path, "properties", "clusters", i)
-        s = did_you_mean(n, registered)
-        fix = rep.replace_value_fix(path, s) if s else None
+        hint, fixes = rep.suggestion(path, n, registered)
         rep.add(
             "unknown-cluster",
             Severity.ERROR,
             f"topology policy '{policy.name or ''}' names cluster '{n}', which is not registered on the hub"
-            + (f" (did you mean '{s}'?)" if s else "")
-            + f"; registered clusters: {_listing(registered)}",
+            + f"{hint}; registered clusters: {_listing(registered)}",
             rep.value_span(path),
-            [fix] if fix else [],
+            fixes,
         )
 
 

@@ -102,6 +102,18 @@ local function append_text(buf, text)
   vim.api.nvim_buf_set_lines(buf, -1, -1, false, lines)
 end
 
+--- A notification handler that appends `params.text` to the buffer `name_of(params)` names.
+local function to_buffer(name_of)
+  return function(_, params)
+    if type(params) ~= "table" or not params.text then
+      return
+    end
+    vim.schedule(function()
+      append_text(output_buffer(name_of(params)), params.text)
+    end)
+  end
+end
+
 --- Handlers for the client config: lens refresh, command results, progress, dev state, run output.
 function M.handlers(cmd)
   local default_exec = vim.lsp.handlers["workspace/executeCommand"]
@@ -138,24 +150,13 @@ function M.handlers(cmd)
         vim.g.veladev_status = M.status()
       end
     end,
-    ["veladev/runOutput"] = function(_, params)
-      if type(params) ~= "table" or not params.text then
-        return
-      end
-      vim.schedule(function()
-        append_text(output_buffer("veladev://run/" .. (params.component or "app")), params.text)
-      end)
-    end,
+    ["veladev/runOutput"] = to_buffer(function(p)
+      return "veladev://run/" .. (p.component or "app")
+    end),
     -- A pod's log, one buffer per component and cluster (the cluster is in its name).
-    ["veladev/logOutput"] = function(_, params)
-      if type(params) ~= "table" or not params.text then
-        return
-      end
-      vim.schedule(function()
-        local name = ("veladev://logs/%s@%s/%s"):format(params.component or "app", params.cluster or "local", params.namespace or "")
-        append_text(output_buffer(name), params.text)
-      end)
-    end,
+    ["veladev/logOutput"] = to_buffer(function(p)
+      return ("veladev://logs/%s@%s/%s"):format(p.component or "app", p.cluster or "local", p.namespace or "")
+    end),
   }
 end
 
