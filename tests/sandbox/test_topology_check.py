@@ -28,6 +28,21 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+def register(core, name: str, labels: dict[str, str]) -> None:
+    """A cluster Secret as `vela cluster join` writes it (nothing needs to answer at the endpoint)."""
+    core.create_namespaced_secret(
+        "vela-system",
+        {
+            "metadata": {
+                "name": name,
+                "labels": {"cluster.core.oam.dev/cluster-credential-type": "ServiceAccountToken", **labels},
+            },
+            "type": "Opaque",
+            "data": {"endpoint": b64("https://127.0.0.1:9"), "token": b64("not-a-real-token")},
+        },
+    )
+
+
 @pytest.fixture(scope="module")
 def registered(sandbox):
     """Two clusters registered on the sandbox hub (Secrets only: nothing needs to answer)."""
@@ -39,21 +54,7 @@ def registered(sandbox):
         if exc.status != 409:
             raise
     for name, zone in ((EAST, "east"), (WEST, "west")):
-        core.create_namespaced_secret(
-            "vela-system",
-            {
-                "metadata": {
-                    "name": name,
-                    "labels": {
-                        "cluster.core.oam.dev/cluster-credential-type": "ServiceAccountToken",
-                        "region": REGION,
-                        "zone": zone,
-                    },
-                },
-                "type": "Opaque",
-                "data": {"endpoint": b64("https://127.0.0.1:9"), "token": b64("not-a-real-token")},
-            },
-        )
+        register(core, name, {"region": REGION, "zone": zone})
     yield (EAST, WEST)
     for name in (EAST, WEST):
         core.delete_namespaced_secret(name, "vela-system")
@@ -160,7 +161,7 @@ async def diagnostics_for(client: LanguageClient, text: str, version: int, predi
     return await wait_diagnostics(client, URI, predicate, timeout)
 
 
-async def test_the_server_checks_topology_against_the_registered_clusters(server: LanguageClient):
+async def test_the_server_checks_topology_against_the_registered_clusters(server: LanguageClient, sandbox):
     diags = await diagnostics_for(server, app_text(UNKNOWN), 1, lambda ds: any(d.code == "unknown-cluster" for d in ds))
     (d,) = [d for d in diags if d.code == "unknown-cluster"]
     assert d.severity == lsp.DiagnosticSeverity.Error
@@ -168,6 +169,17 @@ async def test_the_server_checks_topology_against_the_registered_clusters(server
     assert (d.range.start.line, d.range.start.character) == (14, col)
     assert d.range.end.character == col + len(f"tc{TAG}-nowhere")
     assert EAST in d.message.split("registered clusters: ")[1]
+
+    # A cluster joins under that name: the finding goes (the server re-reads the hub's clusters
+    # while it shows live state, so the lenses are asked for once).
+    await server.text_document_code_lens_async(lsp.CodeLensParams(lsp.TextDocumentIdentifier(URI)))
+    with sandbox.api_client() as api:
+        core = client.CoreV1Api(api)
+        register(core, f"tc{TAG}-nowhere", {})
+        try:
+            await wait_diagnostics(server, URI, lambda ds: not any(d.code == "unknown-cluster" for d in ds), 60)
+        finally:
+            core.delete_namespaced_secret(f"tc{TAG}-nowhere", "vela-system")
 
     diags = await diagnostics_for(
         server, app_text(EMPTY), 2, lambda ds: any(d.code == "cluster-selector-empty" for d in ds)

@@ -8,11 +8,13 @@ hint).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import threading
 from typing import Any
 
+from ..appmodel.topology import Clusters
 from ..cluster import ClusterConfig, ClusterError, connect
 from ..delivery.actions import ClusterView, DevState
 from .server import VelaLanguageServer
@@ -151,6 +153,8 @@ class LiveState:
                     changed, self.clusters = view != self.clusters, view
                 if changed:
                     self._threadsafe_changed()
+                if clusters is not None and self._loop is not None and not self._loop.is_closed():
+                    self._loop.call_soon_threadsafe(self._clusters_read, clusters)
             except ClusterError as exc:
                 log.info("clusters of the hub: %s", exc)
             except Exception:  # a bug must not end the reader silently and for good
@@ -159,6 +163,14 @@ class LiveState:
                 if api is not None:
                     api.close()
             stop.wait(REACH_SECONDS)
+
+    def _clusters_read(self, clusters: Clusters) -> None:
+        """A cluster joined, left or was relabelled: the topology check follows (on the loop)."""
+        catalog = self.server.catalog
+        if catalog.live and catalog.clusters is not None and catalog.clusters != clusters and not self.closed:
+            log.info("the hub's clusters changed: %s", ", ".join(clusters))
+            registered = {name: dict(labels) for name, labels in clusters.items()}
+            self.server.set_catalog(dataclasses.replace(catalog, clusters=registered))
 
     def _watch(self, namespace: str, stop: threading.Event) -> None:
         from ..cluster.apps import watch_applications
