@@ -244,7 +244,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     """`veladev logs FILE`: a component's pod log in one of its placements (through the hub)."""
     from .cluster import ClusterConfig
     from .cluster.apps import get_application
-    from .delivery.logs import stream_logs
+    from .delivery.logs import FOLLOW_TAIL, stream_logs
 
     app = _read_app_file(args.file)
     component = _component(app, args.component)
@@ -267,6 +267,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
         args.namespace,
         args.follow,
         on_open=shown,
+        tail_lines=FOLLOW_TAIL if args.follow else None,  # as `kubectl logs`: all, or the last lines and on
     )
     return 0
 

@@ -256,8 +256,50 @@ async def test_lenses_carry_the_clusters_and_logs_stream_from_the_chosen_one(
     assert result["pod"] in edge_pods(multicluster, "edge-1", ns)
     # (pygls hands notifications of methods it does not know over as named tuples)
     sent = "".join(p.text for p in LOGS)
-    assert "tick 0\ntick 1\n" in sent
+    ticks = [int(line.split()[1]) for line in sent.splitlines()]
+    assert 2 <= len(ticks) <= 200 and ticks == list(range(ticks[0], ticks[0] + len(ticks)))  # the last lines
     assert getattr(LOGS[-1], "ended", None) is True and {p.cluster for p in LOGS} == {"edge-1"}
+
+    # follow: new lines keep coming until veladev.logs.stop, which ends the stream
+    LOGS.clear()
+    args = {"uri": uri, "component": "web", "cluster": "edge-2", "follow": True}
+    result = await editor.workspace_execute_command_async(lsp.ExecuteCommandParams("veladev.logs", [args]))
+    assert result is not None and result["ok"] and result["cluster"] == "edge-2", result
+
+    async def until(pred, what, timeout=60):
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not pred():
+            assert asyncio.get_running_loop().time() < deadline, f"never {what}: {LOGS[-3:]}"
+            await asyncio.sleep(0.1)
+
+    def newest() -> int:
+        lines = "".join(p.text for p in LOGS).split()
+        return int(lines[-1]) if len(lines) >= 2 and lines[-2] == "tick" else -1
+
+    await until(lambda: newest() >= 0, "a first tick")
+    first = newest()
+    await until(lambda: newest() >= first + 3, "new ticks while following")
+    stopped = await editor.workspace_execute_command_async(
+        lsp.ExecuteCommandParams("veladev.logs.stop", [{"uri": uri, "component": "web"}])
+    )
+    assert stopped is not None and stopped["message"] == "stopped 1 log stream(s)"
+    await until(lambda: getattr(LOGS[-1], "ended", None) is True, "the end of the stream")
+    count = len(LOGS)
+    await asyncio.sleep(1.5)  # ticks come every 0.3 s: none arrives once stopped
+    assert len(LOGS) == count
+
+    # the view's listing: each component per cluster, each deploy step's clusters
+    listing = await editor.workspace_execute_command_async(
+        lsp.ExecuteCommandParams("veladev.applications", [{"namespaces": [ns]}])
+    )
+    assert listing is not None and listing["ok"], listing
+    (shop_app,) = listing["applications"]
+    assert {(s["cluster"], s["health"]) for s in shop_app["services"]} == {
+        ("edge-1", "healthy"),
+        ("edge-2", "healthy"),
+        ("edge-3", "healthy"),
+    }
+    assert [p["step"] for p in shop_app["placements"]] == ["deploy-test", "deploy-prod"]
 
     chooser = await editor.workspace_execute_command_async(
         lsp.ExecuteCommandParams("veladev.logs", [{"uri": uri, "component": "web"}])

@@ -197,7 +197,7 @@ def _component_actions(
     out.append(Action(span, "Push & trigger", "veladev.pushAndTrigger", {**base, "component": comp.name}))
     if placed is not None:
         out += _cluster_actions(span, comp.name or "", placed)
-        out.append(Action(span, "Logs", "veladev.logs", {"uri": base["uri"], "component": comp.name}))
+        out.append(Action(span, "Logs", "veladev.logs", {"uri": base["uri"], "component": comp.name, "follow": True}))
     return out
 
 

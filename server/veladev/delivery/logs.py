@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from ..cluster import ClusterConfig, ClusterError
 from ..cluster.clusters import Placement, component_placements
 
-#: Lines of history shown before a follow (as `kubectl logs --tail`); all without a follow.
+#: Lines of history shown before a follow (as `kubectl logs --tail`), and in an editor.
 FOLLOW_TAIL = 200
 
 
@@ -58,10 +58,11 @@ def stream_logs(
     namespace: str | None = None,
     follow: bool = False,
     on_open: Callable[[LogSource, Callable[[], None]], None] | None = None,
+    tail_lines: int | None = None,
 ) -> LogSource:
     """Stream the log of the component's newest pod in the chosen placement to `on_text`
     until it ends (with `follow`: until the pod's log ends or the close function handed to
-    `on_open` is called)."""
+    `on_open` is called); `tail_lines`: only the last lines of the history."""
     from ..cluster.clusters import connect_cluster
     from ..cluster.logs import component_pods, open_log
 
@@ -73,7 +74,7 @@ def stream_logs(
         if not pods:
             raise LogsError(f"component {component} has no pod in {place}")
         source = LogSource(place, pods[-1])
-        stream = open_log(api, place.namespace, source.pod, follow, FOLLOW_TAIL if follow else None)
+        stream = open_log(api, place.namespace, source.pod, follow, tail_lines)
         if on_open is not None:
             on_open(source, stream.close)
         try:

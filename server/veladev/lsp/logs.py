@@ -5,7 +5,7 @@ one of a stream has `"ended": true`).
 The argument object is {"uri", "component"?, "cluster"?, "namespace"?, "follow"?}. Without
 `follow` the command answers when the log has been sent; with it, once the stream is open, and
 the stream runs until `veladev.logs.stop` ({"uri", "component"?}), the pod's log ends or the
-server shuts down. A reader waits until the event loop has sent each piece, so a fast log
+server shuts down. The log starts with its last FOLLOW_TAIL lines. A reader waits until the event loop has sent each piece, so a fast log
 costs one piece of memory, not a backlog.
 """
 
@@ -109,7 +109,7 @@ class _Stream:
         self.opened.set()
 
     def read(self, hub_app: dict[str, Any], cluster: str | None, namespace: str | None) -> None:
-        from ..delivery.logs import stream_logs
+        from ..delivery.logs import FOLLOW_TAIL, stream_logs
 
         s = self.feature.server.settings
         try:
@@ -122,6 +122,7 @@ class _Stream:
                 namespace,
                 self.follow,
                 on_open=self.on_open,
+                tail_lines=FOLLOW_TAIL,  # an editor shows the recent log, however long the pod ran
             )
         except Exception as exc:  # noqa: BLE001 - handed to the command (before open) or logged (after)
             self.failure = exc
