@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
@@ -183,16 +184,17 @@ def test_dev_mode_in_a_managed_cluster_through_the_gateway_with_exact_restore(mc
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
         lines: list[str] = []
+        assert up.stdout is not None
+        out = up.stdout
         try:
-            import threading
+            threading.Thread(target=lambda: [lines.append(x.rstrip("\n")) for x in out], daemon=True).start()
 
-            reader = threading.Thread(target=lambda: lines.extend(x.rstrip("\n") for x in up.stdout), daemon=True)
-            reader.start()
-            line = m.hub.wait_for(
-                lambda: next((x for x in lines if x.startswith("[forward] 127.0.0.1:")), None),
-                timeout=WAIT,
-                what=f"the forward line (output: {lines})",
-            )
+            def forward_line():
+                found = next((x for x in lines if x.startswith("[forward] 127.0.0.1:")), None)
+                assert found or up.poll() is None, f"dev up ended: {lines}"
+                return found
+
+            line = m.hub.wait_for(forward_line, timeout=WAIT, what=f"the forward line (output: {lines})")
             port = int(line.split(":", 1)[1].split("->")[0])
             # sync: the local edit is in the dev pod in edge-1 (read there with edge-1's kubectl)
             pod = m.dev_pod("edge-1")
@@ -224,11 +226,16 @@ def test_dev_mode_in_a_managed_cluster_through_the_gateway_with_exact_restore(mc
         _ended(m, "edge-1")
 
 
+@pytest.fixture
+def dev_states():
+    """The veladev/devState notifications the editor received."""
+    return []
+
+
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "veladev", "lsp"]))
-async def editor(lsp_client: LanguageClient, multicluster):
+async def editor(lsp_client: LanguageClient, multicluster, dev_states):
     lsp_client.set_configuration({"kubeconfig": multicluster.kubeconfig}, section="veladev")
-    lsp_client.dev_states = []
-    lsp_client.feature("veladev/devState")(lambda params: lsp_client.dev_states.append(params))
+    lsp_client.feature("veladev/devState")(lambda params: dev_states.append(params))
     await lsp_client.initialize_session(lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code")))
     yield
     await lsp_client.shutdown_session()
@@ -244,7 +251,7 @@ def _get(obj, key):
     return obj[key] if isinstance(obj, dict) else getattr(obj, key)
 
 
-async def test_the_editor_gets_the_placements_and_develops_in_the_chosen_cluster(editor, mc_app):
+async def test_the_editor_gets_the_placements_and_develops_in_the_chosen_cluster(editor, dev_states, mc_app):
     m = mc_app
     uri = m.file.as_uri()
     original = m.deployment("edge-2")
@@ -263,7 +270,7 @@ async def test_the_editor_gets_the_placements_and_develops_in_the_chosen_cluster
         result = await command(editor, "start", arg)
         assert (_get(result, "cluster"), _get(result, "namespace")) == ("edge-2", m.ns)
         assert m.deployment("edge-2")["spec"]["template"]["spec"]["containers"][0]["image"] == DEV_IMAGE
-        assert _get(editor.dev_states[-1], "cluster") == "edge-2"
+        assert _get(dev_states[-1], "cluster") == "edge-2"
         assert m.application()["metadata"]["labels"][PAUSE_LABEL] == "true"
         status = await command(editor, "status", {})
         assert [(_get(s, "cluster"), _get(s, "namespace")) for s in status if _get(s, "namespace") == m.ns] == [
