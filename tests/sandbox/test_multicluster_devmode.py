@@ -173,6 +173,17 @@ def test_dev_mode_in_a_managed_cluster_through_the_gateway_with_exact_restore(mc
         ]
         status = m.cli("status")
         assert f"edge-1: {m.ns}/frontend (Deployment): application {m.ns}/frontend component frontend" in status.stdout
+        # terminal: a shell in the dev container in edge-1 (stdin here is a pipe, not a tty)
+        term = subprocess.run(
+            [sys.executable, "-m", "veladev", "dev", "terminal", str(m.file), "--cluster", "edge-1"]
+            + ["--kubeconfig", m.hub.kubeconfig],
+            input='echo "host-is:$(hostname)"; echo "dir-is:$(pwd)"; exit 3\n',
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert term.returncode == 3, term.stderr
+        assert f"host-is:{m.dev_pod('edge-1')}\n" in term.stdout and f"dir-is:{WORK_DIR}\n" in term.stdout
 
         # up with run, from a new process that names no cluster: the record says edge-1
         (m.folder / "VERSION").write_text("edited-locally\n")
@@ -276,6 +287,14 @@ async def test_the_editor_gets_the_placements_and_develops_in_the_chosen_cluster
         assert [(_get(s, "cluster"), _get(s, "namespace")) for s in status if _get(s, "namespace") == m.ns] == [
             ("edge-2", m.ns)
         ]
+        # debug: command.debug runs in edge-2 and the Node inspector answers on the forwarded port
+        attach = _get(await command(editor, "debug", arg), "attach")
+        port = _get(attach, "port")
+        version = m.hub.wait_for(
+            lambda: local_get(f"http://127.0.0.1:{port}/json/version"), timeout=WAIT, what="the Node inspector"
+        )
+        assert "node" in version.lower()
+        assert _get(await command(editor, "stopRun", arg), "run") == "stopped"
         terminal = await command(editor, "terminal", arg)
         assert _get(terminal, "command")[4:8] == ["--cluster", "edge-2", "--namespace", m.ns]
 
