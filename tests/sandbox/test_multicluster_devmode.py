@@ -304,3 +304,30 @@ async def test_the_editor_gets_the_placements_and_develops_in_the_chosen_cluster
         assert PAUSE_LABEL not in (m.application()["metadata"].get("labels") or {})
     finally:
         _ended(m, "edge-2")
+
+
+def test_a_stopped_cluster_is_one_sentence_and_nothing_is_damaged(mc_app):
+    m = mc_app
+    original = m.deployment("edge-1")
+    try:
+        assert m.cli("start", str(m.file), "--cluster", "edge-1").returncode == 0
+        m.hub.stop_cluster("edge-1")
+        try:
+            r = m.cli("end", str(m.file))
+            assert r.returncode == 1 and "Traceback" not in r.stderr
+            [line] = r.stderr.strip().splitlines()
+            assert line.startswith("veladev dev end: ") and "edge-1" in line and "connection refused" in line, line
+            assert m.hub.clusters["edge-1"].token not in r.stderr and m.hub.token not in r.stderr
+            assert m.application()["metadata"]["labels"][PAUSE_LABEL] == "true"  # still in dev mode: still paused
+            status = m.cli("status")
+            assert status.returncode == 0
+            assert any(x.startswith("edge-1: unreachable (") for x in status.stdout.splitlines()), status.stdout
+        finally:
+            m.hub.start_cluster("edge-1")
+        # back: end finds the dev workload and restores it exactly
+        r = m.cli("end", str(m.file))
+        assert r.returncode == 0, r.stderr
+        assert comparable(m.deployment("edge-1")) == comparable(original)
+        assert PAUSE_LABEL not in (m.application()["metadata"].get("labels") or {})
+    finally:
+        _ended(m, "edge-1")
