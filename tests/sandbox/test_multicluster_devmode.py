@@ -198,7 +198,7 @@ def test_dev_mode_in_a_managed_cluster_through_the_gateway_with_exact_restore(mc
         assert up.stdout is not None
         out = up.stdout
         try:
-            threading.Thread(target=lambda: [lines.append(x.rstrip("\n")) for x in out], daemon=True).start()
+            threading.Thread(target=lambda: lines.extend(x.rstrip("\n") for x in out), daemon=True).start()
 
             def forward_line():
                 found = next((x for x in lines if x.startswith("[forward] 127.0.0.1:")), None)
