@@ -142,6 +142,7 @@ def test_add_cluster_after_start_with_alias_and_name_checks(tmp_path):
         edge = hub.add_cluster("late", {"tier": "gold"}, alias="Late One")
         assert edge.listening and hub.clusters == {"late": edge}
         secret = hub.get("", "secrets", "vela-system", "late")
+        assert secret is not None
         assert secret["metadata"]["annotations"]["cluster.core.oam.dev/cluster-alias"] == "Late One"
         assert secret["metadata"]["labels"]["tier"] == "gold"
         for bad, message in [
