@@ -141,6 +141,8 @@ def test_watch_through_the_gateway_streams_events_as_they_happen(multicluster):
 
 def test_exec_and_port_forward_through_the_gateway_with_the_official_client(multicluster, edge_web):
     core, ns, pod = edge_web["core"], edge_web["ns"], edge_web["pod"]
+    # each cluster's pods get IPs of their own network (the hub's are 10.244.x.y)
+    assert core.read_namespaced_pod(pod, ns).status.pod_ip.startswith("10.245.")
     resp = stream(
         core.connect_get_namespaced_pod_exec,
         pod,
