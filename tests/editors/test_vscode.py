@@ -92,6 +92,17 @@ class CodeServer:
         (self.user_data / "User" / "settings.json").write_text(json.dumps(settings, indent=2))
         self.proc: subprocess.Popen | None = None
 
+    def set_settings(self, extra: dict) -> None:
+        """User settings beside the defaults above. veladev's settings are machine-overridable:
+        in a remote window (code-server) VS Code takes them from the machine's settings once
+        the configuration is re-read (it is, when a debug session starts), so they go there
+        too, as a code-server user would put them."""
+        settings_file = self.user_data / "User" / "settings.json"
+        settings = {**json.loads(settings_file.read_text()), **extra}
+        settings_file.write_text(json.dumps(settings, indent=2))
+        (self.user_data / "Machine").mkdir(exist_ok=True)
+        (self.user_data / "Machine" / "settings.json").write_text(json.dumps(settings, indent=2))
+
     def _args(self) -> list[str]:
         return [
             str(CODE_SERVER),

@@ -74,9 +74,7 @@ def test_seed_flow_from_the_vscode_ui(sandbox, sandbox_ns, need_pods, veladev_cm
     logs.mkdir(parents=True)
     (tmp_path / "cs").mkdir()
     cs = CodeServer(tmp_path / "cs", repo, veladev_cmd, logs)
-    settings_file = cs.user_data / "User" / "settings.json"
-    settings = json.loads(settings_file.read_text())
-    settings.update(
+    cs.set_settings(
         {
             "veladev.kubeconfig": sandbox.kubeconfig,
             "veladev.imageTemplate": "sandbox.local/frontend:{commit}",
@@ -86,12 +84,6 @@ def test_seed_flow_from_the_vscode_ui(sandbox, sandbox_ns, need_pods, veladev_cm
             "workbench.editor.enablePreview": False,
         }
     )
-    settings_file.write_text(json.dumps(settings, indent=2))
-    # veladev's settings are machine-overridable: in a remote window (code-server) VS Code takes
-    # them from the machine's settings once the configuration is re-read (it is, when a debug
-    # session starts), so they go there too, as a code-server user would put them.
-    (cs.user_data / "Machine").mkdir(exist_ok=True)
-    (cs.user_data / "Machine" / "settings.json").write_text(json.dumps(settings, indent=2))
     cs.install_extension()
     cs.start()
     server_js = (repo / "server.js").read_text()

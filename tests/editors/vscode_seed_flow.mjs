@@ -2,7 +2,8 @@
 // Deploy from its code lens, the steps' states update, dev mode from the lens, the status bar's
 // sync state, a dev terminal listing the container's workDir, Run, an edit of server.js saved
 // in the editor and served through the forward, Debug with a breakpoint hit, End dev mode,
-// Push & trigger, Promote from the lens. Called by test_vscode_seed_flow.py.
+// Push & trigger, Promote from the lens. Called by test_vscode_seed_flow.py; with
+// `"flow": "multicluster"` the multi-cluster flow instead (test_vscode_multicluster.py).
 //
 //   node vscode_seed_flow.mjs <json-options>
 //
@@ -305,6 +306,51 @@ async function seedFlow(page) {
   await shot(page, "promoted");
 }
 
+/** Multi-cluster: health per cluster in the lenses, Logs from its lens asks where (a quick pick
+ *  of the placements) and shows the chosen cluster's pod log in an output channel, and the
+ *  KubeVela view lists the component per cluster. (opts.flow = "multicluster") */
+async function multiclusterFlow(page) {
+  const L = opts.lines;
+  await openFile(page, "app.yaml", "kind: Application");
+  await gotoLine(page, L.component);
+  // One decoration per line holds its lenses, separated by " | ".
+  const lenses = async () => (await lensTitles(page)).flatMap((x) => x.split("|").map((t) => t.trim()));
+  const perCluster = ["edge-1 ✓", "edge-2 ✓", "edge-3 ✓"];
+  result.lensesClusters = await waitFor("health per cluster in the lenses", async () => {
+    const t = await lenses();
+    return perCluster.every((x) => t.includes(x)) ? t : false;
+  }, { timeout: 180000 });
+  await gotoLine(page, L.deployProd);
+  result.lensesProd = await waitFor("deploy-prod's clusters", async () => {
+    const t = await lenses();
+    return t.some((x) => x.startsWith("→ ") && x.includes("edge-2") && x.includes("edge-3")) ? t : false;
+  });
+  await shot(page, "lenses-per-cluster");
+
+  const pickRows = () => page.$$eval(".quick-input-list .monaco-list-row", (rows) => rows.map((r) => r.innerText.replace(/\u00a0/g, " ")));
+  await clickLens(page, "Logs", L.component, async () => (await pickRows()).filter((r) => r.includes("edge-")).length >= 3);
+  result.placementChoice = await pickRows();
+  await shot(page, "placement-choice");
+  await page.keyboard.type("edge-2", { delay: 20 });
+  await page.keyboard.press("Enter");
+  result.logOutput = await waitFor("the log in its output channel", async () => {
+    const text = await page.$$eval(".part.panel .monaco-editor .view-lines", (els) => els.map((e) => e.innerText).join("\n"));
+    return text.includes("tick") ? text : false;
+  }, { timeout: 120000 });
+  result.outputChannels = await page.$$eval(".part.panel select option", (opts) => opts.map((o) => o.textContent));
+  await shot(page, "log-output-channel");
+
+  await retry("the KubeVela view", async () => {
+    await page.locator(".activitybar .action-item a[aria-label^='KubeVela']").first().click();
+  }, async () => (await page.$$(".pane-body .monaco-list-row")).length > 0, { tries: 3 });
+  const rows = () => page.$$eval(".pane-body .monaco-list-row", (r) => r.map((x) => x.innerText.replace(/\u00a0/g, " ").replace(/\n/g, " ")));
+  await retry("web expanded per cluster", async () => {
+    await page.locator(".pane-body .monaco-list-row", { hasText: /^web/ }).first().click();
+  }, async () => (await rows()).some((r) => r.startsWith("edge-3")), { tries: 4 });
+  result.viewRows = await rows();
+  await shot(page, "view-per-cluster");
+}
+
 let browser;
 let page;
 let failed = false;
@@ -319,7 +365,7 @@ try {
   page.on("pageerror", (err) => result.pageErrors.push(String(err).slice(0, 300)));
   page.setDefaultTimeout(30000);
   await openWorkbench(page);
-  await seedFlow(page);
+  await (opts.flow === "multicluster" ? multiclusterFlow : seedFlow)(page);
   result.ok = true;
 } catch (err) {
   failed = true;

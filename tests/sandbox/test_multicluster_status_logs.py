@@ -63,12 +63,10 @@ spec:
 """
 
 
-@pytest.fixture(scope="module")
-def shop(multicluster, tmp_path_factory):
+def deploy_shop(multicluster, folder: Path) -> tuple[str, Path, Apps]:
     """The app deployed on the hub, placed on edge-1 (test) and edge-2 + edge-3 (prod, by
-    label), each pod printing `tick N` lines; (namespace, its file, Apps on the hub)."""
-    if multicluster.pods_unsupported:
-        pytest.skip(multicluster.pods_unsupported)
+    label), each pod printing `tick N` lines; (namespace, its file in `folder`, Apps on the hub).
+    `undeploy_shop` removes it."""
     for cluster in multicluster.clusters.values():
         cluster.images.add_image(
             TICKER,
@@ -80,7 +78,7 @@ def shop(multicluster, tmp_path_factory):
             ],
         )
     ns = "st-" + uuid.uuid4().hex[:8]
-    path = tmp_path_factory.mktemp("shop") / "app.yaml"
+    path = folder / "app.yaml"
     path.write_text(app_text(ns))
     apps = Apps(multicluster)
     apps.core.create_namespace({"metadata": {"name": ns}})
@@ -91,12 +89,24 @@ def shop(multicluster, tmp_path_factory):
         return {s.get("cluster") for s in services if s.get("healthy")} == {"edge-1", "edge-2", "edge-3"}
 
     multicluster.wait_for(healthy_everywhere, timeout=WAIT, what="web healthy in edge-1, edge-2 and edge-3")
-    yield ns, path, apps
+    return ns, path, apps
+
+
+def undeploy_shop(ns: str, apps: Apps) -> None:
     try:
         apps.delete(ns, "shop")
         apps.core.delete_namespace(ns)
     finally:
         apps.api.close()
+
+
+@pytest.fixture(scope="module")
+def shop(multicluster, tmp_path_factory):
+    if multicluster.pods_unsupported:
+        pytest.skip(multicluster.pods_unsupported)
+    ns, path, apps = deploy_shop(multicluster, tmp_path_factory.mktemp("shop"))
+    yield ns, path, apps
+    undeploy_shop(ns, apps)
 
 
 def edge_pods(multicluster, cluster: str, ns: str) -> set[str]:
