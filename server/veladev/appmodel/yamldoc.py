@@ -22,10 +22,9 @@ from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNo
 
 from .findings import Finding, Position, Severity, Span
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the C loader is what runs; the pure-Python one offers the same methods
     from yaml._yaml import Mark as LibyamlMark
 
-if TYPE_CHECKING:  # the C loader is what runs; the pure-Python one offers the same methods
     _BaseLoader = yaml.CSafeLoader
 else:  # libyaml is part of PyYAML's wheels; fall back to pure Python where it is missing.
     _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
