@@ -348,6 +348,39 @@ def test_restart_policy_and_failed_phase(sandbox, sandbox_ns):
     assert p.status.container_statuses[0].last_state.terminated.exit_code == 1
 
 
+def test_init_containers_run_in_order_to_completion_before_the_app(sandbox, sandbox_ns):
+    core = client.CoreV1Api(sandbox.api_client())
+
+    def pod(name: str, second_init: str) -> dict:
+        def container(cname: str, script: str) -> dict:
+            return {
+                "name": cname,
+                "image": "sandbox.local/toolchain",
+                "command": ["sh", "-c", script],
+                "volumeMounts": [{"name": "shared", "mountPath": "/shared"}],
+            }
+
+        return {
+            "metadata": {"name": name},
+            "spec": {
+                "restartPolicy": "Never",
+                "volumes": [{"name": "shared", "emptyDir": {}}],
+                "initContainers": [container("first", "printf a > /shared/order"), container("second", second_init)],
+                "containers": [container("app", "printf c >> /shared/order; cat /shared/order")],
+            },
+        }
+
+    core.create_namespaced_pod(sandbox_ns, pod("ordered", "printf b >> /shared/order"))
+    p = wait_phase(sandbox, core, sandbox_ns, "ordered", ("Succeeded", "Failed"))
+    assert p.status.phase == "Succeeded"
+    assert core.read_namespaced_pod_log("ordered", sandbox_ns, container="app") == "abc"
+    # with restartPolicy Never, a failed init container fails the pod and the app never starts
+    core.create_namespaced_pod(sandbox_ns, pod("init-fails", "exit 3"))
+    p = wait_phase(sandbox, core, sandbox_ns, "init-fails", ("Succeeded", "Failed"))
+    assert p.status.phase == "Failed"
+    assert p.status.container_statuses[0].state.terminated is None
+
+
 def test_unknown_image_image_pull_backoff(sandbox, sandbox_ns):
     core = client.CoreV1Api(sandbox.api_client())
     core.create_namespaced_pod(sandbox_ns, simple_pod("nope", image="registry.example.com/nope:1"))
