@@ -156,6 +156,7 @@ def test_exec_and_port_forward_through_the_gateway_with_the_official_client(mult
     )
     resp.write_stdin("ping\n")
     resp.run_forever(timeout=30)
+    assert not resp.is_open()  # the command read its stdin and exited
     assert resp.read_stdout() == "got-ping\n"
     assert resp.read_stderr() == "err\n"
     assert resp.returncode == 5
