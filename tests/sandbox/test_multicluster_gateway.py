@@ -288,3 +288,24 @@ def test_log_follow_through_the_gateway_with_the_official_client(multicluster, e
         r = core.read_namespaced_pod_log("talk", edge_web["ns"], follow=True, _preload_content=False)
         lines = [line for line in r.stream(amt=None) if line]
         assert b"".join(lines) == b"line 1\nline 2\nline 3\n"
+
+
+def test_large_transfers_both_ways_through_the_gateway(multicluster, edge_web, tmp_path):
+    """8 MiB up to a command that first sleeps (the hub pauses the caller until the managed
+    cluster takes more) and 8 MiB down."""
+    kc = gateway_kubeconfig(multicluster, "edge-1", tmp_path / "edge-1.kubeconfig")
+    ns, pod = edge_web["ns"], edge_web["pod"]
+    size = 8 << 20
+    up = subprocess.run(
+        kubectl(kc, "exec", "-i", pod, "-n", ns, "--", "sh", "-c", "sleep 3; wc -c"),
+        input=b"x" * size,
+        capture_output=True,
+        timeout=120,
+    )
+    assert (up.returncode, up.stdout.strip()) == (0, str(size).encode()), up.stderr
+    down = subprocess.run(
+        kubectl(kc, "exec", pod, "-n", ns, "--", "head", "-c", str(size), "/dev/zero"),
+        capture_output=True,
+        timeout=120,
+    )
+    assert down.returncode == 0 and down.stdout == b"\0" * size, down.stderr[-500:]
