@@ -339,14 +339,15 @@ def test_state_keep_reverts_drift_in_a_managed_cluster_unless_the_app_is_paused(
 
 def test_apply_component_step_with_a_cluster(mc):
     ns, apps, edges = mc
-    step = {"name": "one", "type": "apply-component", "properties": {"component": "web", "cluster": "edge-1"}}
-    apps.create(ns, app_obj("single", [web()], [step]))
+    def step(cluster):
+        return {"name": "one", "type": "apply-component", "properties": {"component": "web", "cluster": cluster}}
+
+    apps.create(ns, app_obj("single", [web()], [step("edge-1")]))
     a = apps.wait_phase(ns, "single", "running", timeout=WAIT)
     assert edges.ready("edge-1", ns).metadata.labels[CLUSTER_LABEL] == "edge-1"
     assert [(s["cluster"], s["namespace"]) for s in a["status"]["services"]] == [("edge-1", ns)]
 
-    step["properties"]["cluster"] = "edge-9"
-    apps.create(ns, app_obj("lost", [web()], [step]))
+    apps.create(ns, app_obj("lost", [web()], [step("edge-9")]))
     a = apps.wait(ns, "lost", lambda x: step_phase(x, "one") == "failed", "apply-component failed")
     assert steps_of(a)["one"]["message"] == (
         "run step(provider=oam,do=component-apply): Found 1 errors. [(error encountered in cluster edge-9: "
