@@ -339,6 +339,7 @@ def test_state_keep_reverts_drift_in_a_managed_cluster_unless_the_app_is_paused(
 
 def test_apply_component_step_with_a_cluster(mc):
     ns, apps, edges = mc
+
     def step(cluster):
         return {"name": "one", "type": "apply-component", "properties": {"component": "web", "cluster": cluster}}
 
