@@ -261,7 +261,7 @@ def test_suspend_then_resume_promotes_from_the_test_cluster_to_both_prod_cluster
 
 
 @pytest.fixture
-def fast_resync(multicluster):
+def fast_hub_resync(multicluster):
     """The hub reconciles (health read-back, state-keep) every second (KubeVela: 5 minutes);
     nothing watches the managed clusters, so that is how their changes are seen."""
     old = multicluster.kubevela.resync_period
@@ -274,7 +274,7 @@ def service_in(app, cluster):
     return next(s for s in app["status"]["services"] if s["cluster"] == cluster)
 
 
-def test_a_cluster_stopped_mid_workflow_fails_the_step_until_it_is_back(mc, multicluster, fast_resync):
+def test_a_cluster_stopped_mid_workflow_fails_the_step_until_it_is_back(mc, multicluster, fast_hub_resync):
     ns, apps, edges = mc
     apps.create(ns, seed_shape("cut"))
     apps.wait_phase(ns, "cut", "workflowSuspending", timeout=WAIT)
@@ -310,7 +310,7 @@ def test_a_cluster_stopped_mid_workflow_fails_the_step_until_it_is_back(mc, mult
     apps.wait_phase(ns, "cut", "running", timeout=WAIT)
 
 
-def test_state_keep_reverts_drift_in_a_managed_cluster_unless_the_app_is_paused(mc, multicluster, fast_resync):
+def test_state_keep_reverts_drift_in_a_managed_cluster_unless_the_app_is_paused(mc, multicluster, fast_hub_resync):
     ns, apps, edges = mc
     apps.create(ns, app_obj("keep", [web()], policies=[topology("t", clusters=["edge-2"])]))
     apps.wait_phase(ns, "keep", "running", timeout=WAIT)
