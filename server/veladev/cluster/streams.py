@@ -19,6 +19,7 @@ import contextlib
 import io
 import json
 import queue
+import re
 import select
 import socket
 import ssl
@@ -80,10 +81,24 @@ def _connect(api_client, what: str, method_name: str, name: str, namespace: str,
     return ws
 
 
+#: The `message` of a Kubernetes Status object (JSON) in a refused handshake's body.
+_STATUS_MESSAGE = re.compile(r'"message"\s*:\s*"((?:[^"\\]|\\.){1,500})"')
+
+
+def handshake_reason(text: str) -> str:
+    """One line from a refused WebSocket handshake: websocket-client writes "Handshake status
+    <code> <reason> -+-+- <headers> -+-+- <body>"; the body's Status message says why (e.g. the
+    cluster-gateway's `no such cluster <c>`, or that a cluster is unreachable). Headers are
+    dropped: they are the server's, but nothing of them helps the user."""
+    parts = text.split(" -+-+- ")
+    head = (parts[0].strip().splitlines() or [""])[0]
+    found = _STATUS_MESSAGE.search(parts[-1]) if len(parts) > 2 else None
+    message = found.group(1).replace('\\"', '"') if found else ""
+    return (f"{head}: {message}" if message else head)[:300]
+
+
 def _short_reason(exc: Exception) -> str:
-    text = str(getattr(exc, "reason", "") or exc) or type(exc).__name__
-    # websocket-client appends the response headers and body after " -+-+- "
-    return text.split(" -+-+- ")[0].strip().splitlines()[0][:300]
+    return handshake_reason(str(getattr(exc, "reason", "") or exc) or type(exc).__name__)
 
 
 @dataclass(frozen=True, slots=True)
