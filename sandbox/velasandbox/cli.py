@@ -1,4 +1,4 @@
-"""``velasandbox`` command line: up, down, status, serve, register-repo, add-image, kubeconfig."""
+"""``velasandbox`` command line: up, down, status, serve, cluster, register-repo, add-image, kubeconfig."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 
@@ -159,9 +160,13 @@ def cmd_serve(a) -> int:
     if reason:
         print(f"velasandbox: {reason}; the API runs but pods will stay Pending", file=sys.stderr)
     sb = Sandbox(a.state_dir, port=a.port, pods=reason is None, extensions=a.extension or [])
+    for name, labels in a.cluster or []:
+        sb.add_cluster(name, labels)
     sb.start()
     _write_server_files(a.state_dir, sb.port)
     print(f"velasandbox serving {sb.server_url}; kubeconfig {sb.kubeconfig}", flush=True)
+    for c in sb.cluster_status():
+        print(f"managed cluster {c['name']} at {c['server']}; kubeconfig {c['stateDir']}/kubeconfig", flush=True)
     print(f"VelaUX stand-in {sb.velaux.url} (user admin, password in {sb.velaux.dir}/admin-password)", flush=True)
     stop = threading.Event()
     for s in (signal.SIGTERM, signal.SIGINT):
@@ -192,6 +197,7 @@ def cmd_up(a) -> int:
         except FileNotFoundError:
             pass
     ext = [x for e in (a.extension or []) for x in ("--extension", e)]
+    ext += [x for name, labels in (a.cluster or []) for x in ("--cluster", _cluster_arg(name, labels))]
     proc = subprocess.Popen(
         [sys.executable, "-m", "velasandbox.cli", "serve", "--state-dir", a.state_dir, "--port", str(port), *ext],
         stdout=log,
@@ -259,6 +265,28 @@ def cmd_status(a) -> int:
     )
     for p in st["pods"]:
         print(f"  {p['namespace']}/{p['name']}  pids {p['pids']}")
+    for c in st.get("clusters") or []:
+        labels = ",".join(f"{k}={v}" for k, v in c["labels"].items()) or "-"
+        state = "listening" if c["listening"] else "stopped"
+        print(f"  cluster {c['name']}  {c['server']}  {state}  labels {labels}")
+    return 0
+
+
+def cmd_cluster(a) -> int:
+    """`velasandbox cluster stop|start NAME`: the fault of a managed cluster cut off, and back."""
+    a.state_dir = _running_state_dir(a)
+    if not _pid(a.state_dir):
+        print(f"velasandbox: not running (state {a.state_dir})", file=sys.stderr)
+        return 1
+    try:
+        st = _admin(a.state_dir, f"/sandbox/clusters/{a.name}/{a.action}", {}, timeout=30)
+    except urllib.error.HTTPError as e:
+        try:
+            message = json.loads(e.read()).get("message", str(e))
+        except ValueError:
+            message = str(e)
+        return _usage(a, message)
+    print(f"cluster {st['cluster']} {'listening' if st['listening'] else 'stopped'}")
     return 0
 
 
@@ -292,6 +320,24 @@ def _usage(a, message: str) -> int:
     return 2
 
 
+def _cluster_spec(value: str) -> tuple[str, dict[str, str]]:
+    """``NAME`` or ``NAME:KEY=VALUE,KEY=VALUE`` (the cluster's labels)."""
+    from .clusters import check_cluster_name, check_labels
+
+    name, _, rest = value.partition(":")
+    try:
+        labels = dict(_key_value(kv) for kv in rest.split(",")) if rest else {}
+        check_cluster_name(name)
+        check_labels(labels)
+    except (ValueError, argparse.ArgumentTypeError) as e:
+        raise argparse.ArgumentTypeError(f"--cluster {value}: {e}") from None
+    return name, labels
+
+
+def _cluster_arg(name: str, labels: dict[str, str]) -> str:
+    return name + (":" + ",".join(f"{k}={v}" for k, v in labels.items()) if labels else "")
+
+
 def _key_value(value: str) -> tuple[str, str]:
     key, eq, val = value.partition("=")
     if not eq or not key:
@@ -319,15 +365,21 @@ def main(argv: list[str] | None = None) -> int:
         return sp
 
     ext_help = "MODULE:FUNCTION called with the Sandbox before it serves (repeatable)"
+    cluster_help = "start a managed cluster NAME beside the hub, registered with these labels (repeatable)"
     sp = add("up", cmd_up, "start the sandbox in the background")
     sp.add_argument("--port", type=int, default=None)
     sp.add_argument("--extension", action="append", help=ext_help)
+    sp.add_argument("--cluster", action="append", type=_cluster_spec, metavar="NAME[:K=V,...]", help=cluster_help)
     add("down", cmd_down, "stop the sandbox (kills every pod process)")
     add("status", cmd_status, "show whether the sandbox runs")
     sp = add("serve", cmd_serve, "run the sandbox in the foreground")
     sp.add_argument("--port", type=int, default=0)
     sp.add_argument("--extension", action="append", help=ext_help)
+    sp.add_argument("--cluster", action="append", type=_cluster_spec, metavar="NAME[:K=V,...]", help=cluster_help)
     sp.add_argument("-v", "--verbose", action="store_true")
+    sp = add("cluster", cmd_cluster, "stop or start a managed cluster's API server (a fault; pods keep running)")
+    sp.add_argument("action", choices=["stop", "start"])
+    sp.add_argument("name")
     sp = add("register-repo", cmd_register_repo, "register a git repo for sandbox.local/<name>:<commit>")
     sp.add_argument("name")
     sp.add_argument("path")
@@ -348,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         if a.cmd != "add-image":
             p.error("'--' is only used by add-image")
         a.entrypoint = list(a.entrypoint or []) + rest
+    names = [name for name, _ in getattr(a, "cluster", None) or []]
+    if len(set(names)) != len(names):
+        p.error(f"--cluster names must differ ({', '.join(names)})")
     a.state_dir_given = a.state_dir is not None
     a.state_dir = os.path.abspath(a.state_dir or default_state_dir())
     return a.fn(a)

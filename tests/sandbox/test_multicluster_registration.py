@@ -4,6 +4,10 @@
 
 import base64
 import json
+import os
+import ssl
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -138,6 +142,7 @@ def test_add_cluster_after_start_with_alias_and_name_checks(tmp_path):
         edge = hub.add_cluster("late", {"tier": "gold"}, alias="Late One")
         assert edge.listening and hub.clusters == {"late": edge}
         secret = hub.get("", "secrets", "vela-system", "late")
+        assert secret is not None
         assert secret["metadata"]["annotations"]["cluster.core.oam.dev/cluster-alias"] == "Late One"
         assert secret["metadata"]["labels"]["tier"] == "gold"
         for bad, message in [
@@ -152,3 +157,55 @@ def test_add_cluster_after_start_with_alias_and_name_checks(tmp_path):
     finally:
         hub.stop()
     assert not edge.listening and not edge._started  # the hub's stop() stopped its cluster
+
+
+def test_cli_up_with_clusters_status_faults_and_down(tmp_path):
+    state = str(tmp_path / "cli")
+    exe = [sys.executable, "-m", "velasandbox.cli"]
+
+    def run(*args, timeout=90):
+        return subprocess.run(exe + [*args, "--state-dir", state], capture_output=True, text=True, timeout=timeout)
+
+    r = run("up", "--cluster", "edge-1", "--cluster", "edge-2:env=prod,region=east")
+    assert r.returncode == 0, r.stderr
+    try:
+        st = run("status")
+        assert st.returncode == 0
+        rows = [line.split() for line in st.stdout.splitlines() if line.strip().startswith("cluster ")]
+        assert [(row[1], row[3], row[5]) for row in rows] == [
+            ("edge-1", "listening", "-"),
+            ("edge-2", "listening", "env=prod,region=east"),
+        ]
+        edge1_url = rows[0][2]
+        from kubernetes import config
+
+        with config.new_client_from_config(config_file=os.path.join(state, "kubeconfig")) as api:
+            co = client.CustomObjectsApi(api)
+            names = [
+                o["metadata"]["name"] for o in co.list_cluster_custom_object(GROUP, VERSION, "clustergateways")["items"]
+            ]
+            assert names == ["edge-1", "edge-2"]
+            r = run("cluster", "stop", "edge-1")
+            assert (r.returncode, r.stdout) == (0, "cluster edge-1 stopped\n")
+            with pytest.raises(urllib.error.URLError):
+                urllib.request.urlopen(edge1_url + "/healthz", timeout=10)  # connection refused
+            assert "edge-1  " + edge1_url + "  stopped" in run("status").stdout
+            r = run("cluster", "start", "edge-1")
+            assert (r.returncode, r.stdout) == (0, "cluster edge-1 listening\n")
+            with open(os.path.join(state, "token")) as f:
+                req = urllib.request.Request(
+                    api.configuration.host + _proxy("edge-1", "/api/v1/namespaces/vela-system")
+                )
+                req.add_header("Authorization", f"Bearer {f.read().strip()}")
+            ctx = ssl.create_default_context(cafile=os.path.join(state, "ca.crt"))
+            with urllib.request.urlopen(req, context=ctx, timeout=20) as resp:
+                assert json.loads(resp.read())["metadata"]["name"] == "vela-system"
+        r = run("cluster", "stop", "edge-9")
+        assert r.returncode == 2 and r.stderr == "velasandbox cluster: no such cluster edge-9\n"
+        r = run("up", "--cluster", "local")
+        assert r.returncode == 2 and "reserved" in r.stderr and "Traceback" not in r.stderr
+    finally:
+        r = run("down")
+    assert r.returncode == 0 and "stopped" in r.stdout
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(edge1_url + "/healthz", timeout=10)  # down stopped the clusters too
