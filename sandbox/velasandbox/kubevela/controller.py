@@ -365,13 +365,14 @@ class ApplicationController(Controller):
         await self.gc_outdated(app, wf)
 
     def _write_status(self, app: dict, status: dict, before: dict) -> bool:
-        """Write the status, guarded by the resourceVersion read; False on a conflict."""
+        """Write the status, guarded by the resourceVersion read; False when the app changed
+        (409) or went away (404) meanwhile."""
         cur = copy.deepcopy(app)
         cur["status"] = status
         try:
             self.store.update(self.kind, cur, subresource="status")
         except ApiError as e:
-            if e.code != 409:
+            if e.code not in (404, 409):
                 raise
             return False
         if status.get("status") != before.get("status"):
