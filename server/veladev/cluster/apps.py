@@ -37,6 +37,10 @@ def _explain(exc, what: str) -> ClusterError:
     if status in (400, 409, 422) and _status_message(exc):
         # The code first: callers tell a conflict (409) from a refusal by it.
         return ClusterError(f"{what}: {status} {_status_message(exc)}")
+    message = _status_message(exc)
+    if message and ("no such cluster" in message or status in (502, 503)):
+        # the cluster-gateway's own words: `no such cluster <c>`, or why <c> is unreachable
+        return ClusterError(f"{what}: {message}")
     if status == 404:
         return ClusterError(f"{what}: not found (is KubeVela installed, and does the application exist?)")
     if status in (401, 403):
@@ -61,6 +65,21 @@ def get_application(api_client, namespace: str, name: str) -> dict[str, Any]:
         f"read application {namespace}/{name}",
         lambda: _api(api_client).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name),
     )
+
+
+def find_application(api_client, namespace: str, name: str) -> dict[str, Any] | None:
+    """The Application, or None when it does not exist (not deployed yet)."""
+    from kubernetes.client.exceptions import ApiException
+
+    def read() -> dict[str, Any] | None:
+        try:
+            return _api(api_client).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        except ApiException as exc:
+            if exc.status == 404 and "no such cluster" not in _status_message(exc):
+                return None
+            raise
+
+    return _call(f"read application {namespace}/{name}", read)
 
 
 def apply_application(api_client, app: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
