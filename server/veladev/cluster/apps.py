@@ -37,6 +37,10 @@ def _explain(exc, what: str) -> ClusterError:
     if status in (400, 409, 422) and _status_message(exc):
         # The code first: callers tell a conflict (409) from a refusal by it.
         return ClusterError(f"{what}: {status} {_status_message(exc)}")
+    message = _status_message(exc)
+    if message and ("no such cluster" in message or status in (502, 503)):
+        # the cluster-gateway's own words: `no such cluster <c>`, or why <c> is unreachable
+        return ClusterError(f"{what}: {message}")
     if status == 404:
         return ClusterError(f"{what}: not found (is KubeVela installed, and does the application exist?)")
     if status in (401, 403):
