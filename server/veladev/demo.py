@@ -222,6 +222,8 @@ def _why_no_sandbox() -> str:
 def _start_sandbox(work: Path, clusters: bool):
     from velasandbox.sandbox import Sandbox
 
+    from .cluster.clusters import gateway_host
+
     sandbox = Sandbox(str(work / "cluster")).start()
     try:
         _say(
@@ -231,7 +233,11 @@ def _start_sandbox(work: Path, clusters: bool):
         for name, labels in MANAGED_CLUSTERS.items() if clusters else ():
             managed = sandbox.add_cluster(name, labels=labels)
             shown = ",".join(f"{k}={v}" for k, v in labels.items())
-            _say("sandbox", f"managed cluster {name} ({shown}) at {managed.server_url}, registered on the hub")
+            _say(
+                "sandbox",
+                f"managed cluster {name} ({shown}) at {managed.server_url}, registered on the hub; "
+                f"veladev reaches it with the hub's credentials at {gateway_host(sandbox.server_url, name)}",
+            )
     except BaseException:
         sandbox.stop()
         raise
@@ -363,24 +369,24 @@ def _push_and_trigger(demo: Demo) -> str:
 
 
 def _serves_commit(demo: Demo, target: Target, commit: str) -> str:
-    """The page once the target's pod runs the commit's image and serves v2.0.0."""
+    """What the target serves once its pod runs the commit's image and serves v2.0.0: the
+    page, then the pod and its image as the cluster reports them."""
     from .cluster.pods import pod_images, ready_pod
 
     def check() -> str | None:
         pod = ready_pod(target.api, target.namespace, demo.comp)
-        if not any(image.endswith(f":{commit}") for image in pod_images(target.api, target.namespace, pod)):
-            return None
-        page = target.page(demo.comp)
-        return page if "v2.0.0" in page else None
+        images = [i for i in pod_images(target.api, target.namespace, pod) if i.endswith(f":{commit}")]
+        page = target.page(demo.comp) if images else ""
+        return f"{page}  (pod {pod}, image {images[0]}" if "v2.0.0" in page else None
 
     return _wait(f"{target.tag} to serve v2.0.0 from {commit[:8]}", check, interval=0.5)
 
 
 def _test_runs_commit(demo: Demo, tests: list[Target], commit: str) -> None:
-    pages = {t: _serves_commit(demo, t, commit) for t in tests}
+    served = {t: _serves_commit(demo, t, commit) for t in tests}
     waiting = _show_workflow(_suspended(demo, "the new run to wait for approval"))
-    for t, page in pages.items():
-        _say(t.tag, f"serves: {page}  (image frontend:{commit[:8]}; {waiting})")
+    for t, what in served.items():
+        _say(t.tag, f"serves: {what}; {waiting})")
 
 
 def _promote(demo: Demo, commit: str, prod_clusters: int) -> None:
@@ -394,7 +400,7 @@ def _promote(demo: Demo, commit: str, prod_clusters: int) -> None:
         lambda: (lambda a: a if read_workflow(a).finished else None)(demo.application()),
     )
     for t in demo.wait_targets("prod", prod_clusters):
-        _say(t.tag, f"serves: {_serves_commit(demo, t, commit)}  (image frontend:{commit[:8]}; {_show_workflow(done)})")
+        _say(t.tag, f"serves: {_serves_commit(demo, t, commit)}; {_show_workflow(done)})")
 
 
 def _status(demo: Demo) -> None:
