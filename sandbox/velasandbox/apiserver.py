@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 import yaml
@@ -20,6 +21,9 @@ from . import patch as patchmod
 from .errors import ApiError
 from .parts import PodProcesses
 from .store import Store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .gateway import Gateway
 
 log = logging.getLogger("velasandbox.api")
 
@@ -34,6 +38,11 @@ VERSION_INFO = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
+
+
+GATEWAY_GROUP = "cluster.core.oam.dev"
+GATEWAY_VERSION = "v1alpha1"
+GATEWAY_PATH = f"/apis/{GATEWAY_GROUP}/{GATEWAY_VERSION}"
 
 
 def _is_true(v: str | None) -> bool:
@@ -167,6 +176,7 @@ class ApiParts:
     orphan: Callable[[str], None]  # the garbage collector: leave this uid's dependents alone
     admin: Callable[[web.Request, str, Query], Awaitable[web.Response]]  # /sandbox/... endpoints
     address: Callable[[], str]  # host:port as clients reach the server
+    gateway: Gateway | None = None  # the hub's cluster.core.oam.dev API (managed clusters)
 
 
 class ApiServer:
@@ -240,6 +250,9 @@ class ApiServer:
             return _json(self._openapi_v3_gv(path[len("/openapi/v3/") :]))
         if path.startswith("/sandbox/") or path == "/sandbox":
             return await self.parts.admin(request, path, q)
+        gateway = self.parts.gateway
+        if gateway is not None and path.startswith(GATEWAY_PATH + "/"):
+            return await gateway.handle(request, path, self.open_streams)
         discovery = self._discovery(path)
         if discovery is not None:
             return _json(discovery)
@@ -314,8 +327,14 @@ class ApiServer:
         }
 
     # ------------------------------------------------------------------ discovery
+    def _group_versions(self) -> dict[str, list[str]]:
+        gvs = kinds.group_versions()
+        if self.parts.gateway is not None:
+            gvs[GATEWAY_GROUP] = [GATEWAY_VERSION]
+        return gvs
+
     def _group(self, name: str):
-        vs = kinds.group_versions().get(name)
+        vs = self._group_versions().get(name)
         if not vs:
             return None
         versions = [{"groupVersion": f"{name}/{v}", "version": v} for v in vs]
@@ -329,7 +348,7 @@ class ApiServer:
 
     def _group_list(self):
         groups = []
-        for name in kinds.group_versions():
+        for name in self._group_versions():
             if name:
                 g = self._group(name)
                 g.pop("kind")
@@ -338,6 +357,13 @@ class ApiServer:
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
     def _resource_list(self, group: str, version: str):
+        if self.parts.gateway is not None and (group, version) == (GATEWAY_GROUP, GATEWAY_VERSION):
+            return {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": f"{group}/{version}",
+                "resources": self.parts.gateway.discovery(),
+            }
         res = []
         found = False
         for k in kinds.all_kinds():

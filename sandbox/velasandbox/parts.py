@@ -64,9 +64,11 @@ class ControllerHost(Protocol):
 
 
 class PodHost(ControllerHost, Protocol):
-    """What the pod runtime uses besides: where state lives, and the API port pods are told."""
+    """What the pod runtime uses besides: where state lives, the API port pods are told, and
+    the first two octets of its pod IPs (distinct per cluster, so a pod IP names one pod)."""
 
     state_dir: str
+    pod_network: str
 
     @property
     def port(self) -> int: ...

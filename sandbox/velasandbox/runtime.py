@@ -175,7 +175,7 @@ class PodRuntime(Controller):
 
     def alloc_ip(self) -> str:
         self._ip += 1
-        return f"10.244.{self._ip // 250}.{self._ip % 250 + 1}"
+        return f"{self.sb.pod_network}.{self._ip // 250}.{self._ip % 250 + 1}"
 
     async def start(self):
         self.sb.store.delete_hooks[("", "pods")] = self._defer_delete

@@ -17,11 +17,13 @@ from aiohttp import web
 
 from . import kinds
 from .apiserver import ApiParts, ApiServer, _json
+from .clusters import LOCAL, SECRET_NAMESPACE, ClusterAccess, check_cluster_name, check_labels, registration_secret
 from .controllers import ControllerManager, GarbageCollector, builtin_controllers
 from .errors import ApiError, bad_request
 from .store import Store, now_iso, rand_suffix
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .gateway import Gateway
     from .kubevela.controller import ApplicationController
     from .runtime import NullRuntime, PodRuntime
     from .velaux import VelaUX
@@ -50,6 +52,8 @@ class Sandbox:
         token: str | None = None,
         pods: bool = True,
         extensions=(),
+        kubevela: bool = True,
+        pod_network: str = "10.244",
     ):
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
@@ -57,6 +61,12 @@ class Sandbox:
         self.port = port
         self.token = token or self._load_token()
         self.enable_pods = pods
+        self.enable_kubevela = kubevela  # False for a managed cluster: KubeVela runs on the hub only
+        self.pod_network = pod_network  # first two octets of the pod IPs (distinct per cluster)
+        #: managed clusters registered on this hub, by name (see add_cluster)
+        self.clusters: dict[str, Sandbox] = {}
+        self._registrations: dict[str, tuple[dict[str, str], str]] = {}  # name -> (labels, alias)
+        self.gateway: Gateway | None = None
         # callables (or "module:function" strings) run on the loop before the controllers
         # start: the place to register kinds and add controllers (e.g. the KubeVela half)
         self.extensions = list(extensions) + [e for e in os.environ.get("VELASANDBOX_EXTENSIONS", "").split(",") if e]
@@ -154,6 +164,8 @@ class Sandbox:
         ready.wait()
         self.call(self._astart(), timeout=timeout)
         self._started = True
+        for name in self.clusters:
+            self._start_and_register(name)
         return self
 
     def _run_loop(self, ready: threading.Event):
@@ -229,9 +241,13 @@ class Sandbox:
         controllers = self.controllers = ControllerManager(self)
         for c in builtin_controllers(self):
             controllers.add(c)
-        from .kubevela import install as install_kubevela  # KubeVela + VelaUX stand-ins
+        if self.enable_kubevela:
+            from .kubevela import install as install_kubevela  # KubeVela + VelaUX stand-ins
 
-        await install_kubevela(self)
+            await install_kubevela(self)
+            from .gateway import Gateway
+
+            self.gateway = Gateway(self.store, self._local_access)
         if self.enable_pods:
             from .runtime import PodRuntime
 
@@ -266,6 +282,7 @@ class Sandbox:
                 orphan=self.gc.orphan,
                 admin=self.admin.handle,
                 address=lambda: f"127.0.0.1:{self.port}",
+                gateway=self.gateway,
             )
         )
         runner = self.runner = web.AppRunner(self.api.app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
@@ -290,22 +307,29 @@ class Sandbox:
         self.runner = None
 
     def stop(self, timeout: float = 60.0):
-        if not self._started:
-            return
+        """Stop the sandbox, then its managed clusters."""
         try:
-            self.call(self._astop(), timeout=timeout)
+            if self._started:
+                try:
+                    self.call(self._astop(), timeout=timeout)
+                finally:
+                    loop = self._loop()
+                    loop.call_soon_threadsafe(loop.stop)
+                    if self.thread is not None:
+                        self.thread.join(10)
+                    self._started = False
         finally:
-            loop = self._loop()
-            loop.call_soon_threadsafe(loop.stop)
-            if self.thread is not None:
-                self.thread.join(10)
-            self._started = False
+            for cluster in self.clusters.values():
+                cluster.stop(timeout)
 
     async def _astop(self):
-        from .kubevela import uninstall as uninstall_kubevela
+        if self.enable_kubevela:
+            from .kubevela import uninstall as uninstall_kubevela
 
-        await uninstall_kubevela(self)
+            await uninstall_kubevela(self)
         await self._stop_http()
+        if self.gateway is not None:
+            await self.gateway.close()
         if self.controllers is not None:
             await self.controllers.stop()
         if self._runtime is not None:
@@ -378,7 +402,104 @@ class Sandbox:
 
         return kconfig.new_client_from_config(config_file=self.kubeconfig)
 
+    # ------------------------------------------------------------------ managed clusters
+    def add_cluster(self, name: str, labels: dict[str, str] | None = None, alias: str = "") -> Self:
+        """A managed cluster: a sandbox of its own (port, state under ``clusters/<name>``, token,
+        CA, pods; no KubeVela) registered on this hub as ``vela cluster join`` does. Before
+        start() it is started with the hub; afterwards at once. ValueError for a bad name."""
+        labels = dict(labels or {})
+        check_cluster_name(name)
+        check_labels(labels)
+        if name in self.clusters:
+            raise ValueError(f"cluster {name} already exists")
+        cluster = type(self)(
+            os.path.join(self.state_dir, "clusters", name),
+            host=self.host,
+            pods=self.enable_pods,
+            kubevela=False,
+            pod_network=f"10.{245 + len(self.clusters)}",
+        )
+        self.clusters[name] = cluster
+        self._registrations[name] = (labels, alias)
+        if self._started:
+            self._start_and_register(name)
+        return cluster
+
+    def _start_and_register(self, name: str) -> None:
+        cluster = self.clusters[name]
+        cluster.start()
+        cluster.call(cluster._ensure_namespace(SECRET_NAMESPACE))  # join creates it in the cluster
+        with open(cluster.ca_file, "rb") as f:
+            ca_pem = f.read()
+        labels, alias = self._registrations[name]
+        secret = registration_secret(name, cluster.server_url, ca_pem, cluster.token, labels, alias)
+        self.call(self._apply_registration(secret))
+
+    async def _ensure_namespace(self, name: str) -> None:
+        if not self.store.namespace_exists(name):
+            self.store.create(kinds.builtin("", "v1", "namespaces"), {"metadata": {"name": name}})
+
+    async def _apply_registration(self, secret: dict) -> None:
+        await self._ensure_namespace(SECRET_NAMESPACE)
+        kind = kinds.builtin("", "v1", "secrets")
+        current = self.store.try_get(kind, SECRET_NAMESPACE, secret["metadata"]["name"])
+        if current is None:
+            self.store.create(kind, secret)
+        else:  # re-registered (a hub restarted on its state): new port, CA and token
+            secret["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            self.store.update(kind, secret)
+
+    def _local_access(self) -> ClusterAccess:
+        with open(self.ca_file, "rb") as f:
+            ca_pem = f.read()
+        return ClusterAccess(LOCAL, self.server_url, ca_pem, self.token, "Internal", "Const")
+
+    def _cluster(self, name: str) -> Sandbox:
+        if name not in self.clusters:
+            raise ValueError(f"no such cluster {name}")
+        return self.clusters[name]
+
+    def stop_cluster(self, name: str) -> None:
+        """Cut a managed cluster off: its API server stops listening (connections are refused);
+        its pods keep running."""
+        self._cluster(name).stop_api_server()
+
+    def start_cluster(self, name: str) -> None:
+        """Let a stopped managed cluster listen again, on the same port with the same state."""
+        self._cluster(name).start_api_server()
+
+    @property
+    def listening(self) -> bool:
+        return self.api is not None
+
+    def cluster_status(self) -> list[dict]:
+        """Name, endpoint, labels, alias and whether it listens, per managed cluster."""
+        return [
+            {
+                "name": name,
+                "server": c.server_url,
+                "labels": self._registrations[name][0],
+                "alias": self._registrations[name][1],
+                "listening": c.listening,
+                "stateDir": c.state_dir,
+            }
+            for name, c in self.clusters.items()
+        ]
+
     # ------------------------------------------------------------------ fault hooks
+    def stop_api_server(self) -> None:
+        """Stop listening (every connection dropped, new ones refused); pods keep running."""
+        self.call(self._stop_http())
+
+    def start_api_server(self) -> None:
+        """Listen again on the same port after stop_api_server()."""
+
+        async def go():
+            if self.api is None:
+                await self._start_http()
+
+        self.call(go())
+
     def restart_api_server(self):
         """Stop the HTTP server (dropping every connection), reload the objects from the
         state directory and listen again on the same port. Pods keep running."""
@@ -471,10 +592,13 @@ class Admin:
                     "pods": info,
                     "apiStarts": sb.api_starts,
                     "openStreams": len(sb.api.open_streams) if sb.api else 0,
+                    "clusters": sb.cluster_status(),
                 }
             )
         if request.method != "POST":
             raise ApiError(405, "MethodNotAllowed", "admin endpoints take POST")
+        if len(parts) == 3 and parts[0] == "clusters":
+            return await self._cluster_fault(parts[1], parts[2])
         raw = await request.read()
         body = json.loads(raw) if raw.strip() else {}
         if parts == ["drop-streams"]:
@@ -499,3 +623,17 @@ class Admin:
             await asyncio.get_running_loop().run_in_executor(None, sb.images.register_repo, body["name"], body["path"])
             return _json({"registered": body["name"]})
         raise bad_request(f"unknown admin endpoint {path}")
+
+    async def _cluster_fault(self, name: str, action: str) -> web.Response:
+        """``POST /sandbox/clusters/<name>/stop|start``: cut a managed cluster off, or back on."""
+        cluster = self.sb.clusters.get(name)
+        if cluster is None:
+            raise ApiError(404, "NotFound", f"no such cluster {name}")
+        if action == "stop":
+            coro = cluster._stop_http()
+        elif action == "start":
+            coro = cluster._start_http() if cluster.api is None else asyncio.sleep(0)
+        else:
+            raise bad_request(f"unknown cluster action {action} (stop or start)")
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, cluster._loop()))
+        return _json({"cluster": name, "listening": cluster.listening})

@@ -8,6 +8,9 @@
   ``.kill_pod_processes(ns, name)``, ``.delete_pod(ns, name)``, ``.restart_api_server()``,
   ``.drop_streams()``; plus ``.images`` (registry) and ``.register_repo(name, path)``.
 * ``sandbox_ns``: a fresh namespace per test (deleted afterwards).
+* ``multicluster`` (session scope): a hub sandbox (pods and KubeVela on) with the managed
+  clusters of :data:`MULTICLUSTER_CLUSTERS` registered; ``multicluster.clusters["edge-1"]``
+  is a :class:`TestSandbox` of its own. Tests that ``stop_cluster`` restart it in a ``finally``.
 """
 
 from __future__ import annotations
@@ -91,6 +94,28 @@ def sandbox(tmp_path_factory):
         yield sb
     finally:
         sb.stop()
+
+
+#: the managed clusters of the `multicluster` fixture: name -> labels
+MULTICLUSTER_CLUSTERS = {
+    "edge-1": {"env": "test"},
+    "edge-2": {"env": "prod", "region": "east"},
+    "edge-3": {"env": "prod", "region": "west"},
+}
+
+
+@pytest.fixture(scope="session")
+def multicluster(tmp_path_factory):
+    reason = namespaces_supported()
+    hub = TestSandbox(str(tmp_path_factory.mktemp("velasandbox-hub")), port=0, pods=reason is None)
+    hub.pods_unsupported = reason
+    for name, labels in MULTICLUSTER_CLUSTERS.items():
+        hub.add_cluster(name, labels).pods_unsupported = reason
+    try:
+        hub.start()
+        yield hub
+    finally:
+        hub.stop()
 
 
 @pytest.fixture
