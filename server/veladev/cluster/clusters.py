@@ -147,5 +147,20 @@ def connect_cluster(config: ClusterConfig, cluster: str):
     if cluster in _context_names(config):
         return connect(ClusterConfig(str(config.path()), cluster))
     api = connect(config)
-    api.configuration.host = gateway_host(api.configuration.host, cluster)
+    _pin_host(api.configuration, gateway_host(api.configuration.host, cluster))
     return api
+
+
+def _pin_host(configuration, host: str) -> None:
+    """Point the client's configuration at `host` for good: the kubeconfig loader's
+    `refresh_api_key_hook`, which the client runs before every authenticated request, writes
+    the kubeconfig's server back into `host` (kubernetes `config/kube_config.py` `_set_config`)."""
+    configuration.host = host
+    refresh = configuration.refresh_api_key_hook
+    if refresh is not None:
+
+        def refresh_then_pin(c) -> None:
+            refresh(c)
+            c.host = host
+
+        configuration.refresh_api_key_hook = refresh_then_pin
