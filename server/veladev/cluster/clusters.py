@@ -154,13 +154,18 @@ def connect_cluster(config: ClusterConfig, cluster: str):
 def _pin_host(configuration, host: str) -> None:
     """Point the client's configuration at `host` for good: the kubeconfig loader's
     `refresh_api_key_hook`, which the client runs before every authenticated request, writes
-    the kubeconfig's server back into `host` (kubernetes `config/kube_config.py` `_set_config`)."""
+    the kubeconfig's server back into `host` and installs a new hook of its own (kubernetes
+    `config/kube_config.py` `_set_config`)."""
     configuration.host = host
     refresh = configuration.refresh_api_key_hook
-    if refresh is not None:
+    if refresh is None:
+        return
 
-        def refresh_then_pin(c) -> None:
-            refresh(c)
+    def refresh_then_pin(c) -> None:
+        refresh(c)
+        if c.refresh_api_key_hook is refresh_then_pin:
             c.host = host
+        else:  # the loader's new hook: wrap that one
+            _pin_host(c, host)
 
-        configuration.refresh_api_key_hook = refresh_then_pin
+    configuration.refresh_api_key_hook = refresh_then_pin
