@@ -9,7 +9,8 @@ annotations the app did not set). The label ``oam.dev/render-hash`` is stamped.
 Plus the ownership guard (labels ``app.oam.dev/name`` + ``app.oam.dev/namespace``) and
 apply-once strategies (copy listed paths from the live object into the manifest).
 
-Everything here runs on the sandbox loop and calls the store synchronously.
+Everything here runs on the sandbox loop against a :class:`~.targets.ClusterTarget`: the hub's
+store or a managed cluster's API, the same merge either way.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..patch import (
     merge_patch,
     strategic_merge,
 )
+from .targets import ClusterTarget
 
 LAST_APPLIED = "app.oam.dev/last-applied-configuration"
 RENDER_HASH = "oam.dev/render-hash"
@@ -122,8 +124,8 @@ def check_owner(live: dict, app: str, app_ns: str):
     raise ApplyError(f"{what} is managed by other application {owner[1]}/{owner[0]}")
 
 
-def apply(
-    store,
+async def apply(
+    target: ClusterTarget,
     desired: dict,
     app: str,
     app_ns: str,
@@ -131,18 +133,18 @@ def apply(
     keep_paths: list[str] | None = None,
     create_missing: bool = True,
 ) -> dict | None:
-    """Apply one rendered manifest. Returns the live object (None when not created)."""
+    """Apply one rendered manifest in a cluster. Returns the live object (None when not created)."""
     kind = kind_of(desired)
     md = desired["metadata"]
     ns = md.get("namespace") if kind.namespaced else None
-    live = store.try_get(kind, ns, md["name"])
+    live = await target.get(kind, ns, md["name"])
     if live is None:
         if not create_missing:
             return None
-        if ns and not store.namespace_exists(ns):
+        if ns:
             # KubeVela creates the target namespace of a topology placement when missing.
-            store.create(kinds.lookup("", "v1", "namespaces"), {"metadata": {"name": ns}})
-        return store.create(kind, prepare(desired))
+            await target.ensure_namespace(ns)
+        return await target.create(kind, prepare(desired))
     check_owner(live, app, app_ns)
     if live["metadata"].get("deletionTimestamp"):
         return live
@@ -162,7 +164,7 @@ def apply(
     new = three_way(kind, last, obj, live)
     new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
     try:
-        return store.update(kind, new, require_rv=True)
+        return await target.update(kind, new)
     except ApiError as e:
         if e.code == 422:
             raise ApplyError(e.message) from None

@@ -8,14 +8,27 @@ Per reconcile of an Application:
 3. Restart check (``CheckWorkflowRestart``): the run's ``appRevision`` is the publishVersion
    annotation when set, else the revision name; a different value starts a new run.
    ``status.workflow == nil`` (restart) also starts one.
-4. The workflow engine (:mod:`.workflow`) advances; deploy / apply-component steps render
-   through :mod:`.render` and dispatch through :mod:`.apply`, recording every
-   manifest in the app's ResourceTracker.
+4. The workflow engine (:mod:`.workflow`) advances; deploy / apply-component steps place
+   components (:mod:`.placement`), render through :mod:`.render` and dispatch through
+   :mod:`.apply` into each placement's cluster (:mod:`.targets`: the hub's store or a managed
+   cluster's API), recording every manifest with its cluster in the app's ResourceTracker.
 5. State-keep: while the run has succeeded or is suspending, every manifest in the
-   ResourceTracker is applied again (three-way merge reverts drift), except what apply-once
-   covers. Requeued every ``resync_period`` seconds (KubeVela's default: 5 minutes).
-6. status: ``status``, ``workflow``, ``services``, ``appliedResources``, ``latestRevision``,
-   ``observedGeneration``.
+   ResourceTracker is applied again in its cluster (three-way merge reverts drift), except
+   what apply-once covers. Requeued every ``resync_period`` seconds (KubeVela's default: 5
+   minutes).
+6. status: ``status``, ``workflow``, ``services`` (one per component x placement),
+   ``appliedResources``, ``latestRevision``, ``observedGeneration``.
+
+The hub is written ``cluster: local`` everywhere (services, appliedResources, ResourceTracker
+entries, the ``app.oam.dev/cluster`` label). KubeVela writes what the render context holds:
+``local`` for a deploy step's placement on the hub (``pkg/policy/topology.go`` places on
+``local``), ``""`` for an apply-component step without ``cluster``. One spelling keeps every
+hub entry the same; readers (``vela status`` among them) show ``""`` as ``local`` anyway.
+
+A reconcile that touches only the hub never suspends between reading the Application and
+writing its status; one that reaches a managed cluster does, and writes the status only if the
+Application did not change meanwhile (else it reconciles again, as controller-runtime does
+on a conflict).
 """
 
 from __future__ import annotations
@@ -36,7 +49,9 @@ from ..store import now_iso
 from . import apply as applymod
 from .apply import ApplyError
 from .definitions import KUBEVELA_WORKFLOW_STEPS
+from .placement import LOCAL, Placement, PlacementError, topology_placements
 from .render import RENDERED_COMPONENT_TYPES, RENDERED_TRAIT_TYPES, RenderContext, apply_override, render_component
+from .targets import ClusterRegistry, ClusterUnreachable, NoSuchCluster
 from .workflow import Outcome, Run, StepWait, advance, app_phase, plan, step_id, wf_status
 
 log = logging.getLogger("velasandbox.kubevela")
@@ -44,6 +59,29 @@ log = logging.getLogger("velasandbox.kubevela")
 GROUP = "core.oam.dev"
 PAUSE_LABEL = "controller.core.oam.dev/pause"
 PUBLISH_VERSION = "app.oam.dev/publishVersion"
+CLUSTER_LABEL = "app.oam.dev/cluster"
+#: how the workflow reports an error of the deploy step's provider (kubevela/workflow v0.6
+#: pkg/tasks/custom/task.go)
+DEPLOY_ERROR = "run step(provider=multicluster,do=deploy): "
+APPLY_COMPONENT_ERROR = "run step(provider=oam,do=component-apply): "
+#: a managed cluster that cannot be reached, or is no longer registered
+CLUSTER_ERRORS = (ClusterUnreachable, NoSuchCluster)
+
+
+class DispatchError(Exception):
+    """Placements a step could not dispatch to (the text aggregated as KubeVela does)."""
+
+
+def aggregate(errors: list[str]) -> str:
+    """velaerrors.ErrorList's text (kv:pkg/utils/errors/list.go)."""
+    return f"Found {len(errors)} errors. [({'), ('.join(errors)})]"
+
+
+def in_cluster(cluster: str, error: str) -> str:
+    """One placement's dispatch error, as deploy.go and the resource keeper wrap it."""
+    return f"error encountered in cluster {cluster}: Dispatch: {aggregate([error])}"
+
+
 DEFAULT_RESYNC = 300.0
 
 
@@ -155,6 +193,13 @@ class ApplicationController(Controller):
         self._due: dict[tuple, float] = {}
         self._polled: set[tuple] = set()
         self._last_keep: dict[tuple, tuple[str, float]] = {}  # app resourceVersion, time
+        self._clusters: ClusterRegistry | None = None
+
+    @property
+    def clusters(self) -> ClusterRegistry:
+        if self._clusters is None:
+            self._clusters = ClusterRegistry(self.store)
+        return self._clusters
 
     def wants_update(self, old: dict, new: dict) -> bool:
         """KubeVela's update filter (SetupWithManager in kubevela
@@ -184,6 +229,8 @@ class ApplicationController(Controller):
         for t in self._timers.values():
             t.cancel()
         self._timers.clear()
+        if self._clusters is not None:
+            await self._clusters.close()
 
     def schedule(self, ns: str, name: str, after: float, poll: bool = False):
         """One timer per app, the earliest wins (no pile of timers). A `poll` only refreshes
@@ -209,11 +256,11 @@ class ApplicationController(Controller):
 
     # ------------------------------------------------------------------ reconcile
     async def reconcile(self, namespace: str, name: str) -> None:
-        # Synchronous on purpose: no await between reading the app and writing its status,
-        # so API requests on the same loop cannot interleave (no self-inflicted conflicts).
+        # Between reading the app and writing its status only managed clusters suspend this
+        # coroutine (see the module's docstring).
         app = self.store.try_get(self.kind, namespace, name)
         if app is None:
-            self.cleanup(namespace, name)
+            await self.cleanup(namespace, name)
             return
         if (app["metadata"].get("labels") or {}).get(PAUSE_LABEL) == "true":
             # Left alone, but still visited every resync period (controller-runtime's resync
@@ -223,9 +270,9 @@ class ApplicationController(Controller):
             return
         if app["metadata"].get("deletionTimestamp"):
             return
-        self.reconcile_app(app)
+        await self.reconcile_app(app)
 
-    def reconcile_app(self, app: dict) -> None:
+    async def reconcile_app(self, app: dict) -> None:
         md = app["metadata"]
         ns, name = md["namespace"], md["name"]
         spec = app.get("spec") or {}
@@ -274,83 +321,103 @@ class ApplicationController(Controller):
             mode_sub=mode_sub,
             errors=self.errors.setdefault((ns, name), {}),
         )
-        run.execute = lambda step, st: self.execute(app, run, step, st)
+        run.execute = lambda step, st: self.execute(app, run, step, st)  # a coroutine
         if (spec.get("workflow") or {}).get("ref"):
             wf["status"] = "failed"
             wf["message"] = "velasandbox does not emulate spec.workflow.ref (Workflow objects)"
             wf["finished"] = wf["terminated"] = True
         else:
-            advance(run)
+            await advance(run)
         self._save_vars(app, vars_)
 
         # 5. state-keep
-        key = (ns, name)
-        polled = key in self._polled
-        self._polled.discard(key)
-        if wf.get("status") in ("succeeded", "suspending") and not wf.get("terminated"):
-            rv, at = self._last_keep.get(key, ("", 0.0))
-            now = time.monotonic()
-            if not polled or rv != md.get("resourceVersion") or now - at >= self.resync_period:
-                self.state_keep(app)
-                self._last_keep[key] = (md.get("resourceVersion", ""), now)
-            self.gc_outdated(app, wf)
-
+        await self._keep_state(app, wf)
         if wf.get("finished") and wf.get("status") == "succeeded":
             self.mark_revision(app, rev, wf)
 
         # 6. status
-        services, healthy = self.services(app)
+        services, healthy = await self.services(app)
         status["services"] = services
         status["appliedResources"] = self.applied_resources(ns, name)
         status["status"] = app_phase(wf, healthy)
-        if status != before:
-            cur = copy.deepcopy(app)
-            cur["status"] = status
-            self.store.update(self.kind, cur, subresource="status")
-            if status.get("status") != before.get("status"):
-                self.event(app, "ApplicationPhase", f"phase {status['status']}")
+        if status != before and not self._write_status(app, status, before):
+            self.requeue(ns, name)  # changed while a managed cluster answered: start over
+            return
         if run.wake_after is not None:
             self.schedule(ns, name, run.wake_after)
         elif wf.get("status") == "succeeded" and not healthy:
             self.schedule(ns, name, 0.5, poll=True)
         self.schedule(ns, name, self.resync_period)
 
+    async def _keep_state(self, app: dict, wf: dict) -> None:
+        """State-keep (at most once per resync period when only polled for health), then GC."""
+        md = app["metadata"]
+        key = (md["namespace"], md["name"])
+        polled = key in self._polled
+        self._polled.discard(key)
+        if wf.get("status") not in ("succeeded", "suspending") or wf.get("terminated"):
+            return
+        rv, at = self._last_keep.get(key, ("", 0.0))
+        now = time.monotonic()
+        if not polled or rv != md.get("resourceVersion") or now - at >= self.resync_period:
+            await self.state_keep(app)
+            self._last_keep[key] = (md.get("resourceVersion", ""), now)
+        await self.gc_outdated(app, wf)
+
+    def _write_status(self, app: dict, status: dict, before: dict) -> bool:
+        """Write the status, guarded by the resourceVersion read; False on a conflict."""
+        cur = copy.deepcopy(app)
+        cur["status"] = status
+        try:
+            self.store.update(self.kind, cur, subresource="status")
+        except ApiError as e:
+            if e.code != 409:
+                raise
+            return False
+        if status.get("status") != before.get("status"):
+            self.event(app, "ApplicationPhase", f"phase {status['status']}")
+        return True
+
     # ------------------------------------------------------------------ steps
-    def execute(self, app: dict, run: Run, step: dict, st: dict) -> Outcome:
+    async def execute(self, app: dict, run: Run, step: dict, st: dict) -> Outcome:
         stype = step.get("type", "")
         props = step.get("properties") or {}
         spec = app.get("spec") or {}
         if stype == "deploy":
-            return self.step_deploy(app, run, props)
+            return await self.step_deploy(app, run, props)
         if stype == "apply-component":
             comp = next((c for c in spec.get("components") or [] if c.get("name") == props.get("component")), None)
             if comp is None:
                 raise RuntimeError(f'component "{props.get("component")}" not found')
-            if props.get("cluster") not in (None, "", "local"):
-                raise RuntimeError(f'cluster "{props["cluster"]}" not found (velasandbox has only the local cluster)')
-            target = props.get("namespace") or app["metadata"]["namespace"]
-            self.dispatch(app, run, [comp], [target])
+            where = Placement(props.get("cluster") or LOCAL, props.get("namespace") or app["metadata"]["namespace"])
+            try:
+                await self.dispatch(app, run, [comp], [where])
+            except DispatchError as e:
+                raise RuntimeError(f"{APPLY_COMPONENT_ERROR}{e}") from None
             return Outcome("succeeded")
         if stype == "notification":
-            kinds_ = [k for k in ("slack", "dingding", "lark", "email") if props.get(k)]
-            text = ""
-            for k in kinds_:
-                m = props[k].get("message") or props[k].get("content") or {}
-                text = (m.get("text") or m.get("subject") or m.get("content") or "") if isinstance(m, dict) else str(m)
-                if text:
-                    break
-            self.event(
-                app,
-                "WorkflowNotification",
-                f'step "{step.get("name", "")}": notification to {", ".join(kinds_) or "nobody"} '
-                f"recorded, not sent" + (f": {text}" if text else ""),
-            )
-            return Outcome("succeeded")
+            return self.step_notification(app, step, props)
         if stype == "print-message-in-status":
             return Outcome("succeeded", str(props.get("message", "")))
         if stype in KUBEVELA_WORKFLOW_STEPS or self._definition("workflowstepdefinitions", app, stype):
             raise RuntimeError(f'velasandbox does not emulate the workflow step type "{stype}"')
         raise RuntimeError(f'WorkflowStepDefinition "{stype}" not found')
+
+    def step_notification(self, app: dict, step: dict, props: dict) -> Outcome:
+        kinds_ = [k for k in ("slack", "dingding", "lark", "email") if props.get(k)]
+        text = ""
+        for k in kinds_:
+            m = props[k].get("message") or props[k].get("content") or {}
+            text = (m.get("text") or m.get("subject") or m.get("content") or "") if isinstance(m, dict) else str(m)
+            if text:
+                break
+        self.event(
+            app,
+            "WorkflowNotification",
+            f'step "{step.get("name", "")}": notification to {", ".join(kinds_) or "nobody"} '
+            f"recorded, not sent" + (f": {text}" if text else ""),
+        )
+        return Outcome("succeeded")
 
     def _definition(self, plural: str, app: dict, name: str) -> dict | None:
         for ns in (app["metadata"]["namespace"], "vela-system"):
@@ -370,34 +437,44 @@ class ApplicationController(Controller):
             self.record_revision(app, rev)
         return rev
 
-    def step_deploy(self, app: dict, run: Run, props: dict) -> Outcome:
+    async def step_deploy(self, app: dict, run: Run, props: dict) -> Outcome:
+        """Topology policies place, override policies patch the components (in the step's order
+        of policies, kv:pkg/workflow/providers/multicluster/deploy.go), then dispatch."""
         spec = app.get("spec") or {}
         by_name = {p.get("name"): p for p in spec.get("policies") or []}
         comps = copy.deepcopy(spec.get("components") or [])
-        targets: list[str] = []
+        policies = []
         for pname in props.get("policies") or []:
-            pol = by_name.get(pname)
-            if pol is None:
-                raise RuntimeError(f"policy {pname} not found")
-            ptype, pp = pol.get("type"), pol.get("properties") or {}
-            if ptype == "override":
+            if pname not in by_name:
+                raise RuntimeError(f"{DEPLOY_ERROR}policy {pname} not found")
+            policies.append(by_name[pname])
+        try:
+            placements = topology_placements(policies, self.clusters.labels(), app["metadata"]["namespace"])
+        except PlacementError as e:
+            raise RuntimeError(f"{DEPLOY_ERROR}{e}") from None
+        for pol in policies:
+            if pol.get("type") == "override":
                 if not pol.get("properties"):
-                    raise RuntimeError(f"override policy {pname} must not have empty properties")
-                comps = apply_override(comps, pp)
-            elif ptype == "topology":
-                targets += _topology_targets(pname, pp, app["metadata"]["namespace"])
-        if not any((by_name.get(p) or {}).get("type") == "topology" for p in props.get("policies") or []):
-            targets = [app["metadata"]["namespace"]]
-        self.dispatch(app, run, comps, targets)
+                    raise RuntimeError(
+                        f"{DEPLOY_ERROR}override policy {pol.get('name')} must not have empty properties"
+                    )
+                comps = apply_override(comps, pol["properties"])
+        try:
+            await self.dispatch(app, run, comps, placements)
+        except DispatchError as e:
+            raise RuntimeError(f"{DEPLOY_ERROR}{e}") from None
         return Outcome("succeeded")
 
-    def render(self, app: dict, comps: list[dict], target: str) -> list[dict]:
+    def render(self, app: dict, comps: list[dict], where: Placement) -> list[dict]:
+        """The manifests of the components in one placement, each labelled with its cluster
+        unless its template chose one (SetClusterIfEmpty in kv:.../application/generator.go)."""
         md = app["metadata"]
         rev = (app.get("status") or {}).get("latestRevision") or {}
         ctx = RenderContext(
             app=md["name"],
             app_namespace=md["namespace"],
-            namespace=target,
+            namespace=where.namespace,
+            cluster=where.cluster,
             app_revision=rev.get("name", ""),
             app_labels=dict(md.get("labels") or {}),
             app_annotations=dict(md.get("annotations") or {}),
@@ -406,6 +483,8 @@ class ApplicationController(Controller):
         for comp in comps:
             self._check_renderable(app, comp)
             for obj in render_component(ctx, comp):
+                labels = obj["metadata"].setdefault("labels", {})
+                labels[CLUSTER_LABEL] = labels.get(CLUSTER_LABEL) or ctx.cluster
                 obj["_componentType"] = comp.get("type")
                 out.append(obj)
         return out
@@ -427,50 +506,61 @@ class ApplicationController(Controller):
                     f'velasandbox cannot render the TraitDefinition "{t.get("type")}" (no CUE evaluator)'
                 )
 
-    def dispatch(self, app: dict, run: Run, comps: list[dict], targets: list[str]):
+    async def dispatch(self, app: dict, run: Run, comps: list[dict], placements: list[Placement]):
         """Render and apply each component in each placement; raise StepWait until every
-        workload is healthy. A component whose dependsOn are not healthy yet is not applied
+        workload is healthy, DispatchError when a cluster refused or could not be reached (the
+        other placements go on). A component whose dependsOn are not healthy yet is not applied
         (messages as kv:pkg/workflow/providers/multicluster/deploy.go applyComponents)."""
-        healthy: dict[tuple[str, str], bool] = {}
+        healthy: dict[tuple[Placement, str], bool] = {}
         reasons: list[str] = []
-        pending: list[tuple[str, dict]] = [(t, c) for c in comps for t in targets]
+        errors: list[str] = []
+        pending: list[tuple[Placement, dict]] = [(p, c) for c in comps for p in placements]
         progress = True
         while pending and progress:
             progress = False
-            for target, comp in list(pending):
-                if not all(healthy.get((target, d)) for d in comp.get("dependsOn") or []):
+            for where, comp in list(pending):
+                if not all(healthy.get((where, d)) for d in comp.get("dependsOn") or []):
                     continue
-                pending.remove((target, comp))
+                pending.remove((where, comp))
                 progress = True
-                healthy[(target, comp["name"])] = self._apply_component(app, run, comp, target)
-                if not healthy[(target, comp["name"])]:
-                    reasons.append(f"local/{target}//{comp['name']} is not healthy")
-        for target, comp in pending:
-            reasons.append(f"local/{target}//{comp['name']} is waiting dependents")
+                try:
+                    ok = await self._apply_component(app, run, comp, where)
+                except DispatchError as e:
+                    errors.append(str(e))
+                    ok = False
+                healthy[(where, comp["name"])] = ok
+                if not ok:
+                    reasons.append(f"{where.key(comp['name'])} is not healthy")
+        for where, comp in pending:
+            reasons.append(f"{where.key(comp['name'])} is waiting dependents")
+        if errors:
+            raise DispatchError(aggregate(errors))
         if reasons:
             raise StepWait(",".join(reasons))
 
-    def _apply_component(self, app: dict, run: Run, comp: dict, target: str) -> bool:
+    async def _apply_component(self, app: dict, run: Run, comp: dict, where: Placement) -> bool:
         md = app["metadata"]
         once = ApplyOnce(app.get("spec") or {})
         ok = True
-        for i, m in enumerate(self.render(app, [comp], target)):
+        for i, m in enumerate(self.render(app, [comp], where)):
             ctype = m.pop("_componentType", "")
+            cluster = m["metadata"]["labels"][CLUSTER_LABEL]
             keep = once.paths(dict(m, _componentType=ctype), "onUpdate")
             try:
+                target = self.clusters.target(cluster)
                 if "*" in keep:
-                    live = self.store.try_get(
-                        applymod.kind_of(m), m["metadata"].get("namespace"), m["metadata"]["name"]
-                    )
+                    live = await target.get(applymod.kind_of(m), m["metadata"].get("namespace"), m["metadata"]["name"])
                     if live is None:
-                        live = applymod.apply(self.store, m, md["name"], md["namespace"])
+                        live = await applymod.apply(target, m, md["name"], md["namespace"])
                 else:
-                    live = applymod.apply(
-                        self.store, m, md["name"], md["namespace"], skip_same_hash=True, keep_paths=keep
+                    live = await applymod.apply(
+                        target, m, md["name"], md["namespace"], skip_same_hash=True, keep_paths=keep
                     )
-            except ApplyError as e:
-                raise RuntimeError(f"error encountered in cluster local: {e}") from None
-            self.track(app, m, ctype, run.status.get("appRevision", ""), workload=i == 0)
+            except CLUSTER_ERRORS as e:
+                raise DispatchError(in_cluster(cluster, f"cannot get object: {e}")) from None
+            except (ApplyError, ApiError) as e:
+                raise DispatchError(in_cluster(cluster, str(e))) from None
+            self.track(app, m, ctype, run.status.get("appRevision", ""), cluster, workload=i == 0)
             if i == 0:  # render_component returns the workload first, then what the
                 ok = workload_health(live)[0]  # component and its traits output
         return ok
@@ -535,7 +625,16 @@ class ApplicationController(Controller):
     def _rt(self, ns: str, name: str) -> dict | None:
         return self.store.try_get(K("resourcetrackers"), None, self.rt_name(ns, name))
 
-    def track(self, app: dict, manifest: dict, ctype: str, run_rev: str, workload: bool = False):
+    def _managed(self, app: dict) -> list[dict]:
+        rt = self._rt(app["metadata"]["namespace"], app["metadata"]["name"])
+        return list((rt or {}).get("spec", {}).get("managedResources") or [])
+
+    @staticmethod
+    def _entry_key(e: dict) -> tuple:
+        """A managed resource's identity (kv: <group>/<kind>/<cluster>/<ns>/<name>)."""
+        return (e["apiVersion"], e["kind"], e.get("cluster") or LOCAL, e["namespace"], e["name"])
+
+    def track(self, app: dict, manifest: dict, ctype: str, run_rev: str, cluster: str, workload: bool = False):
         md = app["metadata"]
         rtk = K("resourcetrackers")
         rt = self._rt(md["namespace"], md["name"])
@@ -556,7 +655,7 @@ class ApplicationController(Controller):
         entry = {
             "apiVersion": manifest["apiVersion"],
             "kind": manifest["kind"],
-            "cluster": "local",
+            "cluster": cluster,
             "namespace": mmd.get("namespace", ""),
             "name": mmd["name"],
             "creator": "workflow",
@@ -568,12 +667,7 @@ class ApplicationController(Controller):
             "raw": manifest,
         }
         for i, e in enumerate(entries):
-            if (e["apiVersion"], e["kind"], e["namespace"], e["name"]) == (
-                entry["apiVersion"],
-                entry["kind"],
-                entry["namespace"],
-                entry["name"],
-            ):
+            if self._entry_key(e) == self._entry_key(entry):
                 if e != entry:
                     entries[i] = entry
                     self.store.update(rtk, rt, require_rv=False)
@@ -581,8 +675,9 @@ class ApplicationController(Controller):
         entries.append(entry)
         self.store.update(rtk, rt, require_rv=False)
 
-    def state_keep(self, app: dict):
-        """Re-apply every dispatched manifest (no render-hash short-cut), as kv:pkg/resourcekeeper/statekeep.go."""
+    async def state_keep(self, app: dict):
+        """Re-apply every dispatched manifest in its cluster (no render-hash short-cut), as
+        kv:pkg/resourcekeeper/statekeep.go."""
         md = app["metadata"]
         once = ApplyOnce(app.get("spec") or {})
         # One aggregated event per application counts the state-keep passes (tests observe
@@ -591,55 +686,66 @@ class ApplicationController(Controller):
             self.event(app, "StateKeep", "apply-once covers the whole application: nothing re-applied", aggregate=True)
             return
         self.event(app, "StateKeep", "re-applied the dispatched resources", aggregate=True)
-        rt = self._rt(md["namespace"], md["name"])
-        for e in (rt or {}).get("spec", {}).get("managedResources") or []:
+        for e in self._managed(app):
             m = e.get("raw")
             if not m:
                 continue
             keep = once.paths(dict(m, _componentType=e.get("componentType")), "onStateKeep")
             if "*" in keep:
                 continue
+            cluster = e.get("cluster") or LOCAL
             try:
-                applymod.apply(self.store, m, md["name"], md["namespace"], keep_paths=keep, create_missing=not keep)
-            except (ApplyError, ApiError) as ex:
-                self.event(app, "StateKeepFailed", str(ex), "Warning")
+                target = self.clusters.target(cluster)
+                await applymod.apply(target, m, md["name"], md["namespace"], keep_paths=keep, create_missing=not keep)
+            except (ApplyError, ApiError, *CLUSTER_ERRORS) as ex:
+                self.event(app, "StateKeepFailed", f"cluster {cluster}: {ex}", "Warning")
 
-    def gc_outdated(self, app: dict, wf: dict):
-        """After a run succeeds, delete what it no longer dispatches (garbage-collect)."""
+    async def gc_outdated(self, app: dict, wf: dict):
+        """After a run succeeds, delete what it no longer dispatches (garbage-collect); what sits
+        in an unreachable cluster stays tracked and is collected on a later pass."""
         if wf.get("status") != "succeeded":
             return
         md = app["metadata"]
-        rt = self._rt(md["namespace"], md["name"])
+        entries = self._managed(app)
+        outdated = [e for e in entries if e.get("workflowRun") != wf.get("appRevision")]
+        if not outdated:
+            return
+        gone = [self._entry_key(e) for e in outdated if await self._delete_resource(e, md["namespace"], md["name"])]
+        if not gone:
+            return
+        rt = self._rt(md["namespace"], md["name"])  # read again: a managed cluster may have answered slowly
         if rt is None:
             return
-        entries = rt["spec"].get("managedResources") or []
-        keep = [e for e in entries if e.get("workflowRun") == wf.get("appRevision")]
-        if len(keep) == len(entries):
-            return
-        for e in entries:
-            if e in keep:
-                continue
-            self._delete_resource(e, md["namespace"], md["name"])
-        rt["spec"]["managedResources"] = keep
+        rt["spec"]["managedResources"] = [
+            e for e in rt["spec"].get("managedResources") or [] if self._entry_key(e) not in gone
+        ]
         self.store.update(K("resourcetrackers"), rt, require_rv=False)
 
-    def _delete_resource(self, e: dict, app_ns: str, app: str):
+    async def _delete_resource(self, e: dict, app_ns: str, app: str) -> bool:
+        """Delete one tracked resource if this app still owns it; False when its cluster did not answer."""
         k = kinds.by_kind(e["apiVersion"], e["kind"])
         if k is None:
-            return
-        live = self.store.try_get(k, e.get("namespace") or None, e["name"])
-        if live is None:
-            return
-        labels = live["metadata"].get("labels") or {}
-        if (labels.get(applymod.APP_NAME), labels.get(applymod.APP_NAMESPACE)) != (app, app_ns):
-            return
+            return True
+        ns = e.get("namespace") or None
         try:
-            self.store.delete(k, e.get("namespace") or None, e["name"])
-        except ApiError:
-            pass
+            target = self.clusters.target(e.get("cluster") or LOCAL)
+            live = await target.get(k, ns, e["name"])
+            labels = (live or {}).get("metadata", {}).get("labels") or {}
+            if live is not None and (labels.get(applymod.APP_NAME), labels.get(applymod.APP_NAMESPACE)) == (
+                app,
+                app_ns,
+            ):
+                await target.delete(k, ns, e["name"])
+        except NoSuchCluster:
+            return True  # detached: nothing left to reach (vela cluster detach drops it too)
+        except (ClusterUnreachable, ApiError) as ex:
+            log.info("cannot delete %s %s/%s in cluster %s: %s", e["kind"], ns, e["name"], e.get("cluster"), ex)
+            return False
+        return True
 
-    def cleanup(self, ns: str, name: str):
-        """The Application is gone: delete what it deployed (its ResourceTracker lists it)."""
+    async def cleanup(self, ns: str, name: str):
+        """The Application is gone: delete what it deployed in every cluster that answers (its
+        ResourceTracker lists it)."""
         t = self._timers.pop((ns, name), None)
         if t:
             t.cancel()
@@ -650,32 +756,29 @@ class ApplicationController(Controller):
         if rt is None:
             return
         for e in rt["spec"].get("managedResources") or []:
-            self._delete_resource(e, ns, name)
+            await self._delete_resource(e, ns, name)
         try:
             self.store.delete(K("resourcetrackers"), None, rt["metadata"]["name"])
         except ApiError:
             pass
 
     # ------------------------------------------------------------------ status
-    def services(self, app: dict) -> tuple[list[dict], bool]:
-        md = app["metadata"]
-        rt = self._rt(md["namespace"], md["name"])
+    async def services(self, app: dict) -> tuple[list[dict], bool]:
+        """One entry per component x placement, with the health of its workload read back from
+        the workload's cluster (an unreachable cluster makes it unhealthy, with the reason)."""
         out = []
         healthy = True
-        for e in (rt or {}).get("spec", {}).get("managedResources") or []:
+        components = (app.get("spec") or {}).get("components") or []
+        for e in self._managed(app):
             if not e.get("workload"):
                 continue
-            k = kinds.by_kind(e["apiVersion"], e["kind"])
-            live = self.store.try_get(k, e["namespace"] or None, e["name"]) if k else None
-            ok, msg = workload_health(live)
+            ok, msg = await self._workload_health(e)
             healthy = healthy and ok
-            comp: dict = next(
-                (c for c in (app.get("spec") or {}).get("components") or [] if c.get("name") == e.get("component")), {}
-            )
+            comp: dict = next((c for c in components if c.get("name") == e.get("component")), {})
             svc = {
                 "name": e.get("component", ""),
                 "namespace": e["namespace"],
-                "cluster": "local",
+                "cluster": e.get("cluster") or LOCAL,
                 "env": "",
                 "workloadDefinition": {"apiVersion": e["apiVersion"], "kind": e["kind"]},
                 "healthy": ok,
@@ -688,11 +791,22 @@ class ApplicationController(Controller):
             out.append(svc)
         return out, healthy
 
+    async def _workload_health(self, e: dict) -> tuple[bool, str]:
+        k = kinds.by_kind(e["apiVersion"], e["kind"])
+        if k is None:
+            return workload_health(None)
+        cluster = e.get("cluster") or LOCAL
+        try:
+            live = await self.clusters.target(cluster).get(k, e["namespace"] or None, e["name"])
+        except (ApiError, *CLUSTER_ERRORS) as ex:
+            return False, f"error encountered in cluster {cluster}: {ex}"
+        return workload_health(live)
+
     def applied_resources(self, ns: str, name: str) -> list[dict]:
         rt = self._rt(ns, name)
         return [
             {
-                "cluster": "local",
+                "cluster": e.get("cluster") or LOCAL,
                 "creator": e.get("creator", "workflow"),
                 "apiVersion": e["apiVersion"],
                 "kind": e["kind"],
@@ -745,19 +859,3 @@ class ApplicationController(Controller):
 
 
 __all__ = ["ApplicationController", "workload_health", "step_id", "wf_status", "StepWait"]
-
-
-def _topology_targets(pname: str, pp: dict, app_namespace: str) -> list[str]:
-    """The namespaces a topology policy deploys to (velasandbox has only the local cluster)."""
-    if not pp:
-        raise RuntimeError(f'topology policy "{pname}": empty topology policy')
-    for c in pp.get("clusters") or []:
-        if c != "local":
-            raise RuntimeError(
-                f'failed to get cluster {c}: cluster "{c}" not found (velasandbox has only the local cluster)'
-            )
-    if pp.get("clusterLabelSelector") or pp.get("clusterSelector"):
-        if not pp.get("allowEmpty"):
-            raise RuntimeError(f'topology policy "{pname}": no cluster matches the label selector')
-        return []
-    return [pp.get("namespace") or app_namespace]

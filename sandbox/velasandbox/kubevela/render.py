@@ -75,6 +75,7 @@ class RenderContext:
     app: str
     app_namespace: str
     namespace: str  # where this placement deploys (a topology policy's namespace, or the app's)
+    cluster: str = "local"  # context.cluster: the placement's cluster (``local`` is the hub)
     app_revision: str = ""  # e.g. frontend-v1
     app_labels: dict[str, str] = field(default_factory=dict)
     app_annotations: dict[str, str] = field(default_factory=dict)

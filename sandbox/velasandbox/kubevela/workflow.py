@@ -20,7 +20,7 @@ import random
 import re
 import string
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +77,7 @@ class Run:
     steps: list[dict]  # spec steps (generated when absent)
     mode_steps: str = "StepByStep"
     mode_sub: str = "DAG"
-    execute: Callable[[dict, dict], Outcome] | None = None  # (step spec, step status) -> Outcome
+    execute: Callable[[dict, dict], Awaitable[Outcome]] | None = None  # (step spec, step status) -> Outcome
     errors: dict = field(default_factory=dict)  # step id -> error count (in memory)
     wake_after: float | None = None  # the controller should reconcile again after
     changed: bool = False
@@ -165,7 +165,7 @@ def _run_suspend(run: Run, st: dict, message: str, duration: str | None) -> Outc
     return Outcome("suspending", message, "Suspend")
 
 
-def run_step(run: Run, spec: dict, st: dict, phases: dict[str, str], mode_sub: str) -> None:
+async def run_step(run: Run, spec: dict, st: dict, phases: dict[str, str], mode_sub: str) -> None:
     stype = spec.get("type", "")
     props = spec.get("properties") or {}
     if stype == "suspend":
@@ -178,11 +178,11 @@ def run_step(run: Run, spec: dict, st: dict, phases: dict[str, str], mode_sub: s
             _set(run, st, out)
             return
     if stype == "step-group":
-        _run_group(run, spec, st, phases, spec.get("mode") or mode_sub)
+        await _run_group(run, spec, st, phases, spec.get("mode") or mode_sub)
         return
     assert run.execute is not None, "the controller gives every run its step executor"
     try:
-        out = run.execute(spec, st)
+        out = await run.execute(spec, st)
     except StepWait as w:
         out = Outcome("running", str(w), "Wait")
         run.wake(0.3)
@@ -210,7 +210,7 @@ def _ready(spec: dict, phases: dict[str, str]) -> str:
     return "wait"
 
 
-def _advance(
+async def _advance(
     run: Run, specs: list[dict], statuses: list[dict], mode: str, mode_sub: str, scope_phases: dict[str, str]
 ) -> None:
     """Execute what can run now, StepByStep (one at a time, in order) or DAG (all ready)."""
@@ -239,7 +239,7 @@ def _advance(
                 return
             continue
         st = st or _status_for(statuses, spec)
-        run_step(run, spec, st, scope_phases, mode_sub)
+        await run_step(run, spec, st, scope_phases, mode_sub)
         scope_phases[name] = st["phase"]
         if st["phase"] == "failed" and st.get("reason") == "FailedAfterRetries":
             failed_before = mode == "StepByStep"
@@ -290,7 +290,7 @@ def _safe_if(cond: str, phases: dict[str, str]) -> bool:
         return False
 
 
-def _run_group(run: Run, spec: dict, st: dict, phases: dict[str, str], mode: str) -> None:
+async def _run_group(run: Run, spec: dict, st: dict, phases: dict[str, str], mode: str) -> None:
     subs = st.setdefault("subSteps", [])
     sub_specs = spec.get("subSteps") or []
     sub_phases = dict(phases)
@@ -298,7 +298,7 @@ def _run_group(run: Run, spec: dict, st: dict, phases: dict[str, str], mode: str
         sub_phases[s.get("name", "")] = s.get("phase", "pending")
     if st.get("phase") == "pending":
         _set(run, st, Outcome("running"))
-    _advance(run, sub_specs, subs, mode, mode, sub_phases)
+    await _advance(run, sub_specs, subs, mode, mode, sub_phases)
     got = [next((s.get("phase") for s in subs if s.get("name") == x.get("name")), "pending") for x in sub_specs]
     if all(p in ("succeeded", "skipped") for p in got):
         out = Outcome("succeeded")
@@ -313,7 +313,7 @@ def _run_group(run: Run, spec: dict, st: dict, phases: dict[str, str], mode: str
     _set(run, st, out)
 
 
-def advance(run: Run) -> None:
+async def advance(run: Run) -> None:
     """One pass of the engine over ``run.status`` (a started, unfinished run)."""
     wf = run.status
     statuses = wf.setdefault("steps", [])
@@ -321,7 +321,7 @@ def advance(run: Run) -> None:
     if wf.get("terminated"):
         # "if the workflow is terminated, we still need to execute all the remaining steps"
         # (wf:pkg/executor/workflow.go): after a failure they are skipped unless `if: always`
-        _advance(run, run.steps, statuses, run.mode_steps, run.mode_sub, phases)
+        await _advance(run, run.steps, statuses, run.mode_steps, run.mode_sub, phases)
         wf_status(run)
         return
     if wf.get("finished"):
@@ -348,7 +348,7 @@ def advance(run: Run) -> None:
         if wf.get("suspend"):
             wf_status(run)
             return
-    _advance(run, run.steps, statuses, run.mode_steps, run.mode_sub, phases)
+    await _advance(run, run.steps, statuses, run.mode_steps, run.mode_sub, phases)
     wf_status(run)
 
 
