@@ -314,11 +314,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run(Path(args.app) if args.app else None, keep=args.keep, clusters=args.clusters)
 
 
+def _dev_connect_to(args: argparse.Namespace):
+    """Clients for managed clusters: a context named like the cluster, else the hub's gateway."""
+    from .cluster import ClusterConfig
+    from .cluster.clusters import connect_cluster
+
+    config = ClusterConfig(args.kubeconfig or "", args.context or "")
+    return lambda cluster: connect_cluster(config, cluster)
+
+
 def _dev_session(args: argparse.Namespace, api, **callbacks):
     from .devmode.session import DevSession
 
     return DevSession(
-        api, Path(args.app_file), args.component, args.namespace, Path(args.dir) if args.dir else None, **callbacks
+        api,
+        Path(args.app_file),
+        args.component,
+        args.namespace,
+        Path(args.dir) if args.dir else None,
+        cluster=args.cluster,
+        connect_to=_dev_connect_to(args),
+        **callbacks,
     )
 
 
@@ -326,9 +342,27 @@ def _dev_progress(text: str) -> None:
     print(f"  {text}", file=sys.stderr, flush=True)
 
 
+def _dev_status(args: argparse.Namespace, api) -> int:
+    """Every workload in dev mode, on the hub and in each registered cluster."""
+    from .devmode.workload import dev_workloads_everywhere
+
+    rows, unreachable = dev_workloads_everywhere(api, _dev_connect_to(args))
+    if not rows:
+        print("no workload is in dev mode")
+    for r in rows:
+        s = r.state
+        print(
+            f"{r.ref.cluster}: {r.ref.namespace}/{r.ref.name} ({r.ref.kind}): application {s.app_namespace}/{s.app} "
+            f"component {s.component}, held by {s.holder} since {s.since}"
+        )
+    for cluster, why in unreachable.items():
+        print(f"{cluster}: unreachable ({why})")
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """`veladev dev VERB`: the dev-mode engine from a terminal."""
-    from .devmode.workload import list_dev_workloads
+    from .devmode.errors import PlacementChoice
 
     if args.verb != "status" and not Path(args.app_file).is_file():
         print(f"veladev dev {args.verb}: no Application file at {args.app_file}", file=sys.stderr)
@@ -336,33 +370,34 @@ def cmd_dev(args: argparse.Namespace) -> int:
     api = _cluster(args)
     try:
         if args.verb == "status":
-            rows = list_dev_workloads(api)
-            if not rows:
-                print("no workload is in dev mode")
-            for r in rows:
-                s = r.state
-                print(
-                    f"{r.ref.namespace}/{r.ref.name} ({r.ref.kind}): application {s.app_namespace}/{s.app} "
-                    f"component {s.component}, held by {s.holder} since {s.since}"
-                )
-            return 0
-        session = _dev_session(args, api, on_output=_print_output)
-        if args.verb == "start":
-            pod = session.start(takeover=args.takeover, progress=_dev_progress)
-            print(f"dev mode on: {session.workload.ref}, dev pod {pod.name} (work dir {pod.work_dir})")
-            return 0
-        if args.verb == "end":
-            session.end(takeover=args.takeover, progress=_dev_progress)
-            print(f"dev mode ended: {session.workload.ref} is restored")
-            return 0
-        if args.verb == "terminal":
-            from .devmode.remote import terminal
-
-            session.require_on()
-            return terminal(api, session.workload.resolver()(60), session.cfg.shell)
-        return _dev_foreground(args, session)
+            return _dev_status(args, api)
+        try:
+            session = _dev_session(args, api, on_output=_print_output)
+        except PlacementChoice as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            return _dev_verb(args, session)
+        finally:
+            session.close()
     finally:
         api.close()
+
+
+def _dev_verb(args: argparse.Namespace, session) -> int:
+    if args.verb == "start":
+        pod = session.start(takeover=args.takeover, progress=_dev_progress)
+        print(f"dev mode on: {session.workload.ref}, dev pod {pod.name} (work dir {pod.work_dir})")
+        return 0
+    if args.verb == "end":
+        session.end(takeover=args.takeover, progress=_dev_progress)
+        print(f"dev mode ended: {session.workload.ref} is restored")
+        return 0
+    if args.verb == "terminal":
+        from .devmode.remote import terminal
+
+        session.require_on()
+        return terminal(session.api, session.workload.resolver()(60), session.cfg.shell)
+    return _dev_foreground(args, session)
 
 
 def _dev_foreground(args: argparse.Namespace, session) -> int:
@@ -617,7 +652,7 @@ def _add_dev_parser(sub: argparse._SubParsersAction[OneLineErrorParser]) -> None
         ("debug", "run command.debug, forward the debug port and print the attach configuration"),
         ("terminal", "an interactive shell in the dev container"),
         ("end", "restore the workload exactly as it was and resume the Application"),
-        ("status", "list every workload in dev mode in the cluster"),
+        ("status", "list every workload in dev mode on the hub and in its managed clusters"),
     ):
         v = verbs.add_parser(verb, help=text)
         v.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
@@ -630,6 +665,11 @@ def _add_dev_parser(sub: argparse._SubParsersAction[OneLineErrorParser]) -> None
             metavar="COMPONENT",
             nargs="?",
             help="component to develop (default: the one with the nocalhost trait)",
+        )
+        v.add_argument(
+            "--cluster",
+            help="the managed cluster where the workload runs, when it runs in several "
+            "(default: where it runs, or is in dev mode; local is the hub)",
         )
         v.add_argument("--namespace", help="where the workload runs (default: the first deploy target's namespace)")
         v.add_argument("--dir", help="local folder to sync (default: the Application file's folder)")

@@ -6,7 +6,14 @@ import pytest
 import yaml
 
 from veladev.cluster import ClusterConfig, ClusterError
-from veladev.cluster.clusters import LOCAL, Placement, check_name, component_placements, connect_cluster
+from veladev.cluster.clusters import (
+    LOCAL,
+    Placement,
+    check_name,
+    component_placements,
+    connect_cluster,
+    gateway_client,
+)
 
 HUB = "https://127.0.0.1:6443"
 DIRECT = "https://127.0.0.1:7443"
@@ -34,6 +41,8 @@ def _kubeconfig(tmp_path, extra_contexts=()):
 
 
 def _token(api) -> str:
+    """The bearer token a request would carry (running the client's refresh hook, as each
+    request does: it must not move the host back to the kubeconfig's server)."""
     return api.configuration.auth_settings()["BearerToken"]["value"]
 
 
@@ -84,9 +93,17 @@ def test_local_and_empty_are_the_hub_itself(tmp_path):
 
 
 def test_a_managed_cluster_goes_through_the_gateway_proxy_with_the_hubs_credentials(tmp_path):
+    gateway = f"{HUB}/apis/cluster.core.oam.dev/v1alpha1/clustergateways/edge-1/proxy"
     with connect_cluster(_kubeconfig(tmp_path), "edge-1") as api:
-        assert api.configuration.host == f"{HUB}/apis/cluster.core.oam.dev/v1alpha1/clustergateways/edge-1/proxy"
-        assert _token(api) == "Bearer hub-token"
+        for _request in range(3):  # each request runs the loader's hook (which replaces itself)
+            assert _token(api) == "Bearer hub-token"
+            assert api.configuration.host == gateway
+        assert gateway_client(api, "local") is api
+    with connect_cluster(_kubeconfig(tmp_path), LOCAL) as hub, gateway_client(hub, "edge-1") as api:
+        for _request in range(3):
+            assert _token(api) == "Bearer hub-token"
+            assert api.configuration.host == gateway
+        assert hub.configuration.host == HUB
 
 
 def test_a_context_named_like_the_cluster_is_used_directly(tmp_path):

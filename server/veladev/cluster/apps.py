@@ -67,6 +67,21 @@ def get_application(api_client, namespace: str, name: str) -> dict[str, Any]:
     )
 
 
+def find_application(api_client, namespace: str, name: str) -> dict[str, Any] | None:
+    """The Application, or None when it does not exist (not deployed yet)."""
+    from kubernetes.client.exceptions import ApiException
+
+    def read() -> dict[str, Any] | None:
+        try:
+            return _api(api_client).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        except ApiException as exc:
+            if exc.status == 404 and "no such cluster" not in _status_message(exc):
+                return None
+            raise
+
+    return _call(f"read application {namespace}/{name}", read)
+
+
 def apply_application(api_client, app: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
     """Create the Application, or replace its spec, labels and annotations if it exists."""
     from kubernetes.client.exceptions import ApiException

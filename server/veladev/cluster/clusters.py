@@ -126,6 +126,20 @@ def gateway_host(hub_host: str, cluster: str) -> str:
     return f"{hub_host.rstrip('/')}{GATEWAY_PATH}/{check_name(cluster)}/proxy"
 
 
+def gateway_client(hub_api, cluster: str):
+    """A new ApiClient for `cluster` through the gateway, with the hub client's configuration
+    (credentials, CA) and the proxy prefix as its host; `hub_api` itself for `local`/""."""
+    import copy
+
+    from kubernetes import client
+
+    if is_local(cluster):
+        return hub_api
+    configuration = copy.deepcopy(hub_api.configuration)
+    _pin_host(configuration, gateway_host(hub_api.configuration.host, cluster))
+    return client.ApiClient(configuration)
+
+
 def _context_names(config: ClusterConfig) -> set[str]:
     from kubernetes import config as kube_config
 

@@ -15,13 +15,15 @@ The shape is Nocalhost's service config: `{name, serviceType, containers: [{name
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import DevModeError
+from ..cluster.clusters import LOCAL, Placement
+from .errors import DevModeError, PlacementChoice
 
 TRAIT = "nocalhost"
 NAME_LABEL = "app.oam.dev/name"
@@ -65,6 +67,7 @@ class AppTarget:
     component: str
     namespace: str  # the first deploy target's namespace
     trait_config: dict[str, Any] | None  # the rendered service config, None without the trait
+    cluster: str = LOCAL  # where the workload runs ("local": the hub)
 
 
 def load_application(path: Path, text: str | None = None) -> dict[str, Any]:
@@ -287,3 +290,55 @@ def resolve_dev_config(
         f"component {target.component} has no dev config: add the nocalhost trait to it in "
         f"{app_file.name}, or write {local_dir / LOCAL_CONFIG}"
     )
+
+
+def _listed(placements: Sequence[Placement]) -> str:
+    return ", ".join(str(p) for p in placements)
+
+
+def _in_namespace(placements: Sequence[Placement], namespace: str | None) -> list[Placement]:
+    return [p for p in placements if not namespace or p.namespace == namespace]
+
+
+def _preferred(placements: Sequence[Placement], namespace: str) -> Placement:
+    return next((p for p in placements if p.namespace == namespace), placements[0])
+
+
+def choose_placement(
+    component: str,
+    placements: Sequence[Placement],
+    recorded: Sequence[Placement],
+    cluster: str | None,
+    namespace: str | None,
+    default_namespace: str,
+) -> Placement:
+    """The placement to develop in. `placements`: where the component runs (the hub
+    Application's status, empty when unknown); `recorded`: those of it in dev mode now (the
+    hub's record); `cluster`/`namespace`: what the user named; `default_namespace`: the first
+    deploy target's. Without a named cluster, the one placement in dev mode wins (so `end`
+    from a new process finds it); placements in one cluster leave only the namespace to
+    choose, as with one cluster; several clusters are the user's choice (`PlacementChoice`)."""
+    wanted = namespace or default_namespace
+    if cluster:
+        mine = _in_namespace([p for p in placements if p.cluster == cluster], namespace)
+        if mine:
+            return _preferred(mine, wanted)
+        if not placements:
+            return Placement(cluster, wanted)
+        where = f"cluster {cluster}" + (f" namespace {namespace}" if namespace else "")
+        raise PlacementChoice(f"component {component} does not run in {where}; it runs in {_listed(placements)}")
+    in_dev = _in_namespace(recorded, namespace)
+    if len(in_dev) == 1:
+        return in_dev[0]
+    candidates = _in_namespace(placements, namespace) or list(placements)
+    clusters = {p.cluster for p in candidates}
+    if len(clusters) > 1:
+        raise PlacementChoice(
+            f"component {component} runs in several clusters ({_listed(candidates)}); "
+            "choose one with --cluster (and --namespace)"
+        )
+    if not candidates:
+        return Placement(LOCAL, wanted)
+    if namespace and all(p.namespace != namespace for p in candidates):
+        return Placement(candidates[0].cluster, namespace)
+    return _preferred(candidates, wanted)

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import app_target, resolve_dev_config
+from ..cluster import ClusterError
+from ..cluster.apps import find_application
+from ..cluster.clusters import Placement, component_placements, gateway_client, is_local
+from .config import (
+    AppTarget,
+    app_target,
+    choose_placement,
+    resolve_dev_config,
+)
 from .errors import DevModeError
 from .pod import DevPod
-from .workload import DevWorkload, Holder, Progress
+from .workload import DevWorkload, Holder, Progress, recorded_placements
 
 if TYPE_CHECKING:  # for annotations only; the methods import these where they use them
     from .forward import PortForwards
@@ -54,6 +62,37 @@ def debug_language(cfg) -> str:
     )
 
 
+#: An ApiClient for a cluster by name (e.g. `clusters.connect_cluster` with the user's kubeconfig).
+ConnectTo = Callable[[str], Any]
+
+
+def _hub_application(hub_api, target: AppTarget) -> dict[str, Any]:
+    try:
+        return find_application(hub_api, target.app_namespace, target.app) or {}
+    except ClusterError as exc:
+        raise DevModeError(f"cannot read Application {target.app_namespace}/{target.app} on the hub: {exc}") from None
+
+
+def placements(hub_api, app_file: Path, component: str | None = None, app_text: str | None = None) -> list[Placement]:
+    """Where the component runs, from the hub Application's status (empty: not deployed)."""
+    target = app_target(Path(app_file), component, None, app_text)
+    return component_placements(_hub_application(hub_api, target), target.component)
+
+
+def placement_for(hub_api, target: AppTarget, cluster: str | None, namespace: str | None) -> Placement:
+    """The placement to develop the target's component in (see `config.choose_placement`);
+    `target.namespace` is the named namespace or the first deploy target's."""
+    app = _hub_application(hub_api, target)
+    return choose_placement(
+        target.component,
+        component_placements(app, target.component),
+        recorded_placements(app, target.component),
+        cluster,
+        namespace,
+        target.namespace,
+    )
+
+
 def locate(
     api_client,
     app_file: Path,
@@ -62,15 +101,37 @@ def locate(
     local_dir: Path | None = None,
     holder: Holder | None = None,
     app_text: str | None = None,
+    cluster: str | None = None,
+    connect_to: ConnectTo | None = None,
 ) -> DevWorkload:
     """The component's workload and dev config, checked against each other (blocking).
-    `app_text`: the editor's (maybe unsaved) text of the Application file."""
+    `api_client`: the hub's; the workload is looked for in the chosen placement's cluster,
+    reached with `connect_to(cluster)` (default: through the hub's gateway). `app_text`: the
+    editor's (maybe unsaved) text of the Application file."""
     app_file = Path(app_file)
     target = app_target(app_file, component, namespace, app_text)
+    placement = placement_for(api_client, target, cluster, namespace)
+    target = replace(target, cluster=placement.cluster, namespace=placement.namespace)
     folder = Path(local_dir) if local_dir else app_file.resolve().parent
-    return DevWorkload.locate(
-        api_client, target, lambda obj: resolve_dev_config(target, obj, folder, app_file), holder=holder
-    )
+    if is_local(placement.cluster):
+        cluster_api = api_client
+    else:
+        try:
+            cluster_api = (connect_to or (lambda c: gateway_client(api_client, c)))(placement.cluster)
+        except ClusterError as exc:
+            raise DevModeError(f"cannot connect to cluster {placement.cluster}: {exc}") from None
+    try:
+        return DevWorkload.locate(
+            cluster_api,
+            target,
+            lambda obj: resolve_dev_config(target, obj, folder, app_file),
+            holder=holder,
+            hub_api=api_client,
+        )
+    except BaseException:
+        if cluster_api is not api_client:
+            cluster_api.close()
+        raise
 
 
 @dataclass(slots=True)
@@ -101,11 +162,16 @@ class DevSession:
         on_state: Callable[[SessionState], None] | None = None,
         on_output: Callable[[str], None] | None = None,
         app_text: str | None = None,
+        cluster: str | None = None,
+        connect_to: ConnectTo | None = None,
     ):
-        self.api = api_client
+        self.hub = api_client
         self.app_file = Path(app_file)
         self.local_dir = Path(local_dir) if local_dir else self.app_file.resolve().parent
-        self.workload = locate(api_client, self.app_file, component, namespace, self.local_dir, holder, app_text)
+        self.workload = locate(
+            api_client, self.app_file, component, namespace, self.local_dir, holder, app_text, cluster, connect_to
+        )
+        self.api = self.workload.api  # the workload's cluster: sync, forwards, run and terminal go there
         self.cfg = self.workload.cfg
         self.state = SessionState()
         self._on_state = on_state
@@ -115,6 +181,15 @@ class DevSession:
         self.forwards: PortForwards | None = None
         self.process: RemoteProcess | None = None
         self._debug_forward: PortForwards | None = None
+
+    @property
+    def cluster(self) -> str:
+        return self.workload.ref.cluster
+
+    def close(self) -> None:
+        """Close the workload cluster's client when the session opened it (not the hub's)."""
+        if self.api is not self.hub:
+            self.api.close()
 
     # -- state reporting
     def _set(self, **changes: Any) -> None:

@@ -9,6 +9,12 @@ process, after a crash or a killed editor:
   of its pause label;
 - label `dev.veladev.io/dev-mode: "true"`, so `status` can list dev workloads cluster-wide.
 
+The Application is the hub's, also when the workload runs in a managed cluster: its pause
+label and `dev.veladev.io/placements` (where its workloads are in dev mode: cluster,
+namespace, component) are written there. That record lets a new process find the cluster of a
+dev workload with one read of the hub, and resume the Application only when its last dev
+workload in any cluster ends.
+
 Start pauses the Application's reconciliation (`controller.core.oam.dev/pause: "true"`,
 KubeVela v1.9+, kubevela `pkg/controller/.../application_controller.go`), otherwise KubeVela's
 state-keep would put the rendered workload back within its resync period. The swap follows
@@ -33,6 +39,8 @@ from typing import Any
 
 from ..cluster import ClusterError
 from ..cluster import workloads as wl
+from ..cluster.apps import get_application, patch_application
+from ..cluster.clusters import LOCAL, Placement, is_local
 from .config import APP_NAMESPACE_LABEL, COMPONENT_LABEL, NAME_LABEL, AppTarget, DevConfig
 from .errors import DevModeError
 from .pod import DevPod
@@ -40,6 +48,7 @@ from .pod import DevPod
 ORIGINAL_ANNOTATION = "dev.veladev.io/original"
 STATE_ANNOTATION = "dev.veladev.io/state"
 DEV_LABEL = "dev.veladev.io/dev-mode"
+PLACEMENTS_ANNOTATION = "dev.veladev.io/placements"
 PAUSE_LABEL = "controller.core.oam.dev/pause"
 KEEP_ALIVE = ["/bin/sh", "-c", "tail -f /dev/null"]
 WORKDIR_VOLUME = "veladev-workdir"
@@ -75,13 +84,15 @@ class WorkloadRef:
     service_type: str  # deployment | statefulset
     namespace: str
     name: str
+    cluster: str = LOCAL
 
     @property
     def kind(self) -> str:
         return wl.KINDS[self.service_type][0]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}"
+        where = "" if is_local(self.cluster) else f" in cluster {self.cluster}"
+        return f"{self.kind} {self.namespace}/{self.name}{where}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +176,7 @@ def find_workload(api_client, target: AppTarget) -> tuple[WorkloadRef, dict[str,
             "dev mode needs exactly one"
         )
     service_type, obj = found[0]
-    return WorkloadRef(service_type, target.namespace, obj["metadata"]["name"]), obj
+    return WorkloadRef(service_type, target.namespace, obj["metadata"]["name"], target.cluster), obj
 
 
 def check_matches(ref: WorkloadRef, obj: dict[str, Any], cfg: DevConfig) -> str:
@@ -285,6 +296,40 @@ class ImagePullFailed(DevModeError):
     pass
 
 
+# --- the hub's record of dev placements -------------------------------------------------------
+
+
+def _record(app: dict[str, Any]) -> tuple[str | None, list[dict[str, str]]]:
+    """(the pause label before dev mode, the workloads in dev mode) from the Application's
+    `dev.veladev.io/placements`; a damaged or missing record is an empty one."""
+    text = ((app.get("metadata") or {}).get("annotations") or {}).get(PLACEMENTS_ANNOTATION)
+    try:
+        d = json.loads(text or "{}")
+        entries = [
+            {k: str(e.get(k) or "") for k in ("cluster", "namespace", "component", "kind", "name")}
+            for e in d.get("workloads") or []
+            if isinstance(e, dict)
+        ]
+        pause = d.get("pauseBefore")
+        return (pause if isinstance(pause, str) else None), entries
+    except (ValueError, TypeError, AttributeError):
+        return None, []
+
+
+def _record_json(pause_before: str | None, entries: list[dict[str, str]]) -> str:
+    return json.dumps({"pauseBefore": pause_before, "workloads": entries}, separators=(",", ":"))
+
+
+def recorded_placements(app: dict[str, Any], component: str) -> list[Placement]:
+    """Where the component's workloads are in dev mode, as the hub's Application records it."""
+    out: list[Placement] = []
+    for e in _record(app)[1]:
+        p = Placement(e["cluster"] or LOCAL, e["namespace"])
+        if e["component"] == component and p not in out:
+            out.append(p)
+    return out
+
+
 # --- the engine -------------------------------------------------------------------------------
 
 
@@ -300,8 +345,17 @@ def _say(progress: Progress | None, text: str) -> None:
 class DevWorkload:
     """One component's workload in dev mode: start, resolve the dev pod, end."""
 
-    def __init__(self, api_client, ref: WorkloadRef, container: str, cfg: DevConfig, holder: Holder | None = None):
-        self.api = api_client
+    def __init__(
+        self,
+        api_client,
+        ref: WorkloadRef,
+        container: str,
+        cfg: DevConfig,
+        holder: Holder | None = None,
+        hub_api=None,
+    ):
+        self.api = api_client  # the workload's cluster
+        self.hub = hub_api if hub_api is not None else api_client  # the Application's (the hub)
         self.ref = ref
         self.container = container
         self.cfg = cfg
@@ -309,12 +363,18 @@ class DevWorkload:
 
     @classmethod
     def locate(
-        cls, api_client, target: AppTarget, cfg_for: Callable[[dict[str, Any]], DevConfig], holder: Holder | None = None
+        cls,
+        api_client,
+        target: AppTarget,
+        cfg_for: Callable[[dict[str, Any]], DevConfig],
+        holder: Holder | None = None,
+        hub_api=None,
     ) -> DevWorkload:
-        """Find the workload and check the dev config (which may come from it) fits."""
+        """Find the workload (in `api_client`'s cluster, `target.cluster`) and check the dev
+        config (which may come from it) fits. `hub_api`: the hub's client, when that is another."""
         ref, obj = find_workload(api_client, target)
         cfg = cfg_for(obj)
-        return cls(api_client, ref, check_matches(ref, obj, cfg), cfg, holder)
+        return cls(api_client, ref, check_matches(ref, obj, cfg), cfg, holder, hub_api)
 
     # -- reading
     def read(self) -> dict[str, Any]:
@@ -398,32 +458,79 @@ class DevWorkload:
             },
         )
 
-    def _pause_before(self, app_ns: str, app: str) -> str | None:
-        """The Application's pause label before dev mode: if another of its workloads is in dev
-        mode already, the app is paused by us and that one remembers the real earlier value."""
-        for other in self._app_dev_workloads(app_ns, app):
-            return other.state.pause_before
-        from ..cluster.apps import get_application
+    def _entry(self) -> dict[str, str]:
+        """This workload in the hub's record."""
+        return {
+            "cluster": self.ref.cluster,
+            "namespace": self.ref.namespace,
+            "component": self.cfg.component,
+            "kind": self.ref.service_type,
+            "name": self.ref.name,
+        }
 
+    def _pause_before(self, app_ns: str, app: str) -> str | None:
+        """The Application's pause label before dev mode: if another of its workloads (in any
+        cluster) is in dev mode already, the app is paused by us and the record keeps the real
+        earlier value."""
         try:
-            return (get_application(self.api, app_ns, app)["metadata"].get("labels") or {}).get(PAUSE_LABEL)
+            obj = get_application(self.hub, app_ns, app)
         except ClusterError as exc:
             raise DevModeError(f"cannot read Application {app_ns}/{app} to pause it: {exc}") from None
-
-    def _app_dev_workloads(self, app_ns: str, app: str) -> list[DevWorkloadInfo]:
-        return [
-            i
-            for i in list_dev_workloads(self.api, f"{NAME_LABEL}={app}")
-            if i.state.app_namespace == app_ns and i.state.app == app and i.ref != self.ref
-        ]
+        pause_before, entries = _record(obj)
+        if [e for e in entries if e != self._entry()]:
+            return pause_before
+        return (obj["metadata"].get("labels") or {}).get(PAUSE_LABEL)
 
     def _pause(self, state: DevState | None) -> None:
+        """Pause the hub's Application and record this workload there (one guarded patch)."""
         if state is None or not state.app:
             return
+        me = self._entry()
+
+        def change(app: dict[str, Any]) -> dict[str, Any]:
+            pause_before, entries = _record(app)
+            if not entries:
+                pause_before = state.pause_before
+            return {
+                "metadata": {
+                    "labels": {PAUSE_LABEL: "true"},
+                    "annotations": {
+                        PLACEMENTS_ANNOTATION: _record_json(
+                            pause_before, [*entries, me] if me not in entries else entries
+                        )
+                    },
+                }
+            }
+
         try:
-            wl.set_application_label(self.api, state.app_namespace, state.app, PAUSE_LABEL, "true")
+            patch_application(self.hub, state.app_namespace, state.app, change)
         except ClusterError as exc:
             raise DevModeError(f"cannot pause Application {state.app_namespace}/{state.app}: {exc}") from None
+
+    def _release(self, state: DevState, progress: Progress | None) -> None:
+        """Take this workload off the hub's record; the last one out resumes the Application
+        (its pause label as it was before dev mode)."""
+        me = self._entry()
+        resumed: list[bool] = []
+
+        def change(app: dict[str, Any]) -> dict[str, Any]:
+            pause_before, entries = _record(app)
+            rest = [e for e in entries if e != me]
+            resumed[:] = [not rest]
+            if rest:
+                return {"metadata": {"annotations": {PLACEMENTS_ANNOTATION: _record_json(pause_before, rest)}}}
+            before = pause_before if entries else state.pause_before
+            return {"metadata": {"labels": {PAUSE_LABEL: before}, "annotations": {PLACEMENTS_ANNOTATION: None}}}
+
+        try:
+            patch_application(self.hub, state.app_namespace, state.app, change)
+        except ClusterError as exc:
+            raise DevModeError(
+                f"{self.ref} is restored, but the pause label of Application "
+                f"{state.app_namespace}/{state.app} could not be reset: {exc}"
+            ) from None
+        if resumed and resumed[0]:
+            _say(progress, f"resumed Application {state.app_namespace}/{state.app}")
 
     def _swap(self, obj: dict[str, Any], progress: Progress | None) -> None:
         original = json.loads(obj["metadata"]["annotations"][ORIGINAL_ANNOTATION])
@@ -520,15 +627,8 @@ class DevWorkload:
             break
         else:
             raise DevModeError(f"{self.ref} kept changing while dev mode ended; try again")
-        if state.app and not self._app_dev_workloads(state.app_namespace, state.app):
-            _say(progress, f"resuming Application {state.app_namespace}/{state.app}")
-            try:
-                wl.set_application_label(self.api, state.app_namespace, state.app, PAUSE_LABEL, state.pause_before)
-            except ClusterError as exc:
-                raise DevModeError(
-                    f"{self.ref} is restored, but the pause label of Application "
-                    f"{state.app_namespace}/{state.app} could not be reset: {exc}"
-                ) from None
+        if state.app:
+            self._release(state, progress)
         if wait:
             self.wait_restored(timeout, progress)
 
@@ -558,8 +658,8 @@ class DevWorkload:
             time.sleep(POLL)
 
 
-def list_dev_workloads(api_client, extra_selector: str = "") -> list[DevWorkloadInfo]:
-    """Every workload in dev mode in the cluster (all namespaces)."""
+def list_dev_workloads(api_client, extra_selector: str = "", cluster: str = LOCAL) -> list[DevWorkloadInfo]:
+    """Every workload in dev mode in the cluster (all namespaces); `cluster`: its name."""
     selector = f"{DEV_LABEL}=true" + (f",{extra_selector}" if extra_selector else "")
     out = []
     for service_type in wl.KINDS:
@@ -567,5 +667,27 @@ def list_dev_workloads(api_client, extra_selector: str = "") -> list[DevWorkload
             state = DevState.from_workload(obj)
             if state is not None:
                 md = obj["metadata"]
-                out.append(DevWorkloadInfo(WorkloadRef(service_type, md["namespace"], md["name"]), state))
+                out.append(DevWorkloadInfo(WorkloadRef(service_type, md["namespace"], md["name"], cluster), state))
     return sorted(out, key=lambda i: (i.ref.namespace, i.ref.name))
+
+
+def dev_workloads_everywhere(hub_api, connect_to: Callable[[str], Any]) -> tuple[list[DevWorkloadInfo], dict[str, str]]:
+    """The workloads in dev mode on the hub and in every registered cluster (reached with
+    `connect_to(name)`), and for each cluster that could not be asked, why."""
+    from ..cluster.clusters import list_clusters
+
+    found = list_dev_workloads(hub_api)
+    unreachable: dict[str, str] = {}
+    for c in list_clusters(hub_api)[1:]:
+        try:
+            api = connect_to(c.name)
+        except ClusterError as exc:
+            unreachable[c.name] = str(exc)
+            continue
+        try:
+            found += list_dev_workloads(api, cluster=c.name)
+        except ClusterError as exc:
+            unreachable[c.name] = str(exc)
+        finally:
+            api.close()
+    return found, unreachable

@@ -111,18 +111,24 @@ class Converter:
 # veladev.dev.status command carry (the editor clients read these shapes).
 
 
-def dev_state_params(uri: str, component: str | None, namespace: str | None, state) -> dict:
-    """`state`: a `veladev.devmode.session.SessionState`."""
+def dev_state_params(uri: str, component: str | None, namespace: str | None, state, cluster: str | None = None) -> dict:
+    """`state`: a `veladev.devmode.session.SessionState`; `cluster`: None until resolved."""
     return {
         "uri": uri,
         "component": component,
         "namespace": namespace,
+        "cluster": cluster,
         "state": state.dev,
         "sync": state.sync,
         "forwards": state.forwards,
         "run": state.run,
         "message": state.message,
     }
+
+
+def placement_entry(placement) -> dict:
+    """`placement`: a `veladev.cluster.clusters.Placement` (the veladev.dev.placements result)."""
+    return {"cluster": placement.cluster, "namespace": placement.namespace}
 
 
 def run_output_params(uri: str, component: str | None, text: str) -> dict:
@@ -134,6 +140,7 @@ def dev_status_entry(info) -> dict:
     s = info.state
     return {
         "application": f"{s.app_namespace}/{s.app}",
+        "cluster": info.ref.cluster,
         "namespace": info.ref.namespace,
         "component": s.component,
         "workload": info.ref.name,
