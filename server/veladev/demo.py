@@ -252,7 +252,9 @@ def _make_repo(work: Path, sandbox) -> Path:
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "frontend v1.0.0")
     _git(repo, "tag", "v1.0.0")
-    sandbox.register_repo("frontend", str(repo))
+    # `sandbox.local/frontend:<commit>` images: one registry every cluster pulls from
+    for cluster in [sandbox, *sandbox.clusters.values()]:
+        cluster.register_repo("frontend", str(repo))
     return repo
 
 
@@ -287,16 +289,22 @@ def _dev_mode(demo: Demo, target: Target) -> None:
         _say("dev run", text.rstrip())
 
     session = DevSession(
-        demo.api, demo.app_path, demo.comp, namespace=target.namespace, local_dir=demo.repo, on_output=show
+        demo.api,
+        demo.app_path,
+        demo.comp,
+        namespace=target.namespace,
+        cluster=target.cluster,
+        connect_to=demo.client,  # the same gateway client as every other step in that cluster
+        local_dir=demo.repo,
+        on_output=show,
     )
     pod = session.start(progress=lambda text: _say("dev", text))
-    where = "" if target.cluster == "local" else f" in cluster {target.cluster}"
-    _say("dev", f"dev mode on: {session.workload.ref}{where}, dev pod {pod.name}")
+    _say("dev", f"dev mode on: {session.workload.ref}, dev pod {pod.name}")
     try:
         _edit_and_reload(session, demo.repo, output, pod)
     finally:
         session.end(progress=lambda text: _say("dev", text))
-    _say("dev", f"dev end: {session.workload.ref}{where} is restored and Application reconciliation resumed")
+    _say("dev", f"dev end: {session.workload.ref} is restored and Application reconciliation resumed")
 
 
 def _edit_and_reload(session, repo: Path, output: list[str], pod) -> None:
