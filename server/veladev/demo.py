@@ -166,9 +166,6 @@ class Demo:
             if p.namespace == namespace
         ]
 
-    def wait_targets(self, env: str, count: int) -> list[Target]:
-        return _wait(f"{env} to be placed", lambda: (lambda t: t if len(t) >= count else None)(self.targets(env)))
-
     def close(self) -> None:
         for client in [self.api, *self.clients.values()]:
             client.close()
@@ -264,14 +261,25 @@ def _suspended(demo: Demo, what: str) -> dict:
     return _wait(what, lambda: (lambda a: a if read_workflow(a).suspending_steps() else None)(demo.application()))
 
 
-def _deploy(demo: Demo, test_clusters: int) -> list[Target]:
+def _placed(demo: Demo, env: str, app: dict) -> list[Target]:
+    targets = demo.targets(env, app)
+    if not targets:
+        from .delivery.workflow import WorkflowError
+
+        namespace = _env_namespace(demo.app, env)
+        raise WorkflowError(f"deploy-{env} placed {demo.comp} in no cluster's namespace {namespace}")
+    return targets
+
+
+def _deploy(demo: Demo) -> list[Target]:
     """Apply the Application; the workflow deploys test and waits for approval; test serves."""
     from .cluster.apps import apply_application
 
     apply_application(demo.api, demo.app, demo.ns)
     _say("deploy", f"applied Application {demo.ns}/{demo.name}")
-    _say("deploy", _show_workflow(_suspended(demo, "the workflow to wait for approval")))
-    tests = demo.wait_targets("test", test_clusters)
+    suspended = _suspended(demo, "the workflow to wait for approval")
+    _say("deploy", _show_workflow(suspended))
+    tests = _placed(demo, "test", suspended)  # deploy-test has succeeded: its placements are in the status
     for t in tests:
         _say(t.tag, f"serves: {_wait(f'{t.tag} to serve the page', lambda t=t: t.page(demo.comp))}")
     return tests
@@ -397,7 +405,7 @@ def _test_runs_commit(demo: Demo, tests: list[Target], commit: str) -> None:
         _say(t.tag, f"serves: {what}; {waiting})")
 
 
-def _promote(demo: Demo, commit: str, prod_clusters: int) -> None:
+def _promote(demo: Demo, commit: str) -> None:
     from .delivery.promote import promote
     from .delivery.workflow import read_workflow
 
@@ -407,7 +415,7 @@ def _promote(demo: Demo, commit: str, prod_clusters: int) -> None:
         "the workflow to finish",
         lambda: (lambda a: a if read_workflow(a).finished else None)(demo.application()),
     )
-    for t in demo.wait_targets("prod", prod_clusters):
+    for t in _placed(demo, "prod", done):  # the workflow has finished: every placement is in the status
         _say(t.tag, f"serves: {_serves_commit(demo, t, commit)}; {_show_workflow(done)})")
 
 
@@ -422,14 +430,13 @@ def _status(demo: Demo) -> None:
         )
 
 
-def _flow(demo: Demo, clusters: bool) -> None:
-    tests = _deploy(demo, 1)
+def _flow(demo: Demo) -> None:
+    tests = _deploy(demo)
     _dev_mode(demo, tests[0])
     _served_again(demo, tests)
     commit = _push_and_trigger(demo)
     _test_runs_commit(demo, tests, commit)
-    prod_clusters = sum(1 for labels in MANAGED_CLUSTERS.values() if labels["env"] == "prod") if clusters else 1
-    _promote(demo, commit, prod_clusters)
+    _promote(demo, commit)
     _status(demo)
 
 
@@ -459,7 +466,7 @@ def run(app_file: Path | None = None, keep: bool = False, clusters: bool = False
         api = kube_config.new_client_from_config(config_file=sandbox.kubeconfig)
         app = yaml.safe_load(app_path.read_text(encoding="utf-8"))
         demo = Demo(sandbox, sandbox.kubeconfig, api, app_path, app, repo)
-        _flow(demo, clusters)
+        _flow(demo)
         _say("done", "test and prod run the pushed commit" + (" in every cluster" if clusters else ""))
         return 0
     except (ClusterError, TriggerError, WorkflowError, DevModeError, TimeoutError) as exc:
