@@ -27,7 +27,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
 
-from bench_devmode_forward import download, new_connection_request, recv_exact  # noqa: E402 - after sys.path
+from bench_devmode_forward import download, keepalive_rtts, new_connection_request  # noqa: E402 - after sys.path
 from bench_sandbox_streams import SERVER, pct  # noqa: E402 - after the sys.path set-up above
 from kubernetes import client  # noqa: E402 - after the sys.path set-up above
 
@@ -178,18 +177,6 @@ class Kubectl:
             proc.wait(20)
 
 
-def keepalive_rtt(port: int, n: int) -> list[float]:
-    out = []
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for _ in range(n):
-            t0 = time.perf_counter()
-            s.sendall(b"k" * 64)
-            recv_exact(s, 64)
-            out.append((time.perf_counter() - t0) * 1000)
-    return out[3:]
-
-
 def measure(args, apis, ports, kubectls, mb: int) -> dict[str, dict[str, list[float]]]:
     n_exec, n_new, n_keep, n_ws, n_kubectl, rounds = (
         (10, 20, 50, 10, 3, 1) if args.quick else (100, 150, 400, 60, 10, 3)
@@ -201,7 +188,7 @@ def measure(args, apis, ports, kubectls, mb: int) -> dict[str, dict[str, list[fl
         for r in ROUTES:  # the routes take turns, so both see the same background load
             res[r]["exec"] += [exec_round_trip(apis[r]) for _ in range(n_exec // rounds)]
             res[r]["new"] += [new_connection_request(ports[r][7000]) for _ in range(n_new // rounds)]
-            res[r]["keep"] += keepalive_rtt(ports[r][7000], n_keep // rounds)
+            res[r]["keep"] += keepalive_rtts(ports[r][7000], n_keep // rounds)
             res[r]["ws"] += [port_stream_request(apis[r]) for _ in range(n_ws // rounds)]
             res[r]["mbps"].append(download(ports[r][7001], mb * 1024 * 1024))
             if kubectls:

@@ -72,6 +72,23 @@ class DemoOutput:
     def line(self, pred) -> str:
         return self.lines[self.first(pred)]
 
+    def pushed(self) -> tuple[int, str]:
+        """The trigger line and the pushed commit (its first 8 hex digits)."""
+        triggered = self.first(lambda line: line.startswith("[trigger] pushed"))
+        return triggered, self.lines[triggered].split()[2].rstrip(";")
+
+    def serves_commit(self, tag: str, commit: str, workflow: str) -> int:
+        """The line where `tag` (e.g. `prod edge-2`) serves v2.0.0 from the commit's image
+        while the workflow shows `workflow`."""
+        return self.first(
+            lambda line: (
+                line.startswith(f"[{tag}] serves:")
+                and "frontend v2.0.0" in line
+                and f"image sandbox.local/frontend:{commit}" in line
+                and workflow in line
+            )
+        )
+
 
 def run_demo(installed_wheel: Path, cwd: Path, *args: str) -> DemoOutput:
     """`python -m veladev demo ARGS` from the installed wheel (checked to be the one imported)."""
@@ -127,19 +144,9 @@ def test_demo_runs_the_flow_end_to_end_from_the_installed_package(installed_whee
     deployed = out.first(lambda line: line.startswith("[test] serves:") and "frontend v1.0.0" in line)
     dev = dev_mode_steps(out, "Deployment test/frontend")
     restored = out.first(lambda line: line.startswith("[test] serves again:") and "frontend v1.0.0" in line)
-    triggered = out.first(lambda line: line.startswith("[trigger] pushed"))
-    commit = out.lines[triggered].split()[2].rstrip(";")
-    test_v2 = out.first(
-        lambda line: line.startswith("[test] serves:") and "frontend v2.0.0" in line and f"frontend:{commit}" in line
-    )
-    prod_v2 = out.first(
-        lambda line: (
-            line.startswith("[prod] serves:")
-            and "frontend v2.0.0" in line
-            and f"frontend:{commit}" in line
-            and "deploy-prod:succeeded" in line
-        )
-    )
+    triggered, commit = out.pushed()
+    test_v2 = out.serves_commit("test", commit, "approve-prod:suspending")
+    prod_v2 = out.serves_commit("prod", commit, "deploy-prod:succeeded")
     assert [deployed, *dev, restored, triggered, test_v2, prod_v2] == sorted(
         [deployed, *dev, restored, triggered, test_v2, prod_v2]
     )
@@ -167,28 +174,10 @@ def test_demo_clusters_runs_the_flow_across_managed_clusters_through_the_hub(ins
     deployed = out.first(lambda line: line.startswith("[test edge-1] serves:") and "frontend v1.0.0" in line)
     dev = dev_mode_steps(out, "Deployment test/frontend in cluster edge-1")
     restored = out.first(lambda line: line.startswith("[test edge-1] serves again:") and "frontend v1.0.0" in line)
-    triggered = out.first(lambda line: line.startswith("[trigger] pushed"))
-    commit = out.lines[triggered].split()[2].rstrip(";")
-    test_v2 = out.first(
-        lambda line: (
-            line.startswith("[test edge-1] serves:")
-            and "frontend v2.0.0" in line
-            and f"frontend:{commit}" in line
-            and "approve-prod:suspending" in line
-        )
-    )
+    triggered, commit = out.pushed()
+    test_v2 = out.serves_commit("test edge-1", commit, "approve-prod:suspending")
     promoted = out.first(lambda line: line.startswith("[promote] resumed the workflow"))
-    prod_v2 = [
-        out.first(
-            lambda line, c=c: (
-                line.startswith(f"[prod {c}] serves:")
-                and "frontend v2.0.0" in line
-                and f"frontend:{commit}" in line
-                and "deploy-prod:succeeded" in line
-            )
-        )
-        for c in ("edge-2", "edge-3")
-    ]
+    prod_v2 = [out.serves_commit(f"prod {c}", commit, "deploy-prod:succeeded") for c in ("edge-2", "edge-3")]
     status = [
         out.first(lambda line, c=c, ns=ns: line == f"[status] frontend in cluster {c}, namespace {ns}: healthy")
         for c, ns in (("edge-1", "test"), ("edge-2", "prod"), ("edge-3", "prod"))
