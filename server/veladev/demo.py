@@ -420,14 +420,12 @@ def _promote(demo: Demo, commit: str) -> None:
 
 
 def _status(demo: Demo) -> None:
-    """The component's health in each placement, from the hub Application's status."""
-    services = (demo.application().get("status") or {}).get("services") or []
-    for s in services:
-        health = "healthy" if s.get("healthy") else f"unhealthy: {s.get('message', '')}"
-        _say(
-            "status",
-            f"{s.get('name')} in cluster {s.get('cluster') or 'local'}, namespace {s.get('namespace')}: {health}",
-        )
+    """What `veladev status` shows: the workflow, each component's health per cluster (every
+    cluster probed through the hub) and each deploy step's placements."""
+    from .delivery.status import application_status, describe_status
+
+    for line in describe_status(application_status(demo.api, demo.ns, demo.name)):
+        _say("status", line)
 
 
 def _flow(demo: Demo) -> None:

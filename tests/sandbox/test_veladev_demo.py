@@ -6,6 +6,7 @@ and after the hot reload, dev end restores the workload), then commit, trigger a
 `veladev demo --clusters` does the same across three managed clusters of a hub."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -178,13 +179,22 @@ def test_demo_clusters_runs_the_flow_across_managed_clusters_through_the_hub(ins
     test_v2 = out.serves_commit("test edge-1", commit, "approve-prod:suspending")
     promoted = out.first(lambda line: line.startswith("[promote] resumed the workflow"))
     prod_v2 = [out.serves_commit(f"prod {c}", commit, "deploy-prod:succeeded") for c in ("edge-2", "edge-3")]
+    # what `veladev status` shows: health per component x cluster, then each deploy step's placements
     status = [
-        out.first(lambda line, c=c, ns=ns: line == f"[status] frontend in cluster {c}, namespace {ns}: healthy")
+        out.first(lambda line, c=c, ns=ns: re.fullmatch(rf"\[status\]\s+frontend\s+{c}\s+{ns}\s+✓ healthy.*", line))
         for c, ns in (("edge-1", "test"), ("edge-2", "prod"), ("edge-3", "prod"))
     ]
+    status.append(out.first(lambda line: re.fullmatch(r"\[status\]\s+deploy-test\s+edge-1/test", line)))
+    status.append(out.first(lambda line: re.fullmatch(r"\[status\]\s+deploy-prod\s+edge-2/prod, edge-3/prod", line)))
     order = [*registered, suspended, deployed, *dev, restored, triggered, test_v2, promoted, *prod_v2, *status]
     assert order == sorted(order), out.stdout
-    assert not any(line.startswith(("[test]", "[prod]")) or "cluster local" in line for line in out.lines), out.stdout
+    # nothing of the app runs on the hub itself
+    on_hub = [
+        line
+        for line in out.lines
+        if line.startswith(("[test]", "[prod]")) or re.match(r"\[status\].*(\slocal\s|local/)", line)
+    ]
+    assert not on_hub, out.stdout
     assert out.lines[-1] == "[done] test and prod run the pushed commit in every cluster"
 
 
