@@ -54,6 +54,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .catalog import bundled_catalog
 
     catalog = bundled_catalog()
+    if args.kubeconfig:
+        # With a cluster: its definitions, and topology policies against its registered clusters.
+        from .catalog.live import load_live_catalog
+        from .cluster import ClusterConfig
+
+        catalog = load_live_catalog(catalog, ClusterConfig(args.kubeconfig, args.context or ""))
     results: list[tuple[str, list[Finding] | None, str | None]] = []
     errors = 0
     for path in _iter_files(args.paths):
@@ -154,14 +160,18 @@ def _http_url(value: str) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from .cluster.apps import get_application
+    from .delivery.status import application_status, describe_status, status_json
     from .delivery.watch import describe, watch_workflow
-    from .delivery.workflow import read_workflow
 
     ns, name = args.app
     api = _cluster(args)
     try:
         if not args.watch:
-            print("\n".join(describe(ns, name, read_workflow(get_application(api, ns, name)))))
+            status = application_status(api, ns, name)
+            if args.format == "json":
+                print(json.dumps(status_json(status), indent=2))
+            else:
+                print("\n".join(describe_status(status)))
             return 0
         get_application(api, ns, name)  # a clear "not found" before waiting on a watch
         import time
@@ -228,6 +238,42 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         else f"updated application {result.namespace}/{result.name}:\n" + "\n".join(f"  {c}" for c in result.changes)
     )
     return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """`veladev logs FILE`: a component's pod log in one of its placements (through the hub)."""
+    from .cluster import ClusterConfig
+    from .cluster.apps import get_application
+    from .delivery.logs import stream_logs
+
+    app = _read_app_file(args.file)
+    component = _component(app, args.component)
+    ns = app["metadata"].get("namespace") or "default"
+    api = _cluster(args)
+    try:
+        hub_app = get_application(api, ns, app["metadata"]["name"])
+    finally:
+        api.close()
+
+    def shown(source, _close) -> None:
+        print(f"[{source.placement} pod {source.pod}]", file=sys.stderr, flush=True)
+
+    stream_logs(
+        ClusterConfig(args.kubeconfig or "", args.context or ""),
+        hub_app,
+        component,
+        _write,
+        args.cluster,
+        args.namespace,
+        args.follow,
+        on_open=shown,
+    )
+    return 0
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def _component(app: dict, wanted: str | None) -> str:
@@ -311,7 +357,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if args.app:
         _check_demo_app(Path(args.app))
-    return demo.run(Path(args.app) if args.app else None, keep=args.keep)
+    return demo.run(Path(args.app) if args.app else None, keep=args.keep, clusters=args.clusters)
 
 
 def _dev_connect_to(args: argparse.Namespace):
@@ -501,6 +547,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("paths", nargs="+", help="files or directories (- reads standard input)")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--kubeconfig",
+        help="check against this cluster: its definitions, and topology policies against the hub's registered "
+        "clusters (default: the bundled KubeVela definitions, no cluster)",
+    )
+    p.add_argument("--context", help="with --kubeconfig: the context to use (default: the current one)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("lsp", help="run the language server (stdio by default)")
@@ -517,6 +569,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="the main job: check, deploy, trigger and promote the example on a local sandbox")
     p.add_argument("--app", help="Application file to use instead of the example")
     p.add_argument("--keep", action="store_true", help="keep the sandbox running at the end (Ctrl-C stops it)")
+    p.add_argument(
+        "--clusters",
+        action="store_true",
+        help="a hub with managed clusters edge-1 (test), edge-2 and edge-3 (prod), reached through its gateway",
+    )
     p.set_defaults(func=cmd_demo)
 
     def cluster_parser(name: str, help: str) -> argparse.ArgumentParser:
@@ -525,8 +582,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--context", help="kubeconfig context (default: the current one)")
         return p
 
-    p = cluster_parser("status", "show an Application's phase and each workflow step's state")
+    p = cluster_parser(
+        "status",
+        "show an Application's phase, each workflow step's state, each component's health per cluster and "
+        "each deploy step's placements",
+    )
     p.add_argument("app", type=_app_ref, help="NAMESPACE/NAME (namespace default: default)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="without --watch: text or JSON")
     p.add_argument("--watch", "-w", action="store_true", help="keep printing the state each time it changes")
     p.add_argument("--timeout", type=float, default=0, help="with --watch: stop after this many seconds (0: never)")
     p.set_defaults(func=cmd_status)
@@ -559,6 +621,14 @@ def main(argv: list[str] | None = None) -> int:
         "--no-push", action="store_true", help="trigger the commit the upstream already has, without pushing"
     )
     p.set_defaults(func=cmd_push)
+
+    p = cluster_parser("logs", "print a component's pod log in one of its clusters (through the hub)")
+    p.add_argument("file", help="Application YAML file")
+    p.add_argument("--component", help="component (default: the only one)")
+    p.add_argument("--cluster", help="cluster of the placement (needed when the component runs in several)")
+    p.add_argument("--namespace", "-n", help="namespace of the placement (when it runs in several in one cluster)")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until Ctrl-C")
+    p.set_defaults(func=cmd_logs)
 
     p = sub.add_parser("ci", help="write a CI job that calls the VelaUX trigger after a push")
     p.add_argument("target", choices=("gitlab", "github"))
@@ -622,15 +692,16 @@ def _user_error_exit(args: argparse.Namespace, exc: Exception) -> int | None:
     from .delivery.ci import CiError
     from .delivery.deploy import DeployError
     from .delivery.gitpush import PushError
+    from .delivery.logs import LogsError, PlacementNeeded
     from .delivery.trigger import TriggerError
     from .delivery.workflow import WorkflowError
     from .devmode.errors import DevModeError
 
     verb = f" {args.verb}" if args.command == "dev" else ""
-    if isinstance(exc, (DeployError, CiError)):
+    if isinstance(exc, (DeployError, CiError, PlacementNeeded)):
         print(f"veladev {args.command}{verb}: {exc}", file=sys.stderr)
         return 2
-    if isinstance(exc, (ClusterError, TriggerError, WorkflowError, PushError, DevModeError)):
+    if isinstance(exc, (ClusterError, TriggerError, WorkflowError, PushError, DevModeError, LogsError)):
         hint = "; pass --kubeconfig FILE or set KUBECONFIG" if isinstance(exc, NoKubeconfig) else ""
         print(f"veladev {args.command}{verb}: {exc}{hint}", file=sys.stderr)
         return 1

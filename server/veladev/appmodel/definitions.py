@@ -95,6 +95,9 @@ class Catalog:
     aliases: dict[tuple[str, str], str] = field(default_factory=dict)
     #: True once a cluster's definitions were merged in: unknown types are then errors.
     live: bool = False
+    #: The hub's registered clusters (name -> labels, `local` first) when a cluster is
+    #: connected and could list them; None: unknown, so topology policies are not checked.
+    clusters: dict[str, dict[str, str]] | None = None
     _validators: dict[int, Any] = field(default_factory=dict, repr=False)
     _errors: OrderedDict[tuple, list[ValidationError]] = field(default_factory=OrderedDict, repr=False)
     _shallow: dict[str, Any] | None = field(default=None, repr=False)
@@ -172,7 +175,9 @@ class Catalog:
         deprecations, while CUE's generated schemas are open. A customised definition (new
         parameters) takes the cluster's schema.
         """
-        merged = Catalog(self.application_schema, dict(self.definitions), dict(self.aliases), live=True)
+        merged = Catalog(
+            self.application_schema, dict(self.definitions), dict(self.aliases), live=True, clusters=self.clusters
+        )
         for d in cluster_definitions:
             bundled = self.definitions.get((d.kind, d.name))
             if bundled is not None:

@@ -13,6 +13,7 @@ from .findings import Severity
 from .model import AppModel, Item
 from .report import Reporter, did_you_mean
 from .schema_keywords import brief
+from .topology import check_topology
 
 NOCALHOST_ALIASES = ("go", "java", "python", "node", "ruby")
 NOCALHOST_SYNC_TYPES = ("send", "sendReceive")
@@ -49,6 +50,8 @@ def check(rep: Reporter, model: AppModel, catalog: Catalog) -> None:
     _duplicate_names(rep, model.all_steps(), "workflow step")
     _workflow_shape(rep, model)
     _deploy_policies(rep, model, catalog)
+    if catalog.clusters is not None:
+        check_topology(rep, model, catalog.clusters)
     _dependencies(rep, model.components, "component")
     _dependencies(rep, model.all_steps(), "workflow step")
     for step in model.all_steps():

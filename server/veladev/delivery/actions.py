@@ -5,12 +5,16 @@ language server turns them into code lenses; other front ends could use them too
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..appmodel.analysis import AppDocument
 from ..appmodel.findings import Span
+from ..appmodel.model import Item
+from ..appmodel.topology import LOCAL, Clusters
 from ..appmodel.yamldoc import locate_exact, span_of
+from .status import UNREACHABLE, ServiceHealth, placement_text, services, step_placements
 from .workflow import StepState, read_workflow
 
 NOCALHOST = "nocalhost"
@@ -32,6 +36,15 @@ class DevState:
     sync: str = ""
     run: str = "stopped"  # stopped | running | debugging
     message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterView:
+    """What the editor knows of the hub's clusters: the registered ones (None: unknown) and
+    those it cannot reach (name -> why)."""
+
+    clusters: Clusters | None = None
+    unreachable: Mapping[str, str] = field(default_factory=dict)
 
 
 def app_identity(doc: AppDocument) -> tuple[str, str]:
@@ -99,6 +112,39 @@ def _dev_actions(span: Span, args: dict[str, Any], d: DevState) -> list[Action]:
     ]
 
 
+_HEALTH_ICON = {"healthy": "✓", "unhealthy": "✗", UNREACHABLE: "⚠"}
+
+
+def _health_title(s: ServiceHealth) -> str:
+    """`edge-1 ✓`, `edge-3 ✗ Ready:0/1`, `edge-2 ⚠ unreachable` (namespace when not the app's)."""
+    detail = UNREACHABLE if s.health == UNREACHABLE else (s.message if s.health != "healthy" else "")
+    return f"{s.cluster} {_HEALTH_ICON[s.health]}{' ' + detail[:60] if detail else ''}"
+
+
+def _cluster_actions(span: Span, comp: str, placed: list[ServiceHealth]) -> list[Action]:
+    """A component's health per cluster, when the app is placed beyond the hub."""
+    if all(s.cluster == LOCAL for s in placed):
+        return []
+    return [Action(span, _health_title(s)) for s in placed if s.component == comp]
+
+
+def _placement_actions(doc: AppDocument, view: ClusterView) -> list[Action]:
+    """Each deploy step's clusters (from the file's policies), when it reaches beyond the hub."""
+    if view.clusters is None:
+        return []
+    out = []
+    steps = {s.name: s for s in doc.model.all_steps() if s.name}
+    for placed in step_placements(doc.value, view.clusters, view.unreachable):
+        where = [p for p in placed.placements]
+        if not placed.error and all(p.cluster == LOCAL for p in where):
+            continue
+        item = steps.get(placed.step)
+        span = _start(doc, item.path if item is not None else ("kind",))
+        text = placed.error or ", ".join(placement_text(p) for p in where) or "no cluster (allowEmpty)"
+        out.append(Action(span, f"→ {text}"))
+    return out
+
+
 def plan_actions(
     doc: AppDocument,
     uri: str,
@@ -106,13 +152,17 @@ def plan_actions(
     live: dict[str, Any] | None,
     dev: dict[str, DevState],
     now: float | None = None,
+    view: ClusterView | None = None,
 ) -> list[Action]:
     """The actions for one Application document.
 
     `cluster` is "" when a cluster is reachable, else a sentence saying why not (shown once, on
     the Application line, instead of live state). `live` is the Application in the cluster
-    (None: not deployed yet). `dev` maps component names to their dev state.
+    (None: not deployed yet). `dev` maps component names to their dev state. `view` says which
+    clusters are registered and unreachable: components then show their health per cluster
+    and deploy steps their clusters.
     """
+    view = view or ClusterView()
     ns, name = app_identity(doc)
     base = {"uri": uri, "namespace": ns, "application": name}
     top = _start(doc, ("kind",))
@@ -123,17 +173,37 @@ def plan_actions(
         phase = "not deployed" if live is None else (read_workflow(live).app_phase or "no status yet")
         out.append(Action(top, f"phase: {phase}", "veladev.status", base))
 
+    placed = list(services(live, view.unreachable)) if live is not None and not cluster else None
     for comp in doc.model.components:
-        if not comp.name:
-            continue
-        span = _start(doc, comp.path)
-        if any(t.type == NOCALHOST for t in comp.children):
-            args = {"uri": uri, "component": comp.name}
-            out += _dev_actions(span, args, dev.get(comp.name, DevState()))
-        out.append(Action(span, "Push & trigger", "veladev.pushAndTrigger", {**base, "component": comp.name}))
+        if comp.name:
+            out += _component_actions(doc, comp, base, dev.get(comp.name, DevState()), placed)
 
+    if not cluster:
+        out += _placement_actions(doc, view)
     if cluster or live is None:
         return out
+    return out + _step_actions(doc, base, live, now)
+
+
+def _component_actions(
+    doc: AppDocument, comp: Item, base: dict[str, Any], dev: DevState, placed: list[ServiceHealth] | None
+) -> list[Action]:
+    """Dev mode (with the nocalhost trait), Push & trigger, and once deployed the health per
+    cluster and Logs. `placed`: the app's services (None: not deployed or no cluster)."""
+    span = _start(doc, comp.path)
+    out = []
+    if any(t.type == NOCALHOST for t in comp.children):
+        out += _dev_actions(span, {"uri": base["uri"], "component": comp.name}, dev)
+    out.append(Action(span, "Push & trigger", "veladev.pushAndTrigger", {**base, "component": comp.name}))
+    if placed is not None:
+        out += _cluster_actions(span, comp.name or "", placed)
+        out.append(Action(span, "Logs", "veladev.logs", {"uri": base["uri"], "component": comp.name}))
+    return out
+
+
+def _step_actions(doc: AppDocument, base: dict[str, Any], live: dict[str, Any], now: float | None) -> list[Action]:
+    """State and age on each workflow step, Promote on a suspended one."""
+    out = []
     states: dict[str, StepState] = {
         s.name: s for top_step in read_workflow(live).steps for s in (top_step, *top_step.sub_steps)
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ..cluster.apps import watch_applications
 from .workflow import WorkflowState, read_workflow
@@ -50,3 +51,23 @@ def describe(namespace: str, name: str, state: WorkflowState | None) -> list[str
         for sub in step.sub_steps:
             lines.append(f"    {sub.name:<22} {sub.type:<14} {sub.phase:<11} {sub.message}".rstrip())
     return lines
+
+
+def state_json(state: WorkflowState) -> dict[str, Any]:
+    def step(s) -> dict[str, Any]:
+        return {
+            "name": s.name,
+            "type": s.type,
+            "phase": s.phase,
+            "message": s.message,
+            "subSteps": [step(c) for c in s.sub_steps],
+        }
+
+    return {
+        "phase": state.app_phase,
+        "workflow": state.run_status,
+        "suspended": state.suspended,
+        "terminated": state.terminated,
+        "finished": state.finished,
+        "steps": [step(s) for s in state.steps],
+    }

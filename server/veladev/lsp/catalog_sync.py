@@ -53,8 +53,10 @@ async def refresh_catalog(ls: VelaLanguageServer) -> str:
             ls.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Warning, message))
             return message
         cluster_defs = sum(1 for d in catalog.definitions.values() if d.origin == "cluster")
+        clusters = "" if catalog.clusters is None else f"; {len(catalog.clusters)} cluster(s) registered on the hub"
         summary = (
             f"using the cluster's definitions ({cluster_defs} custom or customised, {len(catalog.definitions)} in all)"
+            + clusters
         )
     ls.set_catalog(catalog)
     log.info(summary)

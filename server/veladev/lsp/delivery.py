@@ -10,9 +10,10 @@ never escapes as an exception: the server keeps running and nothing is left half
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,14 @@ from ..cluster import ClusterConfig, ClusterError, connect
 from ..delivery.ci import CiError
 from ..delivery.deploy import DeployError
 from ..delivery.gitpush import PushError
+from ..delivery.logs import LogsError
 from ..delivery.trigger import TriggerError
-from ..delivery.workflow import WorkflowError, WorkflowState
+from ..delivery.watch import state_json
+from ..delivery.workflow import WorkflowError
 from .server import VelaLanguageServer
 
 log = logging.getLogger("veladev.lsp.delivery")
-USER_ERRORS = (ClusterError, DeployError, PushError, TriggerError, WorkflowError, CiError)
+USER_ERRORS = (ClusterError, DeployError, PushError, TriggerError, WorkflowError, CiError, LogsError)
 
 
 class CommandError(Exception):
@@ -131,29 +134,32 @@ def _with_cluster(ls: VelaLanguageServer, fn: Callable[[Any], Any]) -> Any:
         api.close()
 
 
-def state_json(state: WorkflowState) -> dict[str, Any]:
-    def step(s) -> dict[str, Any]:
-        return {
-            "name": s.name,
-            "type": s.type,
-            "phase": s.phase,
-            "message": s.message,
-            "subSteps": [step(c) for c in s.sub_steps],
-        }
+class Feature:
+    """One concern's commands (as esbonio groups its features): `register` adds them."""
 
-    return {
-        "phase": state.app_phase,
-        "workflow": state.run_status,
-        "suspended": state.suspended,
-        "terminated": state.terminated,
-        "finished": state.finished,
-        "steps": [step(s) for s in state.steps],
-    }
+    def __init__(self, server: VelaLanguageServer):
+        self.server = server
+
+    def register(self) -> None:
+        raise NotImplementedError
+
+    def command(self, name: str, method: Callable[..., Awaitable[dict[str, Any]]]) -> None:
+        # pygls marks and inspects its handlers as plain functions (a bound method takes no marks).
+        async def handler(ls: VelaLanguageServer, *args) -> dict[str, Any]:
+            return await method(ls, *args)
+
+        self.server.command(name)(handler)
 
 
-def register(server: VelaLanguageServer) -> None:
-    @server.command("veladev.deploy")
-    async def deploy_cmd(ls: VelaLanguageServer, *args) -> dict[str, Any]:
+class ShipFeature(Feature):
+    """Deploy, Push & trigger and the CI snippet: from the Application file to the cluster."""
+
+    def register(self) -> None:
+        self.command("veladev.deploy", self.deploy)
+        self.command("veladev.pushAndTrigger", self.push_and_trigger)
+        self.command("veladev.writeCi", self.write_ci)
+
+    async def deploy(self, ls: VelaLanguageServer, *args) -> dict[str, Any]:
         def work(report):
             from ..delivery.deploy import deploy
 
@@ -164,8 +170,7 @@ def register(server: VelaLanguageServer) -> None:
 
         return await run_command(ls, "Deploy", work)
 
-    @server.command("veladev.pushAndTrigger")
-    async def push_cmd(ls: VelaLanguageServer, *args) -> dict[str, Any]:
+    async def push_and_trigger(self, ls: VelaLanguageServer, *args) -> dict[str, Any]:
         def work(report):
             from ..delivery.pushtrigger import push_and_trigger, read_token
 
@@ -191,89 +196,7 @@ def register(server: VelaLanguageServer) -> None:
 
         return await run_command(ls, "Push & trigger", work)
 
-    def workflow_command(op: str, title: str):
-        async def handler(ls: VelaLanguageServer, *args) -> dict[str, Any]:
-            def work(report):
-                from ..delivery import operations
-
-                a = _arg(args)
-                ns, name = _ref(ls, a)
-                report(f"{op} {ns}/{name}")
-                if op == "resume":
-                    state = _with_cluster(ls, lambda api: operations.resume(api, ns, name, a.get("step")))
-                    msg = f"promoted {ns}/{name}" + (f" (step {a['step']})" if a.get("step") else "")
-                elif op == "terminate":
-                    state = _with_cluster(ls, lambda api: operations.terminate(api, ns, name))
-                    msg = f"terminated the workflow of {ns}/{name}"
-                else:
-                    state = _with_cluster(ls, lambda api: operations.restart(api, ns, name))
-                    msg = f"restarted the workflow of {ns}/{name}"
-                return {"message": msg, "state": state_json(state)}
-
-            return await run_command(ls, title, work)
-
-        return handler
-
-    server.command("veladev.promote")(workflow_command("resume", "Promote"))
-    server.command("veladev.workflow.terminate")(workflow_command("terminate", "Terminate workflow"))
-    server.command("veladev.workflow.restart")(workflow_command("restart", "Restart workflow"))
-
-    @server.command("veladev.status")
-    async def status_cmd(ls: VelaLanguageServer, *args) -> dict[str, Any]:
-        def work(report):
-            from ..cluster.apps import get_application
-            from ..delivery.watch import describe
-            from ..delivery.workflow import read_workflow
-
-            ns, name = _ref(ls, _arg(args))
-            state = _with_cluster(ls, lambda api: read_workflow(get_application(api, ns, name)))
-            return {
-                "message": " | ".join(line.strip() for line in describe(ns, name, state)),
-                "state": state_json(state),
-            }
-
-        return await run_command(ls, "Status", work)
-
-    @server.command("veladev.applications")
-    async def applications_cmd(ls: VelaLanguageServer, *args) -> dict[str, Any]:
-        """The Applications of the given namespaces with phase, components and steps (quiet:
-        a tree view polls this, so no message on success)."""
-
-        def work() -> dict[str, Any]:
-            from ..cluster.apps import list_applications
-            from ..delivery.workflow import read_workflow
-
-            a = args[0] if args and isinstance(args[0], dict) else {}
-            namespaces = [n for n in a.get("namespaces") or ["default"] if isinstance(n, str)]
-
-            def listing(api):
-                out = []
-                for ns in namespaces:
-                    for app in list_applications(api, ns):
-                        comps = [
-                            c.get("name")
-                            for c in (app.get("spec") or {}).get("components") or []
-                            if isinstance(c, dict)
-                        ]
-                        out.append(
-                            {
-                                "namespace": ns,
-                                "name": app["metadata"]["name"],
-                                "components": comps,
-                                **state_json(read_workflow(app)),
-                            }
-                        )
-                return {"applications": out}
-
-            return _with_cluster(ls, listing)
-
-        try:
-            return {"ok": True, **await asyncio.to_thread(work)}
-        except ClusterError as exc:
-            return {"ok": False, "message": str(exc), "applications": []}
-
-    @server.command("veladev.writeCi")
-    async def ci_cmd(ls: VelaLanguageServer, *args) -> dict[str, Any]:
+    async def write_ci(self, ls: VelaLanguageServer, *args) -> dict[str, Any]:
         def work(report):
             from ..delivery.ci import write_ci
 
@@ -292,3 +215,87 @@ def register(server: VelaLanguageServer) -> None:
             }
 
         return await run_command(ls, "Write CI snippet", work)
+
+
+#: Workflow operations: (command, operation, title).
+WORKFLOW_OPERATIONS = (
+    ("veladev.promote", "resume", "Promote"),
+    ("veladev.workflow.terminate", "terminate", "Terminate workflow"),
+    ("veladev.workflow.restart", "restart", "Restart workflow"),
+)
+
+
+class WorkflowFeature(Feature):
+    """Promote, terminate and restart the workflow, and the Application's status."""
+
+    def register(self) -> None:
+        for command, op, title in WORKFLOW_OPERATIONS:
+            self.command(command, functools.partial(self.operate, op=op, title=title))
+        self.command("veladev.status", self.status)
+
+    async def operate(self, ls: VelaLanguageServer, *args, op: str, title: str) -> dict[str, Any]:
+        def work(report):
+            a = _arg(args)
+            ns, name = _ref(ls, a)
+            report(f"{op} {ns}/{name}")
+            state, msg = _with_cluster(ls, lambda api: _workflow_operation(api, op, ns, name, a.get("step")))
+            return {"message": msg, "state": state_json(state)}
+
+        return await run_command(ls, title, work)
+
+    async def status(self, ls: VelaLanguageServer, *args) -> dict[str, Any]:
+        def work(report):
+            from ..delivery.status import application_status, describe_status, status_json
+
+            ns, name = _ref(ls, _arg(args))
+            status = _with_cluster(ls, lambda api: application_status(api, ns, name))
+            return {
+                "message": " | ".join(line.strip() for line in describe_status(status)),
+                "state": state_json(status.workflow),
+                "status": status_json(status),
+            }
+
+        return await run_command(ls, "Status", work)
+
+
+def _workflow_operation(api, op: str, ns: str, name: str, step: str | None):
+    """(state, message) after resume, terminate or restart."""
+    from ..delivery import operations
+
+    if op == "resume":
+        return operations.resume(api, ns, name, step), f"promoted {ns}/{name}" + (f" (step {step})" if step else "")
+    if op == "terminate":
+        return operations.terminate(api, ns, name), f"terminated the workflow of {ns}/{name}"
+    return operations.restart(api, ns, name), f"restarted the workflow of {ns}/{name}"
+
+
+class ApplicationsFeature(Feature):
+    """The Applications of namespaces for a tree view: phase, steps, each component's health
+    per cluster and each deploy step's placements (quiet: a view polls this, so no message on
+    success)."""
+
+    def register(self) -> None:
+        self.command("veladev.applications", self.applications)
+
+    async def applications(self, ls: VelaLanguageServer, *args) -> dict[str, Any]:
+        a = args[0] if args and isinstance(args[0], dict) else {}
+        namespaces = [n for n in a.get("namespaces") or ["default"] if isinstance(n, str)]
+
+        def listing(api) -> dict[str, Any]:
+            from ..delivery.status import applications_status, status_json
+
+            out = []
+            for status, app in applications_status(api, namespaces):
+                comps = [c.get("name") for c in (app.get("spec") or {}).get("components") or [] if isinstance(c, dict)]
+                out.append({**status_json(status), "components": comps})
+            return {"applications": out}
+
+        try:
+            return {"ok": True, **await asyncio.to_thread(_with_cluster, ls, listing)}
+        except ClusterError as exc:
+            return {"ok": False, "message": str(exc), "applications": []}
+
+
+def register(server: VelaLanguageServer) -> None:
+    for feature in (ShipFeature, WorkflowFeature, ApplicationsFeature):
+        feature(server).register()

@@ -56,6 +56,6 @@ def register(server: VelaLanguageServer) -> None:
         for doc in analysis.apps:
             known, app = (False, None) if problem else live.application(*app_identity(doc))
             shown = problem or ("" if known else "loading live state…")
-            for action in plan_actions(doc, uri, shown, app, live.dev_states(uri)):
+            for action in plan_actions(doc, uri, shown, app, live.dev_states(uri), view=live.clusters):
                 lenses.append(conv.code_lens(action))
         return lenses

@@ -1,6 +1,8 @@
 """Live cluster state for the editor: the Applications of the namespaces open files deploy to,
-kept current by one watch per namespace in a worker thread. A change re-asks the client for
-code lenses (`workspace/codeLens/refresh`) and re-publishes diagnostics (the drift hint).
+kept current by one watch per namespace in a worker thread, and the hub's clusters (registered,
+and which the hub cannot reach), re-read every REACH_SECONDS in another. A change re-asks the
+client for code lenses (`workspace/codeLens/refresh`) and re-publishes diagnostics (the drift
+hint).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import threading
 from typing import Any
 
 from ..cluster import ClusterConfig, ClusterError, connect
-from ..delivery.actions import DevState
+from ..delivery.actions import ClusterView, DevState
 from .server import VelaLanguageServer
 
 log = logging.getLogger("veladev.lsp.live")
 RETRY_SECONDS = 5.0
+#: How often the registered clusters are listed and the apps' clusters probed through the hub.
+REACH_SECONDS = 10.0
 
 
 def _shown(app: dict[str, Any]) -> tuple:
@@ -45,6 +49,8 @@ class LiveState:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
         self.lenses_asked = False  # a client that never asked for lenses needs no refresh
+        self.clusters = ClusterView()
+        self._reach: threading.Event | None = None  # set: the cluster reader stops
 
     # ---------------------------------------------------------------- configuration
 
@@ -71,6 +77,10 @@ class LiveState:
             self.apps.clear()
             self.listed.clear()
             self.problem = ""
+            if self._reach is not None:
+                self._reach.set()
+                self._reach = None
+            self.clusters = ClusterView()
         self.changed()
 
     # ---------------------------------------------------------------- state
@@ -113,9 +123,42 @@ class LiveState:
                 return
             stop = threading.Event()
             self._watched[namespace] = stop
+            reach = None
+            if self._reach is None:
+                reach = self._reach = threading.Event()
         threading.Thread(
             target=self._watch, args=(namespace, stop), name=f"veladev-watch-{namespace}", daemon=True
         ).start()
+        if reach is not None:
+            threading.Thread(target=self._read_clusters, args=(reach,), name="veladev-clusters", daemon=True).start()
+
+    def _read_clusters(self, stop: threading.Event) -> None:
+        """The registered clusters and the unreachable ones among the apps', while watching."""
+        from ..delivery.status import cluster_reach
+
+        config = self.config()
+        while not stop.is_set():
+            api = None
+            try:
+                api = connect(config)
+                with self._lock:
+                    apps = list(self.apps.values())
+                clusters, unreachable = cluster_reach(api, apps)
+                view = ClusterView(clusters, unreachable)
+                with self._lock:
+                    if stop.is_set():
+                        return
+                    changed, self.clusters = view != self.clusters, view
+                if changed:
+                    self._threadsafe_changed()
+            except ClusterError as exc:
+                log.info("clusters of the hub: %s", exc)
+            except Exception:  # a bug must not end the reader silently and for good
+                log.exception("reading the hub's clusters failed; retrying")
+            finally:
+                if api is not None:
+                    api.close()
+            stop.wait(REACH_SECONDS)
 
     def _watch(self, namespace: str, stop: threading.Event) -> None:
         from ..cluster.apps import watch_applications

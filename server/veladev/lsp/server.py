@@ -246,11 +246,22 @@ def _load_validator() -> Catalog:
 
 
 def build_server() -> VelaLanguageServer:
-    from . import catalog_sync, code_actions, completion, delivery, devmode, diagnostics, lenses, navigation, settings
+    from . import (
+        catalog_sync,
+        code_actions,
+        completion,
+        delivery,
+        devmode,
+        diagnostics,
+        lenses,
+        logs,
+        navigation,
+        settings,
+    )
 
     server = VelaLanguageServer()
     server.diagnostics = diagnostics.register(server)
-    for feature in (completion, navigation, code_actions, settings, catalog_sync, lenses, delivery, devmode):
+    for feature in (completion, navigation, code_actions, settings, catalog_sync, lenses, delivery, devmode, logs):
         feature.register(server)
 
     @server.feature(lsp.SHUTDOWN)
