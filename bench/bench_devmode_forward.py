@@ -145,6 +145,55 @@ def start_veladev(sb, pod: str):
     return proc, {7000: int(line[1]), 7001: int(line[2])}
 
 
+Ports = dict[str, dict[int, int]]  # who ("veladev", "kubectl") -> pod port -> local port
+Samples = dict[str, dict[str, list[float]]]  # who -> figure -> samples
+
+
+def wait_until_answering(ports: Ports, timeout: float = 60) -> None:
+    """Both forwards answer before anything is measured."""
+    deadline = time.monotonic() + timeout
+    for who in ports:
+        while True:
+            try:
+                new_connection_request(ports[who][7000])
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+
+def measure(ports: Ports, rounds: int, reqs: int, rtts: int, mb: int) -> Samples:
+    """Each round measures every figure through one forward, then through the other."""
+    res: Samples = {who: {"new": [], "keep": [], "mbps": [], "conc": []} for who in ports}
+    for _ in range(rounds):
+        for who, p in ports.items():
+            res[who]["new"] += [new_connection_request(p[7000]) for _ in range(reqs)]
+            res[who]["keep"] += keepalive_rtts(p[7000], rtts)
+            res[who]["mbps"].append(download(p[7001], mb * 1024 * 1024))
+            res[who]["conc"].append(concurrent_requests(p[7000], 16, max(2, reqs // 16)))
+    return res
+
+
+def report(res: Samples, pod: str, rounds: int, mb: int, quick: bool) -> None:
+    v, k = res["veladev"], res["kubectl"]
+    print(f"\nbench_devmode_forward ({'quick' if quick else 'full'}): velasandbox, pod {pod}, {rounds} round(s)")
+    print(f"{'figure':<46}{'veladev':>12}{'kubectl':>12}")
+
+    def row(label, a, b, lower_is_better=True):
+        ok = a <= b * 1.0 if lower_is_better else a >= b
+        print(f"{label:<46}{a:>12.2f}{b:>12.2f}  [{'ok' if ok else 'slower'}]")
+
+    row("new-connection request median (ms)", statistics.median(v["new"]), statistics.median(k["new"]))
+    row("new-connection request p95 (ms)", pct(v["new"], 95), pct(k["new"], 95))
+    row("keep-alive round trip median (ms)", statistics.median(v["keep"]), statistics.median(k["keep"]))
+    row("keep-alive round trip p95 (ms)", pct(v["keep"], 95), pct(k["keep"], 95))
+    row(f"download {mb} MB, median (MB/s)", statistics.median(v["mbps"]), statistics.median(k["mbps"]), False)
+    row("16 concurrent clients, wall time median (s)", statistics.median(v["conc"]), statistics.median(k["conc"]))
+    print(f"samples: {len(v['new'])} new-connection requests, {len(v['keep'])} keep-alive round trips per forward")
+    print(f"reproduce: python bench/bench_devmode_forward.py{' --quick' if quick else ''}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: few samples, 8 MB")
@@ -160,42 +209,8 @@ def main() -> int:
         fw, vports = start_veladev(sb, pod)
         kproc, kports = start_kubectl(kubectl, sb, pod, cache)
         ports = {"veladev": vports, "kubectl": kports}
-        # both answer before anything is measured
-        deadline = time.monotonic() + 60
-        for who in ports:
-            while True:
-                try:
-                    new_connection_request(ports[who][7000])
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-        res: dict[str, dict[str, list[float]]] = {who: {"new": [], "keep": [], "mbps": [], "conc": []} for who in ports}
-        for _ in range(rounds):
-            for who, p in ports.items():
-                res[who]["new"] += [new_connection_request(p[7000]) for _ in range(reqs)]
-                res[who]["keep"] += keepalive_rtts(p[7000], rtts)
-                res[who]["mbps"].append(download(p[7001], mb * 1024 * 1024))
-                res[who]["conc"].append(concurrent_requests(p[7000], 16, max(2, reqs // 16)))
-        v, k = res["veladev"], res["kubectl"]
-        print(
-            f"\nbench_devmode_forward ({'quick' if args.quick else 'full'}): velasandbox, pod {pod}, {rounds} round(s)"
-        )
-        print(f"{'figure':<46}{'veladev':>12}{'kubectl':>12}")
-
-        def row(label, a, b, lower_is_better=True):
-            ok = a <= b * 1.0 if lower_is_better else a >= b
-            print(f"{label:<46}{a:>12.2f}{b:>12.2f}  [{'ok' if ok else 'slower'}]")
-
-        row("new-connection request median (ms)", statistics.median(v["new"]), statistics.median(k["new"]))
-        row("new-connection request p95 (ms)", pct(v["new"], 95), pct(k["new"], 95))
-        row("keep-alive round trip median (ms)", statistics.median(v["keep"]), statistics.median(k["keep"]))
-        row("keep-alive round trip p95 (ms)", pct(v["keep"], 95), pct(k["keep"], 95))
-        row(f"download {mb} MB, median (MB/s)", statistics.median(v["mbps"]), statistics.median(k["mbps"]), False)
-        row("16 concurrent clients, wall time median (s)", statistics.median(v["conc"]), statistics.median(k["conc"]))
-        print(f"samples: {len(v['new'])} new-connection requests, {len(v['keep'])} keep-alive round trips per forward")
-        print(f"reproduce: python bench/bench_devmode_forward.py{' --quick' if args.quick else ''}")
+        wait_until_answering(ports)
+        report(measure(ports, rounds, reqs, rtts, mb), pod, rounds, mb, args.quick)
         return 0
     finally:
         if fw:

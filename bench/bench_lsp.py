@@ -638,29 +638,49 @@ async def measure(
             )
         for label, path, target in docs:
             print(f"bench: {label} app: {warmup} warm-up + {edits} measured edits per server ...", flush=True)
-            sessions = {s.name: EditSession(clients[s.name][0], clients[s.name][1], path, target, label) for s in specs}
-            for sess in sessions.values():
-                await sess.open()
-            for n in range(warmup + edits):
-                for sess in sessions.values():
-                    await sess.edit(measured=n >= warmup)
-                    await asyncio.sleep(pause)
-            for name, sess in sessions.items():
-                await sess.close(pause)
-                results[name]["runs"][label] = sess.run.__dict__
-                hwm = vm_hwm_kb(clients[name][0].pid)
-                results[name]["rss_mb"][f"after_{label}"] = None if hwm is None else hwm / 1024.0
+            await measure_edits(clients, results, label, path, target, warmup + edits, warmup, pause)
     except Exception:
-        for s in specs:
-            for f in logs.glob(f"{s.name}*.stderr"):
-                tail = f.read_text(errors="replace")[-2000:]
-                if tail:
-                    print(f"--- {f.name} (tail)\n{tail}", file=sys.stderr)
+        print_server_logs(specs, logs)
         raise
     finally:
         for c, _ in clients.values():
             await c.stop()
     return results
+
+
+async def measure_edits(
+    clients: dict[str, tuple[LspClient, int]],
+    results: dict[str, dict[str, Any]],
+    label: str,
+    path: Path,
+    target: str,
+    total: int,
+    warmup: int,
+    pause: float,
+) -> None:
+    """`total` edits of one document, server by server in turn; all but the first `warmup`
+    are measured. Each server's run and peak RSS go into its `results` under `label`."""
+    sessions = {name: EditSession(client, sync, path, target, label) for name, (client, sync) in clients.items()}
+    for sess in sessions.values():
+        await sess.open()
+    for n in range(total):
+        for sess in sessions.values():
+            await sess.edit(measured=n >= warmup)
+            await asyncio.sleep(pause)
+    for name, sess in sessions.items():
+        await sess.close(pause)
+        results[name]["runs"][label] = sess.run.__dict__
+        hwm = vm_hwm_kb(clients[name][0].pid)
+        results[name]["rss_mb"][f"after_{label}"] = None if hwm is None else hwm / 1024.0
+
+
+def print_server_logs(specs: list[ServerSpec], logs: Path) -> None:
+    """The tail of each server's stderr, to explain a failed run."""
+    for s in specs:
+        for f in logs.glob(f"{s.name}*.stderr"):
+            tail = f.read_text(errors="replace")[-2000:]
+            if tail:
+                print(f"--- {f.name} (tail)\n{tail}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- report

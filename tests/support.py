@@ -6,8 +6,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from pygls.protocol import default_converter
+from pytest_lsp import LanguageClient
+from pytest_lsp.client import register_lsp_features
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "frontend" / "vela-app.yaml"
@@ -98,3 +104,19 @@ async def wait_diagnostics(client, uri: str, predicate, timeout: float = 30):
             return diags
         await asyncio.sleep(0.1)
     raise AssertionError(f"diagnostics never matched: {client.diagnostics.get(uri)}")
+
+
+_Client = TypeVar("_Client", bound=LanguageClient)
+
+
+def lsp_client_factory(cls: type[_Client]) -> Callable[[], _Client]:
+    """A `client_factory` for pytest-lsp's ClientServerConfig: a client of `cls` (a LanguageClient
+    with typed fields of its own for what a test records) with the handlers pytest-lsp's own
+    client has (make_test_lsp_client), so diagnostics, progress and messages are recorded too."""
+
+    def make() -> _Client:
+        client = cls(converter_factory=default_converter)
+        register_lsp_features(client)
+        return client
+
+    return make

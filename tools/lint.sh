@@ -3,7 +3,7 @@
 # Arguments are paths for ruff and mypy (default: the whole repository). Runs every check and
 # exits non-zero if any failed, so one run shows all findings.
 # VELADEV_LINT_CHECKS picks a subset of "ruff format mypy vscode" (default: all);
-# VELADEV_RUFF_IGNORE is passed to `ruff check --ignore` (CI uses both while findings remain).
+# VELADEV_RUFF_IGNORE is passed to `ruff check --ignore` (for a local run; CI ignores nothing).
 set -uo pipefail
 : "${VENV:?VENV must be set (run through ./dev lint)}" "${ROOT:?ROOT must be set}"
 cd "$ROOT"

@@ -212,7 +212,7 @@ class Gateway:
         handle = _ProxiedStream(request)
         open_streams.add(handle)
         try:
-            if request.headers.get("Connection", "").lower().find("upgrade") >= 0 and "Upgrade" in request.headers:
+            if "upgrade" in request.headers.get("Connection", "").lower() and "Upgrade" in request.headers:
                 return await self._splice(request, access, target, handle)
             return await self._forward(request, access, target)
         finally:
@@ -230,8 +230,11 @@ class Gateway:
             self._contexts[access.ca_pem] = ctx
         return ctx
 
-    def _headers(self, request: web.Request, access: ClusterAccess) -> list[tuple[str, str]]:
-        out = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_REQUEST]
+    def _headers(self, request: web.Request, access: ClusterAccess, upgrade: bool) -> list[tuple[str, str]]:
+        """The caller's headers minus its credentials and the hop's own (an upgrade keeps
+        `Connection` and `Upgrade`: they are the request), plus the Secret's token."""
+        hop = _HOP_REQUEST if upgrade else _HOP_REQUEST | {"connection", "upgrade"}
+        out = [(k, v) for k, v in request.headers.items() if k.lower() not in hop]
         if access.token:
             out.append(("Authorization", f"Bearer {access.token}"))
         return out
@@ -249,7 +252,7 @@ class Gateway:
             upstream = await self._session.request(
                 request.method,
                 url,
-                headers=self._headers(request, access),
+                headers=self._headers(request, access, upgrade=False),
                 data=body or None,
                 ssl=self._ssl(access) if base.scheme == "https" else False,
                 allow_redirects=False,
@@ -296,7 +299,7 @@ class Gateway:
         handle.upstream = writer
         try:
             head = [f"{request.method} {target} HTTP/1.1", f"Host: {base.netloc}"]
-            head += [f"{k}: {v}" for k, v in self._headers(request, access)]
+            head += [f"{k}: {v}" for k, v in self._headers(request, access, upgrade=True)]
             body = await request.read() if request.can_read_body else b""
             if body:
                 head.append(f"Content-Length: {len(body)}")

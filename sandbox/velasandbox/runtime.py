@@ -272,37 +272,8 @@ class PodRuntime(Controller):
             run.containers[c["name"]] = ContainerRun(c["name"], c)
         allc = run.init_containers + list(run.containers.values())
         # 1. images
-        backoff = 1.0
-        while True:
-            missing = []
-            loop = asyncio.get_running_loop()
-            for c in allc:
-                if c.image is None:
-                    c.image = await loop.run_in_executor(None, self.registry.resolve, c.spec.get("image", ""))
-                    if c.image is None:
-                        missing.append(c)
-            if not missing:
-                break
-            pod = self._pod(run)
-            if pod is None or run.terminating:
-                return
-            for c in missing:
-                first = c.state.get("waiting", {}).get("reason") not in ("ErrImagePull", "ImagePullBackOff")
-                reason = "ErrImagePull" if first else "ImagePullBackOff"
-                msg = (
-                    f'Failed to pull image "{c.spec.get("image")}": image not found in the velasandbox registry'
-                    if first
-                    else f'Back-off pulling image "{c.spec.get("image")}"'
-                )
-                c.state = {"waiting": {"reason": reason, "message": msg}}
-                self.event(pod, "Failed" if first else "BackOff", msg, "Warning")
-            self._sync_status(run)
-            try:
-                await asyncio.wait_for(run.wake.wait(), backoff)
-            except TimeoutError:
-                pass
-            run.wake.clear()
-            backoff = min(backoff * 2, MAX_BACKOFF)
+        if not await self._pull_images(run, allc):
+            return
         for c in allc:
             c.state = {"waiting": {"reason": "ContainerCreating"}}
         # 2. directories, volumes, holder
@@ -312,17 +283,8 @@ class PodRuntime(Controller):
         await asyncio.get_running_loop().run_in_executor(None, self._prepare_dirs, run, pod)
         await self._start_holder(run, pod)
         # 3. init containers, in order, to completion
-        for c in run.init_containers:
-            while True:
-                code = await self._run_once(run, c)
-                if code == 0:
-                    break
-                if spec.get("restartPolicy", "Always") == "Never":
-                    run.phase = "Failed"
-                    self._sync_status(run)
-                    return
-                c.restart_count += 1
-                await asyncio.sleep(min(0.5 * 2**c.restart_count, MAX_BACKOFF))
+        if not await self._run_init_containers(run, spec):
+            return
         run.initialized = True
         # 4. app containers
         tasks = [asyncio.get_running_loop().create_task(self._supervise(run, c)) for c in run.containers.values()]
@@ -331,6 +293,66 @@ class PodRuntime(Controller):
         codes = [c.state.get("terminated", {}).get("exitCode", 1) for c in run.containers.values()]
         run.phase = "Succeeded" if all(x == 0 for x in codes) else "Failed"
         self._sync_status(run)
+
+    async def _pull_images(self, run: PodRun, containers: list[ContainerRun]) -> bool:
+        """Resolves every container's image from the registry, retrying with back-off (woken
+        early by run.wake) while some are missing; False when the pod went away meanwhile."""
+        backoff = 1.0
+        while True:
+            missing = await self._resolve_images(containers)
+            if not missing:
+                return True
+            pod = self._pod(run)
+            if pod is None or run.terminating:
+                return False
+            for c in missing:
+                self._image_missing(pod, c)
+            self._sync_status(run)
+            try:
+                await asyncio.wait_for(run.wake.wait(), backoff)
+            except TimeoutError:
+                pass
+            run.wake.clear()
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def _resolve_images(self, containers: list[ContainerRun]) -> list[ContainerRun]:
+        """Resolves the images not resolved yet; the containers whose image is still missing."""
+        missing = []
+        loop = asyncio.get_running_loop()
+        for c in containers:
+            if c.image is None:
+                c.image = await loop.run_in_executor(None, self.registry.resolve, c.spec.get("image", ""))
+                if c.image is None:
+                    missing.append(c)
+        return missing
+
+    def _image_missing(self, pod: dict, c: ContainerRun) -> None:
+        """As the kubelet reports it: ErrImagePull the first time, ImagePullBackOff after."""
+        first = c.state.get("waiting", {}).get("reason") not in ("ErrImagePull", "ImagePullBackOff")
+        reason = "ErrImagePull" if first else "ImagePullBackOff"
+        msg = (
+            f'Failed to pull image "{c.spec.get("image")}": image not found in the velasandbox registry'
+            if first
+            else f'Back-off pulling image "{c.spec.get("image")}"'
+        )
+        c.state = {"waiting": {"reason": reason, "message": msg}}
+        self.event(pod, "Failed" if first else "BackOff", msg, "Warning")
+
+    async def _run_init_containers(self, run: PodRun, spec: dict) -> bool:
+        """Runs the init containers in order, each until it succeeds; False when one failed
+        and the pod's restartPolicy is Never (the pod has failed)."""
+        for c in run.init_containers:
+            while True:
+                code = await self._run_once(run, c)
+                if code == 0:
+                    break
+                if spec.get("restartPolicy", "Always") == "Never":
+                    run.phase = "Failed"
+                    self._sync_status(run)
+                    return False
+                c.restart_count += 1
+                await asyncio.sleep(min(0.5 * 2**c.restart_count, MAX_BACKOFF))
+        return True
 
     def _volume_dir(self, run: PodRun, v: dict) -> str:
         """The host directory that serves a pod volume, made (and filled, for ConfigMaps and Secrets)."""

@@ -417,7 +417,7 @@ class Sandbox:
             host=self.host,
             pods=self.enable_pods,
             kubevela=False,
-            pod_network=f"10.{245 + len(self.clusters)}",
+            pod_network=f"10.{(245 + len(self.clusters)) % 256}",  # the hub has 10.244
         )
         self.clusters[name] = cluster
         self._registrations[name] = (labels, alias)

@@ -20,6 +20,7 @@ import os
 import struct
 import termios
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -402,6 +403,21 @@ def parse_ports(q) -> list[int]:
     return ports
 
 
+def _portforward_subprotocol(request: web.Request, offered: list[str]) -> str | None:
+    """The WebSocket subprotocol to answer a port-forward with (None: the client offered none)."""
+    proto = _choose(offered, PF_PROTOCOLS)
+    if request.headers.get("Upgrade", "").lower() != "websocket" or (offered and proto is None):
+        # e.g. kubectl's SPDY (or SPDY-over-WebSocket) port-forward
+        raise ApiError(
+            400,
+            "BadRequest",
+            "velasandbox speaks port-forward only as WebSocket v4.channel.k8s.io "
+            f"(offered: {offered or request.headers.get('Upgrade', 'none')}); "
+            "kubectl port-forward (SPDY) is not supported, use the Python client's portforward()",
+        )
+    return proto
+
+
 async def handle_portforward(
     pods: PodProcesses, open_streams: set, request: web.Request, pod: dict, q
 ) -> web.StreamResponse:
@@ -414,105 +430,112 @@ async def handle_portforward(
         if run is None:
             raise bad_request(f"pod {pod['metadata']['name']} is not running")
         return await spdy.handle(pods, open_streams, request, pod, run)
-    if request.headers.get("Upgrade", "").lower() != "websocket" or (
-        offered and _choose(offered, PF_PROTOCOLS) is None
-    ):
-        # e.g. kubectl's SPDY (or SPDY-over-WebSocket) port-forward
-        raise ApiError(
-            400,
-            "BadRequest",
-            "velasandbox speaks port-forward only as WebSocket v4.channel.k8s.io "
-            f"(offered: {offered or request.headers.get('Upgrade', 'none')}); "
-            "kubectl port-forward (SPDY) is not supported, use the Python client's portforward()",
-        )
+    proto = _portforward_subprotocol(request, offered)
     ports = parse_ports(q)
-    rt = pods
-    md = pod["metadata"]
     run = pods.running(pod)
     if run is None:
-        raise bad_request(f"pod {md['name']} is not running")
-    if request.headers.get("Upgrade", "").lower() != "websocket":
-        raise ApiError(400, "BadRequest", "Upgrade request required (velasandbox speaks WebSocket only, not SPDY)")
-    offered = _offered(request)
-    proto = _choose(offered, PF_PROTOCOLS)
-    if proto is None and offered:
-        # e.g. kubectl's "SPDY/3.1+portforward.k8s.io" tunnel: not spoken here
-        raise ApiError(
-            400, "BadRequest", f"unsupported port-forward subprotocols {offered}; velasandbox speaks v4.channel.k8s.io"
-        )
+        raise bad_request(f"pod {pod['metadata']['name']} is not running")
     ws = web.WebSocketResponse(protocols=[proto] if proto else (), max_msg_size=0, compress=False)
     await ws.prepare(request)
     out = _WS(request, ws, b64=bool(proto and "base64" in proto))
     open_streams.add(out)
-    loop = asyncio.get_running_loop()
-    for i, port in enumerate(ports):
-        hdr = bytes([port & 0xFF, port >> 8])
-        await out.send(2 * i, hdr)
-        await out.send(2 * i + 1, hdr)
-    writers: dict[int, asyncio.StreamWriter | None] = {}
-    pumps = []
-    open_count = [len(ports)]
+    try:
+        await _PortForwardSession(pods, run, pod["metadata"], ws, out, ports).run()
+    finally:
+        open_streams.discard(out)
+    return ws
 
-    async def connect(i, port):
+
+class _PortForwardSession:
+    """One port-forward over one WebSocket: a TCP connection into the pod per requested port,
+    data both ways on channel 2i, connection errors on channel 2i+1."""
+
+    def __init__(
+        self, pods: PodProcesses, run: Any, metadata: dict, ws: web.WebSocketResponse, out: _WS, ports: list[int]
+    ):
+        self.pods, self.run_state, self.metadata = pods, run, metadata
+        self.ws, self.out, self.ports = ws, out, ports
+        self.writers: dict[int, asyncio.StreamWriter | None] = {}
+        self.pumps: list[asyncio.Task] = []
+        self.open_count = len(ports)  # ports whose pod side has not ended yet
+
+    async def run(self) -> None:
+        """Until the client goes or every port's connection has ended."""
+        for i, port in enumerate(self.ports):
+            hdr = bytes([port & 0xFF, port >> 8])
+            await self.out.send(2 * i, hdr)
+            await self.out.send(2 * i + 1, hdr)
         try:
-            sock = await rt.open_socket(run, port)
+            await self._connect_all()
+            await self._read_client()
+        finally:
+            self._close()
+
+    async def _connect_all(self) -> None:
+        loop = asyncio.get_running_loop()
+        readers = await asyncio.gather(*(self._connect(i, p) for i, p in enumerate(self.ports)))
+        for i, reader in enumerate(readers):
+            if reader is None:
+                self.open_count -= 1
+            else:
+                self.pumps.append(loop.create_task(self._pod_to_client(i, reader)))
+        if self.open_count <= 0:
+            await self.ws.close()
+
+    async def _connect(self, i: int, port: int) -> asyncio.StreamReader | None:
+        md = self.metadata
+        try:
+            sock = await self.pods.open_socket(self.run_state, port)
             reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
         except OSError as e:
-            writers[i] = None
-            await out.send(
+            self.writers[i] = None
+            await self.out.send(
                 2 * i + 1,
                 f"error forwarding port {port} to pod {md['name']}, uid {md['uid']}: {e.strerror or e}".encode(),
             )
-            return None, None
-        writers[i] = writer
-        return reader, writer
+            return None
+        self.writers[i] = writer
+        return reader
 
-    async def pod_to_client(i, reader):
+    async def _pod_to_client(self, i: int, reader: asyncio.StreamReader) -> None:
         try:
             while True:
                 data = await reader.read(1 << 20)
                 if not data:
                     break
-                await out.send(2 * i, data)
+                await self.out.send(2 * i, data)
         except (ConnectionResetError, OSError, asyncio.CancelledError):
             pass
         finally:
-            open_count[0] -= 1
-            if open_count[0] <= 0 and not ws.closed:
-                await ws.close()
+            self.open_count -= 1
+            if self.open_count <= 0 and not self.ws.closed:
+                await self.ws.close()
 
-    conns = await asyncio.gather(*(connect(i, p) for i, p in enumerate(ports)))
-    for i, (reader, _w) in enumerate(conns):
-        if reader is None:
-            open_count[0] -= 1
-        else:
-            pumps.append(loop.create_task(pod_to_client(i, reader)))
-    if open_count[0] <= 0:
-        await ws.close()
-    try:
-        async for msg in ws:
-            d = out.decode(msg)
-            if d is None:
-                continue
-            ch, data = d
-            if ch % 2 != 0 or ch // 2 >= len(ports) or not data:
-                continue
-            w = writers.get(ch // 2)
-            if w is None:
-                continue
-            try:
-                w.write(data)
-                await w.drain()
-            except (ConnectionResetError, OSError):
-                writers[ch // 2] = None
-    finally:
-        for w in writers.values():
+    async def _read_client(self) -> None:
+        async for msg in self.ws:
+            frame = self.out.decode(msg)
+            if frame is not None:
+                await self._client_data(*frame)
+
+    async def _client_data(self, ch: int, data: bytes) -> None:
+        """Data from the client on channel `ch` to the pod (error channels and unknown ports are ignored)."""
+        if ch % 2 != 0 or ch // 2 >= len(self.ports) or not data:
+            return
+        w = self.writers.get(ch // 2)
+        if w is None:
+            return
+        try:
+            w.write(data)
+            await w.drain()
+        except (ConnectionResetError, OSError):
+            self.writers[ch // 2] = None
+
+    def _close(self) -> None:
+        for w in self.writers.values():
             if w is not None:
                 try:
                     w.close()
                 except (OSError, RuntimeError):  # already closed, or its loop is gone
                     pass
-        for t in pumps:
+        for t in self.pumps:
             t.cancel()
-        open_streams.discard(out)
-    return ws

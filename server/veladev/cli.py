@@ -358,7 +358,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if args.app:
         _check_demo_app(Path(args.app))
-    return demo.run(Path(args.app) if args.app else None, keep=args.keep)
+    return demo.run(Path(args.app) if args.app else None, keep=args.keep, clusters=args.clusters)
 
 
 def _dev_connect_to(args: argparse.Namespace):
@@ -570,6 +570,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="the main job: check, deploy, trigger and promote the example on a local sandbox")
     p.add_argument("--app", help="Application file to use instead of the example")
     p.add_argument("--keep", action="store_true", help="keep the sandbox running at the end (Ctrl-C stops it)")
+    p.add_argument(
+        "--clusters",
+        action="store_true",
+        help="a hub with managed clusters edge-1 (test), edge-2 and edge-3 (prod), reached through its gateway",
+    )
     p.set_defaults(func=cmd_demo)
 
     def cluster_parser(name: str, help: str) -> argparse.ArgumentParser:

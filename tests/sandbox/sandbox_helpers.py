@@ -1,5 +1,8 @@
 """Small helpers shared by the sandbox tests."""
 
+import contextlib
+import re
+import subprocess
 import time
 
 from kubernetes import client
@@ -92,3 +95,51 @@ def recv_all(sock, timeout=20):
 
 def core_api(sandbox):
     return client.CoreV1Api(sandbox.api_client())
+
+
+def pod_exec(core, pod, ns, command, stdin=False, preload=True):
+    """`command` in the pod over the exec WebSocket (kubernetes.stream): the output when
+    `preload`, else the open WSClient."""
+    from kubernetes.stream import stream
+
+    return stream(
+        core.connect_get_namespaced_pod_exec,
+        pod,
+        ns,
+        command=command,
+        stderr=True,
+        stdin=stdin,
+        stdout=True,
+        tty=False,
+        _preload_content=preload,
+    )
+
+
+@contextlib.contextmanager
+def kubectl_port_forward(argv, remote_port=80):
+    """Run `kubectl ... port-forward ... :<remote_port>` (argv) and yield the local port it
+    listens on; the forward ends with the block."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        line = proc.stdout.readline()
+        m = re.search(rf"127\.0\.0\.1:(\d+) -> {remote_port}", line)
+        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+        yield int(m.group(1))
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def portforward_get(core, pod, ns, path="/index.html"):
+    """An HTTP/1.0 GET of `path` on the pod's port 80 through the port-forward WebSocket:
+    (the raw response, the PortForward for its error channel)."""
+    from kubernetes.stream import portforward
+
+    pf = portforward(core.connect_get_namespaced_pod_portforward, pod, ns, ports="80")
+    s = pf.socket(80)
+    s.setblocking(True)
+    s.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+    data = recv_all(s)
+    s.close()
+    return data, pf

@@ -4,6 +4,7 @@ mistakes answer with one sentence and the server keeps serving."""
 
 import copy
 import sys
+from typing import Any
 
 import pytest
 import pytest_lsp
@@ -13,24 +14,36 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from support import lsp_client_factory
+
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("need_pods")]
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "veladev", "lsp"]))
-async def editor(lsp_client: LanguageClient, sandbox):
-    lsp_client.set_configuration({"kubeconfig": sandbox.kubeconfig}, section="veladev")
-    lsp_client.dev_states = []
-    lsp_client.run_output = []
+class DevModeClient(LanguageClient):
+    """pytest-lsp's client, also recording veladev's dev-mode notifications."""
 
-    @lsp_client.feature("veladev/devState")
-    def dev_state(params):
-        lsp_client.dev_states.append(params)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dev_states: list[Any] = []  # veladev/devState params, in order
+        self.run_output: list[Any] = []  # veladev/runOutput params, in order
+        self.closed = False  # the test shut the server down itself
+        self.feature("veladev/devState")(lambda params: self.dev_states.append(params))
+        self.feature("veladev/runOutput")(lambda params: self.run_output.append(params))
 
-    @lsp_client.feature("veladev/runOutput")
-    def run_output(params):
-        lsp_client.run_output.append(params)
 
-    await lsp_client.initialize_session(lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code")))
+CONFIG = ClientServerConfig(
+    server_command=[sys.executable, "-m", "veladev", "lsp"], client_factory=lsp_client_factory(DevModeClient)
+)
+
+
+async def initialized(client: DevModeClient, sandbox) -> None:
+    client.set_configuration({"kubeconfig": sandbox.kubeconfig}, section="veladev")
+    await client.initialize_session(lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code")))
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def editor(lsp_client: DevModeClient, sandbox):
+    await initialized(lsp_client, sandbox)
     yield
     await lsp_client.shutdown_session()
 
@@ -101,16 +114,10 @@ async def test_mistakes_answer_with_a_sentence_and_the_server_keeps_serving(edit
     assert await command(editor, "status", {}) is not None
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "veladev", "lsp"]))
-async def editor_to_close(lsp_client: LanguageClient, sandbox):
+@pytest_lsp.fixture(config=CONFIG)
+async def editor_to_close(lsp_client: DevModeClient, sandbox):
     """Like `editor`, but the test shuts the server down itself."""
-    lsp_client.set_configuration({"kubeconfig": sandbox.kubeconfig}, section="veladev")
-    lsp_client.dev_states = []
-    lsp_client.run_output = []
-    lsp_client.feature("veladev/devState")(lambda params: lsp_client.dev_states.append(params))
-    lsp_client.feature("veladev/runOutput")(lambda params: lsp_client.run_output.append(params))
-    await lsp_client.initialize_session(lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code")))
-    lsp_client.closed = False
+    await initialized(lsp_client, sandbox)
     yield
     if not lsp_client.closed:
         await lsp_client.shutdown_session()

@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,31 @@ from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from kv_helpers import Apps, git
+from support import lsp_client_factory
 
 pytestmark = pytest.mark.sandbox
 SERVER = [sys.executable, "-m", "veladev", "lsp"]
+
+
+class LensClient(LanguageClient):
+    """pytest-lsp's client, also counting the server's workspace/codeLens/refresh requests."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lens_refreshes = 0
+        self.feature(lsp.WORKSPACE_CODE_LENS_REFRESH)(lambda params: self._refreshed())
+
+    def _refreshed(self) -> None:
+        self.lens_refreshes += 1
+
+    def progress_ends(self) -> list[lsp.WorkDoneProgressEnd]:
+        """The work-done progress ends received (pytest-lsp keeps each progress value, a
+        WorkDoneProgressBegin, Report or End, in progress_reports)."""
+        values: list[object] = [value for values in self.progress_reports.values() for value in values]
+        return [value for value in values if isinstance(value, lsp.WorkDoneProgressEnd)]
+
+
+CONFIG = ClientServerConfig(server_command=SERVER, client_factory=lsp_client_factory(LensClient))
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "frontend" / "vela-app.yaml"
 
 
@@ -68,28 +91,22 @@ def pushed_repo(tmp_path: Path, app_text: str) -> tuple[Path, Path]:
     return bare, work
 
 
-async def started(client: LanguageClient, settings: dict) -> LanguageClient:
+async def started(client: LensClient, settings: dict) -> LensClient:
     client.set_configuration(settings, section="veladev")
-    client.lens_refreshes = 0
-
-    @client.feature(lsp.WORKSPACE_CODE_LENS_REFRESH)
-    def refresh(params):
-        client.lens_refreshes += 1
-
     await client.initialize_session(
         lsp.InitializeParams(capabilities=client_capabilities("visual_studio_code@v1.65.2"))
     )
     return client
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
-async def offline(lsp_client: LanguageClient):
+@pytest_lsp.fixture(config=CONFIG)
+async def offline(lsp_client: LensClient):
     yield await started(lsp_client, {"kubeconfig": "/nonexistent/kubeconfig"})
     await lsp_client.shutdown_session()
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
-async def live(lsp_client: LanguageClient, sandbox, tmp_path):
+@pytest_lsp.fixture(config=CONFIG)
+async def live(lsp_client: LensClient, sandbox, tmp_path):
     yield await started(
         lsp_client,
         {"kubeconfig": sandbox.kubeconfig, "imageTemplate": "sandbox.local/frontend:{short_commit}-{component}"},
@@ -98,7 +115,13 @@ async def live(lsp_client: LanguageClient, sandbox, tmp_path):
 
 
 async def lenses(client: LanguageClient, uri: str) -> list[lsp.CodeLens]:
-    return await client.text_document_code_lens_async(lsp.CodeLensParams(lsp.TextDocumentIdentifier(uri))) or []
+    return list(await client.text_document_code_lens_async(lsp.CodeLensParams(lsp.TextDocumentIdentifier(uri))) or [])
+
+
+def command_of(lens: lsp.CodeLens) -> lsp.Command:
+    """A lens's command: the server sends every lens resolved."""
+    assert lens.command is not None, lens
+    return lens.command
 
 
 async def wait_lenses(client, uri, pred, what, timeout=60):
@@ -109,11 +132,13 @@ async def wait_lenses(client, uri, pred, what, timeout=60):
         if pred(got):
             return got
         await asyncio.sleep(0.2)
-    raise AssertionError(f"lenses never showed {what}: {[(lens.range.start.line, lens.command.title) for lens in got]}")
+    raise AssertionError(
+        f"lenses never showed {what}: {[(lens.range.start.line, command_of(lens).title) for lens in got]}"
+    )
 
 
 def titles(ls, line=None):
-    return [lens.command.title for lens in ls if line is None or lens.range.start.line == line]
+    return [command_of(lens).title for lens in ls if line is None or lens.range.start.line == line]
 
 
 def open_doc(client, path: Path, text: str) -> str:
@@ -125,12 +150,12 @@ def open_doc(client, path: Path, text: str) -> str:
 
 async def run(client, lens_or_command, arguments=None):
     if isinstance(lens_or_command, lsp.CodeLens):
-        cmd = lens_or_command.command
+        cmd = command_of(lens_or_command)
         return await client.workspace_execute_command_async(lsp.ExecuteCommandParams(cmd.command, cmd.arguments))
     return await client.workspace_execute_command_async(lsp.ExecuteCommandParams(lens_or_command, arguments))
 
 
-async def test_without_a_cluster_the_lenses_say_so_once(offline: LanguageClient, tmp_path):
+async def test_without_a_cluster_the_lenses_say_so_once(offline: LensClient, tmp_path):
     uri = open_doc(offline, tmp_path / "app.yaml", EXAMPLE.read_text())
     got = await lenses(offline, uri)
     all_titles = titles(got)
@@ -142,16 +167,14 @@ async def test_without_a_cluster_the_lenses_say_so_once(offline: LanguageClient,
     assert not any("suspending" in t or "Promote" in t for t in all_titles)
 
     # Running a lens's command without a cluster: one clear error, the server keeps serving.
-    deploy = next(lens for lens in got if lens.command.title == "Deploy")
+    deploy = next(lens for lens in got if command_of(lens).title == "Deploy")
     result = await run(offline, deploy)
     assert result["ok"] is False and "no kubeconfig" in result["message"]
     assert offline.messages[-1].type == lsp.MessageType.Error and "Deploy failed" in offline.messages[-1].message
     assert await lenses(offline, uri)
 
 
-async def test_lenses_follow_the_cluster_and_promote_runs_from_a_lens(
-    live: LanguageClient, sandbox, sandbox_ns, tmp_path
-):
+async def test_lenses_follow_the_cluster_and_promote_runs_from_a_lens(live: LensClient, sandbox, sandbox_ns, tmp_path):
     name = f"lens-{uuid.uuid4().hex[:6]}"
     text = gated_text(name, sandbox_ns)
     lines = text.splitlines()
@@ -166,14 +189,14 @@ async def test_lenses_follow_the_cluster_and_promote_runs_from_a_lens(
     assert titles(got, comp) == ["Start dev mode", "Push & trigger"]
     assert titles(got, gate) == []
 
-    deploy = next(lens for lens in got if lens.command.title == "Deploy")
-    assert deploy.command.command == "veladev.deploy"
+    deploy = next(lens for lens in got if command_of(lens).title == "Deploy")
+    assert command_of(deploy).command == "veladev.deploy"
     refreshes = live.lens_refreshes
     result = await run(live, deploy)
     assert result["ok"] and result["created"], result
     assert f"created application {sandbox_ns}/{name}" in live.messages[-1].message
     # Work-done progress: begun and ended with the final message.
-    ends = [r for reports in live.progress_reports.values() for r in reports if isinstance(r, lsp.WorkDoneProgressEnd)]
+    ends = live.progress_ends()
     assert any(f"created application {sandbox_ns}/{name}" in (e.message or "") for e in ends)
 
     got = await wait_lenses(live, uri, lambda ls: "Promote" in titles(ls, gate), "the gate suspended")
@@ -187,8 +210,12 @@ async def test_lenses_follow_the_cluster_and_promote_runs_from_a_lens(
     announce = lines.index("      - name: announce")
     assert titles(got, announce) == ["not run yet"] or any("pending" in t for t in titles(got, announce))
 
-    promote = next(lens for lens in got if lens.command.title == "Promote")
-    assert promote.command.command == "veladev.promote" and promote.command.arguments[0]["step"] == "gate"
+    promote = next(lens for lens in got if command_of(lens).title == "Promote")
+    promote_command = command_of(promote)
+    assert promote_command.command == "veladev.promote"
+    assert promote_command.arguments is not None
+    promote_argument = promote_command.arguments[0]
+    assert isinstance(promote_argument, dict) and promote_argument["step"] == "gate"
     result = await run(live, promote)
     assert result["ok"], result
     got = await wait_lenses(
@@ -202,7 +229,7 @@ async def test_lenses_follow_the_cluster_and_promote_runs_from_a_lens(
     assert result["ok"] is False and "not waiting for approval" in result["message"]
 
 
-async def test_drift_hint_offers_the_live_image(live: LanguageClient, sandbox, sandbox_ns, tmp_path):
+async def test_drift_hint_offers_the_live_image(live: LensClient, sandbox, sandbox_ns, tmp_path):
     name = f"drift-{uuid.uuid4().hex[:6]}"
     text = gated_text(name, sandbox_ns)
     uri = open_doc(live, tmp_path / "app.yaml", text)
@@ -224,7 +251,7 @@ async def test_drift_hint_offers_the_live_image(live: LanguageClient, sandbox, s
     )
 
     deadline = asyncio.get_running_loop().time() + 60
-    drift = []
+    drift: list[lsp.Diagnostic] = []
     while asyncio.get_running_loop().time() < deadline and not drift:
         drift = [d for d in live.diagnostics.get(uri, []) if d.code == "live-image-differs"]
         await asyncio.sleep(0.1)
@@ -236,19 +263,25 @@ async def test_drift_hint_offers_the_live_image(live: LanguageClient, sandbox, s
     actions = await live.text_document_code_action_async(
         lsp.CodeActionParams(lsp.TextDocumentIdentifier(uri), d.range, lsp.CodeActionContext([d]))
     )
-    fix = next(a for a in actions if a.title == "Take the live image sandbox.local/frontend:abc1234")
+    assert actions is not None
+    fix = next(
+        a
+        for a in actions
+        if isinstance(a, lsp.CodeAction) and a.title == "Take the live image sandbox.local/frontend:abc1234"
+    )
+    assert fix.edit is not None and fix.edit.changes is not None
     (edit,) = fix.edit.changes[uri]
     assert edit.new_text == "sandbox.local/frontend:abc1234" and edit.range == d.range
 
 
-async def test_push_and_trigger_from_the_lens(live: LanguageClient, sandbox, sandbox_ns, tmp_path):
+async def test_push_and_trigger_from_the_lens(live: LensClient, sandbox, sandbox_ns, tmp_path):
     name = f"push-{uuid.uuid4().hex[:6]}"
     text = gated_text(name, sandbox_ns)
     bare, work = pushed_repo(tmp_path, text)
     uri = open_doc(live, work / "app.yaml", text)
     assert (await run(live, "veladev.deploy", [{"uri": uri}]))["ok"]
 
-    push = next(lens for lens in await lenses(live, uri) if lens.command.title == "Push & trigger")
+    push = next(lens for lens in await lenses(live, uri) if command_of(lens).title == "Push & trigger")
     result = await run(live, push)
     assert result["ok"] is False and "nothing to push" in result["message"]
 
@@ -264,30 +297,40 @@ async def test_push_and_trigger_from_the_lens(live: LanguageClient, sandbox, san
     assert app["spec"]["components"][0]["properties"]["image"] == image and result["via"] == "patch"
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
-async def velaux_client(lsp_client: LanguageClient, sandbox, sandbox_ns, tmp_path):
+@dataclass
+class VelauxTrigger:
+    app_name: str  # the VelaUX application the trigger deploys
+    token: str  # the trigger's token, which nothing may show
+    token_file: Path  # where the editor's settings point the server for it
+
+
+@pytest.fixture
+def velaux_trigger(sandbox, sandbox_ns, tmp_path) -> VelauxTrigger:
     name = f"vx-{uuid.uuid4().hex[:6]}"
     token = sandbox.velaux.create_trigger(name, sandbox_ns)
     (tmp_path / "token").write_text(token + "\n")
-    client = await started(
+    return VelauxTrigger(name, token, tmp_path / "token")
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def velaux_client(lsp_client: LensClient, sandbox, velaux_trigger: VelauxTrigger):
+    yield await started(
         lsp_client,
         {
             "kubeconfig": sandbox.kubeconfig,
             "velauxUrl": sandbox.velaux.url,
-            "velauxTokenFile": str(tmp_path / "token"),
+            "velauxTokenFile": str(velaux_trigger.token_file),
             "imageTemplate": "sandbox.local/frontend:{branch}-{short_commit}",
         },
     )
-    client.app_name, client.token = name, token
-    yield client
     await lsp_client.shutdown_session()
 
 
 async def test_push_and_trigger_through_velaux_never_shows_the_token(
-    velaux_client: LanguageClient, sandbox, sandbox_ns, tmp_path
+    velaux_client: LensClient, velaux_trigger: VelauxTrigger, sandbox, sandbox_ns, tmp_path
 ):
     client = velaux_client
-    text = gated_text(client.app_name, sandbox_ns)
+    text = gated_text(velaux_trigger.app_name, sandbox_ns)
     bare, work = pushed_repo(tmp_path, text)
     uri = open_doc(client, work / "app.yaml", text)
     assert (await run(client, "veladev.deploy", [{"uri": uri}]))["ok"]
@@ -299,7 +342,8 @@ async def test_push_and_trigger_through_velaux_never_shows_the_token(
     result = await run(client, "veladev.pushAndTrigger", [{"uri": uri, "component": "web"}])
     assert result["ok"] and result["via"] == "velaux", result
     assert "VelaUX started" in result["message"]
-    app = Apps(sandbox).get(sandbox_ns, client.app_name)
+    app = Apps(sandbox).get(sandbox_ns, velaux_trigger.app_name)
     assert app["spec"]["components"][0]["properties"]["image"] == f"sandbox.local/frontend:main-{sha[:7]}"
     shown = " ".join(m.message for m in client.messages) + " ".join(m.message for m in client.log_messages)
-    assert client.token not in shown and client.token not in str(result)
+    token = velaux_trigger.token
+    assert token not in shown and token not in str(result)

@@ -31,10 +31,12 @@ WORK_DIR = "/home/nocalhost-dev"
 
 
 class McApp:
-    """The example app on the hub, deployed to `edge-1` and `edge-2` in namespace `ns`."""
+    """The example app on the hub in namespace `ns`, deployed to `edge-1` and `edge-2` in
+    namespace `edge_ns` (another name: the workload's namespace is not the Application's)."""
 
     def __init__(self, hub, ns, folder):
         self.hub, self.ns, self.folder = hub, ns, folder
+        self.edge_ns = ns + "-edge"
         self.file = folder / "vela-app.yaml"
         self.apps = Apps(hub)
         self.edges = {name: hub.clusters[name].api_client() for name in ("edge-1", "edge-2")}
@@ -43,8 +45,16 @@ class McApp:
         trait = app["spec"]["components"][0]["traits"][0]["properties"]
         trait["portForward"] = ["0:80"]
         app["spec"]["policies"] = [
-            {"name": "target-test", "type": "topology", "properties": {"clusters": ["edge-1"], "namespace": ns}},
-            {"name": "target-prod", "type": "topology", "properties": {"clusters": ["edge-2"], "namespace": ns}},
+            {
+                "name": "target-test",
+                "type": "topology",
+                "properties": {"clusters": ["edge-1"], "namespace": self.edge_ns},
+            },
+            {
+                "name": "target-prod",
+                "type": "topology",
+                "properties": {"clusters": ["edge-2"], "namespace": self.edge_ns},
+            },
         ]
         app["spec"]["workflow"]["steps"] = [
             {"name": "deploy-test", "type": "deploy", "properties": {"policies": ["target-test"]}},
@@ -57,7 +67,9 @@ class McApp:
         from kubernetes import client
 
         api = self.edges[cluster]
-        return api.sanitize_for_serialization(client.AppsV1Api(api).read_namespaced_deployment("frontend", self.ns))
+        return api.sanitize_for_serialization(
+            client.AppsV1Api(api).read_namespaced_deployment("frontend", self.edge_ns)
+        )
 
     def application(self):
         return self.apps.get(self.ns, "frontend")
@@ -65,13 +77,13 @@ class McApp:
     def edge_sh(self, cluster, pod, script):
         """A shell in the pod, with kubectl on the managed cluster itself (not veladev)."""
         kubectl = self.hub.clusters[cluster].kubectl
-        return kubectl("exec", "-n", self.ns, pod, "-c", "frontend", "--", "sh", "-c", script, check=False).stdout
+        return kubectl("exec", "-n", self.edge_ns, pod, "-c", "frontend", "--", "sh", "-c", script, check=False).stdout
 
     def dev_pod(self, cluster):
         from kubernetes import client
 
         pods = client.CoreV1Api(self.edges[cluster]).list_namespaced_pod(
-            self.ns, label_selector="app.oam.dev/component=frontend"
+            self.edge_ns, label_selector="app.oam.dev/component=frontend"
         )
         ready = [
             p.metadata.name
@@ -115,7 +127,10 @@ def mc_app(multicluster, tmp_path_factory):
     m.apps.create(ns, copy.deepcopy(m.app))
     try:
         a = m.apps.wait_phase(ns, "frontend", "running", timeout=WAIT)
-        assert [(s["cluster"], s["namespace"]) for s in a["status"]["services"]] == [("edge-1", ns), ("edge-2", ns)]
+        assert [(s["cluster"], s["namespace"]) for s in a["status"]["services"]] == [
+            ("edge-1", m.edge_ns),
+            ("edge-2", m.edge_ns),
+        ]
         for cluster in ("edge-1", "edge-2"):
             multicluster.wait_for(
                 lambda c=cluster: (m.deployment(c).get("status") or {}).get("readyReplicas") == 1,
@@ -141,13 +156,13 @@ def test_several_placements_need_a_cluster_one_sentence_exit_2(mc_app):
     assert r.returncode == 2, r
     assert r.stdout == ""
     assert r.stderr.strip().splitlines() == [
-        f"veladev dev: component frontend runs in several clusters (edge-1/{m.ns}, edge-2/{m.ns}); "
+        f"veladev dev: component frontend runs in several clusters (edge-1/{m.edge_ns}, edge-2/{m.edge_ns}); "
         "choose one with --cluster (and --namespace)"
     ]
     r = m.cli("start", str(m.file), "--cluster", "edge-3")
     assert r.returncode == 2
     assert r.stderr.strip() == (
-        f"veladev dev: component frontend does not run in cluster edge-3; it runs in edge-1/{m.ns}, edge-2/{m.ns}"
+        f"veladev dev: component frontend does not run in cluster edge-3; it runs in edge-1/{m.edge_ns}, edge-2/{m.edge_ns}"
     )
     assert dev_state(m.deployment("edge-1")) is None and dev_state(m.deployment("edge-2")) is None
 
@@ -159,7 +174,7 @@ def test_dev_mode_in_a_managed_cluster_through_the_gateway_with_exact_restore(mc
     try:
         r = m.cli("start", str(m.file), "--cluster", "edge-1")
         assert r.returncode == 0, r.stderr
-        assert r.stdout.startswith(f"dev mode on: Deployment {m.ns}/frontend in cluster edge-1, dev pod frontend-")
+        assert r.stdout.startswith(f"dev mode on: Deployment {m.edge_ns}/frontend in cluster edge-1, dev pod frontend-")
         dev = m.deployment("edge-1")
         c = dev["spec"]["template"]["spec"]["containers"][0]
         assert c["image"] == DEV_IMAGE and dev_state(dev)["application"] == f"{m.ns}/frontend"
@@ -169,10 +184,19 @@ def test_dev_mode_in_a_managed_cluster_through_the_gateway_with_exact_restore(mc
         assert md["labels"][PAUSE_LABEL] == "true"
         record = yaml.safe_load(md["annotations"][PLACEMENTS_ANNOTATION])
         assert record["workloads"] == [
-            {"cluster": "edge-1", "namespace": m.ns, "component": "frontend", "kind": "deployment", "name": "frontend"}
+            {
+                "cluster": "edge-1",
+                "namespace": m.edge_ns,
+                "component": "frontend",
+                "kind": "deployment",
+                "name": "frontend",
+            }
         ]
         status = m.cli("status")
-        assert f"edge-1: {m.ns}/frontend (Deployment): application {m.ns}/frontend component frontend" in status.stdout
+        assert (
+            f"edge-1: {m.edge_ns}/frontend (Deployment): application {m.ns}/frontend component frontend"
+            in status.stdout
+        )
         # terminal: a shell in the dev container in edge-1 (stdin here is a pipe, not a tty)
         term = subprocess.run(
             [sys.executable, "-m", "veladev", "dev", "terminal", str(m.file), "--cluster", "edge-1"]
@@ -226,7 +250,7 @@ def test_dev_mode_in_a_managed_cluster_through_the_gateway_with_exact_restore(mc
         # end, from a new process that names no cluster either
         r = m.cli("end", str(m.file))
         assert r.returncode == 0, r.stderr
-        assert r.stdout.strip() == f"dev mode ended: Deployment {m.ns}/frontend in cluster edge-1 is restored"
+        assert r.stdout.strip() == f"dev mode ended: Deployment {m.edge_ns}/frontend in cluster edge-1 is restored"
         assert comparable(m.deployment("edge-1")) == comparable(original)
         md = m.application()["metadata"]
         assert PAUSE_LABEL not in (md.get("labels") or {})
@@ -269,23 +293,23 @@ async def test_the_editor_gets_the_placements_and_develops_in_the_chosen_cluster
     try:
         placements = await command(editor, "placements", {"uri": uri, "component": "frontend"})
         assert [(_get(p, "cluster"), _get(p, "namespace")) for p in placements] == [
-            ("edge-1", m.ns),
-            ("edge-2", m.ns),
+            ("edge-1", m.edge_ns),
+            ("edge-2", m.edge_ns),
         ]
         with pytest.raises(JsonRpcException, match=r"runs in several clusters \(edge-1/.*, edge-2/.*\)"):
             await command(editor, "start", {"uri": uri})
         with pytest.raises(JsonRpcException, match='"cluster": .* is not a cluster name'):
             await command(editor, "start", {"uri": uri, "cluster": "Edge_2"})
 
-        arg = {"uri": uri, "cluster": "edge-2", "namespace": m.ns}
+        arg = {"uri": uri, "cluster": "edge-2", "namespace": m.edge_ns}
         result = await command(editor, "start", arg)
-        assert (_get(result, "cluster"), _get(result, "namespace")) == ("edge-2", m.ns)
+        assert (_get(result, "cluster"), _get(result, "namespace")) == ("edge-2", m.edge_ns)
         assert m.deployment("edge-2")["spec"]["template"]["spec"]["containers"][0]["image"] == DEV_IMAGE
         assert _get(dev_states[-1], "cluster") == "edge-2"
         assert m.application()["metadata"]["labels"][PAUSE_LABEL] == "true"
         status = await command(editor, "status", {})
-        assert [(_get(s, "cluster"), _get(s, "namespace")) for s in status if _get(s, "namespace") == m.ns] == [
-            ("edge-2", m.ns)
+        assert [(_get(s, "cluster"), _get(s, "namespace")) for s in status if _get(s, "namespace") == m.edge_ns] == [
+            ("edge-2", m.edge_ns)
         ]
         # debug: command.debug runs in edge-2 and the Node inspector answers on the forwarded port
         attach = _get(await command(editor, "debug", arg), "attach")
@@ -296,7 +320,7 @@ async def test_the_editor_gets_the_placements_and_develops_in_the_chosen_cluster
         assert "node" in version.lower()
         assert _get(await command(editor, "stopRun", arg), "run") == "stopped"
         terminal = await command(editor, "terminal", arg)
-        assert _get(terminal, "command")[4:8] == ["--cluster", "edge-2", "--namespace", m.ns]
+        assert _get(terminal, "command")[4:8] == ["--cluster", "edge-2", "--namespace", m.edge_ns]
 
         ended = await command(editor, "end", arg)
         assert (_get(ended, "cluster"), _get(ended, "state")) == ("edge-2", "off")

@@ -4,7 +4,6 @@ with the official client and with kubectl against the hub."""
 
 import os
 import queue
-import re
 import shutil
 import subprocess
 import sys
@@ -15,9 +14,17 @@ import pytest
 import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
-from kubernetes.stream import portforward, stream
 
-from sandbox_helpers import ensure_web_image, recv_all, wait_phase, wait_ready_pods, web_deployment
+from sandbox_helpers import (
+    ensure_web_image,
+    kubectl_port_forward,
+    pod_exec,
+    portforward_get,
+    simple_pod,
+    wait_phase,
+    wait_ready_pods,
+    web_deployment,
+)
 
 pytestmark = pytest.mark.sandbox
 
@@ -143,28 +150,14 @@ def test_exec_and_port_forward_through_the_gateway_with_the_official_client(mult
     core, ns, pod = edge_web["core"], edge_web["ns"], edge_web["pod"]
     # each cluster's pods get IPs of their own network (the hub's are 10.244.x.y)
     assert core.read_namespaced_pod(pod, ns).status.pod_ip.startswith("10.245.")
-    resp = stream(
-        core.connect_get_namespaced_pod_exec,
-        pod,
-        ns,
-        command=["sh", "-c", "read x; echo got-$x; echo err >&2; exit 5"],
-        stderr=True,
-        stdin=True,
-        stdout=True,
-        tty=False,
-        _preload_content=False,
-    )
+    resp = pod_exec(core, pod, ns, ["sh", "-c", "read x; echo got-$x; echo err >&2; exit 5"], stdin=True, preload=False)
     resp.write_stdin("ping\n")
     resp.run_forever(timeout=30)
+    assert not resp.is_open()  # the command read its stdin and exited
     assert resp.read_stdout() == "got-ping\n"
     assert resp.read_stderr() == "err\n"
     assert resp.returncode == 5
-    pf = portforward(core.connect_get_namespaced_pod_portforward, pod, ns, ports="80")
-    s = pf.socket(80)
-    s.setblocking(True)
-    s.sendall(b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n")
-    data = recv_all(s)
-    s.close()
+    data, _ = portforward_get(core, pod, ns)
     assert data.startswith(b"HTTP/1.0 200") and data.endswith(b"hello from the pod\n")
 
 
@@ -180,18 +173,8 @@ def test_kubectl_exec_port_forward_and_logs_through_the_gateway(multicluster, ed
         timeout=60,
     )
     assert (cp.returncode, cp.stdout) == (4, "THROUGH THE HUB\n"), cp.stderr
-    proc = subprocess.Popen(
-        kubectl(kc, "port-forward", "-n", ns, f"pod/{pod}", ":80"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    try:
-        line = proc.stdout.readline()
-        m = re.search(r"127\.0\.0\.1:(\d+) -> 80", line)
-        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
-        url = f"http://127.0.0.1:{m.group(1)}/index.html"
+    with kubectl_port_forward(kubectl(kc, "port-forward", "-n", ns, f"pod/{pod}", ":80")) as port:
+        url = f"http://127.0.0.1:{port}/index.html"
         for _ in range(3):
             with urllib.request.urlopen(url, timeout=20) as r:
                 assert r.read() == b"hello from the pod\n"
@@ -219,9 +202,6 @@ def test_kubectl_exec_port_forward_and_logs_through_the_gateway(multicluster, ed
         finally:
             follow.terminate()
             follow.wait(20)
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 def test_unknown_cluster_is_no_such_cluster(multicluster):
@@ -261,17 +241,7 @@ def test_a_stopped_cluster_answers_503_then_works_after_start(multicluster, edge
     finally:
         multicluster.start_cluster("edge-1")
     assert [p["pids"] for p in edge.pod_info() if p["name"] == edge_web["pod"]] == pids  # pods kept running
-    out = stream(
-        edge_web["core"].connect_get_namespaced_pod_exec,
-        edge_web["pod"],
-        edge_web["ns"],
-        command=["echo", "back"],
-        stderr=True,
-        stdin=False,
-        stdout=True,
-        tty=False,
-    )
-    assert out == "back\n"
+    assert pod_exec(edge_web["core"], edge_web["pod"], edge_web["ns"], ["echo", "back"]) == "back\n"
 
 
 def test_a_stopped_cluster_cuts_open_streams_through_the_gateway(multicluster, edge_web):
@@ -301,17 +271,7 @@ def test_a_stopped_cluster_cuts_open_streams_through_the_gateway(multicluster, e
 
 def test_hub_drop_streams_closes_proxied_streams(multicluster, edge_web):
     core, ns, pod = edge_web["core"], edge_web["ns"], edge_web["pod"]
-    resp = stream(
-        core.connect_get_namespaced_pod_exec,
-        pod,
-        ns,
-        command=["sleep", "300"],
-        stderr=True,
-        stdin=True,
-        stdout=True,
-        tty=False,
-        _preload_content=False,
-    )
+    resp = pod_exec(core, pod, ns, ["sleep", "300"], stdin=True, preload=False)
     assert resp.is_open()
     assert multicluster.drop_streams() >= 1
     multicluster.wait_for(lambda: not resp.is_open() or (resp.update(1) or not resp.is_open()), timeout=30)
@@ -321,23 +281,31 @@ def test_hub_drop_streams_closes_proxied_streams(multicluster, edge_web):
 def test_log_follow_through_the_gateway_with_the_official_client(multicluster, edge_web):
     with gateway_client(multicluster, "edge-1") as api:
         core = client.CoreV1Api(api)
-        core.create_namespaced_pod(
-            edge_web["ns"],
-            {
-                "metadata": {"name": "talk"},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [
-                        {
-                            "name": "main",
-                            "image": "sandbox.local/toolchain",
-                            "command": ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.5; done"],
-                        }
-                    ],
-                },
-            },
-        )
+        talk = simple_pod("talk", command=["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.5; done"])
+        talk["spec"]["restartPolicy"] = "Never"
+        core.create_namespaced_pod(edge_web["ns"], talk)
         wait_phase(multicluster, core, edge_web["ns"], "talk", ("Running", "Succeeded"))
         r = core.read_namespaced_pod_log("talk", edge_web["ns"], follow=True, _preload_content=False)
         lines = [line for line in r.stream(amt=None) if line]
         assert b"".join(lines) == b"line 1\nline 2\nline 3\n"
+
+
+def test_large_transfers_both_ways_through_the_gateway(multicluster, edge_web, tmp_path):
+    """8 MiB up to a command that first sleeps (the hub pauses the caller until the managed
+    cluster takes more) and 8 MiB down."""
+    kc = gateway_kubeconfig(multicluster, "edge-1", tmp_path / "edge-1.kubeconfig")
+    ns, pod = edge_web["ns"], edge_web["pod"]
+    size = 8 << 20
+    up = subprocess.run(
+        kubectl(kc, "exec", "-i", pod, "-n", ns, "--", "sh", "-c", "sleep 3; wc -c"),
+        input=b"x" * size,
+        capture_output=True,
+        timeout=120,
+    )
+    assert (up.returncode, up.stdout.strip()) == (0, str(size).encode()), up.stderr
+    down = subprocess.run(
+        kubectl(kc, "exec", pod, "-n", ns, "--", "head", "-c", str(size), "/dev/zero"),
+        capture_output=True,
+        timeout=120,
+    )
+    assert down.returncode == 0 and down.stdout == b"\0" * size, down.stderr[-500:]

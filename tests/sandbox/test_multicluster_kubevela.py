@@ -260,7 +260,21 @@ def test_suspend_then_resume_promotes_from_the_test_cluster_to_both_prod_cluster
     assert [s["cluster"] for s in a["status"]["services"]] == ["edge-1", "edge-2", "edge-3"]
 
 
-def test_a_cluster_stopped_mid_workflow_fails_the_step_until_it_is_back(mc, multicluster):
+@pytest.fixture
+def fast_hub_resync(multicluster):
+    """The hub reconciles (health read-back, state-keep) every second (KubeVela: 5 minutes);
+    nothing watches the managed clusters, so that is how their changes are seen."""
+    old = multicluster.kubevela.resync_period
+    multicluster.kubevela.resync_period = 1.0
+    yield
+    multicluster.kubevela.resync_period = old
+
+
+def service_in(app, cluster):
+    return next(s for s in app["status"]["services"] if s["cluster"] == cluster)
+
+
+def test_a_cluster_stopped_mid_workflow_fails_the_step_until_it_is_back(mc, multicluster, fast_hub_resync):
     ns, apps, edges = mc
     apps.create(ns, seed_shape("cut"))
     apps.wait_phase(ns, "cut", "workflowSuspending", timeout=WAIT)
@@ -284,34 +298,59 @@ def test_a_cluster_stopped_mid_workflow_fails_the_step_until_it_is_back(mc, mult
         edges.ready(cluster, ns)
     assert step_phase(a, "deploy-prod") == "succeeded"
 
-
-def test_state_keep_reverts_drift_in_a_managed_cluster_unless_the_app_is_paused(mc, multicluster):
-    ns, apps, edges = mc
-    old = multicluster.kubevela.resync_period
-    multicluster.kubevela.resync_period = 1.0  # state-keep every second (KubeVela: 5 minutes)
+    # cut off after the rollout: that placement turns unhealthy with the reason, the others stay healthy
+    multicluster.stop_cluster("edge-2")
     try:
-        apps.create(ns, app_obj("keep", [web()], policies=[topology("t", clusters=["edge-2"])]))
-        apps.wait_phase(ns, "keep", "running", timeout=WAIT)
-        edges.ready("edge-2", ns)
-        drift = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "drifted:1"}]}}}}
-        edges.apps("edge-2").patch_namespaced_deployment("web", ns, drift)
-        multicluster.wait_for(
-            lambda: edges.deployment("edge-2", ns).spec.template.spec.containers[0].image == WEB_IMAGE,
-            timeout=WAIT,
-            what="state-keep reverted the image in edge-2",
-        )
-        apps.patch(ns, "keep", {"metadata": {"labels": {"controller.core.oam.dev/pause": "true"}}})
-        wait_for_passes(apps, ns, "keep", "ReconcilePaused", passes=1)
-        edges.apps("edge-2").patch_namespaced_deployment("web", ns, drift)
-        wait_for_passes(apps, ns, "keep", "ReconcilePaused", passes=2)
-        assert edges.deployment("edge-2", ns).spec.template.spec.containers[0].image == "drifted:1"
-        before = event_count(apps, ns, "keep", "StateKeep")
-        apps.patch(ns, "keep", {"metadata": {"labels": {"controller.core.oam.dev/pause": None}}})
-        multicluster.wait_for(
-            lambda: edges.deployment("edge-2", ns).spec.template.spec.containers[0].image == WEB_IMAGE,
-            timeout=WAIT,
-            what="state-keep reverted the image after the pause",
-        )
-        assert event_count(apps, ns, "keep", "StateKeep") > before
+        a = apps.wait(ns, "cut", lambda x: not service_in(x, "edge-2")["healthy"], "edge-2 unhealthy", timeout=WAIT)
+        assert "connect: connection refused" in service_in(a, "edge-2")["message"]
+        assert service_in(a, "edge-3")["healthy"] and service_in(a, "edge-1")["healthy"]
+        assert a["status"]["status"] == "unhealthy"
     finally:
-        multicluster.kubevela.resync_period = old
+        multicluster.start_cluster("edge-2")
+    apps.wait_phase(ns, "cut", "running", timeout=WAIT)
+
+
+def test_state_keep_reverts_drift_in_a_managed_cluster_unless_the_app_is_paused(mc, multicluster, fast_hub_resync):
+    ns, apps, edges = mc
+    apps.create(ns, app_obj("keep", [web()], policies=[topology("t", clusters=["edge-2"])]))
+    apps.wait_phase(ns, "keep", "running", timeout=WAIT)
+    edges.ready("edge-2", ns)
+    drift = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "drifted:1"}]}}}}
+    edges.apps("edge-2").patch_namespaced_deployment("web", ns, drift)
+    multicluster.wait_for(
+        lambda: edges.deployment("edge-2", ns).spec.template.spec.containers[0].image == WEB_IMAGE,
+        timeout=WAIT,
+        what="state-keep reverted the image in edge-2",
+    )
+    apps.patch(ns, "keep", {"metadata": {"labels": {"controller.core.oam.dev/pause": "true"}}})
+    wait_for_passes(apps, ns, "keep", "ReconcilePaused", passes=1)
+    edges.apps("edge-2").patch_namespaced_deployment("web", ns, drift)
+    wait_for_passes(apps, ns, "keep", "ReconcilePaused", passes=2)
+    assert edges.deployment("edge-2", ns).spec.template.spec.containers[0].image == "drifted:1"
+    before = event_count(apps, ns, "keep", "StateKeep")
+    apps.patch(ns, "keep", {"metadata": {"labels": {"controller.core.oam.dev/pause": None}}})
+    multicluster.wait_for(
+        lambda: edges.deployment("edge-2", ns).spec.template.spec.containers[0].image == WEB_IMAGE,
+        timeout=WAIT,
+        what="state-keep reverted the image after the pause",
+    )
+    assert event_count(apps, ns, "keep", "StateKeep") > before
+
+
+def test_apply_component_step_with_a_cluster(mc):
+    ns, apps, edges = mc
+
+    def step(cluster):
+        return {"name": "one", "type": "apply-component", "properties": {"component": "web", "cluster": cluster}}
+
+    apps.create(ns, app_obj("single", [web()], [step("edge-1")]))
+    a = apps.wait_phase(ns, "single", "running", timeout=WAIT)
+    assert edges.ready("edge-1", ns).metadata.labels[CLUSTER_LABEL] == "edge-1"
+    assert [(s["cluster"], s["namespace"]) for s in a["status"]["services"]] == [("edge-1", ns)]
+
+    apps.create(ns, app_obj("lost", [web()], [step("edge-9")]))
+    a = apps.wait(ns, "lost", lambda x: step_phase(x, "one") == "failed", "apply-component failed")
+    assert steps_of(a)["one"]["message"] == (
+        "run step(provider=oam,do=component-apply): Found 1 errors. [(error encountered in cluster edge-9: "
+        "Dispatch: Found 1 errors. [(cannot get object: no such cluster edge-9)])]"
+    )

@@ -15,7 +15,7 @@ import yaml
 from kubernetes import client, watch
 
 from devmode_helpers import WORK_DIR, DevTarget
-from veladev.cluster import ClusterConfig, ClusterError, streams
+from veladev.cluster import ClusterConfig, ClusterError, streams, tunnel
 from veladev.cluster.clusters import LOCAL, SECRET_NAMESPACE, connect_cluster, list_clusters
 from veladev.cluster.workloads import list_pods
 from veladev.devmode.forward import PortForwards
@@ -163,15 +163,23 @@ def test_a_context_named_like_the_cluster_is_used_directly(multicluster, tmp_pat
 
 
 def test_an_unknown_or_stopped_cluster_is_an_error_in_the_gateways_words(multicluster, hub_only):
+    calls = {
+        "list": lambda api: list_pods(api, "default", ""),
+        "exec": lambda api: streams.exec_run(api, "default", "web", "web", ["true"]),
+        "port-forward tunnel": lambda api: tunnel.open_tunnel(api, "default", "web"),
+    }
     with connect_cluster(hub_only, "edge-9") as api:
-        with pytest.raises(ClusterError, match="no such cluster edge-9"):
-            list_pods(api, "default", "")
+        for call in calls.values():
+            with pytest.raises(ClusterError, match="no such cluster edge-9"):
+                call(api)
     multicluster.stop_cluster("edge-3")
     try:
         with connect_cluster(hub_only, "edge-3") as api:
-            with pytest.raises(ClusterError) as err:
-                list_pods(api, "default", "")
-        assert "edge-3" in str(err.value) and "connection refused" in str(err.value)
-        assert multicluster.clusters["edge-3"].token not in str(err.value)
+            for what, call in calls.items():
+                with pytest.raises(ClusterError) as err:
+                    call(api)
+                text = str(err.value)
+                assert "cluster edge-3 is unreachable" in text and "connection refused" in text, (what, text)
+                assert multicluster.clusters["edge-3"].token not in text and multicluster.token not in text
     finally:
         multicluster.start_cluster("edge-3")

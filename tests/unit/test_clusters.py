@@ -118,3 +118,19 @@ def test_a_context_named_like_the_cluster_is_used_directly(tmp_path):
 def test_no_kubeconfig_is_the_usual_error(tmp_path):
     with pytest.raises(ClusterError, match="no kubeconfig"):
         connect_cluster(ClusterConfig(str(tmp_path / "none")), "edge-1")
+
+
+def test_a_refused_handshake_says_why_from_the_status_body_and_drops_the_headers():
+    from veladev.cluster.streams import handshake_reason
+
+    body = b'{"kind":"Status","status":"Failure","message":"no such cluster edge-9","code":404}'
+    text = f"Handshake status 404 Not Found -+-+- {{'set-cookie': 'session=s3cret'}} -+-+- {body!r}"
+    assert handshake_reason(text) == "Handshake status 404 Not Found: no such cluster edge-9"
+    quoted = b'{"message":"pods \\"web\\" not found"}'
+    assert handshake_reason(f"Handshake status 404 Not Found -+-+- {{}} -+-+- {quoted!r}").endswith(
+        ': pods "web" not found'
+    )
+    assert handshake_reason("Handshake status 500 Internal Server Error -+-+- {} -+-+- b'oops'") == (
+        "Handshake status 500 Internal Server Error"
+    )
+    assert handshake_reason("Connection refused") == "Connection refused"

@@ -114,3 +114,22 @@ def test_override_traits_add_merge_and_disable():
     )
     assert out[1]["traits"] == []
     assert out[0]["traits"] == [{"type": "scaler", "properties": {"replicas": 3}}]
+
+
+@pytest.mark.parametrize(
+    "props, field, got, go_type",
+    [
+        ({"clusters": "edge-1"}, "clusters", "string", "[]string"),
+        ({"clusters": ["edge-1", 3]}, "clusters", "number", "string"),
+        ({"clusterLabelSelector": ["env=prod"]}, "clusterLabelSelector", "array", "map[string]string"),
+        ({"clusterLabelSelector": {"env": True}}, "clusterLabelSelector", "bool", "string"),
+        ({"clusters": ["edge-1"], "namespace": 5}, "namespace", "number", "string"),
+    ],
+)
+def test_mistyped_topology_fields_are_refused_as_kubevelas_strict_unmarshal_does(props, field, got, go_type):
+    with pytest.raises(PlacementError) as e:
+        topology_placements([topo("t", **props)], CLUSTERS, "ns")
+    assert str(e.value) == (
+        f"failed to parse topology policy t: json: cannot unmarshal {got} "
+        f"into Go struct field TopologyPolicySpec.{field} of type {go_type}"
+    )

@@ -59,6 +59,7 @@ log = logging.getLogger("velasandbox.kubevela")
 GROUP = "core.oam.dev"
 PAUSE_LABEL = "controller.core.oam.dev/pause"
 PUBLISH_VERSION = "app.oam.dev/publishVersion"
+DEFAULT_RESYNC = 300.0
 CLUSTER_LABEL = "app.oam.dev/cluster"
 #: how the workflow reports an error of the deploy step's provider (kubevela/workflow v0.6
 #: pkg/tasks/custom/task.go)
@@ -80,9 +81,6 @@ def aggregate(errors: list[str]) -> str:
 def in_cluster(cluster: str, error: str) -> str:
     """One placement's dispatch error, as deploy.go and the resource keeper wrap it."""
     return f"error encountered in cluster {cluster}: Dispatch: {aggregate([error])}"
-
-
-DEFAULT_RESYNC = 300.0
 
 
 def _resync_default() -> float:
@@ -365,13 +363,14 @@ class ApplicationController(Controller):
         await self.gc_outdated(app, wf)
 
     def _write_status(self, app: dict, status: dict, before: dict) -> bool:
-        """Write the status, guarded by the resourceVersion read; False on a conflict."""
+        """Write the status, guarded by the resourceVersion read; False when the app changed
+        (409) or went away (404) meanwhile."""
         cur = copy.deepcopy(app)
         cur["status"] = status
         try:
             self.store.update(self.kind, cur, subresource="status")
         except ApiError as e:
-            if e.code != 409:
+            if e.code not in (404, 409):
                 raise
             return False
         if status.get("status") != before.get("status"):

@@ -34,9 +34,42 @@ def _matches(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
+_GO_TYPES = {"clusters": "[]string", "clusterLabelSelector": "map[string]string", "namespace": "string"}
+
+
+def _json_type(value: object) -> str:
+    return {str: "string", bool: "bool", int: "number", float: "number", list: "array", dict: "object"}.get(
+        type(value), "value"
+    )
+
+
+def _misfit(value: object, go_type: str) -> tuple[object, str] | None:
+    """The (value, Go type) encoding/json would complain about, innermost first; None if it fits."""
+    if go_type == "string":
+        return None if isinstance(value, str) else (value, "string")
+    if go_type == "[]string" and isinstance(value, list):
+        return next(((v, "string") for v in value if not isinstance(v, str)), None)
+    if go_type == "map[string]string" and isinstance(value, dict):
+        return next(((v, "string") for v in value.values() if not isinstance(v, str)), None)
+    return value, go_type
+
+
+def _check_types(name: str, props: dict) -> None:
+    """What StrictUnmarshal into TopologyPolicySpec refuses, in encoding/json's words."""
+    for field, go_type in _GO_TYPES.items():
+        value = props.get(field)
+        bad = None if value is None else _misfit(value, go_type)
+        if bad is not None:
+            raise PlacementError(
+                f"failed to parse topology policy {name}: json: cannot unmarshal {_json_type(bad[0])} "
+                f"into Go struct field TopologyPolicySpec.{field} of type {bad[1]}"
+            )
+
+
 def _one_topology(name: str, props: dict | None, clusters: Mapping[str, Mapping[str, str]]) -> list[Placement]:
     if not props:
         raise PlacementError(f"topology policy {name} must not have empty properties")
+    _check_types(name, props)
     ns = props.get("namespace") or ""
     names = props.get("clusters")
     if names is not None:  # `clusters: []` is set, and places nothing (a nil check in topology.go)

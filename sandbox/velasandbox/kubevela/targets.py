@@ -110,6 +110,26 @@ class RemoteTarget:
         return ClusterUnreachable(f"dial tcp {parts.hostname}:{parts.port or 443}: {reason}")
 
     async def _call(self, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
+        # A pooled keep-alive connection the cluster has dropped fails at once; like Go's
+        # transport, an idempotent request is sent once more on a fresh connection.
+        attempts = 1 if method == "POST" else 2
+        for attempt in range(1, attempts + 1):
+            try:
+                status, text = await self._send(method, path, body)
+                break
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
+                if attempt == attempts:
+                    raise self._broken(method, path, e) from None
+        try:
+            payload = json.loads(text) if text else {}
+        except ValueError:
+            payload = {"message": text[:200]}
+        if status >= 400:
+            payload = payload if isinstance(payload, dict) else {}
+            raise ApiError(status, payload.get("reason", ""), payload.get("message") or f"HTTP {status}")
+        return status, payload
+
+    async def _send(self, method: str, path: str, body: dict | None) -> tuple[int, str]:
         data = None if body is None else json.dumps(body)
         headers = dict(self._headers, **({"Content-Type": "application/json"} if data else {}))
         try:
@@ -121,25 +141,20 @@ class RemoteTarget:
                 ssl=self._ssl,
                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
             ) as resp:
-                text = await resp.text()
-                status = resp.status
+                return resp.status, await resp.text()
         except aiohttp.ClientConnectorError as e:
             # Go's wording of the errno ("connection refused"), not asyncio's "Connect call failed"
             errno = e.os_error.errno if e.os_error else None
             raise self._dial_error(f"connect: {os.strerror(errno).lower() if errno else 'connection failed'}") from None
         except TimeoutError:
             raise self._dial_error("i/o timeout") from None
-        except aiohttp.ClientError as e:
-            # connection reset and the like; aiohttp's text never holds the request headers
-            raise self._dial_error(type(e).__name__) from None
-        try:
-            payload = json.loads(text) if text else {}
-        except ValueError:
-            payload = {"message": text[:200]}
-        if status >= 400:
-            payload = payload if isinstance(payload, dict) else {}
-            raise ApiError(status, payload.get("reason", ""), payload.get("message") or f"HTTP {status}")
-        return status, payload
+
+    def _broken(self, method: str, path: str, e: aiohttp.ClientError) -> ClusterUnreachable:
+        """A connection lost mid-request, worded as Go's client does (aiohttp's text never
+        holds the request's headers)."""
+        errno = getattr(e, "errno", None)
+        reason = os.strerror(errno).lower() if errno else "EOF"
+        return ClusterUnreachable(f'{method.capitalize()} "{self.endpoint}{path}": {reason}')
 
     async def get(self, kind: kinds.Kind, namespace: str | None, name: str) -> dict | None:
         try:

@@ -12,24 +12,27 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml.composer import Composer, ComposerError
-from yaml.events import AliasEvent
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.error import Mark
+from yaml.events import AliasEvent, NodeEvent
+from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
 from .findings import Finding, Position, Severity, Span
 
-try:  # libyaml is part of PyYAML's wheels; fall back to pure Python where it is missing.
+if TYPE_CHECKING:  # the C loader is what runs; the pure-Python one offers the same methods
+    from yaml._yaml import Mark as LibyamlMark
+
     _BaseLoader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _BaseLoader = yaml.SafeLoader
+else:  # libyaml is part of PyYAML's wheels; fall back to pure Python where it is missing.
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _SCALAR_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):
     """libyaml composes; tag resolution runs in Python once per node, so remember it.
 
     A file repeats most scalars (true, 80, names), and the safe loader resolves by value
@@ -68,20 +71,40 @@ Path = tuple[PathSeg, ...]
 # node's children shared, not copied), and the expansion is bounded as Kubernetes bounds it.
 
 
-class AliasScalarNode(ScalarNode):
+class AliasNode(Node):
+    """The place where alias `*alias_name` is used; `anchor_node` is the anchored node it stands for."""
+
+    alias_name: str
+    anchor_node: Node
+
+
+class AliasScalarNode(AliasNode, ScalarNode):
     """`*name` standing for an anchored scalar: its range is the alias, its value the anchor's."""
 
 
-class AliasSequenceNode(SequenceNode):
+class AliasSequenceNode(AliasNode, SequenceNode):
     """`*name` standing for an anchored sequence; `value` is the anchored node's item list."""
 
 
-class AliasMappingNode(MappingNode):
+class AliasMappingNode(AliasNode, MappingNode):
     """`*name` standing for an anchored mapping; `value` is the anchored node's pair list."""
 
 
-_ALIAS_TYPES = {ScalarNode: AliasScalarNode, SequenceNode: AliasSequenceNode, MappingNode: AliasMappingNode}
-_ALIAS_CLASSES = frozenset(_ALIAS_TYPES.values())
+def _alias_node(name: str, target: Node, event: AliasEvent) -> AliasNode:
+    """A node at the alias's range sharing the anchored node's tag, value and style."""
+    node: AliasNode
+    if isinstance(target, ScalarNode):
+        node = AliasScalarNode(target.tag, target.value, style=target.style)
+    elif isinstance(target, SequenceNode):
+        node = AliasSequenceNode(target.tag, target.value, flow_style=target.flow_style)
+    else:
+        assert isinstance(target, MappingNode), "a composer makes only three kinds of node"
+        node = AliasMappingNode(target.tag, target.value, flow_style=target.flow_style)
+    # The event's marks are libyaml's (yaml._yaml.Mark), as on every node the C composer makes.
+    node.start_mark, node.end_mark = event.start_mark, event.end_mark
+    node.alias_name, node.anchor_node = name, target
+    return node
+
 
 # go-yaml's decoder (used by Kubernetes through sigs.k8s.io/yaml) refuses a document whose
 # nodes come mostly from alias expansion: gopkg.in/yaml.v2 decode.go `allowedAliasRatio`.
@@ -105,80 +128,90 @@ def excessive_aliasing(expanded: int, aliased: int) -> bool:
 class ExcessiveAliasing(ComposerError):
     """A document whose aliases expand beyond the bound: reported at the alias that crossed it."""
 
-    def __init__(self, alias: str, expanded: int, aliased: int, start_mark, end_mark):
-        super().__init__(
-            None,
-            None,
-            f"alias *{alias} brings the document to {expanded:,} nodes, "
+    def __init__(self, alias: AliasNode, expanded: int, aliased: int):
+        self.message = (
+            f"alias *{alias.alias_name} brings the document to {expanded:,} nodes, "
             f"{aliased * 100 // expanded}% of them from aliases; Kubernetes "
-            "refuses such excessive aliasing",
-            start_mark,
+            "refuses such excessive aliasing"
         )
-        self.end_mark = end_mark
+        super().__init__(None, None, self.message, alias.start_mark)
+        self.alias = alias
 
 
 class _AliasLoader(Composer, _Loader):
     """libyaml's parser with Python's composer, which knows each alias and counts expansions."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: str):
         _Loader.__init__(self, stream)
         Composer.__init__(self)
 
-    def compose_document(self):
+    def compose_document(self) -> Node | None:
         # As go-yaml counts: every node decoded, and those decoded through an alias.
         self._expanded = self.aliased = 0
-        self._last_alias = None
+        self._last_alias: AliasNode | None = None
         self._open: set[str] = set()  # anchors whose node is still being composed
+        # The nodes each collection or alias stands for, expanded aliases included, by id(node)
+        # (a scalar stands for 1): the document's nodes all stay alive until it is composed,
+        # so their ids are unique.
+        self._sizes: dict[int, int] = {}
         return super().compose_document()
 
-    def compose_node(self, parent, index):
-        if self.check_event(AliasEvent):
-            return self._compose_alias(self.get_event())
-        anchor = self.peek_event().anchor
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event = self.peek_event()
+        if isinstance(event, AliasEvent):
+            self.get_event()
+            return self._compose_alias(event)
+        anchor = event.anchor if isinstance(event, NodeEvent) else None
         if anchor is not None:
             self._open.add(anchor)
         node = super().compose_node(parent, index)
         self._open.discard(anchor)
-        if isinstance(node, ScalarNode):
-            node.size = 1
-        elif isinstance(node, SequenceNode):
-            node.size = 1 + sum(item.size for item in node.value)
-        else:
-            node.size = 1 + sum(k.size + v.size for k, v in node.value)
+        if isinstance(node, CollectionNode):
+            self._sizes[id(node)] = self._size(node)
         self._count(1, 0)
         return node
 
-    def _compose_alias(self, event) -> Node:
-        target = self.anchors.get(event.anchor)
-        if target is None:
-            raise ComposerError(None, None, f"found undefined alias {event.anchor!r}", event.start_mark)
-        if event.anchor in self._open:
-            raise ComposerError(None, None, f"alias *{event.anchor} is used inside its own anchor", event.start_mark)
-        if isinstance(target, ScalarNode):
-            node = AliasScalarNode(target.tag, target.value, event.start_mark, event.end_mark, target.style)
-        else:
-            node = _ALIAS_TYPES[type(target)](
-                target.tag, target.value, event.start_mark, event.end_mark, target.flow_style
+    def _size(self, node: CollectionNode) -> int:
+        """The nodes `node` stands for: itself and, below it, every node of every alias."""
+        size = self._sizes.get
+        if isinstance(node, SequenceNode):
+            return 1 + sum(size(id(item), 1) for item in node.value)
+        return 1 + sum(size(id(k), 1) + size(id(v), 1) for k, v in node.value)
+
+    def _compose_alias(self, event: AliasEvent) -> Node:
+        name, target = event.anchor, self.anchors.get(event.anchor)
+        if name is None or target is None:
+            raise ComposerError(None, None, f"found undefined alias {name!r}", _pyyaml_mark(event.start_mark))
+        if name in self._open:
+            raise ComposerError(
+                None, None, f"alias *{name} is used inside its own anchor", _pyyaml_mark(event.start_mark)
             )
-        node.anchor_node, node.size = target, target.size
-        self._last_alias = event
-        self._count(target.size, target.size)
+        node = _alias_node(name, target, event)
+        size = self._sizes[id(node)] = self._sizes.get(id(target), 1)
+        self._last_alias = node
+        self._count(size, size)
         return node
 
     def _count(self, nodes: int, aliased: int) -> None:
         self._expanded += nodes
         self.aliased += aliased
-        if self.aliased > 100 and excessive_aliasing(self._expanded, self.aliased):
-            alias = self._last_alias
-            raise ExcessiveAliasing(alias.anchor, self._expanded, self.aliased, alias.start_mark, alias.end_mark)
+        alias = self._last_alias  # set once any node came from an alias
+        if alias is not None and self.aliased > 100 and excessive_aliasing(self._expanded, self.aliased):
+            raise ExcessiveAliasing(alias, self._expanded, self.aliased)
+
+
+def _pyyaml_mark(mark: Mark | LibyamlMark | None) -> Mark | None:
+    """libyaml's mark as PyYAML's own Mark, the class its errors are declared with."""
+    return None if mark is None else yaml.Mark(mark.name, mark.index, mark.line, mark.column, None, 0)
 
 
 class _Constructor(yaml.constructor.SafeConstructor):
-    pass
-
-
-# Timestamps stay strings: the API server sees JSON, where they are strings.
-_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
+    # Timestamps stay strings: the API server sees JSON, where they are strings. (What
+    # add_constructor does: a copy of the inherited table, with one entry changed.)
+    yaml_constructors = {
+        **yaml.constructor.SafeConstructor.yaml_constructors,
+        "tag:yaml.org,2002:timestamp": yaml.constructor.SafeConstructor.construct_yaml_str,
+    }
 
 
 _STR = "tag:yaml.org,2002:str"
@@ -212,79 +245,108 @@ def to_value(
     (values are shared: callers never change them). Text with an alias is not reused, since
     its anchor may lie outside.
     """
-    memo: dict[int, Any] = {}
-    active: set[int] = set()
-    constructor = constructor or _Constructor()
+    return _ValueBuilder(constructor or _Constructor(), duplicates, text).build(node)
 
-    def build(n: Node) -> Any:
+
+def _scalar_value(n: ScalarNode, constructor: _Constructor) -> Any:
+    tag, raw = n.tag, n.value
+    if tag == _STR or tag == _TIMESTAMP:
+        return raw
+    if tag == _NULL:
+        return None
+    if tag == _BOOL:
+        return _BOOL_VALUES[raw.lower()]
+    if tag == _INT:
+        return int(raw) if raw.isdigit() else constructor.construct_yaml_int(n)
+    if tag == _FLOAT:
+        return constructor.construct_yaml_float(n)
+    return constructor.construct_document(n)
+
+
+class _ValueBuilder:
+    """The values of one document's nodes (see to_value), each node built once."""
+
+    __slots__ = ("constructor", "duplicates", "text", "built", "active")
+
+    def __init__(
+        self, constructor: _Constructor, duplicates: list[tuple[ScalarNode, ScalarNode]] | None, text: str | None
+    ):
+        self.constructor, self.duplicates, self.text = constructor, duplicates, text
+        self.built: dict[int, Any] = {}  # by id(node): an alias's anchored node is built once
+        self.active: set[int] = set()  # collections being built: an alias to one recurses
+
+    def build(self, n: Node) -> Any:
         key = id(n)
-        if key in memo:  # an alias of a node built before
-            return memo[key]
+        built = self.built
+        if key in built:  # an alias of a node built before
+            return built[key]
         if isinstance(n, ScalarNode):
-            tag, raw = n.tag, n.value
-            if tag == _STR or tag == _TIMESTAMP:
-                value: Any = raw
-            elif tag == _NULL:
-                value = None
-            elif tag == _BOOL:
-                value = _BOOL_VALUES[raw.lower()]
-            elif tag == _INT:
-                value = int(raw) if raw.isdigit() else constructor.construct_yaml_int(n)
-            elif tag == _FLOAT:
-                value = constructor.construct_yaml_float(n)
-            else:
-                value = constructor.construct_document(n)
-        elif type(n) in _ALIAS_CLASSES:
-            value = build(n.anchor_node)
-        elif key in active:
+            value = _scalar_value(n, self.constructor)
+        elif isinstance(n, AliasNode):
+            value = self.build(n.anchor_node)
+        elif key in self.active:
             raise yaml.constructor.ConstructorError(None, None, "recursive alias", n.start_mark)
-        elif text is not None and _MEMO_MIN_CHARS <= n.end_mark.index - n.start_mark.index <= _MEMO_MAX_CHARS:
-            source = text[n.start_mark.index : n.end_mark.index]
-            value = _VALUE_MEMO.get(source) if "*" not in source else None
-            if value is not None:
-                _VALUE_MEMO.move_to_end(source)
-            else:
-                before = len(duplicates) if duplicates is not None else 0
-                value = build_collection(n, key)
-                clean = duplicates is None or len(duplicates) == before
-                if clean and "*" not in source:
-                    _VALUE_MEMO[source] = value
-                    if len(_VALUE_MEMO) > _VALUE_MEMO_SIZE:
-                        _VALUE_MEMO.popitem(last=False)
         else:
-            value = build_collection(n, key)
-        memo[key] = value
+            value = self._collection(n, key)
+        built[key] = value
         return value
 
-    def build_collection(n: Node, key: int) -> Any:
-        if isinstance(n, SequenceNode):
-            active.add(key)
-            value: Any = [build(item) for item in n.value]
-            active.discard(key)
-            return value
-        if isinstance(n, MappingNode):
-            active.add(key)
-            value = {}
-            first_keys: dict[Any, Node] = {}
-            for k, v in n.value:
-                if k.tag == _MERGE:
-                    active.discard(key)
-                    return constructor.construct_document(n)
-                kv = build(k)
-                try:
-                    if kv in value and duplicates is not None and isinstance(k, ScalarNode):
-                        duplicates.append((first_keys[kv], k))
-                    value[kv] = build(v)
-                    first_keys.setdefault(kv, k)
-                except TypeError:
-                    raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping", n.start_mark, "found an unhashable key", k.start_mark
-                    ) from None
-            active.discard(key)
-            return value
-        return constructor.construct_document(n)  # pragma: no cover - only three node kinds
+    def _collection(self, n: Node, key: int) -> Any:
+        text = self.text
+        start, end = n.start_mark.index, n.end_mark.index
+        if text is not None and _MEMO_MIN_CHARS <= end - start <= _MEMO_MAX_CHARS:
+            return self._remembered_collection(n, key, text[start:end])
+        return self._new_collection(n, key)
 
-    return build(node)
+    def _remembered_collection(self, n: Node, key: int, source: str) -> Any:
+        """The value of a collection by its source text, from _VALUE_MEMO when seen before."""
+        if "*" in source:  # an alias: its anchor, and so the value, may lie outside `source`
+            return self._new_collection(n, key)
+        value = _VALUE_MEMO.get(source)
+        if value is not None:
+            _VALUE_MEMO.move_to_end(source)
+            return value
+        duplicates = self.duplicates
+        before = len(duplicates) if duplicates is not None else 0
+        value = self._new_collection(n, key)
+        if duplicates is None or len(duplicates) == before:  # a repeated key is reported every time
+            _VALUE_MEMO[source] = value
+            if len(_VALUE_MEMO) > _VALUE_MEMO_SIZE:
+                _VALUE_MEMO.popitem(last=False)
+        return value
+
+    def _new_collection(self, n: Node, key: int) -> Any:
+        if isinstance(n, SequenceNode):
+            self.active.add(key)
+            value: Any = [self.build(item) for item in n.value]
+        elif isinstance(n, MappingNode):
+            self.active.add(key)
+            value = self._mapping(n)
+        else:  # pragma: no cover - only three node kinds
+            return self.constructor.construct_document(n)
+        self.active.discard(key)
+        return value
+
+    def _mapping(self, n: MappingNode) -> Any:
+        build, duplicates = self.build, self.duplicates
+        value: dict[Any, Any] = {}
+        first_keys: dict[Any, Node] = {}
+        for k, v in n.value:
+            if k.tag == _MERGE:
+                return self.constructor.construct_document(n)
+            kv = build(k)
+            try:
+                if kv in value and duplicates is not None and isinstance(k, ScalarNode):
+                    first = first_keys[kv]
+                    if isinstance(first, ScalarNode):
+                        duplicates.append((first, k))
+                value[kv] = build(v)
+                first_keys.setdefault(kv, k)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", n.start_mark, "found an unhashable key", k.start_mark
+                ) from None
+        return value
 
 
 @dataclass(slots=True)
@@ -319,7 +381,7 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 def _relocated(mark, starts: list[int]):
     """`mark` with line and column recomputed from its character index."""
     line = bisect_right(starts, mark.index) - 1
-    return yaml.Mark(mark.name, mark.index, line, mark.index - starts[line], None, None)
+    return yaml.Mark(mark.name, mark.index, line, mark.index - starts[line], None, 0)
 
 
 def _line_starts(text: str) -> list[int]:
@@ -374,64 +436,22 @@ def span_of(node: Node) -> Span:
 
 
 def parse(text: str) -> ParseResult:
-    docs: list[YamlDocument] = []
     lines = split_lines(text)
-    error: Finding | None = None
-    constructor = _Constructor()
     starts = _line_starts(text) if any(c in text for c in _YAML_ONLY_BREAKS) else None
     try:
         # Only text with an anchor can hold an alias; libyaml's own composer is a little faster.
         loader = _AliasLoader(text) if "&" in text else _Loader(text)
     except UnicodeEncodeError as exc:  # a lone surrogate (an editor can send one): libyaml reads UTF-8
-        line = text.count("\n", 0, exc.start)
-        col = exc.start - (text.rfind("\n", 0, exc.start) + 1)
-        return ParseResult(
-            [],
-            Finding(
-                "yaml-syntax",
-                Severity.ERROR,
-                "YAML syntax error: the text holds a lone surrogate (U+D800 to U+DFFF), which is not a character",
-                Span.of(line, col, line, col + 1),
-            ),
-            lines,
-        )
+        return ParseResult([], _surrogate_finding(text, exc), lines)
+    docs: list[YamlDocument] = []
+    error: Finding | None
     try:
-        i = -1
-        while loader.check_node():
-            node = loader.get_node()
-            i += 1
-            duplicates: list[tuple[ScalarNode, ScalarNode]] = []
-            if node is not None and starts is not None:
-                _relocate_marks(node, starts)
-            deep = _too_deep(node) if node is not None else None
-            if deep is not None:
-                error = _depth_finding(deep)
-                docs.append(YamlDocument(i, None, None))
-                continue
-            try:
-                value = to_value(node, constructor, duplicates, text) if node is not None else None
-            except (yaml.YAMLError, TypeError, ValueError, IndexError, ArithmeticError) as exc:
-                # A node that cannot become a value (an unhashable key, an empty !!int) breaks
-                # only this document.
-                error = _syntax_finding(exc, lines)
-                docs.append(YamlDocument(i, None, None))
-                constructor = _Constructor()
-                continue
-            docs.append(YamlDocument(i, node, value, duplicates, loader.aliased > 0))
+        error = _read_documents(loader, text, lines, starts, docs)
     except ExcessiveAliasing as exc:
         # Like Kubernetes, the document is refused whole; what came before it stays.
-        start, end = exc.problem_mark, exc.end_mark
-        if starts is not None:
-            start, end = _relocated(start, starts), _relocated(end, starts)
-        error = Finding(
-            "excessive-aliasing", Severity.ERROR, exc.problem, Span.of(start.line, start.column, end.line, end.column)
-        )
+        error = _aliasing_finding(exc, starts)
     except yaml.YAMLError as exc:
-        if starts is not None:
-            for attr in ("problem_mark", "context_mark"):
-                if getattr(exc, attr, None) is not None:
-                    setattr(exc, attr, _relocated(getattr(exc, attr), starts))
-        error = _syntax_finding(exc, lines)
+        error = _syntax_finding(_relocated_error(exc, starts), lines)
     except RecursionError:  # Python's composer (text with an anchor) on extreme nesting
         error = Finding(
             "yaml-syntax", Severity.ERROR, "YAML syntax error: the document nests too deeply", Span.of(0, 0, 0, 0)
@@ -439,6 +459,66 @@ def parse(text: str) -> ParseResult:
     finally:
         loader.dispose()
     return ParseResult(docs, error, lines)
+
+
+def _read_documents(
+    loader: _Loader, text: str, lines: list[str], starts: list[int] | None, docs: list[YamlDocument]
+) -> Finding | None:
+    """Appends the documents of `loader` to `docs`; the finding of the last that has no value.
+
+    A document too deep or whose nodes cannot become a value (an unhashable key, an empty
+    !!int) breaks only itself: it is kept without a tree or value.
+    """
+    error: Finding | None = None
+    constructor = _Constructor()
+    while loader.check_node():
+        node = loader.get_node()
+        if node is not None and starts is not None:
+            _relocate_marks(node, starts)
+        deep = _too_deep(node) if node is not None else None
+        if deep is not None:
+            error = _depth_finding(deep)
+            docs.append(YamlDocument(len(docs), None, None))
+            continue
+        duplicates: list[tuple[ScalarNode, ScalarNode]] = []
+        try:
+            value = to_value(node, constructor, duplicates, text) if node is not None else None
+        except (yaml.YAMLError, TypeError, ValueError, IndexError, ArithmeticError) as exc:
+            error = _syntax_finding(exc, lines)
+            docs.append(YamlDocument(len(docs), None, None))
+            constructor = _Constructor()  # it may hold the failed document's half-built state
+            continue
+        docs.append(YamlDocument(len(docs), node, value, duplicates, loader.aliased > 0))
+    return error
+
+
+def _surrogate_finding(text: str, exc: UnicodeEncodeError) -> Finding:
+    line = text.count("\n", 0, exc.start)
+    col = exc.start - (text.rfind("\n", 0, exc.start) + 1)
+    return Finding(
+        "yaml-syntax",
+        Severity.ERROR,
+        "YAML syntax error: the text holds a lone surrogate (U+D800 to U+DFFF), which is not a character",
+        Span.of(line, col, line, col + 1),
+    )
+
+
+def _aliasing_finding(exc: ExcessiveAliasing, starts: list[int] | None) -> Finding:
+    start, end = exc.alias.start_mark, exc.alias.end_mark
+    if starts is not None:
+        start, end = _relocated(start, starts), _relocated(end, starts)
+    return Finding(
+        "excessive-aliasing", Severity.ERROR, exc.message, Span.of(start.line, start.column, end.line, end.column)
+    )
+
+
+def _relocated_error(exc: yaml.YAMLError, starts: list[int] | None) -> yaml.YAMLError:
+    """`exc` with its marks' lines and columns counted as split_lines counts them."""
+    if starts is not None:
+        for attr in ("problem_mark", "context_mark"):
+            if getattr(exc, attr, None) is not None:
+                setattr(exc, attr, _relocated(getattr(exc, attr), starts))
+    return exc
 
 
 def _depth_finding(node: Node) -> Finding:
@@ -503,7 +583,7 @@ def _walk(root: Node | None, path: Path) -> tuple[ScalarNode | None, Node | None
     key: ScalarNode | None = None
     node = root
     for seg in path:
-        if type(node) in _ALIAS_CLASSES:
+        if isinstance(node, AliasNode):
             # Inside an alias: the place of use, not the shared anchored text, is what a finding
             # names, and an edit there would change every use, so the path stops here.
             return key, node, False

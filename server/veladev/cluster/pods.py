@@ -49,6 +49,16 @@ def wait_ready_pod(api_client, namespace: str, selector: str, timeout: float = 1
     raise ClusterError(f"{what or selector} in {namespace} has no single ready pod after {timeout:.0f}s ({seen})")
 
 
+def pod_images(api_client, namespace: str, pod: str) -> list[str]:
+    """The images of the pod's containers, as its spec names them."""
+    from kubernetes import client
+
+    from .apps import _call
+
+    obj = _call(f"read pod {namespace}/{pod}", lambda: client.CoreV1Api(api_client).read_namespaced_pod(pod, namespace))
+    return [c.image for c in (obj.spec.containers if obj.spec else None) or () if c.image]
+
+
 def http_get(api_client, namespace: str, pod: str, port: int = 80, path: str = "/", timeout: float = 20) -> str:
     """The response body of `GET path` on the pod's port, through the port-forward WebSocket."""
     from .streams import open_port

@@ -15,6 +15,7 @@ Everything has a timeout: connecting, writing, and waiting for the command's end
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
@@ -80,10 +81,35 @@ def _connect(api_client, what: str, method_name: str, name: str, namespace: str,
     return ws
 
 
+def _status_message(body: str) -> str:
+    """The `message` of the Kubernetes Status object in a handshake's body (websocket-client
+    shows the body as the repr of its bytes); "" when there is none."""
+    body = body.strip()
+    if not body or len(body) > 65536:
+        return ""
+    try:
+        raw = ast.literal_eval(body) if body[:2] in ("b'", 'b"') else body
+        if isinstance(raw, bytes):
+            raw = raw.decode(errors="replace")
+        message = json.loads(raw).get("message")
+    except (ValueError, SyntaxError, TypeError, AttributeError, MemoryError, RecursionError):
+        return ""
+    return message.strip() if isinstance(message, str) else ""
+
+
+def handshake_reason(text: str) -> str:
+    """One line from a refused WebSocket handshake: websocket-client writes "Handshake status
+    <code> <reason> -+-+- <headers> -+-+- <body>"; the body's Status message says why (e.g. the
+    cluster-gateway's `no such cluster <c>`, or that a cluster is unreachable). The headers are
+    left out."""
+    parts = text.split(" -+-+- ")
+    head = (parts[0].strip().splitlines() or [""])[0]
+    message = _status_message(parts[-1]) if len(parts) > 2 else ""
+    return (f"{head}: {message}" if message else head)[:300]
+
+
 def _short_reason(exc: Exception) -> str:
-    text = str(getattr(exc, "reason", "") or exc) or type(exc).__name__
-    # websocket-client appends the response headers and body after " -+-+- "
-    return text.split(" -+-+- ")[0].strip().splitlines()[0][:300]
+    return handshake_reason(str(getattr(exc, "reason", "") or exc) or type(exc).__name__)
 
 
 @dataclass(frozen=True, slots=True)

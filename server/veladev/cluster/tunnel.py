@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .connection import ClusterError
+from .streams import handshake_reason
 
 PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 SYN_STREAM, SYN_REPLY, RST_STREAM, PING, GOAWAY = 1, 2, 3, 6, 7
@@ -85,8 +86,9 @@ def open_tunnel(api_client, namespace: str, pod: str, timeout: float = 20) -> Tu
     try:
         ws = create_websocket(configuration, url, headers)
     except (WebSocketException, OSError, ValueError) as exc:  # websocket-client's own types for refused handshakes
-        text = str(exc).split(" -+-+- ")[0].strip().splitlines()[0][:300] if str(exc) else type(exc).__name__
-        if "400" in text or "403" in text and "Upgrade" in text:
+        text = handshake_reason(str(exc)) if str(exc) else type(exc).__name__
+        head = text.split(": ", 1)[0]  # the status line: the body's message may hold any digits
+        if "400" in head or "403" in head and "Upgrade" in head:
             raise TunnelUnsupported(f"{what}: {text}") from None
         raise ClusterError(f"{what}: {text}") from None
     # the subprotocol was asked for as a raw header, so websocket-client does not record it
