@@ -103,6 +103,21 @@ class CodeServer:
         (self.user_data / "Machine").mkdir(exist_ok=True)
         (self.user_data / "Machine" / "settings.json").write_text(json.dumps(settings, indent=2))
 
+    def run_node(self, script: Path, *args: str, timeout: float) -> str:
+        """Run a Playwright driver script against this code-server; its output (stdout, then
+        stderr). With the code-server's environment: Chromium's profile, crash reports and
+        dconf go to the code-server's own folders too."""
+        proc = subprocess.run(
+            ["node", str(script), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=self.env,
+        )
+        return proc.stdout + proc.stderr
+
     def _args(self) -> list[str]:
         return [
             str(CODE_SERVER),
@@ -209,18 +224,9 @@ def drive(cs: CodeServer, scenario: str, **options) -> dict:
         "out": str(out),
         **options,
     }
-    # cs.env: Chromium's profile and crash reports go to the code-server's own folders too.
-    proc = subprocess.run(
-        ["node", str(DRIVER), scenario, json.dumps(opts)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-        cwd=ROOT,
-        env=cs.env,
-    )
-    (cs.logs / f"{scenario}.driver.log").write_text(proc.stdout + proc.stderr)
-    assert out.exists(), proc.stdout + proc.stderr
+    output = cs.run_node(DRIVER, scenario, json.dumps(opts), timeout=600)
+    (cs.logs / f"{scenario}.driver.log").write_text(output)
+    assert out.exists(), output
     result = json.loads(out.read_text())
     assert result.get("ok"), (
         f"driver scenario {scenario} failed: {result.get('error')}\nsteps: {result.get('steps')}\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 
 import pytest
@@ -52,19 +51,11 @@ def test_clusters_in_lenses_view_and_the_placement_choice_for_logs(multicluster,
     try:
         cs.install_extension()
         cs.start()
-        proc = subprocess.run(
-            ["node", str(DRIVER), json.dumps(opts)],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            stdin=subprocess.DEVNULL,
-            cwd=ROOT,
-            env=cs.env,
-        )
+        output = cs.run_node(DRIVER, json.dumps(opts), timeout=900)
     finally:
         cs.stop()
         undeploy_shop(ns, apps)
-    (logs / "driver.log").write_text(proc.stdout + proc.stderr)
+    (logs / "driver.log").write_text(output)
     result = json.loads((logs / "result.json").read_text())
     assert result.get("ok"), (
         f"{result.get('error')}\nsteps: {result.get('steps')}\nlenses: {result.get('lensesAtFailure')}"

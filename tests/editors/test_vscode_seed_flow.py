@@ -110,19 +110,10 @@ def test_seed_flow_from_the_vscode_ui(sandbox, sandbox_ns, need_pods, veladev_cm
         },
     }
     try:
-        # cs.env: Chromium's profile, crash reports and dconf go to the code-server's own folders.
-        proc = subprocess.run(
-            ["node", str(DRIVER), json.dumps(opts)],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            stdin=subprocess.DEVNULL,
-            cwd=ROOT,
-            env=cs.env,
-        )
+        output = cs.run_node(DRIVER, json.dumps(opts), timeout=1800)
     finally:
         cs.stop()
-    (logs / "driver.log").write_text(proc.stdout + proc.stderr)
+    (logs / "driver.log").write_text(output)
     result = json.loads((logs / "result.json").read_text())
     assert result.get("ok"), (
         f"{result.get('error')}\nsteps: {result.get('steps')}\nlenses: {result.get('lensesAtFailure')}"
