@@ -161,7 +161,7 @@ def _http_url(value: str) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     from .cluster.apps import get_application
     from .delivery.status import application_status, describe_status, status_json
-    from .delivery.watch import describe, watch_workflow
+    from .delivery.watch import watch_status
 
     ns, name = args.app
     api = _cluster(args)
@@ -178,11 +178,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         deadline = time.monotonic() + args.timeout if args.timeout else None
 
-        def show(state) -> None:
+        def show(status) -> None:
             print(f"--- {time.strftime('%H:%M:%S')}")
-            print("\n".join(describe(ns, name, state)), flush=True)
+            print("\n".join(describe_status(status, ns, name)), flush=True)
 
-        watch_workflow(api, ns, name, show, lambda: deadline is not None and time.monotonic() > deadline)
+        watch_status(api, ns, name, show, lambda: deadline is not None and time.monotonic() > deadline)
     finally:
         api.close()
     return 0

@@ -155,6 +155,51 @@ def test_a_stopped_cluster_is_unreachable_and_the_rest_of_the_app_still_shows(mu
     assert json.loads(r.stdout)["unreachable"] == {}
 
 
+def test_status_watch_shows_health_per_cluster_and_a_cluster_going_unreachable(multicluster, shop):
+    ns, _, _ = shop
+    hub = ["--kubeconfig", multicluster.kubeconfig]
+    # Nothing changes: one state, with what `veladev status` shows.
+    r = run_cli("veladev", "status", f"{ns}/shop", "--watch", "--timeout", "6", *hub)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("--- ") == 1, r.stdout
+    once = run_cli("veladev", "status", f"{ns}/shop", *hub)
+    assert r.stdout.split("\n", 1)[1].strip() == once.stdout.strip()
+    assert f"  deploy-test  edge-1/{ns}" in r.stdout.splitlines()
+
+    # A cluster the hub stops reaching changes nothing in the Application, yet is a change.
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("veladev")), "status", f"{ns}/shop", "--watch", "--timeout", "120", *hub],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    stdout, stderr = proc.stdout, proc.stderr
+    assert stdout is not None and stderr is not None
+    seen: list[str] = []
+
+    def read_until(pred) -> None:
+        for line in stdout:
+            seen.append(line.rstrip())
+            if pred(line.rstrip()):
+                return
+        raise AssertionError("the watch ended early:\n" + "\n".join(seen) + stderr.read())
+
+    def edge_3(health: str):
+        return lambda line: line.split()[:2] == ["web", "edge-3"] and health in line.split()
+
+    try:
+        read_until(edge_3("healthy"))
+        with Stopped(multicluster, "edge-3"):
+            read_until(edge_3("unreachable"))
+            read_until(lambda line: line.startswith("  deploy-prod ") and f"edge-3/{ns} (unreachable)" in line)
+        read_until(edge_3("healthy"))  # back
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    states = "\n".join(seen).split("--- ")
+    assert len(states) >= 4, seen  # healthy, edge-3 unreachable, healthy again
+
+
 def test_logs_of_a_chosen_cluster_come_through_the_gateway(multicluster, shop):
     ns, path, _ = shop
     hub = ["--kubeconfig", multicluster.kubeconfig]

@@ -184,10 +184,12 @@ def watch_applications(
     name: str | None = None,
     poll: float = 5.0,
     on_synced: Callable[[], None] | None = None,
+    on_quiet: Callable[[], None] | None = None,
 ) -> None:
     """Call `on_event(type, app)` for the current Applications (type "ADDED") and every change
     until `stop()`; the watch is re-opened from the last resourceVersion when it ends (servers
-    close watches after a while), and re-listed when that version is too old (410)."""
+    close watches after a while), and re-listed when that version is too old (410).
+    `on_quiet()` is called each time a watch ends, at least every `poll` seconds."""
     from kubernetes import watch
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
@@ -220,6 +222,8 @@ def watch_applications(
                 if stop():
                     w.stop()
                     return
+            if on_quiet is not None:
+                on_quiet()
         except ApiException as exc:
             if exc.status == 410:
                 version = ""

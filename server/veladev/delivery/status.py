@@ -137,11 +137,15 @@ def _with_reach(api_client, apps: list[dict[str, Any]]) -> list[AppStatus]:
     return [read_status(app, clusters, unreachable) for app in apps]
 
 
-def application_status(api_client, namespace: str, name: str) -> AppStatus:
+def reached_status(api_client, app: dict[str, Any]) -> AppStatus:
     """The Application's state, with every cluster it is placed on probed through the hub."""
+    return _with_reach(api_client, [app])[0]
+
+
+def application_status(api_client, namespace: str, name: str) -> AppStatus:
     from ..cluster.apps import get_application
 
-    return _with_reach(api_client, [get_application(api_client, namespace, name)])[0]
+    return reached_status(api_client, get_application(api_client, namespace, name))
 
 
 def applications_status(api_client, namespaces: list[str]) -> list[tuple[AppStatus, dict[str, Any]]]:
@@ -162,11 +166,13 @@ def placement_text(p: Placed) -> str:
     return f"{p.cluster}/{p.namespace}" + (f" ({UNREACHABLE})" if p.reach else "")
 
 
-def describe_status(status: AppStatus) -> list[str]:
+def describe_status(status: AppStatus | None, namespace: str = "", name: str = "") -> list[str]:
     """Lines for a terminal: the workflow (see watch.describe), then health per component x
-    cluster, then each deploy step's placements."""
+    cluster, then each deploy step's placements; None: the app `namespace/name` was deleted."""
     from .watch import describe
 
+    if status is None:
+        return describe(namespace, name, None)
     lines = describe(status.namespace, status.name, status.workflow)
     if status.services:
         lines.append("services:")

@@ -1,4 +1,5 @@
-"""Watch an Application: its phase and each workflow step's state, as they change."""
+"""Watch an Application: its phase, each workflow step's state, each component's health per
+cluster and each deploy step's placements, as they change."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..cluster.apps import watch_applications
-from .workflow import WorkflowState, read_workflow
+from .status import AppStatus, reached_status
+from .workflow import WorkflowState
 
 
 def state_key(state: WorkflowState) -> tuple:
@@ -21,21 +23,39 @@ def state_key(state: WorkflowState) -> tuple:
     )
 
 
-def watch_workflow(
-    api_client, namespace: str, name: str, on_change: Callable[[WorkflowState | None], None], stop: Callable[[], bool]
+def status_key(status: AppStatus | None) -> tuple | None:
+    """What a person watching the app cares about (None: deleted)."""
+    if status is None:
+        return None
+    return (state_key(status.workflow), status.services, status.steps)
+
+
+def watch_status(
+    api_client, namespace: str, name: str, on_change: Callable[[AppStatus | None], None], stop: Callable[[], bool]
 ) -> None:
     """Call `on_change` with the current state, then each time it changes (None: deleted),
-    until `stop()` returns true."""
-    last: list[tuple | None] = [()]
+    until `stop()` returns true. The clusters the app is placed on are probed again whenever
+    the watch is quiet: a cluster the hub stops reaching changes nothing in the Application
+    but is a change to the person watching it."""
+    last_key: list[tuple | None] = [()]
+    last_app: list[dict[str, Any] | None] = [None]
 
-    def event(kind: str, app: dict) -> None:
-        state = None if kind == "DELETED" else read_workflow(app)
-        key = None if state is None else state_key(state)
-        if key != last[0]:
-            last[0] = key
-            on_change(state)
+    def show() -> None:
+        status = None if last_app[0] is None else reached_status(api_client, last_app[0])
+        key = status_key(status)
+        if key != last_key[0]:
+            last_key[0] = key
+            on_change(status)
 
-    watch_applications(api_client, namespace, event, stop, name=name, poll=2.0)
+    def event(kind: str, app: dict[str, Any]) -> None:
+        last_app[0] = None if kind == "DELETED" else app
+        show()
+
+    def quiet() -> None:
+        if last_app[0] is not None:
+            show()
+
+    watch_applications(api_client, namespace, event, stop, name=name, poll=2.0, on_quiet=quiet)
 
 
 def describe(namespace: str, name: str, state: WorkflowState | None) -> list[str]:
