@@ -202,6 +202,23 @@ def _check(app_path: Path) -> bool:
     return True
 
 
+def _check_on_hub(app_path: Path, kubeconfig: str) -> bool:
+    """The file against the running hub, as `veladev check --kubeconfig` checks it: its topology
+    policies against the registered clusters (a cluster KubeVela cannot find would leave the
+    deploy step failing until the demo times out)."""
+    from .appmodel.findings import Severity
+    from .appmodel.validate import check_text
+    from .catalog import bundled_catalog
+    from .catalog.live import load_live_catalog
+    from .cluster import ClusterConfig
+
+    catalog = load_live_catalog(bundled_catalog(), ClusterConfig(kubeconfig, ""))
+    errors = [f for f in check_text(app_path.read_text(encoding="utf-8"), catalog) if f.severity == Severity.ERROR]
+    for f in errors:
+        _say("check", f.format(str(app_path)))
+    return not errors
+
+
 def _why_no_sandbox() -> str:
     """Why the sandbox cannot run the example here ("" when it can)."""
     try:
@@ -460,6 +477,9 @@ def run(app_file: Path | None = None, keep: bool = False, clusters: bool = False
     announcement = Announcement(sandbox)  # `velasandbox status` and `down` see this sandbox
     demo = None
     try:
+        if not _check_on_hub(app_path, sandbox.kubeconfig):
+            _say("failed", f"{app_path.name} does not fit the sandbox's clusters; fix it first")
+            return 1
         repo = _make_repo(work, sandbox)
         api = kube_config.new_client_from_config(config_file=sandbox.kubeconfig)
         app = yaml.safe_load(app_path.read_text(encoding="utf-8"))

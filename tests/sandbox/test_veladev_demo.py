@@ -235,3 +235,34 @@ def test_demo_keep_sandbox_is_seen_by_velasandbox_status_and_down(tmp_path):
             demo.wait()
         out.close()
         err.close()
+
+
+def test_demo_clusters_stops_at_once_when_the_app_names_clusters_the_hub_does_not_have(tmp_path):
+    """An --app whose topology names an unknown cluster, or selects none, is checked against the
+    hub's registered clusters once the sandbox is up: the finding, exit 1, the sandbox stopped
+    (not a deploy step failing until the demo times out)."""
+    from support import run_cli
+    from velasandbox.runtime import namespace_support
+
+    reason = namespace_support()
+    if reason:
+        pytest.skip(reason)
+    example = (ROOT / "examples" / "frontend" / "vela-app-multicluster.yaml").read_text()
+    bad = example.replace('clusters: ["edge-1"]', 'clusters: ["edge-9"]').replace("env: prod", "env: qa")
+    assert bad.count("edge-9") == 1 and bad.count("env: qa") == 1
+    app = tmp_path / "app.yaml"
+    app.write_text(bad)
+    env = {"PYTHONUNBUFFERED": "1", "VELASANDBOX_STATE_DIR": str(tmp_path / "state")}
+    r = run_cli("veladev", "demo", "--clusters", "--app", str(app), env=env, timeout=600)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    lines = r.stdout.splitlines()
+    assert any(
+        line.startswith(f"[check] {app}:") and "'edge-9', which is not registered on the hub" in line for line in lines
+    ), r.stdout
+    assert any(line.startswith("[check] ") and "{env=qa} matches no registered cluster" in line for line in lines)
+    assert lines[-1] == "[failed] app.yaml does not fit the sandbox's clusters; fix it first", r.stdout
+    assert not any(line.startswith("[deploy]") for line in lines), r.stdout
+    after = run_cli("velasandbox", "status", env=env, timeout=60)
+    assert after.returncode == 3 and "not running" in after.stdout
+    assert not os.listdir(tmp_path / "state" / "embedded")
