@@ -16,16 +16,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
+from .commands import Progress
 from .convert import dev_state_params, dev_status_entry, placement_entry, run_output_params
 from .server import VelaLanguageServer
 
@@ -223,31 +222,16 @@ async def _in_thread(ls: VelaLanguageServer, title: str, work: Callable[[Callabl
     from ..cluster import ClusterError
     from ..devmode.errors import DevModeError
 
-    caps = ls.client_capabilities.window if ls.client_capabilities else None
-    token = str(uuid.uuid4()) if caps and caps.work_done_progress else None
-    loop = asyncio.get_running_loop()
-    ls.dev_host.loop = loop  # type: ignore[attr-defined]
-    if token is not None:
-        try:
-            await ls.work_done_progress.create_async(token)
-            ls.work_done_progress.begin(token, lsp.WorkDoneProgressBegin(title=title))
-        except Exception as exc:  # noqa: BLE001 - a client refusing the token still gets the answer
-            log.debug("no progress token: %s", exc)
-            token = None
-
-    def report(text: str) -> None:
-        if token is not None:
-            loop.call_soon_threadsafe(ls.work_done_progress.report, token, lsp.WorkDoneProgressReport(message=text))
-
+    ls.dev_host.loop = asyncio.get_running_loop()  # type: ignore[attr-defined]
+    progress = await Progress.start(ls, title)
     outcome = "done"
     try:
-        return await asyncio.to_thread(work, report)
+        return await asyncio.to_thread(work, progress.report)
     except (DevModeError, ClusterError) as exc:
         outcome = str(exc)
         raise _failed(exc) from None
     finally:
-        if token is not None:
-            ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=outcome))
+        progress.end(outcome)
 
 
 def _pod_result(session, pod) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..cluster import ClusterConfig
-from .delivery import CommandError, Feature, _app, _arg, _component, _with_cluster, run_command
+from .commands import CommandError, Feature, command_arg, document_app, named_component, run_command, with_cluster
 from .server import VelaLanguageServer
 
 log = logging.getLogger("veladev.lsp.logs")
@@ -43,15 +43,15 @@ class LogsFeature(Feature):
         loop = asyncio.get_running_loop()
 
         def work(report) -> dict[str, Any]:
-            a = _arg(args)
+            a = command_arg(args)
             for key in ("cluster", "namespace"):
                 if a.get(key) is not None and not isinstance(a.get(key), str):
                     raise CommandError(f'"{key}" must be a string')
-            app, ns, name, _ = _app(ls, {**a, "namespace": None})
-            component = _component(app, a)
+            app, ns, name, _ = document_app(ls, {**a, "namespace": None})
+            component = named_component(app, a)
             from ..cluster.apps import get_application
 
-            hub_app = _with_cluster(ls, lambda api: get_application(api, ns, name))
+            hub_app = with_cluster(ls, lambda api: get_application(api, ns, name))
             report(f"log of {component}")
             stream = _Stream(self, loop, a["uri"], component, bool(a.get("follow")))
             return stream.run(hub_app, a.get("cluster") or None, a.get("namespace") or None)
