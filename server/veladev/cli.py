@@ -515,6 +515,9 @@ def _check_demo_app(path: Path) -> None:
     from .appmodel.model import is_application, read_model
     from .appmodel.yamldoc import parse
 
+    if path.exists() and not path.is_file():
+        # a pipe such as <(...) could be read only once, and the demo reads the file at several steps
+        raise UsageError(f"--app {path} must be a regular file (the demo reads it more than once)")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

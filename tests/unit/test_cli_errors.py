@@ -5,6 +5,7 @@ Every command runs through the installed entry points (`veladev`, `velasandbox`)
 
 import http.server
 import json
+import os
 import threading
 
 import pytest
@@ -61,6 +62,14 @@ def test_demo_refuses_a_file_without_an_application_before_starting_a_sandbox(tm
     empty.write_text("")
     line = one_line_error(run_cli("veladev", "demo", "--app", str(empty), env=sandbox_state), 2)
     assert "must hold one KubeVela Application" in line
+    assert not (tmp_path / "velasandbox").exists()
+
+
+def test_demo_refuses_a_pipe_it_could_read_only_once(tmp_path, sandbox_state):
+    fifo = tmp_path / "app.yaml"
+    os.mkfifo(fifo)
+    line = one_line_error(run_cli("veladev", "demo", "--app", str(fifo), env=sandbox_state, timeout=60), 2)
+    assert "must be a regular file" in line
     assert not (tmp_path / "velasandbox").exists()
 
 
