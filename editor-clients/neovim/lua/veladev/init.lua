@@ -10,6 +10,7 @@
 -- vim.lsp.start_client + vim.lsp.buf_attach_client.
 local detect = require("veladev.detect")
 local actions = require("veladev.actions")
+local placements = require("veladev.placements")
 
 local M = {}
 
@@ -157,16 +158,10 @@ function M.server_commands()
   return names
 end
 
---- Run a server-announced command with {uri = <buffer's URI>, ...extra} as its argument.
-function M.run_command(name, bufnr, extra)
-  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
-  local client = client_for(bufnr)
-  if not client then
-    vim.notify("veladev: the language server is not running (open a KubeVela Application)", vim.log.levels.WARN)
-    return
-  end
-  local arg = vim.tbl_extend("force", { uri = vim.uri_from_bufnr(bufnr) }, extra or {})
-  local params = { command = name, arguments = { arg } }
+--- Send `workspace/executeCommand` to `client`: errors and plain answers are shown, results
+--- go to the client's handler (terminal, debug attach...).
+local function execute(client, bufnr, name, arguments)
+  local params = { command = name, arguments = arguments }
   local handler = client.handlers and client.handlers["workspace/executeCommand"]
   client.request("workspace/executeCommand", params, function(err, result, ctx, config)
     if err then
@@ -178,6 +173,41 @@ function M.run_command(name, bufnr, extra)
       handler(err, result, ctx or { params = params, client_id = client.id, bufnr = bufnr }, config)
     end
   end, bufnr)
+end
+
+--- Run a server-announced command with {uri = <buffer's URI>, ...extra} as its argument (dev
+--- mode and logs first ask for the placement when the component runs in several).
+function M.run_command(name, bufnr, extra)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local client = client_for(bufnr)
+  if not client then
+    vim.notify("veladev: the language server is not running (open a KubeVela Application)", vim.log.levels.WARN)
+    return
+  end
+  local arg = vim.tbl_extend("force", { uri = vim.uri_from_bufnr(bufnr) }, extra or {})
+  placements.complete(client, bufnr, name, arg, function(chosen)
+    execute(client, bufnr, name, { chosen })
+  end)
+end
+
+--- Code lenses of dev mode and logs ask for the placement too: Neovim runs a lens's command
+--- through vim.lsp.commands when one is registered under its name.
+local function register_lens_commands()
+  for _, name in ipairs(placements.COMMANDS) do
+    vim.lsp.commands[name] = function(command, ctx)
+      local client = vim.lsp.get_client_by_id(ctx.client_id)
+      if not client then
+        return
+      end
+      local arguments = command.arguments or {}
+      if #arguments ~= 1 then
+        return execute(client, ctx.bufnr, name, arguments)
+      end
+      placements.complete(client, ctx.bufnr, name, arguments[1], function(chosen)
+        execute(client, ctx.bufnr, name, { chosen })
+      end)
+    end
+  end
 end
 
 local function restart()
@@ -245,6 +275,7 @@ function M.setup(opts)
   })
   create_user_commands()
   actions.create_user_commands(M.run_command)
+  register_lens_commands()
   for _, buf in ipairs(vim.api.nvim_list_bufs()) do
     if vim.api.nvim_buf_is_loaded(buf) then
       M.attach(buf)
