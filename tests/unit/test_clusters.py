@@ -2,6 +2,8 @@
 can be cluster names, and which host (and whose credentials) `connect_cluster` gives for the
 hub, a managed cluster reached through the gateway and one with a direct context."""
 
+import threading
+
 import pytest
 import yaml
 
@@ -134,3 +136,24 @@ def test_a_refused_handshake_says_why_from_the_status_body_and_drops_the_headers
         "Handshake status 500 Internal Server Error"
     )
     assert handshake_reason("Connection refused") == "Connection refused"
+
+
+def test_the_gateway_host_never_changes_while_another_thread_refreshes_credentials(tmp_path):
+    # The sync, the forwards and a command share one client: while one of them runs the
+    # loader's refresh hook (before each request), another builds its URL from `host`.
+    gateway = f"{HUB}/apis/cluster.core.oam.dev/v1alpha1/clustergateways/edge-1/proxy"
+    seen: set[str] = set()
+    done = threading.Event()
+    with connect_cluster(_kubeconfig(tmp_path), "edge-1") as api:
+
+        def refresh_often() -> None:
+            for _request in range(20000):
+                _token(api)
+            done.set()
+
+        refresher = threading.Thread(target=refresh_often)
+        refresher.start()
+        while not done.is_set():
+            seen.add(api.configuration.host)
+        refresher.join()
+    assert seen == {gateway}

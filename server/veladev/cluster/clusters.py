@@ -166,20 +166,26 @@ def connect_cluster(config: ClusterConfig, cluster: str):
 
 
 def _pin_host(configuration, host: str) -> None:
-    """Point the client's configuration at `host` for good: the kubeconfig loader's
+    """Point the client's configuration at `host` for good. The kubeconfig loader's
     `refresh_api_key_hook`, which the client runs before every authenticated request, writes
-    the kubeconfig's server back into `host` and installs a new hook of its own (kubernetes
-    `config/kube_config.py` `_set_config`)."""
+    the kubeconfig's server into `host` and installs a new hook of its own (kubernetes
+    `config/kube_config.py` `_set_config`). It runs here on a scratch copy, so the shared
+    configuration's `host` never changes, not even for a moment: other threads (sync,
+    forwards, a command) build their URLs from it at the same time. The token lands in the
+    `api_key` dict the copy shares; client certificate files are copied back."""
+    import copy
+
     configuration.host = host
-    refresh = configuration.refresh_api_key_hook
-    if refresh is None:
+    hook = configuration.refresh_api_key_hook
+    if hook is None:
         return
+    loader_hook = [hook]
 
-    def refresh_then_pin(c) -> None:
-        refresh(c)
-        if c.refresh_api_key_hook is refresh_then_pin:
-            c.host = host
-        else:  # the loader's new hook: wrap that one
-            _pin_host(c, host)
+    def refresh_credentials(c) -> None:
+        scratch = copy.copy(c)
+        loader_hook[0](scratch)
+        if scratch.refresh_api_key_hook is not refresh_credentials:
+            loader_hook[0] = scratch.refresh_api_key_hook
+        c.cert_file, c.key_file = scratch.cert_file, scratch.key_file
 
-    configuration.refresh_api_key_hook = refresh_then_pin
+    configuration.refresh_api_key_hook = refresh_credentials
