@@ -104,7 +104,9 @@ class Target:
     @property
     def tag(self) -> str:
         """The output's step tag: `test`, or `test edge-1` in a managed cluster."""
-        return self.env if self.cluster == "local" else f"{self.env} {self.cluster}"
+        from .cluster.clusters import is_local
+
+        return self.env if is_local(self.cluster) else f"{self.env} {self.cluster}"
 
     def page(self, component: str) -> str:
         """What the component's ready pod serves on port 80."""
@@ -139,13 +141,12 @@ class Demo:
 
     def client(self, cluster: str):
         """An ApiClient for `cluster`, made once: the hub's for `local`, else through the gateway."""
-        if cluster == "local":
+        from .cluster.clusters import gateway_client, is_local
+
+        if is_local(cluster):
             return self.api
         if cluster not in self.clients:
-            from .cluster import ClusterConfig
-            from .cluster.clusters import connect_cluster
-
-            self.clients[cluster] = connect_cluster(ClusterConfig(kubeconfig=self.kubeconfig), cluster)
+            self.clients[cluster] = gateway_client(self.api, cluster)
         return self.clients[cluster]
 
     def application(self) -> dict:

@@ -9,14 +9,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from .apps import _status_message
+from .clusters import GATEWAY_PATH, is_local
 
-GATEWAY_PATH = "/apis/cluster.core.oam.dev/v1alpha1/clustergateways"
 #: Seconds a probe may take: a cluster that does not answer in this time is unreachable.
 PROBE_TIMEOUT = 5.0
-
-
-def _is_local(cluster: str) -> bool:
-    return cluster in ("", "local")
 
 
 def probe_cluster(api_client, cluster: str, timeout: float = PROBE_TIMEOUT) -> str:
@@ -24,7 +20,7 @@ def probe_cluster(api_client, cluster: str, timeout: float = PROBE_TIMEOUT) -> s
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
-    if _is_local(cluster):
+    if is_local(cluster):
         return ""
     try:
         request = api_client.param_serialize(
@@ -47,7 +43,7 @@ def probe_cluster(api_client, cluster: str, timeout: float = PROBE_TIMEOUT) -> s
 def unreachable_clusters(api_client, clusters: Iterable[str], timeout: float = PROBE_TIMEOUT) -> dict[str, str]:
     """cluster -> why the hub cannot reach it, for those of `clusters` it cannot reach (probed
     side by side, so a cut-off cluster costs one timeout, not one each)."""
-    names = sorted({c for c in clusters if not _is_local(c)})
+    names = sorted({c for c in clusters if not is_local(c)})
     if not names:
         return {}
     with ThreadPoolExecutor(min(8, len(names)), thread_name_prefix="veladev-probe") as pool:
